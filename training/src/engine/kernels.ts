@@ -126,6 +126,15 @@ export class Engine {
     }
   }
 
+  async scopedAsync<T>(fn: () => Promise<T>): Promise<T> {
+    const mark = this.mark();
+    try {
+      return await fn();
+    } finally {
+      this.release(mark);
+    }
+  }
+
   /**
    * C = alpha * op(A) * op(B) + beta * C for row-major f64 blocks: A is m x k (k x m when
    * transA), B is k x n (n x k when transB), C is m x n.

@@ -1,0 +1,57 @@
+// Full-ranking evaluation of any Recommender: score users in batches over ALL items, hide
+// what the user already interacted with (train for valid; train + valid for test), select the
+// top K without a full sort, and average the metrics over users with held-out items.
+import type { Recommender } from "../models/recommender.ts";
+import { type Csr, rowOf } from "../protocol/csr.ts";
+import { type Split, evaluationMask, heldOut } from "../protocol/protocols.ts";
+import { MetricAccumulator, type MetricValues } from "./metrics.ts";
+import { topK } from "./topk.ts";
+
+export const DEFAULT_KS = [10, 20] as const;
+
+export interface EvaluationOptions {
+  ks?: readonly number[];
+  batchSize?: number;
+}
+
+export interface Evaluation {
+  metrics: MetricValues;
+  users: number;
+  seconds: number;
+}
+
+export function evaluate(model: Recommender, split: Split, which: "valid" | "test", opts: EvaluationOptions = {}): Evaluation {
+  return evaluateMatrices(model, split.train.cols, evaluationMask(split, which), heldOut(split, which), opts);
+}
+
+/** The same, over explicit matrices: `mask` rows are hidden, `target` rows are relevant. */
+export function evaluateMatrices(model: Recommender, items: number, mask: Csr, target: Csr, opts: EvaluationOptions = {}): Evaluation {
+  const start = performance.now();
+  const ks = opts.ks ?? DEFAULT_KS;
+  const maxK = Math.max(...ks);
+  const batch = opts.batchSize ?? 256;
+  const acc = new MetricAccumulator(ks);
+  const scores = new Float32Array(batch * items);
+  const ranked = new Int32Array(maxK);
+  const best = new Float64Array(maxK);
+  const isRelevant = new Uint8Array(items);
+  const relevant = (item: number): boolean => isRelevant[item] === 1;
+
+  for (let from = 0; from < target.rows; from += batch) {
+    const to = Math.min(target.rows, from + batch);
+    // skip whole batches of users with nothing held out
+    if (target.indptr[to] === target.indptr[from]) continue;
+    model.score(from, to, scores);
+    for (let u = from; u < to; u++) {
+      const held = rowOf(target, u);
+      if (held.length === 0) continue;
+      const offset = (u - from) * items;
+      for (const i of rowOf(mask, u)) scores[offset + i] = Number.NEGATIVE_INFINITY;
+      const count = topK(scores, offset, items, maxK, ranked, best);
+      for (const i of held) isRelevant[i] = 1;
+      acc.add(ranked, count, relevant, held.length);
+      for (const i of held) isRelevant[i] = 0;
+    }
+  }
+  return { metrics: acc.result(), users: acc.userCount, seconds: (performance.now() - start) / 1000 };
+}

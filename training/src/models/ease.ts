@@ -1,0 +1,47 @@
+// EASE (Steck, "Embarrassingly Shallow Autoencoders for Sparse Data", WWW 2019):
+// B = I - P diag(1 / diag(P)) with P = (X^T X + lambda I)^-1, i.e. B_ij = -P_ij / P_jj and a
+// zero diagonal. The Gram matrix comes from TRAIN interactions only.
+import { engine } from "../engine/kernels.ts";
+import type { Csr } from "../protocol/csr.ts";
+import { ItemItemScorer } from "./item-item.ts";
+import type { ModelFactory, Params, Recommender } from "./recommender.ts";
+
+class Ease implements Recommender {
+  readonly name = "ease";
+  private scorer: ItemItemScorer | null = null;
+
+  constructor(readonly params: Params) {}
+
+  async fit(train: Csr): Promise<void> {
+    const lambda = Number(this.params.lambda);
+    if (!(lambda > 0)) throw new Error(`ease: lambda must be positive, got ${this.params.lambda}`);
+    const e = engine();
+    const n = train.cols;
+    const scorer = ItemItemScorer.forTrain(train);
+    e.scoped(() => {
+      const gram = e.gramBinary(e.csr({ rows: train.rows, cols: n, indptr: train.indptr, indices: train.indices }));
+      const p = gram.view();
+      for (let i = 0; i < n; i++) p[i * n + i] += lambda;
+      e.invertSpd(gram, n);
+      const inv = gram.view();
+      const w = scorer.weights.view();
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j < n; j++) w[i * n + j] = i === j ? 0 : -inv[i * n + j] / inv[j * n + j];
+      }
+    });
+    this.scorer = scorer;
+  }
+
+  score(from: number, to: number, out: Float32Array): void {
+    if (!this.scorer) throw new Error("ease: score() before fit()");
+    this.scorer.score(from, to, out);
+  }
+}
+
+export const ease: ModelFactory = {
+  name: "ease",
+  description: "EASE closed-form item-item autoencoder (Steck 2019)",
+  defaults: { lambda: 1000 },
+  grid: [{ lambda: 250 }, { lambda: 500 }, { lambda: 1000 }, { lambda: 2000 }, { lambda: 4000 }],
+  create: (params) => new Ease(params),
+};

@@ -1,0 +1,12 @@
+import { ease } from "./ease.ts";
+import { itemknn } from "./itemknn.ts";
+import { pop } from "./pop.ts";
+import type { ModelFactory } from "./recommender.ts";
+
+export const MODELS: readonly ModelFactory[] = [pop, itemknn, ease];
+
+export function modelFactory(name: string): ModelFactory {
+  const m = MODELS.find((f) => f.name === name);
+  if (!m) throw new Error(`unknown model "${name}": choose one of ${MODELS.map((f) => f.name).join(", ")}`);
+  return m;
+}

@@ -1,0 +1,40 @@
+// From a dataset name to a split: fetch if needed, parse, apply the protocol, write the split.
+import { datasetSpec } from "../data/datasets.ts";
+import { ensureDataset } from "../data/fetch.ts";
+import { type Dataset, loadDataset } from "../data/parse.ts";
+import { type Split, buildSplit, protocolSpec } from "../protocol/protocols.ts";
+import { writeSplit } from "./split-files.ts";
+
+export interface PrepareOptions {
+  dataset: string;
+  protocol: string;
+  seed: number;
+  from?: string | undefined;
+  dataDir?: string;
+  artifactsDir?: string;
+  log?: (line: string) => void;
+}
+
+export interface Prepared {
+  data: Dataset;
+  split: Split;
+  timings: { parse_seconds: number; split_seconds: number };
+}
+
+export async function prepare(opts: PrepareOptions): Promise<Prepared> {
+  const log = opts.log ?? (() => {});
+  const spec = datasetSpec(opts.dataset);
+  const protocol = protocolSpec(opts.protocol);
+  const dir = await ensureDataset(spec, { from: opts.from, dataDir: opts.dataDir ?? "data", log });
+  let t = performance.now();
+  const data = loadDataset(spec, dir);
+  const parseSeconds = (performance.now() - t) / 1000;
+  log(`${spec.name}: parsed ${data.ratings.length.toLocaleString("en-US")} ratings, ${data.movies.length} movies, ${data.users.length} users in ${parseSeconds.toFixed(2)} s`);
+  t = performance.now();
+  const split = buildSplit(data, protocol, opts.seed);
+  const splitSeconds = (performance.now() - t) / 1000;
+  const c = split.counts;
+  log(`protocol ${protocol.name} (seed ${opts.seed}): ${c.interactions.toLocaleString("en-US")} interactions, ${c.users} users, ${c.items} items; train ${c.train}, valid ${c.valid}, test ${c.test}`);
+  if (opts.artifactsDir) log(`split written to ${writeSplit(split, opts.artifactsDir)}`);
+  return { data, split, timings: { parse_seconds: parseSeconds, split_seconds: splitSeconds } };
+}

@@ -1,0 +1,76 @@
+// Compressed sparse rows: the one interaction-matrix type every stage shares
+// (rows are internal user indices, columns internal item indices, sorted within a row).
+
+export interface Csr {
+  rows: number;
+  cols: number;
+  indptr: Int32Array;
+  indices: Int32Array;
+  /** Optional per-entry values (the explicit 1-5 rating for the train matrix). */
+  values?: Float32Array;
+}
+
+/** Builds a CSR from (row, col[, value]) triples; duplicates are kept as given. */
+export function csrFromTriples(rows: number, cols: number, r: ArrayLike<number>, c: ArrayLike<number>, v?: ArrayLike<number>): Csr {
+  const n = r.length;
+  const indptr = new Int32Array(rows + 1);
+  for (let i = 0; i < n; i++) indptr[r[i] + 1]++;
+  for (let i = 0; i < rows; i++) indptr[i + 1] += indptr[i];
+  const fill = indptr.slice(0, rows);
+  const indices = new Int32Array(n);
+  const values = v ? new Float32Array(n) : undefined;
+  for (let i = 0; i < n; i++) {
+    const at = fill[r[i]]++;
+    indices[at] = c[i];
+    if (values) values[at] = v![i];
+  }
+  sortRows({ rows, cols, indptr, indices, values });
+  return values ? { rows, cols, indptr, indices, values } : { rows, cols, indptr, indices };
+}
+
+function sortRows(m: Csr): void {
+  for (let r = 0; r < m.rows; r++) {
+    const s = m.indptr[r];
+    const e = m.indptr[r + 1];
+    if (e - s < 2) continue;
+    if (!m.values) {
+      m.indices.subarray(s, e).sort();
+      continue;
+    }
+    const order = Array.from({ length: e - s }, (_, i) => s + i).sort((a, b) => m.indices[a] - m.indices[b]);
+    const idx = order.map((i) => m.indices[i]);
+    const val = order.map((i) => m.values![i]);
+    m.indices.set(idx, s);
+    m.values.set(val, s);
+  }
+}
+
+export function rowOf(m: Csr, r: number): Int32Array {
+  return m.indices.subarray(m.indptr[r], m.indptr[r + 1]);
+}
+
+export function nnz(m: Csr): number {
+  return m.indptr[m.rows];
+}
+
+/** Entries per column. */
+export function columnCounts(m: Csr): Float64Array {
+  const counts = new Float64Array(m.cols);
+  for (let i = 0; i < nnz(m); i++) counts[m.indices[i]]++;
+  return counts;
+}
+
+/** Union of two matrices with disjoint entries (the test mask: train + valid). */
+export function csrUnion(a: Csr, b: Csr): Csr {
+  const rows: number[] = [];
+  const cols: number[] = [];
+  for (const m of [a, b]) {
+    for (let r = 0; r < m.rows; r++) {
+      for (let i = m.indptr[r]; i < m.indptr[r + 1]; i++) {
+        rows.push(r);
+        cols.push(m.indices[i]);
+      }
+    }
+  }
+  return csrFromTriples(a.rows, a.cols, rows, cols);
+}

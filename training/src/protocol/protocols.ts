@@ -1,0 +1,196 @@
+// Evaluation protocols: which ratings count as positive interactions, which users and items
+// are kept, and how interactions are split into train / valid / test.
+//
+// "recbole" is the headline: RecBole's ml-1m general-recommendation benchmark (ratings >= 3,
+// iterative 10-core filtering of users and items, a random 80/10/10 split per user).
+// "tutorial" is the protocol of the widely shared tutorial (ratings >= 4, no filtering, one
+// global random 80/20 split, no valid set), kept only to compare with its table.
+import type { Dataset } from "../data/parse.ts";
+import { type Csr, csrFromTriples, csrUnion, nnz } from "./csr.ts";
+import { Rng } from "../util/rng.ts";
+
+export type ProtocolName = "recbole" | "tutorial";
+export const PROTOCOL_NAMES: readonly ProtocolName[] = ["recbole", "tutorial"];
+export const DEFAULT_SEED = 2020;
+
+export interface ProtocolSpec {
+  name: ProtocolName;
+  description: string;
+  minRating: number;
+  /** Users and items with fewer interactions are removed, repeatedly, until none is left. */
+  minUserInteractions: number;
+  minItemInteractions: number;
+  split: { kind: "per-user"; valid: number; test: number } | { kind: "global"; test: number };
+}
+
+export const PROTOCOLS: Record<ProtocolName, ProtocolSpec> = {
+  recbole: {
+    name: "recbole",
+    description: "RecBole ml-1m benchmark: rating >= 3, 10-core users and items, random 80/10/10 split per user, full ranking",
+    minRating: 3,
+    minUserInteractions: 10,
+    minItemInteractions: 10,
+    split: { kind: "per-user", valid: 0.1, test: 0.1 },
+  },
+  tutorial: {
+    name: "tutorial",
+    description: "the tutorial's protocol: rating >= 4, no filtering, one global random 80/20 split, no valid set",
+    minRating: 4,
+    minUserInteractions: 0,
+    minItemInteractions: 0,
+    split: { kind: "global", test: 0.2 },
+  },
+};
+
+export function protocolSpec(name: string): ProtocolSpec {
+  if (!(PROTOCOL_NAMES as readonly string[]).includes(name)) {
+    throw new Error(`unknown protocol "${name}": choose one of ${PROTOCOL_NAMES.join(", ")}`);
+  }
+  return PROTOCOLS[name as ProtocolName];
+}
+
+export interface Split {
+  dataset: Dataset["name"];
+  protocol: ProtocolName;
+  seed: number;
+  /** internal user index -> MovieLens UserID (ascending). */
+  userIds: Int32Array;
+  /** internal item index -> MovieLens MovieID (ascending). */
+  itemIds: Int32Array;
+  /** Train interactions with their explicit ratings as values. */
+  train: Csr;
+  valid: Csr | null;
+  test: Csr;
+  counts: { users: number; items: number; interactions: number; train: number; valid: number; test: number };
+}
+
+/** Positive interactions after the rating threshold and iterative k-core filtering. */
+export interface Interactions {
+  user: Int32Array;
+  item: Int32Array;
+  rating: Uint8Array;
+}
+
+export function positiveInteractions(dataset: Dataset, spec: ProtocolSpec): Interactions {
+  const r = dataset.ratings;
+  let keep: number[] = [];
+  for (let i = 0; i < r.length; i++) if (r.rating[i] >= spec.minRating) keep.push(i);
+  if (spec.minUserInteractions > 0 || spec.minItemInteractions > 0) {
+    keep = kCore(keep, r.user, r.item, spec.minUserInteractions, spec.minItemInteractions);
+  }
+  const idx = Int32Array.from(keep);
+  return {
+    user: idx.map((i) => r.user[i]),
+    item: idx.map((i) => r.item[i]),
+    rating: Uint8Array.from(idx, (i) => r.rating[i]),
+  };
+}
+
+function kCore(rows: number[], user: Int32Array, item: Int32Array, minUser: number, minItem: number): number[] {
+  let current = rows;
+  for (;;) {
+    const uc = new Map<number, number>();
+    const ic = new Map<number, number>();
+    for (const i of current) {
+      uc.set(user[i], (uc.get(user[i]) ?? 0) + 1);
+      ic.set(item[i], (ic.get(item[i]) ?? 0) + 1);
+    }
+    const next = current.filter((i) => uc.get(user[i])! >= minUser && ic.get(item[i])! >= minItem);
+    if (next.length === current.length) return current;
+    current = next;
+  }
+}
+
+function sortedIds(values: Int32Array): Int32Array {
+  return Int32Array.from(new Set(values)).sort();
+}
+
+function indexOf(ids: Int32Array): Map<number, number> {
+  return new Map(Array.from(ids, (id, i) => [id, i]));
+}
+
+/** Applies a protocol to a dataset: filter, index, split (seeded). */
+export function buildSplit(dataset: Dataset, spec: ProtocolSpec, seed = DEFAULT_SEED): Split {
+  const pos = positiveInteractions(dataset, spec);
+  const n = pos.user.length;
+  if (n === 0) throw new Error(`protocol ${spec.name} leaves no interactions in ${dataset.name}`);
+  const userIds = sortedIds(pos.user);
+  const itemIds = sortedIds(pos.item);
+  const uIndex = indexOf(userIds);
+  const iIndex = indexOf(itemIds);
+  const u = Int32Array.from(pos.user, (id) => uIndex.get(id)!);
+  const it = Int32Array.from(pos.item, (id) => iIndex.get(id)!);
+  const part = new Uint8Array(n); // 0 train, 1 valid, 2 test
+  const rng = new Rng(seed);
+
+  if (spec.split.kind === "per-user") {
+    // Each user's interactions in file order, shuffled, then cut into train | valid | test
+    // with valid = test = floor(0.1 n) (RecBole's split_by_ratio for 10-core users).
+    const byUser = csrFromTriples(userIds.length, 1, u, Int32Array.from({ length: n }, (_, i) => i));
+    // csrFromTriples sorted rows by column, i.e. by original position: file order.
+    for (let r = 0; r < byUser.rows; r++) {
+      const s = byUser.indptr[r];
+      const e = byUser.indptr[r + 1];
+      const rows = byUser.indices.slice(s, e);
+      rng.shuffle(rows);
+      const cnt = e - s;
+      const nValid = Math.floor(cnt * spec.split.valid + 1e-9);
+      const nTest = Math.floor(cnt * spec.split.test + 1e-9);
+      const nTrain = cnt - nValid - nTest;
+      for (let k = nTrain; k < nTrain + nValid; k++) part[rows[k]] = 1;
+      for (let k = nTrain + nValid; k < cnt; k++) part[rows[k]] = 2;
+    }
+  } else {
+    const order = rng.shuffle(Int32Array.from({ length: n }, (_, i) => i));
+    const nTest = Math.floor(n * spec.split.test + 1e-9);
+    for (let k = n - nTest; k < n; k++) part[order[k]] = 2;
+  }
+
+  const pick = (p: number): Csr => {
+    const rows: number[] = [];
+    const cols: number[] = [];
+    const vals: number[] = [];
+    for (let i = 0; i < n; i++) {
+      if (part[i] !== p) continue;
+      rows.push(u[i]);
+      cols.push(it[i]);
+      vals.push(pos.rating[i]);
+    }
+    return p === 0 ? csrFromTriples(userIds.length, itemIds.length, rows, cols, vals) : csrFromTriples(userIds.length, itemIds.length, rows, cols);
+  };
+  const train = pick(0);
+  const valid = spec.split.kind === "per-user" ? pick(1) : null;
+  const test = pick(2);
+  return {
+    dataset: dataset.name,
+    protocol: spec.name,
+    seed,
+    userIds,
+    itemIds,
+    train,
+    valid,
+    test,
+    counts: {
+      users: userIds.length,
+      items: itemIds.length,
+      interactions: n,
+      train: nnz(train),
+      valid: valid ? nnz(valid) : 0,
+      test: nnz(test),
+    },
+  };
+}
+
+/** What must be hidden from the ranking when evaluating on `which`. */
+export function evaluationMask(split: Split, which: "valid" | "test"): Csr {
+  if (which === "valid" || !split.valid) return split.train;
+  return csrUnion(split.train, split.valid);
+}
+
+export function heldOut(split: Split, which: "valid" | "test"): Csr {
+  if (which === "valid") {
+    if (!split.valid) throw new Error(`protocol ${split.protocol} has no valid set`);
+    return split.valid;
+  }
+  return split.test;
+}
