@@ -1,11 +1,8 @@
 // npm run train: fit models on the protocol's split, evaluate with full ranking, write metrics.
 import { Command, InvalidArgumentError } from "commander";
-import { MODELS, modelFactory } from "../models/registry.ts";
+import { MODELS } from "../models/registry.ts";
 import type { Params } from "../models/recommender.ts";
-import { prepare } from "../pipeline/prepare.ts";
-import { resultsTable } from "../pipeline/table.ts";
-import { trainModel } from "../pipeline/train-model.ts";
-import type { MetricsFile } from "../contract/artifacts.ts";
+import { runTraining } from "../pipeline/run.ts";
 import { addDataOptions, addProtocolOptions, runCli } from "./options.ts";
 
 function param(value: string, previous: Params): Params {
@@ -29,15 +26,6 @@ const opts = program.opts<{
 }>();
 
 await runCli(async () => {
-  const factories = opts.model.split(",").map((n) => modelFactory(n.trim()));
-  const log = (line: string): void => console.error(line);
-  const { split } = await prepare({ ...opts, artifactsDir: opts.artifacts, log });
-  const results: MetricsFile[] = [];
-  for (const f of factories) {
-    log(`training ${f.name}${opts.tune && split.valid && f.grid.length > 1 ? ` (choosing ${Object.keys(f.grid[0]).join(", ")} on valid)` : ""}`);
-    const r = await trainModel(f, split, { overrides: opts.param, tune: opts.tune, artifactsDir: opts.artifacts, log });
-    log(`${f.name}: fit ${r.fit_seconds.toFixed(2)} s, test evaluation ${r.eval_seconds.toFixed(2)} s -> ${opts.artifacts}/${f.name}/metrics.json`);
-    results.push(r);
-  }
-  console.log(opts.json ? JSON.stringify(results, null, 2) : `\n${split.dataset}, protocol ${split.protocol}, seed ${split.seed} (full ranking, ${split.counts.items} items)\n${resultsTable(results)}`);
+  const { results, table } = await runTraining({ ...opts, models: opts.model.split(","), params: opts.param });
+  console.log(opts.json ? JSON.stringify(results, null, 2) : `\n${table}`);
 });
