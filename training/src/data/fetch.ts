@@ -1,0 +1,169 @@
+// Makes a MovieLens dataset available under <dataDir>/<name>/, either by copying it from a
+// local folder (MOVIELENS_DIR / --from) or by downloading the official archive, verifying
+// its md5 and unzipping it. Every path goes through a temp file or temp folder that is renamed
+// into place only when complete, so a failure never leaves a partial dataset behind.
+import { createHash } from "node:crypto";
+import { copyFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { Readable, Writable } from "node:stream";
+import type { ReadableStream as WebReadableStream } from "node:stream/web";
+import { pipeline } from "node:stream/promises";
+import { unzipSync } from "fflate";
+import { type DatasetSpec, requiredFiles } from "./datasets.ts";
+import { progressBar } from "../util/progress.ts";
+import { tempPathFor } from "../util/fs-atomic.ts";
+
+export interface FetchOptions {
+  /** Folder that holds one sub-folder per dataset (as ../shared/datasets does). */
+  from?: string | undefined;
+  /** Where datasets live in the project; default "data". */
+  dataDir?: string;
+  /** Re-fetch even when a complete copy is present. */
+  force?: boolean;
+  log?: (line: string) => void;
+}
+
+export class DatasetError extends Error {
+  override name = "DatasetError";
+}
+
+export function datasetDir(spec: DatasetSpec, dataDir = "data"): string {
+  return resolve(dataDir, spec.name);
+}
+
+export function isComplete(dir: string, spec: DatasetSpec): boolean {
+  return requiredFiles(spec).every((f) => existsSync(join(dir, f)));
+}
+
+/** Returns the folder holding the dataset, fetching it first when needed. */
+export async function ensureDataset(spec: DatasetSpec, opts: FetchOptions = {}): Promise<string> {
+  const log = opts.log ?? (() => {});
+  const target = datasetDir(spec, opts.dataDir);
+  if (!opts.force && isComplete(target, spec)) {
+    log(`${spec.name}: already present in ${target}`);
+    return target;
+  }
+  mkdirSync(resolve(opts.dataDir ?? "data"), { recursive: true });
+  const staging = tempPathFor(target);
+  try {
+    if (opts.from) {
+      copyFromFolder(spec, resolve(opts.from), staging);
+      log(`${spec.name}: copied from ${resolve(opts.from, spec.name)}`);
+    } else {
+      await downloadAndExtract(spec, staging, log);
+    }
+    rmSync(target, { recursive: true, force: true });
+    renameSync(staging, target);
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+  return target;
+}
+
+function copyFromFolder(spec: DatasetSpec, from: string, staging: string): void {
+  const source = join(from, spec.name);
+  const missing = requiredFiles(spec).filter((f) => !existsSync(join(source, f)));
+  if (missing.length > 0) {
+    throw new DatasetError(
+      `${source} does not hold ${spec.name} (missing ${missing.join(", ")}). ` +
+        `MOVIELENS_DIR / --from must name a folder with one sub-folder per dataset, e.g. ../shared/datasets.`,
+    );
+  }
+  mkdirSync(staging, { recursive: true });
+  for (const f of [...requiredFiles(spec), ...spec.extra]) {
+    if (existsSync(join(source, f))) copyFileSync(join(source, f), join(staging, f));
+  }
+}
+
+async function downloadAndExtract(spec: DatasetSpec, staging: string, log: (line: string) => void): Promise<void> {
+  const zipPath = `${staging}.zip`;
+  try {
+    log(`${spec.name}: downloading ${spec.url}`);
+    const md5 = await download(spec.url, zipPath, spec.name);
+    if (md5 !== spec.md5) {
+      throw new DatasetError(
+        `${spec.name}: checksum mismatch for ${spec.url}: md5 ${md5}, expected ${spec.md5}. ` +
+          `The download is corrupt or not the official archive; nothing was kept. Try again, or point MOVIELENS_DIR at a local copy.`,
+      );
+    }
+    extract(spec, readFileSync(zipPath), staging);
+    log(`${spec.name}: verified (md5 ${md5}) and extracted`);
+  } finally {
+    rmSync(zipPath, { force: true });
+  }
+}
+
+/** Streams `url` to `dest`, returning the body's md5. */
+async function download(url: string, dest: string, label: string): Promise<string> {
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (err) {
+    throw new DatasetError(`${label}: cannot reach ${url} (${causeOf(err)}). Check the network, or set MOVIELENS_DIR to a folder holding the dataset.`);
+  }
+  if (!response.ok || !response.body) {
+    throw new DatasetError(`${label}: ${url} answered HTTP ${response.status} ${response.statusText}; nothing was downloaded.`);
+  }
+  const total = Number(response.headers.get("content-length") ?? 0);
+  const hash = createHash("md5");
+  let received = 0;
+  const bar = total > 0 ? progressBar(`${label} download`, total, "{bar} {percentage}% | {value}/{total} bytes") : null;
+  const file = createWriteStream(dest);
+  const counter = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      received += chunk.length;
+      hash.update(chunk);
+      bar?.update(received);
+      file.write(chunk, done);
+    },
+    final(done) {
+      file.end(done);
+    },
+  });
+  try {
+    await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), counter);
+  } catch (err) {
+    file.destroy();
+    throw new DatasetError(
+      `${label}: download of ${url} broke off after ${received}${total ? ` of ${total}` : ""} bytes (${causeOf(err)}); nothing was kept. Try again.`,
+    );
+  } finally {
+    bar?.stop();
+  }
+  if (total > 0 && received !== total) {
+    throw new DatasetError(`${label}: download of ${url} is truncated: ${received} of ${total} bytes; nothing was kept. Try again.`);
+  }
+  return hash.digest("hex");
+}
+
+function extract(spec: DatasetSpec, zip: Uint8Array, staging: string): void {
+  let entries: Record<string, Uint8Array>;
+  try {
+    entries = unzipSync(zip);
+  } catch (err) {
+    throw new DatasetError(`${spec.name}: the archive is not a readable zip (${causeOf(err)}).`);
+  }
+  mkdirSync(staging, { recursive: true });
+  // The official archives hold one top folder (ml-1m/ or ml-100k/); keep the files by base name.
+  const wanted = new Set([...requiredFiles(spec), ...spec.extra]);
+  const written = new Set<string>();
+  for (const [path, bytes] of Object.entries(entries)) {
+    const base = path.split("/").pop() ?? "";
+    if (wanted.has(base) && path.split("/").length <= 2) {
+      writeFileSync(join(staging, base), bytes);
+      written.add(base);
+    }
+  }
+  const missing = requiredFiles(spec).filter((f) => !written.has(f));
+  if (missing.length > 0) {
+    throw new DatasetError(`${spec.name}: the archive lacks ${missing.join(", ")}; it is not the MovieLens archive expected.`);
+  }
+}
+
+function causeOf(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = (err as Error & { cause?: unknown }).cause;
+    return cause instanceof Error ? `${err.message}: ${cause.message}` : err.message;
+  }
+  return String(err);
+}
