@@ -26,7 +26,7 @@ const { error, stderr } = await asc.main([
   "--shrinkLevel", "0",
   "--runtime", "stub",
   "--noAssert",
-  "--enable", "simd,threads",
+  "--enable", "simd,relaxed-simd,threads",
   "--importMemory",
   "--sharedMemory",
   "--initialMemory", "1",

@@ -9,6 +9,8 @@ export const SPLIT_FILES = { train: "train.tsv", valid: "valid.tsv", test: "test
 export const SPLIT_HEADER = "user_id\tmovie_id";
 
 export const METRICS_FILE = "metrics.json";
+/** One JSON object per epoch: epoch, loss, bpr, reg, seconds, valid metrics when computed. */
+export const LOG_FILE = "log.jsonl";
 
 export function modelDir(model: string): string {
   return model;
@@ -52,4 +54,9 @@ export interface MetricsFile {
   /** The candidates compared on valid to choose `params` (selection by valid NDCG@10). */
   tuning: TuningRow[];
   created: string;
+  /** Iterative models only. */
+  epochs?: number;
+  best_epoch?: number;
+  train_seconds?: number;
+  stopped?: "converged" | "max-epochs" | "interrupted";
 }

@@ -3,6 +3,7 @@
 // blocks, never raw pointers, to the kernel functions.
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { KernelPool } from "./pool.ts";
 
 const WASM_PATH = fileURLToPath(new URL("../../build/kernels.wasm", import.meta.url));
 const PAGE = 65536;
@@ -19,6 +20,15 @@ interface KernelExports {
   gramBinaryF64(indptr: number, indices: number, rows: number, out: number, n: number): void;
   spmmF32(indptr: number, indices: number, values: number, r0: number, r1: number,
     dense: number, d: number, out: number): void;
+  propagateF32(indptr: number, indices: number, values: number, r0: number, r1: number,
+    src: number, dst: number, acc: number, d: number): void;
+  bprGrad(users: number, pos: number, neg: number, t0: number, t1: number,
+    emb: number, embScale: number, grad: number, d: number, gradScale: number): number;
+  l2Grad(users: number, pos: number, neg: number, t0: number, t1: number,
+    param: number, grad: number, d: number, coef: number): number;
+  adamF32(param: number, grad: number, m: number, v: number, i0: number, i1: number,
+    gradScale: number, lr: number, b1: number, b2: number, eps: number, bc1: number, bc2: number): void;
+  dotScoresF32(userEmb: number, itemEmb: number, nItems: number, d: number, u0: number, u1: number, out: number): void;
 }
 
 type ElementKind = "f64" | "f32" | "i32";
@@ -32,6 +42,12 @@ export class Block<K extends ElementKind = ElementKind> {
     readonly ptr: number,
     readonly length: number,
   ) {}
+
+  /** The block's elements offset..offset+length as a block of their own (no copy). */
+  slice(offset: number, length: number): Block<K> {
+    if (offset < 0 || length < 0 || offset + length > this.length) throw new RangeError(`slice ${offset}+${length} outside a block of ${this.length}`);
+    return new Block(this.engine, this.kind, this.ptr + offset * BYTES[this.kind], length);
+  }
 
   view(): K extends "f64" ? Float64Array : K extends "f32" ? Float32Array : Int32Array {
     const buf = this.engine.memory.buffer;
@@ -51,13 +67,25 @@ export interface CsrBlock {
 
 export class Engine {
   readonly memory: WebAssembly.Memory;
-  private readonly k: KernelExports;
+  /** The raw kernel exports; graph-ops.ts drives them directly, on several threads. */
+  readonly k: KernelExports;
   private top = ARENA_START;
+  private pools = new Map<number, KernelPool>();
 
-  private constructor(module: WebAssembly.Module) {
+  private constructor(private readonly module: WebAssembly.Module) {
     this.memory = new WebAssembly.Memory({ initial: 2, maximum: MAX_PAGES, shared: true });
     const instance = new WebAssembly.Instance(module, { env: { memory: this.memory } });
     this.k = instance.exports as unknown as KernelExports;
+  }
+
+  /** A pool of `threads` kernel threads over this engine's memory (created once per size). */
+  pool(threads: number): KernelPool {
+    let p = this.pools.get(threads);
+    if (!p) {
+      p = new KernelPool(this.module, this.memory, this.k as unknown as Record<string, (...a: number[]) => number>, threads);
+      this.pools.set(threads, p);
+    }
+    return p;
   }
 
   static create(): Engine {

@@ -1,13 +1,40 @@
 // The one interface every model implements, as in `implicit` and RecBole: fit on the train
 // matrix, then score any contiguous range of users over all items. Evaluation, tuning and
 // export only ever see this interface.
+import type { MetricValues } from "../eval/metrics.ts";
 import type { Csr } from "../protocol/csr.ts";
 
 export type Params = Record<string, number | string | boolean>;
 
+/** One line of artifacts/<model>/log.jsonl. */
+export interface EpochRecord {
+  epoch: number;
+  loss: number;
+  bpr: number;
+  reg: number;
+  seconds: number;
+  valid?: MetricValues;
+}
+
 export interface FitContext {
   seed: number;
   log: (line: string) => void;
+  /**
+   * Valid-set metrics of the model as it stands, for early stopping. Models get numbers, never
+   * the held-out interactions themselves.
+   */
+  validate?: (model: Recommender) => MetricValues;
+  onEpoch?: (record: EpochRecord) => void;
+  /** Aborted on Ctrl-C: iterative models stop and keep their best checkpoint. */
+  signal?: AbortSignal;
+}
+
+/** What iterative models report about their training. */
+export interface FitInfo {
+  epochs: number;
+  best_epoch: number;
+  train_seconds: number;
+  stopped: "converged" | "max-epochs" | "interrupted";
 }
 
 export interface Recommender {
@@ -19,6 +46,8 @@ export interface Recommender {
    * [from, to). Higher is better; masking seen items is the caller's job.
    */
   score(from: number, to: number, out: Float32Array): void;
+  /** Iterative models: epochs run, best epoch, training time. */
+  fitInfo?(): FitInfo;
 }
 
 /** How a model is made, with its default parameters and the grid tuned on valid. */

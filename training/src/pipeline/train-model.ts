@@ -1,10 +1,11 @@
 // Trains one model on a split: choose its parameters on valid (never on test), refit with the
 // chosen ones, evaluate valid and test, and write artifacts/<model>/metrics.json.
+import { appendFileSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { METRICS_FILE, type MetricsFile, type TuningRow, modelDir } from "../contract/artifacts.ts";
+import { LOG_FILE, METRICS_FILE, type MetricsFile, type TuningRow, modelDir } from "../contract/artifacts.ts";
 import { engine } from "../engine/kernels.ts";
 import { evaluate } from "../eval/evaluate.ts";
-import type { ModelFactory, Params } from "../models/recommender.ts";
+import type { EpochRecord, FitContext, ModelFactory, Params } from "../models/recommender.ts";
 import type { Split } from "../protocol/protocols.ts";
 import { writeJsonAtomic } from "../util/fs-atomic.ts";
 
@@ -18,13 +19,20 @@ export interface TrainOptions {
   ks?: readonly number[];
   artifactsDir?: string;
   log?: (line: string) => void;
+  /** Aborting stops iterative training; the best checkpoint is kept and evaluated. */
+  signal?: AbortSignal;
 }
 
 export async function trainModel(factory: ModelFactory, split: Split, opts: TrainOptions = {}): Promise<MetricsFile> {
   const log = opts.log ?? (() => {});
   const overrides = opts.overrides ?? {};
   const ks = opts.ks ?? [10, 20];
-  const ctx = { seed: split.seed, log };
+  const ctx: FitContext = {
+    seed: split.seed,
+    log,
+    signal: opts.signal,
+    validate: split.valid ? (m) => evaluate(m, split, "valid", { ks }).metrics : undefined,
+  };
   const base = { ...factory.defaults, ...overrides };
   const tuning: TuningRow[] = [];
 
@@ -51,9 +59,12 @@ export async function trainModel(factory: ModelFactory, split: Split, opts: Trai
   }
 
   const model = factory.create(params);
+  const epochLog = opts.artifactsDir ? new EpochLog(join(opts.artifactsDir, modelDir(factory.name), LOG_FILE)) : null;
   const t0 = performance.now();
-  await model.fit(split.train, ctx);
+  await model.fit(split.train, { ...ctx, onEpoch: (r) => epochLog?.add(r) });
   const fitSeconds = (performance.now() - t0) / 1000;
+  epochLog?.close();
+  const info = model.fitInfo?.();
   const valid = split.valid ? evaluate(model, split, "valid", { ks }) : null;
   const test = evaluate(model, split, "test", { ks });
   const result: MetricsFile = {
@@ -69,9 +80,33 @@ export async function trainModel(factory: ModelFactory, split: Split, opts: Trai
     eval_seconds: round(test.seconds),
     tuning,
     created: new Date().toISOString(),
+    ...(info ? { epochs: info.epochs, best_epoch: info.best_epoch, train_seconds: info.train_seconds, stopped: info.stopped } : {}),
   };
   if (opts.artifactsDir) writeJsonAtomic(join(opts.artifactsDir, modelDir(factory.name), METRICS_FILE), result);
   return result;
+}
+
+/** log.jsonl, written under a temp name while training runs and renamed when it ends. */
+class EpochLog {
+  private readonly tmp: string;
+
+  constructor(private readonly path: string) {
+    this.tmp = `${path}.tmp`;
+    mkdirSync(join(path, ".."), { recursive: true });
+    rmSync(this.tmp, { force: true });
+  }
+
+  add(record: EpochRecord): void {
+    appendFileSync(this.tmp, `${JSON.stringify(record)}\n`);
+  }
+
+  close(): void {
+    try {
+      renameSync(this.tmp, this.path);
+    } catch {
+      // a model that reports no epochs leaves no log
+    }
+  }
 }
 
 function describe(p: Params): string {

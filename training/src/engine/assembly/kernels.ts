@@ -259,3 +259,211 @@ export function spmmF32(indptr: usize, indices: usize, values: usize, r0: i32, r
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------
+// Graph-model kernels (LightGCN, BPR-MF): f32 embeddings, row-major [rows x d].
+
+// @ts-ignore: decorator
+@inline
+function madd(a: v128, b: v128, c: v128): v128 {
+  return f32x4.relaxed_madd(a, b, c);
+}
+
+/**
+ * Propagation over rows r0..r1 of a weighted CSR matrix (the normalized adjacency):
+ * dst[r] = sum_j A[r][j] * src[j]; when acc != 0 also acc[r] += dst[r]; when dst == 0 only
+ * the accumulation happens (the last layer needs no copy of its own).
+ * d = 64 keeps the whole output row in 16 registers; other widths take the generic path.
+ */
+export function propagateF32(indptr: usize, indices: usize, values: usize, r0: i32, r1: i32,
+  src: usize, dst: usize, acc: usize, d: i32): void {
+  if (d == 64) { propagate64(indptr, indices, values, r0, r1, src, dst, acc); return; }
+  const d4 = d & ~3;
+  for (let r = r0; r < r1; r++) {
+    const start = load<i32>(indptr + (<usize>r << 2));
+    const end = load<i32>(indptr + (<usize>(r + 1) << 2));
+    const rowOff = <usize>r * d * 4;
+    let c = 0;
+    for (; c < d4; c += 4) {
+      let s = f32x4.splat(0);
+      for (let x = start; x < end; x++) {
+        const w = v128.load32_splat(values + (<usize>x << 2));
+        const srcRow = src + <usize>load<i32>(indices + (<usize>x << 2)) * d * 4;
+        s = madd(w, v128.load(srcRow + (<usize>c << 2)), s);
+      }
+      if (dst != 0) v128.store(dst + rowOff + (<usize>c << 2), s);
+      if (acc != 0) v128.store(acc + rowOff + (<usize>c << 2), f32x4.add(v128.load(acc + rowOff + (<usize>c << 2)), s));
+    }
+    for (; c < d; c++) {
+      let s: f32 = 0;
+      for (let x = start; x < end; x++) {
+        const srcRow = src + <usize>load<i32>(indices + (<usize>x << 2)) * d * 4;
+        s += load<f32>(values + (<usize>x << 2)) * load<f32>(srcRow + (<usize>c << 2));
+      }
+      if (dst != 0) store<f32>(dst + rowOff + (<usize>c << 2), s);
+      if (acc != 0) store<f32>(acc + rowOff + (<usize>c << 2), load<f32>(acc + rowOff + (<usize>c << 2)) + s);
+    }
+  }
+}
+
+function propagate64(indptr: usize, indices: usize, values: usize, r0: i32, r1: i32,
+  src: usize, dst: usize, acc: usize): void {
+  for (let r = r0; r < r1; r++) {
+    const start = load<i32>(indptr + (<usize>r << 2));
+    const end = load<i32>(indptr + (<usize>(r + 1) << 2));
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    let a4 = f32x4.splat(0), a5 = f32x4.splat(0), a6 = f32x4.splat(0), a7 = f32x4.splat(0);
+    let a8 = f32x4.splat(0), a9 = f32x4.splat(0), a10 = f32x4.splat(0), a11 = f32x4.splat(0);
+    let a12 = f32x4.splat(0), a13 = f32x4.splat(0), a14 = f32x4.splat(0), a15 = f32x4.splat(0);
+    for (let x = start; x < end; x++) {
+      const w = v128.load32_splat(values + (<usize>x << 2));
+      const s = src + (<usize>load<i32>(indices + (<usize>x << 2)) << 8);
+      a0 = madd(w, v128.load(s, 0), a0); a1 = madd(w, v128.load(s, 16), a1);
+      a2 = madd(w, v128.load(s, 32), a2); a3 = madd(w, v128.load(s, 48), a3);
+      a4 = madd(w, v128.load(s, 64), a4); a5 = madd(w, v128.load(s, 80), a5);
+      a6 = madd(w, v128.load(s, 96), a6); a7 = madd(w, v128.load(s, 112), a7);
+      a8 = madd(w, v128.load(s, 128), a8); a9 = madd(w, v128.load(s, 144), a9);
+      a10 = madd(w, v128.load(s, 160), a10); a11 = madd(w, v128.load(s, 176), a11);
+      a12 = madd(w, v128.load(s, 192), a12); a13 = madd(w, v128.load(s, 208), a13);
+      a14 = madd(w, v128.load(s, 224), a14); a15 = madd(w, v128.load(s, 240), a15);
+    }
+    const off = <usize>r << 8;
+    if (dst != 0) {
+      const o = dst + off;
+      v128.store(o, a0, 0); v128.store(o, a1, 16); v128.store(o, a2, 32); v128.store(o, a3, 48);
+      v128.store(o, a4, 64); v128.store(o, a5, 80); v128.store(o, a6, 96); v128.store(o, a7, 112);
+      v128.store(o, a8, 128); v128.store(o, a9, 144); v128.store(o, a10, 160); v128.store(o, a11, 176);
+      v128.store(o, a12, 192); v128.store(o, a13, 208); v128.store(o, a14, 224); v128.store(o, a15, 240);
+    }
+    if (acc != 0) {
+      const o = acc + off;
+      v128.store(o, f32x4.add(v128.load(o, 0), a0), 0); v128.store(o, f32x4.add(v128.load(o, 16), a1), 16);
+      v128.store(o, f32x4.add(v128.load(o, 32), a2), 32); v128.store(o, f32x4.add(v128.load(o, 48), a3), 48);
+      v128.store(o, f32x4.add(v128.load(o, 64), a4), 64); v128.store(o, f32x4.add(v128.load(o, 80), a5), 80);
+      v128.store(o, f32x4.add(v128.load(o, 96), a6), 96); v128.store(o, f32x4.add(v128.load(o, 112), a7), 112);
+      v128.store(o, f32x4.add(v128.load(o, 128), a8), 128); v128.store(o, f32x4.add(v128.load(o, 144), a9), 144);
+      v128.store(o, f32x4.add(v128.load(o, 160), a10), 160); v128.store(o, f32x4.add(v128.load(o, 176), a11), 176);
+      v128.store(o, f32x4.add(v128.load(o, 192), a12), 192); v128.store(o, f32x4.add(v128.load(o, 208), a13), 208);
+      v128.store(o, f32x4.add(v128.load(o, 224), a14), 224); v128.store(o, f32x4.add(v128.load(o, 240), a15), 240);
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline
+function dotRows(a: usize, b: usize, d: i32): f32 {
+  let s = f32x4.splat(0);
+  const d4 = d & ~3;
+  let c = 0;
+  for (; c < d4; c += 4) s = madd(v128.load(a + (<usize>c << 2)), v128.load(b + (<usize>c << 2)), s);
+  let t: f32 = f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1) + f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3);
+  for (; c < d; c++) t += load<f32>(a + (<usize>c << 2)) * load<f32>(b + (<usize>c << 2));
+  return t;
+}
+
+// @ts-ignore: decorator
+@inline
+function axpy(alpha: f32, x: usize, y: usize, d: i32): void {
+  const av = f32x4.splat(alpha);
+  const d4 = d & ~3;
+  let c = 0;
+  for (; c < d4; c += 4) {
+    const o = <usize>c << 2;
+    v128.store(y + o, madd(av, v128.load(x + o), v128.load(y + o)));
+  }
+  for (; c < d; c++) store<f32>(y + (<usize>c << 2), load<f32>(y + (<usize>c << 2)) + alpha * load<f32>(x + (<usize>c << 2)));
+}
+
+/**
+ * BPR over triples t0..t1 (user, positive item, negative item; items are node indices, i.e.
+ * already offset by the user count). Embeddings are read as embScale * emb. Adds
+ * dLoss/d(final embedding) into grad, where the loss is mean over the batch of
+ * softplus(-(s_up - s_un)) and gradScale = 1 / batch size. Returns the summed softplus.
+ */
+export function bprGrad(users: usize, pos: usize, neg: usize, t0: i32, t1: i32,
+  emb: usize, embScale: f32, grad: usize, d: i32, gradScale: f32): f64 {
+  let loss: f64 = 0;
+  const rowBytes = <usize>d * 4;
+  for (let t = t0; t < t1; t++) {
+    const u = emb + <usize>load<i32>(users + (<usize>t << 2)) * rowBytes;
+    const p = emb + <usize>load<i32>(pos + (<usize>t << 2)) * rowBytes;
+    const n = emb + <usize>load<i32>(neg + (<usize>t << 2)) * rowBytes;
+    const x: f32 = embScale * embScale * (dotRows(u, p, d) - dotRows(u, n, d));
+    // softplus(-x) computed stably; sigmoid(-x) is its derivative's magnitude
+    const ax: f64 = <f64>x;
+    loss += ax > 0 ? Math.log1p(Math.exp(-ax)) : -ax + Math.log1p(Math.exp(ax));
+    const sig: f32 = <f32>(1.0 / (1.0 + Math.exp(ax)));
+    const g: f32 = -sig * gradScale * embScale;
+    const gu = grad + <usize>load<i32>(users + (<usize>t << 2)) * rowBytes;
+    const gp = grad + <usize>load<i32>(pos + (<usize>t << 2)) * rowBytes;
+    const gn = grad + <usize>load<i32>(neg + (<usize>t << 2)) * rowBytes;
+    // grad is dLoss/dF for the final embeddings F = embScale * emb, so each factor carries one
+    // embScale (inside g) and the raw row
+    axpy(g, p, gu, d);
+    axpy(-g, n, gu, d);
+    axpy(g, u, gp, d);
+    axpy(-g, u, gn, d);
+  }
+  return loss;
+}
+
+/** grad[row] += coef * param[row] for every row named in the triples t0..t1 (L2 on ego embeddings). */
+export function l2Grad(users: usize, pos: usize, neg: usize, t0: i32, t1: i32,
+  param: usize, grad: usize, d: i32, coef: f32): f64 {
+  let sq: f64 = 0;
+  const rowBytes = <usize>d * 4;
+  for (let t = t0; t < t1; t++) {
+    for (let k = 0; k < 3; k++) {
+      const list = k == 0 ? users : k == 1 ? pos : neg;
+      const off = <usize>load<i32>(list + (<usize>t << 2)) * rowBytes;
+      const pr = param + off;
+      sq += <f64>dotRows(pr, pr, d);
+      axpy(coef, pr, grad + off, d);
+    }
+  }
+  return sq;
+}
+
+/**
+ * Adam over floats i0..i1: g = gradScale * grad; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
+ * param -= lr * (m / bc1) / (sqrt(v / bc2) + eps).
+ */
+export function adamF32(param: usize, grad: usize, m: usize, v: usize, i0: i32, i1: i32,
+  gradScale: f32, lr: f32, b1: f32, b2: f32, eps: f32, bc1: f32, bc2: f32): void {
+  const gs = f32x4.splat(gradScale);
+  const vb1 = f32x4.splat(b1), vb1c = f32x4.splat(1 - b1);
+  const vb2 = f32x4.splat(b2), vb2c = f32x4.splat(1 - b2);
+  const step = f32x4.splat(lr / bc1);
+  const ibc2 = f32x4.splat(1 / bc2);
+  const veps = f32x4.splat(eps);
+  let i = i0;
+  for (; i + 4 <= i1; i += 4) {
+    const o = <usize>i << 2;
+    const g = f32x4.mul(v128.load(grad + o), gs);
+    const mm = madd(vb1c, g, f32x4.mul(vb1, v128.load(m + o)));
+    const vv = madd(vb2c, f32x4.mul(g, g), f32x4.mul(vb2, v128.load(v + o)));
+    v128.store(m + o, mm);
+    v128.store(v + o, vv);
+    const denom = f32x4.add(f32x4.sqrt(f32x4.mul(vv, ibc2)), veps);
+    v128.store(param + o, f32x4.sub(v128.load(param + o), f32x4.div(f32x4.mul(step, mm), denom)));
+  }
+  for (; i < i1; i++) {
+    const o = <usize>i << 2;
+    const g = load<f32>(grad + o) * gradScale;
+    const mm = b1 * load<f32>(m + o) + (1 - b1) * g;
+    const vv = b2 * load<f32>(v + o) + (1 - b2) * g * g;
+    store<f32>(m + o, mm);
+    store<f32>(v + o, vv);
+    store<f32>(param + o, load<f32>(param + o) - (lr / bc1) * mm / (<f32>Math.sqrt(vv / bc2) + eps));
+  }
+}
+
+/** out[(u - u0) x nItems] = userEmb[u] . itemEmb[i] for users u0..u1 and every item. */
+export function dotScoresF32(userEmb: usize, itemEmb: usize, nItems: i32, d: i32, u0: i32, u1: i32, out: usize): void {
+  const rowBytes = <usize>d * 4;
+  for (let u = u0; u < u1; u++) {
+    const ur = userEmb + <usize>u * rowBytes;
+    const o = out + <usize>(u - u0) * nItems * 4;
+    for (let i = 0; i < nItems; i++) store<f32>(o + (<usize>i << 2), dotRows(ur, itemEmb + <usize>i * rowBytes, d));
+  }
+}
