@@ -4,6 +4,7 @@
 import { Command } from "commander";
 import { engine } from "../src/engine/kernels.ts";
 import { GraphOps } from "../src/engine/graph-ops.ts";
+import { DEFAULT_TILE_BYTES, columnBlocks, planPropagation } from "../src/engine/propagation-plan.ts";
 import { normalizedAdjacency } from "../src/models/graph/adjacency.ts";
 import { LightGcnCore } from "../src/models/graph/lightgcn-core.ts";
 import { BprSampler } from "../src/models/graph/sampler.ts";
@@ -18,9 +19,10 @@ const program = addDataOptions(new Command("bench:train"))
   .option("--layers <n>", "propagation layers", integer, 3)
   .option("--dim <n>", "embedding width", integer, 64)
   .option("--batch <n>", "BPR batch size", integer, 4096)
-  .option("--repeat <n>", "timed repetitions of the propagation", integer, 50);
+  .option("--repeat <n>", "timed repetitions of the propagation", integer, 50)
+  .option("--tile-rows <n>", "gathered rows per column block (default: what fits in 384 KB)", integer);
 program.parse();
-const o = program.opts<{ dataset: string; from?: string; dataDir: string; threads: number; layers: number; dim: number; batch: number; repeat: number }>();
+const o = program.opts<{ dataset: string; from?: string; dataDir: string; threads: number; layers: number; dim: number; batch: number; repeat: number; tileRows?: number }>();
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -33,7 +35,7 @@ await runCli(async () => {
   const ops = new GraphOps(e, o.threads);
   const train = split.train;
   const adjCsr = normalizedAdjacency(train);
-  const adj = e.csr(adjCsr);
+  const adj = planPropagation(e, adjCsr, o.threads, columnBlocks(train.rows, train.cols, o.tileRows ?? Math.floor(DEFAULT_TILE_BYTES / (o.dim * 4))));
   const nodes = train.rows + train.cols;
   console.log(`graph: ${nodes} nodes, ${adjCsr.indptr[nodes]} nonzeros; dim ${o.dim}, ${o.layers} layers, batch ${o.batch}, ${o.threads} thread(s)`);
 

@@ -1,8 +1,9 @@
 // Typed, multi-threaded API over the graph-model kernels: propagation over the normalized
 // adjacency (rows split across threads by nonzeros), the BPR and L2 gradients, Adam, and
 // dot-product scoring. Every buffer is a Block of the engine's shared memory.
-import { type Block, type CsrBlock, type Engine } from "./kernels.ts";
-import { type KernelPool, balancedRowRanges, evenRanges } from "./pool.ts";
+import type { Block, Engine } from "./kernels.ts";
+import { type KernelPool, evenRanges } from "./pool.ts";
+import type { PropagationPlan } from "./propagation-plan.ts";
 
 export interface Triples {
   users: Block<"i32">;
@@ -19,7 +20,6 @@ export interface AdamSettings {
 
 export class GraphOps {
   readonly pool: KernelPool;
-  private readonly rangeCache = new WeakMap<CsrBlock, [number, number][]>();
 
   constructor(readonly engine: Engine, threads: number) {
     this.pool = engine.pool(threads);
@@ -29,27 +29,14 @@ export class GraphOps {
     return this.pool.threads;
   }
 
-  private rowRanges(adj: CsrBlock): [number, number][] {
-    let r = this.rangeCache.get(adj);
-    if (!r) {
-      r = balancedRowRanges(adj.indptr.view(), adj.rows, this.threads);
-      this.rangeCache.set(adj, r);
-    }
-    return r;
-  }
-
-  /** dst = adj * src (unless dst is null) and acc += adj * src (unless acc is null); [rows x d]. */
-  propagate(adj: CsrBlock, src: Block<"f32">, dst: Block<"f32"> | null, acc: Block<"f32"> | null, d: number): void {
-    if (!adj.values) throw new Error("propagate needs a weighted adjacency");
-    const size = adj.rows * d;
+  /** dst = A * src (unless dst is null) and acc += A * src (unless acc is null); [rows x d]. */
+  propagate(plan: PropagationPlan, src: Block<"f32">, dst: Block<"f32"> | null, acc: Block<"f32"> | null, d: number): void {
+    if (plan.threads !== this.threads) throw new Error(`plan made for ${plan.threads} threads, pool has ${this.threads}`);
+    const size = plan.rows * d;
     for (const [what, b] of [["src", src], ["dst", dst], ["acc", acc]] as const) {
       if (b && b.length !== size) throw new RangeError(`propagate ${what}: ${b.length} values, expected ${size}`);
     }
-    const { indptr, indices, values } = adj;
-    this.pool.run(
-      "propagateF32",
-      this.rowRanges(adj).map(([r0, r1]) => [indptr.ptr, indices.ptr, values.ptr, r0, r1, src.ptr, dst?.ptr ?? 0, acc?.ptr ?? 0, d]),
-    );
+    this.pool.run("propagateTiles", plan.tables.map((t) => [t.table.ptr, t.tiles, src.ptr, dst?.ptr ?? 0, acc?.ptr ?? 0, d]));
   }
 
   /**

@@ -20,8 +20,9 @@ interface KernelExports {
   gramBinaryF64(indptr: number, indices: number, rows: number, out: number, n: number): void;
   spmmF32(indptr: number, indices: number, values: number, r0: number, r1: number,
     dense: number, d: number, out: number): void;
-  propagateF32(indptr: number, indices: number, values: number, r0: number, r1: number,
-    src: number, dst: number, acc: number, d: number): void;
+  propagateF32(indptr: number, indices: number, values: number, r0: number, rows: number,
+    src: number, dst: number, acc: number, d: number, accumulateDst: number): void;
+  propagateTiles(table: number, nTiles: number, src: number, dst: number, acc: number, d: number): void;
   bprGrad(users: number, pos: number, neg: number, t0: number, t1: number,
     emb: number, embScale: number, grad: number, d: number, gradScale: number): number;
   l2Grad(users: number, pos: number, neg: number, t0: number, t1: number,

@@ -1,4 +1,5 @@
 // LightGCN and BPR-MF (LightGCN with zero layers) on the shared graph engine.
+import { DEFAULT_TILE_BYTES, columnBlocks, planPropagation } from "../engine/propagation-plan.ts";
 import { normalizedAdjacency } from "./graph/adjacency.ts";
 import { LightGcnCore } from "./graph/lightgcn-core.ts";
 import { type CoreBuildContext, EmbeddingModel, defaultThreads, initEmbeddings, numberParam } from "./embedding-model.ts";
@@ -10,7 +11,9 @@ function buildLightGcn({ engine, ops, train, rng, params }: CoreBuildContext): L
   const reg = numberParam(params, "reg", (v) => v >= 0, ">= 0");
   const std = numberParam(params, "init_std", (v) => v > 0, "positive");
   const init = initEmbeddings(rng, train.rows, train.cols, dim, String(params.init), std);
-  const adj = layers > 0 ? engine.csr(normalizedAdjacency(train)) : null;
+  const adj = layers > 0
+    ? planPropagation(engine, normalizedAdjacency(train), ops.threads, columnBlocks(train.rows, train.cols, Math.floor(DEFAULT_TILE_BYTES / (dim * 4))))
+    : null;
   return new LightGcnCore(ops, engine, adj, train.rows, train.cols, dim, layers, reg, init);
 }
 

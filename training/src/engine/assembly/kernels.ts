@@ -270,19 +270,20 @@ function madd(a: v128, b: v128, c: v128): v128 {
 }
 
 /**
- * Propagation over rows r0..r1 of a weighted CSR matrix (the normalized adjacency):
- * dst[r] = sum_j A[r][j] * src[j]; when acc != 0 also acc[r] += dst[r]; when dst == 0 only
- * the accumulation happens (the last layer needs no copy of its own).
+ * Propagation over rows r0..r0+rows of a weighted CSR matrix (the normalized adjacency, or one
+ * column block of it): sum_r = sum_j A[r][j] * src[j], with indptr[i] giving row r0+i's
+ * entries. dst[r] = sum_r, or dst[r] += sum_r when accumulateDst (later column blocks of the
+ * same rows); dst == 0 skips it. acc[r] += sum_r unless acc == 0.
  * d = 64 keeps the whole output row in 16 registers; other widths take the generic path.
  */
-export function propagateF32(indptr: usize, indices: usize, values: usize, r0: i32, r1: i32,
-  src: usize, dst: usize, acc: usize, d: i32): void {
-  if (d == 64) { propagate64(indptr, indices, values, r0, r1, src, dst, acc); return; }
+export function propagateF32(indptr: usize, indices: usize, values: usize, r0: i32, rows: i32,
+  src: usize, dst: usize, acc: usize, d: i32, accumulateDst: i32): void {
+  if (d == 64) { propagate64(indptr, indices, values, r0, rows, src, dst, acc, accumulateDst != 0); return; }
   const d4 = d & ~3;
-  for (let r = r0; r < r1; r++) {
-    const start = load<i32>(indptr + (<usize>r << 2));
-    const end = load<i32>(indptr + (<usize>(r + 1) << 2));
-    const rowOff = <usize>r * d * 4;
+  for (let i = 0; i < rows; i++) {
+    const start = load<i32>(indptr + (<usize>i << 2));
+    const end = load<i32>(indptr + (<usize>(i + 1) << 2));
+    const rowOff = <usize>(r0 + i) * d * 4;
     let c = 0;
     for (; c < d4; c += 4) {
       let s = f32x4.splat(0);
@@ -291,8 +292,9 @@ export function propagateF32(indptr: usize, indices: usize, values: usize, r0: i
         const srcRow = src + <usize>load<i32>(indices + (<usize>x << 2)) * d * 4;
         s = madd(w, v128.load(srcRow + (<usize>c << 2)), s);
       }
-      if (dst != 0) v128.store(dst + rowOff + (<usize>c << 2), s);
-      if (acc != 0) v128.store(acc + rowOff + (<usize>c << 2), f32x4.add(v128.load(acc + rowOff + (<usize>c << 2)), s));
+      const o = rowOff + (<usize>c << 2);
+      if (dst != 0) v128.store(dst + o, accumulateDst ? f32x4.add(v128.load(dst + o), s) : s);
+      if (acc != 0) v128.store(acc + o, f32x4.add(v128.load(acc + o), s));
     }
     for (; c < d; c++) {
       let s: f32 = 0;
@@ -300,17 +302,38 @@ export function propagateF32(indptr: usize, indices: usize, values: usize, r0: i
         const srcRow = src + <usize>load<i32>(indices + (<usize>x << 2)) * d * 4;
         s += load<f32>(values + (<usize>x << 2)) * load<f32>(srcRow + (<usize>c << 2));
       }
-      if (dst != 0) store<f32>(dst + rowOff + (<usize>c << 2), s);
-      if (acc != 0) store<f32>(acc + rowOff + (<usize>c << 2), load<f32>(acc + rowOff + (<usize>c << 2)) + s);
+      const o = rowOff + (<usize>c << 2);
+      if (dst != 0) store<f32>(dst + o, accumulateDst ? load<f32>(dst + o) + s : s);
+      if (acc != 0) store<f32>(acc + o, load<f32>(acc + o) + s);
     }
   }
 }
 
-function propagate64(indptr: usize, indices: usize, values: usize, r0: i32, r1: i32,
-  src: usize, dst: usize, acc: usize): void {
-  for (let r = r0; r < r1; r++) {
-    const start = load<i32>(indptr + (<usize>r << 2));
-    const end = load<i32>(indptr + (<usize>(r + 1) << 2));
+// @ts-ignore: decorator
+@inline
+function store64(o: usize, add: bool, a0: v128, a1: v128, a2: v128, a3: v128, a4: v128, a5: v128, a6: v128, a7: v128,
+  a8: v128, a9: v128, a10: v128, a11: v128, a12: v128, a13: v128, a14: v128, a15: v128): void {
+  if (add) {
+    a0 = f32x4.add(v128.load(o, 0), a0); a1 = f32x4.add(v128.load(o, 16), a1);
+    a2 = f32x4.add(v128.load(o, 32), a2); a3 = f32x4.add(v128.load(o, 48), a3);
+    a4 = f32x4.add(v128.load(o, 64), a4); a5 = f32x4.add(v128.load(o, 80), a5);
+    a6 = f32x4.add(v128.load(o, 96), a6); a7 = f32x4.add(v128.load(o, 112), a7);
+    a8 = f32x4.add(v128.load(o, 128), a8); a9 = f32x4.add(v128.load(o, 144), a9);
+    a10 = f32x4.add(v128.load(o, 160), a10); a11 = f32x4.add(v128.load(o, 176), a11);
+    a12 = f32x4.add(v128.load(o, 192), a12); a13 = f32x4.add(v128.load(o, 208), a13);
+    a14 = f32x4.add(v128.load(o, 224), a14); a15 = f32x4.add(v128.load(o, 240), a15);
+  }
+  v128.store(o, a0, 0); v128.store(o, a1, 16); v128.store(o, a2, 32); v128.store(o, a3, 48);
+  v128.store(o, a4, 64); v128.store(o, a5, 80); v128.store(o, a6, 96); v128.store(o, a7, 112);
+  v128.store(o, a8, 128); v128.store(o, a9, 144); v128.store(o, a10, 160); v128.store(o, a11, 176);
+  v128.store(o, a12, 192); v128.store(o, a13, 208); v128.store(o, a14, 224); v128.store(o, a15, 240);
+}
+
+function propagate64(indptr: usize, indices: usize, values: usize, r0: i32, rows: i32,
+  src: usize, dst: usize, acc: usize, accumulateDst: bool): void {
+  for (let i = 0; i < rows; i++) {
+    const start = load<i32>(indptr + (<usize>i << 2));
+    const end = load<i32>(indptr + (<usize>(i + 1) << 2));
     let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
     let a4 = f32x4.splat(0), a5 = f32x4.splat(0), a6 = f32x4.splat(0), a7 = f32x4.splat(0);
     let a8 = f32x4.splat(0), a9 = f32x4.splat(0), a10 = f32x4.splat(0), a11 = f32x4.splat(0);
@@ -327,25 +350,22 @@ function propagate64(indptr: usize, indices: usize, values: usize, r0: i32, r1: 
       a12 = madd(w, v128.load(s, 192), a12); a13 = madd(w, v128.load(s, 208), a13);
       a14 = madd(w, v128.load(s, 224), a14); a15 = madd(w, v128.load(s, 240), a15);
     }
-    const off = <usize>r << 8;
-    if (dst != 0) {
-      const o = dst + off;
-      v128.store(o, a0, 0); v128.store(o, a1, 16); v128.store(o, a2, 32); v128.store(o, a3, 48);
-      v128.store(o, a4, 64); v128.store(o, a5, 80); v128.store(o, a6, 96); v128.store(o, a7, 112);
-      v128.store(o, a8, 128); v128.store(o, a9, 144); v128.store(o, a10, 160); v128.store(o, a11, 176);
-      v128.store(o, a12, 192); v128.store(o, a13, 208); v128.store(o, a14, 224); v128.store(o, a15, 240);
-    }
-    if (acc != 0) {
-      const o = acc + off;
-      v128.store(o, f32x4.add(v128.load(o, 0), a0), 0); v128.store(o, f32x4.add(v128.load(o, 16), a1), 16);
-      v128.store(o, f32x4.add(v128.load(o, 32), a2), 32); v128.store(o, f32x4.add(v128.load(o, 48), a3), 48);
-      v128.store(o, f32x4.add(v128.load(o, 64), a4), 64); v128.store(o, f32x4.add(v128.load(o, 80), a5), 80);
-      v128.store(o, f32x4.add(v128.load(o, 96), a6), 96); v128.store(o, f32x4.add(v128.load(o, 112), a7), 112);
-      v128.store(o, f32x4.add(v128.load(o, 128), a8), 128); v128.store(o, f32x4.add(v128.load(o, 144), a9), 144);
-      v128.store(o, f32x4.add(v128.load(o, 160), a10), 160); v128.store(o, f32x4.add(v128.load(o, 176), a11), 176);
-      v128.store(o, f32x4.add(v128.load(o, 192), a12), 192); v128.store(o, f32x4.add(v128.load(o, 208), a13), 208);
-      v128.store(o, f32x4.add(v128.load(o, 224), a14), 224); v128.store(o, f32x4.add(v128.load(o, 240), a15), 240);
-    }
+    const off = <usize>(r0 + i) << 8;
+    if (dst != 0) store64(dst + off, accumulateDst, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15);
+    if (acc != 0) store64(acc + off, true, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15);
+  }
+}
+
+/**
+ * Runs a list of propagation tiles in order (one thread's share). Each tile is 6 i32:
+ * indptr, indices, values, r0, rows, accumulateDst. Tiles restrict the gathered rows to one
+ * column block so they stay in this core's L2 cache.
+ */
+export function propagateTiles(table: usize, nTiles: i32, src: usize, dst: usize, acc: usize, d: i32): void {
+  for (let t = 0; t < nTiles; t++) {
+    const e = table + <usize>t * 24;
+    propagateF32(<usize>load<i32>(e), <usize>load<i32>(e, 4), <usize>load<i32>(e, 8), load<i32>(e, 12), load<i32>(e, 16),
+      src, dst, acc, d, load<i32>(e, 20));
   }
 }
 

@@ -3,8 +3,9 @@
 // score = F_u . F_i. BPR with one negative per positive, L2 on the batch's ego embeddings.
 // Layers = 0 is BPR-MF. The backward pass is exact: A_hat is symmetric, so
 // dLoss/dE0 = 1/(L+1) * sum_l A_hat^l G with G = dLoss/dF, plus the L2 term.
-import type { Block, CsrBlock, Engine } from "../../engine/kernels.ts";
+import type { Block, Engine } from "../../engine/kernels.ts";
 import type { GraphOps, Triples } from "../../engine/graph-ops.ts";
+import type { PropagationPlan } from "../../engine/propagation-plan.ts";
 import type { TrainableCore } from "./core.ts";
 
 export class LightGcnCore implements TrainableCore {
@@ -24,7 +25,7 @@ export class LightGcnCore implements TrainableCore {
   constructor(
     private readonly ops: GraphOps,
     engine: Engine,
-    private readonly adj: CsrBlock | null,
+    private readonly adj: PropagationPlan | null,
     readonly users: number,
     readonly items: number,
     private readonly dim: number,

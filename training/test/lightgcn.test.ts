@@ -1,0 +1,187 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { engine } from "../src/engine/kernels.ts";
+import { GraphOps } from "../src/engine/graph-ops.ts";
+import { columnBlocks, planPropagation } from "../src/engine/propagation-plan.ts";
+import { evaluate } from "../src/eval/evaluate.ts";
+import { normalizedAdjacency } from "../src/models/graph/adjacency.ts";
+import { LightGcnCore } from "../src/models/graph/lightgcn-core.ts";
+import { BprSampler } from "../src/models/graph/sampler.ts";
+import { lightgcn, mf } from "../src/models/lightgcn.ts";
+import { initEmbeddings } from "../src/models/embedding-model.ts";
+import { type Csr, csrFromTriples, rowOf } from "../src/protocol/csr.ts";
+import { PROTOCOLS, buildSplit } from "../src/protocol/protocols.ts";
+import type { Dataset } from "../src/data/parse.ts";
+import type { Recommender } from "../src/models/recommender.ts";
+import { Rng } from "../src/util/rng.ts";
+
+const pools = [1, 2].map((t) => new GraphOps(engine(), t));
+afterAll(async () => {
+  for (const o of pools) await o.pool.close();
+});
+
+function randomTrain(users: number, items: number, perUser: number, seed: number): Csr {
+  const rng = new Rng(seed);
+  const r: number[] = [], c: number[] = [];
+  for (let u = 0; u < users; u++) {
+    const chosen = new Set<number>([u % items]);
+    while (chosen.size < perUser) chosen.add(rng.int(items));
+    for (const i of chosen) { r.push(u); c.push(i); }
+  }
+  return csrFromTriples(users, items, r, c);
+}
+
+describe("normalized adjacency", () => {
+  it("is symmetric with weights 1 / sqrt(deg(u) deg(i)) from train interactions only", () => {
+    const train = randomTrain(6, 5, 3, 1);
+    const a = normalizedAdjacency(train);
+    const w = new Map<string, number>();
+    for (let r = 0; r < a.rows; r++) for (let p = a.indptr[r]; p < a.indptr[r + 1]; p++) w.set(`${r},${a.indices[p]}`, a.values[p]);
+    expect(w.size).toBe(2 * train.indptr[train.rows]);
+    const itemDeg = new Array(5).fill(0);
+    for (const i of train.indices) itemDeg[i]++;
+    for (let u = 0; u < 6; u++) {
+      for (const i of rowOf(train, u)) {
+        const expected = 1 / Math.sqrt(rowOf(train, u).length * itemDeg[i]);
+        expect(w.get(`${u},${6 + i}`)).toBeCloseTo(expected, 6);
+        expect(w.get(`${6 + i},${u}`)).toBeCloseTo(expected, 6);
+      }
+    }
+  });
+});
+
+describe("BPR sampler", () => {
+  it("visits every train interaction once per epoch and never samples a train item as negative", () => {
+    const train = randomTrain(20, 12, 5, 2);
+    const s = new BprSampler(train, new Rng(3));
+    s.shuffle();
+    const n = s.size;
+    const u = new Int32Array(n), p = new Int32Array(n), q = new Int32Array(n);
+    s.fill(0, n, u, p, q);
+    const seen = new Set<string>();
+    for (let k = 0; k < n; k++) {
+      seen.add(`${u[k]},${p[k] - 20}`);
+      expect(Array.from(rowOf(train, u[k]))).toContain(p[k] - 20);
+      expect(Array.from(rowOf(train, u[k]))).not.toContain(q[k] - 20);
+    }
+    expect(seen.size).toBe(train.indptr[train.rows]);
+  });
+});
+
+/** f64 reference of the LightGCN batch loss (BPR mean + L2 on the batch's ego rows). */
+function referenceLoss(e0: Float64Array, train: Csr, layers: number, d: number, reg: number, t: { u: number[]; p: number[]; n: number[] }): number {
+  const a = normalizedAdjacency(train);
+  const nodes = a.rows;
+  let cur = Float64Array.from(e0);
+  const sum = Float64Array.from(e0);
+  for (let l = 0; l < layers; l++) {
+    const next = new Float64Array(nodes * d);
+    for (let r = 0; r < nodes; r++) for (let p = a.indptr[r]; p < a.indptr[r + 1]; p++) for (let c = 0; c < d; c++) next[r * d + c] += a.values[p] * cur[a.indices[p] * d + c];
+    for (let i = 0; i < sum.length; i++) sum[i] += next[i];
+    cur = next;
+  }
+  const f = sum.map((x) => x / (layers + 1));
+  let loss = 0;
+  let sq = 0;
+  const B = t.u.length;
+  for (let k = 0; k < B; k++) {
+    let x = 0;
+    for (let c = 0; c < d; c++) x += f[t.u[k] * d + c] * (f[t.p[k] * d + c] - f[t.n[k] * d + c]);
+    loss += Math.log1p(Math.exp(-x));
+    for (const row of [t.u[k], t.p[k], t.n[k]]) for (let c = 0; c < d; c++) sq += e0[row * d + c] ** 2;
+  }
+  return loss / B + (reg * sq) / (2 * B);
+}
+
+describe("LightGCN gradient (finite differences in float64)", () => {
+  for (const layers of [0, 1, 3]) {
+    for (const o of pools) {
+      it(`analytic gradient matches central differences: ${layers} layer(s), ${o.threads} thread(s)`, () => {
+        const e = engine();
+        e.scoped(() => {
+          const users = 6, items = 7, d = 5, reg = 0.05;
+          const train = randomTrain(users, items, 3, 5);
+          const init = initEmbeddings(new Rng(4), users, items, d, "normal", 0.5);
+          const plan = layers > 0 ? planPropagation(e, normalizedAdjacency(train), o.threads, columnBlocks(users, items, 3)) : null;
+          const core = new LightGcnCore(o, e, plan, users, items, d, layers, reg, init);
+          const t = { u: [0, 3, 5, 0], p: [6, 8, 12, 7], n: [9, 10, 6, 12] };
+          const triples = { users: e.from("i32", t.u), pos: e.from("i32", t.p), neg: e.from("i32", t.n) };
+          const { bpr, reg: regLoss } = core.lossAndGrad(triples, 4);
+          const e0 = Float64Array.from(core.params[0].view());
+          expect(bpr + regLoss).toBeCloseTo(referenceLoss(e0, train, layers, d, reg, t), 5);
+          const analytic = Array.from(core.grads[0].view(), (g) => g * core.gradScales[0]);
+          const h = 1e-6;
+          let num = 0, den = 0;
+          for (let i = 0; i < e0.length; i++) {
+            const plus = Float64Array.from(e0); plus[i] += h;
+            const minus = Float64Array.from(e0); minus[i] -= h;
+            const fd = (referenceLoss(plus, train, layers, d, reg, t) - referenceLoss(minus, train, layers, d, reg, t)) / (2 * h);
+            num += (analytic[i] - fd) ** 2;
+            den += fd ** 2;
+          }
+          // the analytic gradient is float32: its relative error is bounded well below 1e-4
+          expect(Math.sqrt(num / den)).toBeLessThan(1e-4);
+        });
+      });
+    }
+  }
+});
+
+/** Two taste groups: each user mostly picks items of its own half of the catalogue. */
+function syntheticDataset(): Dataset {
+  const rng = new Rng(8);
+  const u: number[] = [], it: number[] = [], r: number[] = [];
+  for (let a = 1; a <= 80; a++) {
+    const chosen = new Set<number>();
+    while (chosen.size < 22) chosen.add(1 + 2 * rng.int(30) + (a % 2));
+    while (chosen.size < 25) chosen.add(1 + rng.int(60));
+    for (const b of chosen) { u.push(a); it.push(b); r.push(3 + rng.int(3)); }
+  }
+  return { name: "ml-100k", ratings: { length: u.length, user: Int32Array.from(u), item: Int32Array.from(it), rating: Uint8Array.from(r), timestamp: new Int32Array(u.length) }, movies: [], users: [] };
+}
+
+describe("training", () => {
+  const split = buildSplit(syntheticDataset(), PROTOCOLS.recbole, 1);
+  const params = { ...lightgcn.defaults, dim: 8, batch: 64, epochs: 3, lr: 0.01, eval_every: 1 };
+
+  async function trainOnce(threads: number) {
+    const model = lightgcn.create({ ...params, threads });
+    const log: number[] = [];
+    await engine().scopedAsync(async () => {
+      await model.fit(split.train, { seed: 5, log: () => {}, validate: (m) => evaluate(m, split, "valid").metrics, onEpoch: (r) => log.push(r.loss) });
+    });
+    return { log, info: model.fitInfo!() };
+  }
+
+  it("is reproducible: same seed, same losses, with 1 or 2 threads", async () => {
+    const a = await trainOnce(1);
+    const b = await trainOnce(1);
+    const c = await trainOnce(2);
+    expect(a.log).toHaveLength(3);
+    expect(b.log).toEqual(a.log);
+    expect(c.log).toEqual(a.log);
+  });
+
+  it("lowers the BPR loss and learns the taste groups", async () => {
+    const model = mf.create({ ...mf.defaults, dim: 16, batch: 128, epochs: 20, lr: 0.01, patience: 50, eval_every: 10, threads: 1 });
+    const losses: number[] = [];
+    await model.fit(split.train, { seed: 1, log: () => {}, onEpoch: (r) => losses.push(r.bpr) });
+    expect(losses[losses.length - 1]).toBeLessThan(losses[0] * 0.8);
+    const random: Recommender = { name: "random", params: {}, async fit() {}, score: (from, to, out) => { const g = new Rng(from); for (let i = 0; i < (to - from) * split.counts.items; i++) out[i] = g.next(); } };
+    const learned = evaluate(model, split, "test").metrics["ndcg@10"];
+    const chance = evaluate(random, split, "test").metrics["ndcg@10"];
+    expect(learned).toBeGreaterThan(chance * 1.5);
+  });
+
+  it("stops when aborted and keeps the best checkpoint", async () => {
+    const controller = new AbortController();
+    const model = lightgcn.create({ ...params, epochs: 50, threads: 1 });
+    let epochs = 0;
+    await model.fit(split.train, {
+      seed: 1, log: () => {}, signal: controller.signal,
+      validate: (m) => evaluate(m, split, "valid").metrics,
+      onEpoch: () => { if (++epochs === 2) controller.abort(); },
+    });
+    expect(model.fitInfo!().stopped).toBe("interrupted");
+    expect(model.fitInfo!().epochs).toBe(2);
+  });
+});
