@@ -30,6 +30,14 @@ interface KernelExports {
   adamF32(param: number, grad: number, m: number, v: number, i0: number, i1: number,
     gradScale: number, lr: number, b1: number, b2: number, eps: number, bc1: number, bc2: number): void;
   dotScoresF32(userEmb: number, itemEmb: number, nItems: number, d: number, u0: number, u1: number, out: number): void;
+  ngcfForward(x: number, s: number, w1: number, w2: number, b1: number, b2: number, mask: number,
+    z: number, h: number, o: number, oStride: number, r0: number, r1: number, d: number, slope: number, scratch: number): void;
+  ngcfBackward(x: number, s: number, z: number, h: number, mask: number, dO: number, oStride: number, dY: number,
+    w1t: number, w2t: number, dz: number, u: number, dx: number, r0: number, r1: number, d: number, slope: number, scratch: number): void;
+  ngcfWeightGrad(x: number, s: number, dz: number, gw1: number, gw2: number, gb: number, r0: number, r1: number, d: number): void;
+  dropoutMask(mask: number, i0: number, i1: number, p: number, seed: number): void;
+  copyColumns(src: number, srcStride: number, srcOff: number, dst: number, dstStride: number,
+    r0: number, r1: number, width: number, accumulate: number): void;
 }
 
 type ElementKind = "f64" | "f32" | "i32";

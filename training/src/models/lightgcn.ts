@@ -5,19 +5,22 @@ import { LightGcnCore } from "./graph/lightgcn-core.ts";
 import { type CoreBuildContext, EmbeddingModel, defaultThreads, initEmbeddings, numberParam } from "./embedding-model.ts";
 import type { ModelFactory, Params } from "./recommender.ts";
 
-function buildLightGcn({ engine, ops, train, rng, params }: CoreBuildContext): LightGcnCore {
+export function propagationPlan({ engine, ops, train }: CoreBuildContext, dim: number) {
+  return planPropagation(engine, normalizedAdjacency(train), ops.threads, columnBlocks(train.rows, train.cols, Math.floor(DEFAULT_TILE_BYTES / (dim * 4))));
+}
+
+function buildLightGcn(c: CoreBuildContext): LightGcnCore {
+  const { engine, ops, train, rng, params } = c;
   const layers = numberParam(params, "layers", (v) => Number.isInteger(v) && v >= 0, "a non-negative integer");
   const dim = numberParam(params, "dim", (v) => Number.isInteger(v) && v >= 1, "a positive integer");
   const reg = numberParam(params, "reg", (v) => v >= 0, ">= 0");
   const std = numberParam(params, "init_std", (v) => v > 0, "positive");
   const init = initEmbeddings(rng, train.rows, train.cols, dim, String(params.init), std);
-  const adj = layers > 0
-    ? planPropagation(engine, normalizedAdjacency(train), ops.threads, columnBlocks(train.rows, train.cols, Math.floor(DEFAULT_TILE_BYTES / (dim * 4))))
-    : null;
+  const adj = layers > 0 ? propagationPlan(c, dim) : null;
   return new LightGcnCore(ops, engine, adj, train.rows, train.cols, dim, layers, reg, init);
 }
 
-const common: Params = {
+export const common: Params = {
   dim: 64,
   reg: 1e-4,
   init: "normal",

@@ -1,4 +1,5 @@
-// Progress bars for long work, on stderr so piped stdout (tables, JSON) stays clean.
+// Progress bars for long work, on stderr so piped stdout (tables, JSON) stays clean. Without a
+// terminal a bar is replaced by plain lines (`everyUpdate`) or by silence, so logs stay readable.
 import cliProgress from "cli-progress";
 
 export interface Progress {
@@ -9,10 +10,29 @@ export interface Progress {
 
 const silent: Progress = { update() {}, setTotal() {}, stop() {} };
 
-export function progressBar(label: string, total: number, format = "{bar} {percentage}% | {value}/{total}"): Progress {
+export interface ProgressOptions {
+  /** Without a terminal, print one line per update (for slow updates such as epochs). */
+  linesWithoutTty?: boolean;
+}
+
+export function progressBar(label: string, total: number, format = "{bar} {percentage}% | {value}/{total}", opts: ProgressOptions = {}): Progress {
   if (process.env.VITEST || process.env.NO_PROGRESS) return silent;
+  if (!process.stderr.isTTY) {
+    if (!opts.linesWithoutTty) return silent;
+    let max = total;
+    return {
+      update: (value, payload) => {
+        const text = format.replace("{bar} ", "").replace(/\{(\w+)\}/g, (_, k: string) =>
+          k === "value" ? String(value) : k === "total" ? String(max) : k === "percentage" ? String(Math.round((100 * value) / max)) : String(payload?.[k] ?? ""),
+        );
+        process.stderr.write(`${label} ${text}\n`);
+      },
+      setTotal: (t) => { max = t; },
+      stop() {},
+    };
+  }
   const bar = new cliProgress.SingleBar(
-    { format: `${label} ${format}`, stream: process.stderr, hideCursor: true, clearOnComplete: false, noTTYOutput: false },
+    { format: `${label} ${format}`, stream: process.stderr, hideCursor: true, clearOnComplete: false },
     cliProgress.Presets.shades_classic,
   );
   bar.start(total, 0);

@@ -47,7 +47,7 @@ export async function trainCore(
   let epoch = 0;
   let stopped: FitInfo["stopped"] = "max-epochs";
   const adam = { ...s.adam };
-  const bar = progressBar(label, s.epochs, "{bar} epoch {value}/{total} | loss {loss} | {epochSeconds} s/epoch | valid ndcg@10 {valid} (best {best})");
+  const bar = progressBar(label, s.epochs, "{bar} epoch {value}/{total} | loss {loss} | {epochSeconds} s/epoch | valid ndcg@10 {valid} (best {best})", { linesWithoutTty: true });
 
   try {
     while (epoch < s.epochs) {

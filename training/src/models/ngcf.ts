@@ -1,0 +1,29 @@
+// NGCF on the shared graph engine.
+import { NgcfCore } from "./graph/ngcf-core.ts";
+import { type CoreBuildContext, EmbeddingModel, initEmbeddings, numberParam } from "./embedding-model.ts";
+import { common, propagationPlan } from "./lightgcn.ts";
+import type { ModelFactory } from "./recommender.ts";
+
+function buildNgcf(c: CoreBuildContext): NgcfCore {
+  const { engine, ops, train, rng, params } = c;
+  const layers = numberParam(params, "layers", (v) => Number.isInteger(v) && v >= 0, "a non-negative integer");
+  const dim = numberParam(params, "dim", (v) => Number.isInteger(v) && v >= 1, "a positive integer");
+  const settings = {
+    dim,
+    layers,
+    reg: numberParam(params, "reg", (v) => v >= 0, ">= 0"),
+    dropout: numberParam(params, "dropout", (v) => v >= 0 && v < 1, "in [0, 1)"),
+    slope: 0.2,
+    seed: rng.nextU32(),
+  };
+  const init = initEmbeddings(rng, train.rows, train.cols, dim, String(params.init), numberParam(params, "init_std", (v) => v > 0, "positive"));
+  return new NgcfCore(ops, engine, propagationPlan(c, dim), train.rows, train.cols, settings, init);
+}
+
+export const ngcf: ModelFactory = {
+  name: "ngcf",
+  description: "NGCF (Wang et al. 2019): propagation with per-layer W1, W2, the element-wise interaction term, LeakyReLU, message dropout, concatenated layers",
+  defaults: { ...common, layers: 3, dropout: 0.1, init: "xavier" },
+  grid: [],
+  create: (params) => new EmbeddingModel("ngcf", params, buildNgcf),
+};
