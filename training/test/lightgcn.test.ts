@@ -1,6 +1,5 @@
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { engine } from "../src/engine/kernels.ts";
-import { GraphOps } from "../src/engine/graph-ops.ts";
 import { columnBlocks, planPropagation } from "../src/engine/propagation-plan.ts";
 import { evaluate } from "../src/eval/evaluate.ts";
 import { normalizedAdjacency } from "../src/models/graph/adjacency.ts";
@@ -8,27 +7,14 @@ import { LightGcnCore } from "../src/models/graph/lightgcn-core.ts";
 import { BprSampler } from "../src/models/graph/sampler.ts";
 import { lightgcn, mf } from "../src/models/lightgcn.ts";
 import { initEmbeddings } from "../src/models/embedding-model.ts";
-import { type Csr, csrFromTriples, rowOf } from "../src/protocol/csr.ts";
+import { type Csr, rowOf } from "../src/protocol/csr.ts";
 import { PROTOCOLS, buildSplit } from "../src/protocol/protocols.ts";
 import type { Dataset } from "../src/data/parse.ts";
 import type { Recommender } from "../src/models/recommender.ts";
 import { Rng } from "../src/util/rng.ts";
+import { graphPools, randomTrain } from "./graph-helpers.ts";
 
-const pools = [1, 2].map((t) => new GraphOps(engine(), t));
-afterAll(async () => {
-  for (const o of pools) await o.pool.close();
-});
-
-function randomTrain(users: number, items: number, perUser: number, seed: number): Csr {
-  const rng = new Rng(seed);
-  const r: number[] = [], c: number[] = [];
-  for (let u = 0; u < users; u++) {
-    const chosen = new Set<number>([u % items]);
-    while (chosen.size < perUser) chosen.add(rng.int(items));
-    for (const i of chosen) { r.push(u); c.push(i); }
-  }
-  return csrFromTriples(users, items, r, c);
-}
+const pools = graphPools();
 
 describe("normalized adjacency", () => {
   it("is symmetric with weights 1 / sqrt(deg(u) deg(i)) from train interactions only", () => {

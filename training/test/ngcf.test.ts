@@ -1,28 +1,14 @@
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { engine } from "../src/engine/kernels.ts";
-import { GraphOps } from "../src/engine/graph-ops.ts";
 import { columnBlocks, planPropagation } from "../src/engine/propagation-plan.ts";
 import { normalizedAdjacency } from "../src/models/graph/adjacency.ts";
 import { NgcfCore } from "../src/models/graph/ngcf-core.ts";
 import { initEmbeddings } from "../src/models/embedding-model.ts";
-import { type Csr, csrFromTriples } from "../src/protocol/csr.ts";
+import type { Csr } from "../src/protocol/csr.ts";
 import { Rng } from "../src/util/rng.ts";
+import { graphPools, randomTrain } from "./graph-helpers.ts";
 
-const pools = [1, 2].map((t) => new GraphOps(engine(), t));
-afterAll(async () => {
-  for (const o of pools) await o.pool.close();
-});
-
-function randomTrain(users: number, items: number, perUser: number, seed: number): Csr {
-  const rng = new Rng(seed);
-  const r: number[] = [], c: number[] = [];
-  for (let u = 0; u < users; u++) {
-    const chosen = new Set<number>([u % items]);
-    while (chosen.size < perUser) chosen.add(rng.int(items));
-    for (const i of chosen) { r.push(u); c.push(i); }
-  }
-  return csrFromTriples(users, items, r, c);
-}
+const pools = graphPools();
 
 type Params64 = Float64Array[];
 

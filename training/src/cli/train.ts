@@ -14,7 +14,7 @@ function param(value: string, previous: Params): Params {
 
 const program = addProtocolOptions(addDataOptions(new Command("train")))
   .description("Train and evaluate models (full ranking over all items) and write artifacts/<model>/metrics.json.")
-  .option("--model <names>", `comma-separated models: ${MODELS.map((m) => m.name).join(", ")}`, "ease")
+  .option("--model <names>", `comma-separated models: ${MODELS.map((m) => m.name).join(", ")}`, "lightgcn")
   .option("--param <key=value>", "fix a model parameter (repeatable); fixed parameters are not tuned", param, {})
   .option("--no-tune", "skip choosing parameters on valid; use the defaults")
   .option("--json", "print the metrics as JSON instead of a table", false);

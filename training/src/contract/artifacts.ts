@@ -59,4 +59,6 @@ export interface MetricsFile {
   best_epoch?: number;
   train_seconds?: number;
   stopped?: "converged" | "max-epochs" | "interrupted";
+  /** Peak resident memory of the training process when the file was written. */
+  peak_rss_mb: number;
 }

@@ -4,6 +4,8 @@
 import { availableParallelism } from "node:os";
 import { type Block, type Engine, engine } from "../engine/kernels.ts";
 import { GraphOps } from "../engine/graph-ops.ts";
+import { DEFAULT_TILE_BYTES, type PropagationPlan, columnBlocks, planPropagation } from "../engine/propagation-plan.ts";
+import { normalizedAdjacency } from "./graph/adjacency.ts";
 import type { Csr } from "../protocol/csr.ts";
 import { Rng } from "../util/rng.ts";
 import type { TrainableCore } from "./graph/core.ts";
@@ -16,6 +18,12 @@ export interface CoreBuildContext {
   train: Csr;
   rng: Rng;
   params: Params;
+}
+
+/** The normalized train graph, cut into per-thread, cache-sized tiles. */
+export function propagationPlan({ engine, ops, train }: CoreBuildContext, dim: number): PropagationPlan {
+  const blockRows = Math.max(1, Math.floor(DEFAULT_TILE_BYTES / (dim * 4)));
+  return planPropagation(engine, normalizedAdjacency(train), ops.threads, columnBlocks(train.rows, train.cols, blockRows));
 }
 
 export function defaultThreads(): number {

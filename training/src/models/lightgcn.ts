@@ -1,13 +1,7 @@
 // LightGCN and BPR-MF (LightGCN with zero layers) on the shared graph engine.
-import { DEFAULT_TILE_BYTES, columnBlocks, planPropagation } from "../engine/propagation-plan.ts";
-import { normalizedAdjacency } from "./graph/adjacency.ts";
 import { LightGcnCore } from "./graph/lightgcn-core.ts";
-import { type CoreBuildContext, EmbeddingModel, defaultThreads, initEmbeddings, numberParam } from "./embedding-model.ts";
+import { type CoreBuildContext, EmbeddingModel, defaultThreads, initEmbeddings, numberParam, propagationPlan } from "./embedding-model.ts";
 import type { ModelFactory, Params } from "./recommender.ts";
-
-export function propagationPlan({ engine, ops, train }: CoreBuildContext, dim: number) {
-  return planPropagation(engine, normalizedAdjacency(train), ops.threads, columnBlocks(train.rows, train.cols, Math.floor(DEFAULT_TILE_BYTES / (dim * 4))));
-}
 
 function buildLightGcn(c: CoreBuildContext): LightGcnCore {
   const { engine, ops, train, rng, params } = c;

@@ -1,7 +1,7 @@
 // NGCF on the shared graph engine.
 import { NgcfCore } from "./graph/ngcf-core.ts";
-import { type CoreBuildContext, EmbeddingModel, initEmbeddings, numberParam } from "./embedding-model.ts";
-import { common, propagationPlan } from "./lightgcn.ts";
+import { type CoreBuildContext, EmbeddingModel, initEmbeddings, numberParam, propagationPlan } from "./embedding-model.ts";
+import { common } from "./lightgcn.ts";
 import type { ModelFactory } from "./recommender.ts";
 
 function buildNgcf(c: CoreBuildContext): NgcfCore {

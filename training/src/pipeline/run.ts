@@ -30,12 +30,26 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
   const tune = opts.tune ?? true;
   const { split } = await prepare({ ...opts, artifactsDir: opts.artifacts, log });
   const results: MetricsFile[] = [];
-  for (const f of factories) {
-    const tuned = tune && split.valid && f.grid.length > 1;
-    log(`training ${f.name}${tuned ? ` (choosing ${Object.keys(f.grid[0]).join(", ")} on valid)` : ""}`);
-    const r = await trainModel(f, split, { overrides: opts.params ?? {}, tune, artifactsDir: opts.artifacts, log });
-    log(`${f.name}: fit ${r.fit_seconds.toFixed(2)} s, test evaluation ${r.eval_seconds.toFixed(2)} s -> ${opts.artifacts}/${f.name}/metrics.json`);
-    results.push(r);
+  // First Ctrl-C: iterative training stops after the current step, keeps its best checkpoint,
+  // and is evaluated and written as usual. Second Ctrl-C: quit at once.
+  const controller = new AbortController();
+  const onSigint = (): void => {
+    if (controller.signal.aborted) process.exit(130);
+    log("\nstopping: finishing the current step, keeping the best checkpoint (Ctrl-C again to quit now)");
+    controller.abort();
+  };
+  process.on("SIGINT", onSigint);
+  try {
+    for (const f of factories) {
+      if (controller.signal.aborted) break;
+      const tuned = tune && split.valid && f.grid.length > 1;
+      log(`training ${f.name}${tuned ? ` (choosing ${Object.keys(f.grid[0]).join(", ")} on valid)` : ""}`);
+      const r = await trainModel(f, split, { overrides: opts.params ?? {}, tune, artifactsDir: opts.artifacts, log, signal: controller.signal });
+      log(`${f.name}: fit ${r.fit_seconds.toFixed(2)} s, test evaluation ${r.eval_seconds.toFixed(2)} s -> ${opts.artifacts}/${f.name}/metrics.json`);
+      results.push(r);
+    }
+  } finally {
+    process.off("SIGINT", onSigint);
   }
   const title = `${split.dataset}, protocol ${split.protocol}, seed ${split.seed} (full ranking over ${split.counts.items} items, ${split.counts.users} users)`;
   return { results, table: `${title}\n${resultsTable(results)}` };

@@ -3,8 +3,11 @@ import type { MetricsFile } from "../contract/artifacts.ts";
 
 const COLUMNS = ["recall@10", "ndcg@10", "precision@10", "hit@10", "mrr@10", "recall@20", "ndcg@20", "precision@20"] as const;
 
+/** Parameters that steer the run, not the model: left out of the table (kept in metrics.json). */
+const RUN_CONTROL = new Set(["threads", "epochs", "patience", "eval_every"]);
+
 export function resultsTable(results: MetricsFile[]): string {
-  const header = ["model", "set", ...COLUMNS, "fit s", "params"];
+  const header = ["model", "set", ...COLUMNS, "fit s", "epochs", "params"];
   const rows: string[][] = [];
   for (const r of results) {
     for (const set of ["valid", "test"] as const) {
@@ -15,7 +18,8 @@ export function resultsTable(results: MetricsFile[]): string {
         set,
         ...COLUMNS.map((c) => m[c].toFixed(4)),
         set === "test" ? r.fit_seconds.toFixed(2) : "",
-        set === "test" ? Object.entries(r.params).map(([k, v]) => `${k}=${v}`).join(" ") : "",
+        set === "test" && r.epochs !== undefined ? `${r.best_epoch}/${r.epochs}` : "",
+        set === "test" ? Object.entries(r.params).filter(([k]) => !RUN_CONTROL.has(k)).map(([k, v]) => `${k}=${v}`).join(" ") : "",
       ]);
     }
   }

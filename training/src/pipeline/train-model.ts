@@ -81,6 +81,8 @@ export async function trainModel(factory: ModelFactory, split: Split, opts: Trai
     tuning,
     created: new Date().toISOString(),
     ...(info ? { epochs: info.epochs, best_epoch: info.best_epoch, train_seconds: info.train_seconds, stopped: info.stopped } : {}),
+    // the process's peak resident memory so far (kilobytes from the OS)
+    peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
   };
   if (opts.artifactsDir) writeJsonAtomic(join(opts.artifactsDir, modelDir(factory.name), METRICS_FILE), result);
   return result;
