@@ -62,3 +62,129 @@ export interface MetricsFile {
   /** Peak resident memory of the training process when the file was written. */
   peak_rss_mb: number;
 }
+
+// ---------------------------------------------------------------------------------------
+// The serving bundle: written by `npm run export` into artifacts/<model>/, uploaded by
+// `npm run publish` to R2 under models/<version>/, read by the Worker.
+
+/** Final embeddings of a trained embedding model (float32 LE, users x dim then items x dim). */
+export const EMBEDDINGS_FILE = "embeddings.f32";
+
+export const BUNDLE_FILES = {
+  /** Top-K scoring graph over user_embedding / item_embedding (see RECS_GRAPH). */
+  model: "model.onnx",
+  /** Top-K cosine graph over the row-normalized item embeddings (see SIMILAR_GRAPH). */
+  similar: "similar.onnx",
+  /** Every movie each user rated in the dataset (any rating), as a RatedCsr binary. */
+  rated: "rated.bin",
+  /** MovieMeta[] in internal item order. */
+  movies: "movies.json",
+  /** IdMaps. */
+  ids: "ids.json",
+  /** Manifest, written last. */
+  manifest: "manifest.json",
+} as const;
+export type BundleFileKey = keyof typeof BUNDLE_FILES;
+
+/** Inputs and outputs of model.onnx: user row, k, items to exclude -> best k items. */
+export const RECS_GRAPH = {
+  inputs: { query: "user", k: "k", exclude: "exclude" },
+  outputs: { scores: "scores", items: "items" },
+  initializers: { queries: "user_embedding", candidates: "item_embedding" },
+} as const;
+
+/** Inputs and outputs of similar.onnx: item row, k, items to exclude -> best k items. */
+export const SIMILAR_GRAPH = {
+  inputs: { query: "item", k: "k", exclude: "exclude" },
+  outputs: { scores: "scores", items: "items" },
+  initializers: { candidates: "item_embedding_normalized" },
+} as const;
+
+export interface MovieMeta {
+  movieId: number;
+  title: string;
+  year: number | null;
+  genres: string[];
+}
+
+/** Internal index -> MovieLens id, for users and items. */
+export interface IdMaps {
+  users: number[];
+  items: number[];
+}
+
+export interface BundleFileInfo {
+  bytes: number;
+  sha256: string;
+}
+
+export interface Manifest {
+  format: 1;
+  version: string;
+  created: string;
+  dataset: string;
+  protocol: string;
+  seed: number;
+  model: string;
+  params: Record<string, number | string | boolean>;
+  /** Test metrics of the exported model (full ranking, the protocol above). */
+  metrics: MetricValues;
+  users: number;
+  items: number;
+  dim: number;
+  files: Record<Exclude<BundleFileKey, "manifest">, BundleFileInfo>;
+}
+
+/** R2 layout: a version's files under models/<version>/, the pointer written last. */
+export const R2_PREFIX = "models/";
+export const R2_POINTER = "models/current.json";
+
+export function r2Key(version: string, file: string): string {
+  return `${R2_PREFIX}${version}/${file}`;
+}
+
+export interface CurrentPointer {
+  version: string;
+  manifest: string;
+  published: string;
+}
+
+// Rated-movies CSR binary: five uint32 (magic, users, items, nnz, index bytes), then
+// uint32 indptr[users + 1], then indices (uint16 when items <= 65536, else uint32), LE.
+const RATED_MAGIC = 0x31445452; // "RTD1"
+
+export interface RatedCsr {
+  users: number;
+  items: number;
+  indptr: Uint32Array;
+  indices: Uint16Array | Uint32Array;
+}
+
+export function encodeRated(users: number, items: number, indptr: ArrayLike<number>, indices: ArrayLike<number>): Uint8Array {
+  const nnz = indptr[users];
+  const indexBytes = items <= 65536 ? 2 : 4;
+  const head = 20 + 4 * (users + 1);
+  const out = new Uint8Array(head + nnz * indexBytes);
+  const view = new DataView(out.buffer);
+  [RATED_MAGIC, users, items, nnz, indexBytes].forEach((v, i) => view.setUint32(4 * i, v, true));
+  for (let u = 0; u <= users; u++) view.setUint32(20 + 4 * u, indptr[u], true);
+  for (let p = 0; p < nnz; p++) {
+    if (indexBytes === 2) view.setUint16(head + 2 * p, indices[p], true);
+    else view.setUint32(head + 4 * p, indices[p], true);
+  }
+  return out;
+}
+
+export function decodeRated(bytes: ArrayBuffer): RatedCsr {
+  if (bytes.byteLength < 20) throw new Error("rated.bin: too short for its header");
+  const view = new DataView(bytes);
+  const [magic, users, items, nnz, indexBytes] = [0, 1, 2, 3, 4].map((i) => view.getUint32(4 * i, true));
+  if (magic !== RATED_MAGIC) throw new Error("rated.bin: not a rated-movies file (bad magic)");
+  const head = 20 + 4 * (users + 1);
+  if ((indexBytes !== 2 && indexBytes !== 4) || bytes.byteLength !== head + nnz * indexBytes) {
+    throw new Error(`rated.bin: size ${bytes.byteLength} does not match its header (${users} users, ${nnz} entries)`);
+  }
+  const indptr = new Uint32Array(bytes, 20, users + 1);
+  const indices = indexBytes === 2 ? new Uint16Array(bytes, head, nnz) : new Uint32Array(bytes, head, nnz);
+  return { users, items, indptr, indices };
+}

@@ -48,6 +48,8 @@ export interface Recommender {
   score(from: number, to: number, out: Float32Array): void;
   /** Iterative models: epochs run, best epoch, training time. */
   fitInfo?(): FitInfo;
+  /** Models that end in user and item embeddings (exportable to the serving bundle). */
+  embeddings?(): { users: Float32Array; items: Float32Array; dim: number };
 }
 
 /** How a model is made, with its default parameters and the grid tuned on valid. */

@@ -1,5 +1,8 @@
 // The whole offline job for a list of models: prepare the split, train each, print the table.
-import type { MetricsFile } from "../contract/artifacts.ts";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { EMBEDDINGS_FILE, type MetricsFile } from "../contract/artifacts.ts";
+import { exportBundle, readEmbeddings } from "../export/bundle.ts";
 import { modelFactory } from "../models/registry.ts";
 import type { Params } from "../models/recommender.ts";
 import { prepare } from "./prepare.ts";
@@ -24,11 +27,15 @@ export interface RunResult {
   table: string;
 }
 
+function hasEmbeddings(artifacts: string, model: string): boolean {
+  return existsSync(join(artifacts, model, EMBEDDINGS_FILE));
+}
+
 export async function runTraining(opts: RunOptions): Promise<RunResult> {
   const log = opts.log ?? ((line: string) => console.error(line));
   const factories = opts.models.map((n) => modelFactory(n.trim()));
   const tune = opts.tune ?? true;
-  const { split } = await prepare({ ...opts, artifactsDir: opts.artifacts, log });
+  const { data, split } = await prepare({ ...opts, artifactsDir: opts.artifacts, log });
   const results: MetricsFile[] = [];
   // First Ctrl-C: iterative training stops after the current step, keeps its best checkpoint,
   // and is evaluated and written as usual. Second Ctrl-C: quit at once.
@@ -47,6 +54,10 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
       const r = await trainModel(f, split, { overrides: opts.params ?? {}, tune, artifactsDir: opts.artifacts, log, signal: controller.signal });
       log(`${f.name}: fit ${r.fit_seconds.toFixed(2)} s, test evaluation ${r.eval_seconds.toFixed(2)} s -> ${opts.artifacts}/${f.name}/metrics.json`);
       results.push(r);
+      if (hasEmbeddings(opts.artifacts, f.name)) {
+        const m = exportBundle(r, readEmbeddings(join(opts.artifacts, f.name), split.counts.users, split.counts.items), data, split, opts.artifacts);
+        log(`${f.name}: exported serving bundle ${m.version} to ${opts.artifacts}/${f.name}/`);
+      }
     }
   } finally {
     process.off("SIGINT", onSigint);

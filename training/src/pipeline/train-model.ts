@@ -7,6 +7,7 @@ import { engine } from "../engine/kernels.ts";
 import { evaluate } from "../eval/evaluate.ts";
 import type { EpochRecord, FitContext, ModelFactory, Params } from "../models/recommender.ts";
 import type { Split } from "../protocol/protocols.ts";
+import { writeEmbeddings } from "../export/bundle.ts";
 import { writeJsonAtomic } from "../util/fs-atomic.ts";
 
 /** The metric parameters are selected by, on valid. */
@@ -84,7 +85,11 @@ export async function trainModel(factory: ModelFactory, split: Split, opts: Trai
     // the process's peak resident memory so far (kilobytes from the OS)
     peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
   };
-  if (opts.artifactsDir) writeJsonAtomic(join(opts.artifactsDir, modelDir(factory.name), METRICS_FILE), result);
+  if (opts.artifactsDir) {
+    const dir = join(opts.artifactsDir, modelDir(factory.name));
+    if (model.embeddings) writeEmbeddings(dir, model.embeddings());
+    writeJsonAtomic(join(dir, METRICS_FILE), result);
+  }
   return result;
 }
 

@@ -1,0 +1,114 @@
+// The serving bundle made by the real exporter from a LightGCN trained on ML-100K: the ONNX
+// graph agrees with a plain TypeScript scorer, and the reported test metrics can be recomputed
+// from model.onnx and artifacts/split/ alone.
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import * as ort from "onnxruntime-web";
+import { beforeAll, describe, expect, it } from "vitest";
+import { BUNDLE_FILES, type IdMaps, type Manifest, type MetricsFile, RECS_GRAPH, SIMILAR_GRAPH, SPLIT_DIR, SPLIT_FILES, decodeRated } from "../src/contract/artifacts.ts";
+import { readEmbeddings } from "../src/export/bundle.ts";
+import { MetricAccumulator } from "../src/eval/metrics.ts";
+import { runTraining } from "../src/pipeline/run.ts";
+import { Rng } from "../src/util/rng.ts";
+import { realDatasetDir } from "./real-data.ts";
+
+ort.env.wasm.numThreads = 1;
+const ml100k = realDatasetDir("ml-100k");
+
+function tensor(values: number[]): ort.Tensor {
+  return new ort.Tensor("int64", BigInt64Array.from(values.map(BigInt)), [values.length]);
+}
+
+async function topK(session: ort.InferenceSession, query: number, k: number, exclude: number[], inputs: { query: string; k: string; exclude: string }): Promise<{ items: number[]; scores: number[] }> {
+  const out = await session.run({ [inputs.query]: tensor([query]), [inputs.k]: tensor([k]), [inputs.exclude]: tensor(exclude) });
+  return { items: Array.from(out.items.data as BigInt64Array, Number), scores: Array.from(out.scores.data as Float32Array) };
+}
+
+function readTsv(path: string): [number, number][] {
+  const lines = readFileSync(path, "utf8").trim().split("\n");
+  expect(lines[0]).toBe("user_id\tmovie_id");
+  return lines.slice(1).map((l) => l.split("\t").map(Number) as [number, number]);
+}
+
+describe.skipIf(!ml100k)("export of a LightGCN trained on ML-100K", () => {
+  const artifacts = mkdtempSync(join(tmpdir(), "edgerec-artifacts-"));
+  const dir = join(artifacts, "lightgcn");
+  let metrics: MetricsFile;
+  let manifest: Manifest;
+  let session: ort.InferenceSession;
+
+  beforeAll(async () => {
+    await runTraining({
+      models: ["lightgcn"], dataset: "ml-100k", protocol: "recbole", seed: 3, from: dirname(ml100k!),
+      dataDir: mkdtempSync(join(tmpdir(), "edgerec-data-")), artifacts,
+      params: { epochs: 8, batch: 2048, lr: 0.01, eval_every: 2 }, log: () => {},
+    });
+    metrics = JSON.parse(readFileSync(join(dir, "metrics.json"), "utf8"));
+    manifest = JSON.parse(readFileSync(join(dir, BUNDLE_FILES.manifest), "utf8"));
+    session = await ort.InferenceSession.create(readFileSync(join(dir, BUNDLE_FILES.model)));
+  });
+
+  it("writes a manifest whose sizes and sha256 match the files", () => {
+    expect(manifest.model).toBe("lightgcn");
+    expect(manifest.metrics).toEqual(metrics.test);
+    for (const [key, f] of Object.entries(manifest.files)) {
+      const bytes = readFileSync(join(dir, BUNDLE_FILES[key as keyof typeof BUNDLE_FILES]));
+      expect(bytes.byteLength).toBe(f.bytes);
+      expect(createHash("sha256").update(bytes).digest("hex")).toBe(f.sha256);
+    }
+  });
+
+  it("returns the same top-K as a plain TypeScript scorer, never an excluded item", async () => {
+    const emb = readEmbeddings(dir, manifest.users, manifest.items);
+    const buf = readFileSync(join(dir, BUNDLE_FILES.rated));
+    const rated = decodeRated(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+    const rng = new Rng(4);
+    const d = emb.dim;
+    for (let n = 0; n < 40; n++) {
+      const u = rng.int(manifest.users);
+      const exclude = Array.from(rated.indices.subarray(rated.indptr[u], rated.indptr[u + 1]));
+      const got = await topK(session, u, 10, exclude, RECS_GRAPH.inputs);
+      const excluded = new Set(exclude);
+      const expected = Array.from({ length: manifest.items }, (_, i) => i)
+        .filter((i) => !excluded.has(i))
+        .map((i) => ({ i, s: emb.users.subarray(u * d, u * d + d).reduce((acc, x, c) => acc + x * emb.items[i * d + c], 0) }))
+        .sort((a, b) => b.s - a.s || a.i - b.i)
+        .slice(0, 10);
+      expect(got.items).toEqual(expected.map((e) => e.i));
+      got.scores.forEach((s, r) => expect(s).toBeCloseTo(expected[r].s, 4));
+      for (const i of got.items) expect(excluded.has(i)).toBe(false);
+    }
+  });
+
+  it("finds each movie most similar to itself when it is not excluded", async () => {
+    const similar = await ort.InferenceSession.create(readFileSync(join(dir, BUNDLE_FILES.similar)));
+    const got = await topK(similar, 7, 3, [], SIMILAR_GRAPH.inputs);
+    expect(got.items[0]).toBe(7);
+    expect(got.scores[0]).toBeCloseTo(1, 5);
+  });
+
+  it("reproduces the reported test metrics from model.onnx and artifacts/split/ alone", async () => {
+    const split = Object.fromEntries((["train", "valid", "test"] as const).map((k) => [k, readTsv(join(artifacts, SPLIT_DIR, SPLIT_FILES[k]))]));
+    // internal indices are the ranks of the MovieLens ids, as the exporter's id maps record
+    const all = [...split.train, ...split.valid, ...split.test];
+    const userIndex = new Map([...new Set(all.map(([u]) => u))].sort((a, b) => a - b).map((id, i) => [id, i]));
+    const itemIndex = new Map([...new Set(all.map(([, i]) => i))].sort((a, b) => a - b).map((id, i) => [id, i]));
+    const ids: IdMaps = JSON.parse(readFileSync(join(dir, BUNDLE_FILES.ids), "utf8"));
+    expect(ids.users).toEqual([...userIndex.keys()]);
+    const seen = new Map<number, number[]>();
+    const held = new Map<number, Set<number>>();
+    for (const [u, i] of [...split.train, ...split.valid]) seen.set(userIndex.get(u)!, [...(seen.get(userIndex.get(u)!) ?? []), itemIndex.get(i)!]);
+    for (const [u, i] of split.test) held.set(userIndex.get(u)!, (held.get(userIndex.get(u)!) ?? new Set()).add(itemIndex.get(i)!));
+    const acc = new MetricAccumulator([10, 20]);
+    for (const [u, relevant] of [...held.entries()].sort((a, b) => a[0] - b[0])) {
+      const { items } = await topK(session, u, 20, seen.get(u) ?? [], RECS_GRAPH.inputs);
+      acc.add(items, items.length, (i) => relevant.has(i), relevant.size);
+    }
+    const recomputed = acc.result();
+    for (const key of ["recall@10", "ndcg@10", "precision@10", "recall@20", "ndcg@20"] as const) {
+      expect(recomputed[key]).toBeCloseTo(metrics.test[key], 9);
+    }
+  });
+});
