@@ -1,0 +1,43 @@
+// onnxruntime-web inside workerd. Workers may not compile WebAssembly from bytes at run time,
+// so ORT's wasm is imported as a compiled module (wrangler's CompiledWasm rule), while ORT only
+// accepts bytes (env.wasm.wasmBinary). ORT is handed a tiny valid placeholder module carrying a
+// marker section, and the WebAssembly.instantiate call made with those bytes is routed to the
+// imported module. No threads in workerd. Pinned: onnxruntime-web 1.30.0 (package.json).
+import ortWasm from "onnxruntime-web/ort-wasm-simd-threaded.wasm";
+import * as ort from "onnxruntime-web/wasm";
+
+const MARKER = "edgerec:onnxruntime-web";
+
+/** "\0asm", version 1, then one custom section whose name is the marker. */
+function placeholderModule(): Uint8Array {
+  const name = new TextEncoder().encode(MARKER);
+  return Uint8Array.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x00, name.length + 1, name.length, ...name]);
+}
+
+function isPlaceholder(source: unknown): boolean {
+  let bytes: Uint8Array | null = null;
+  if (source instanceof ArrayBuffer) bytes = new Uint8Array(source);
+  else if (ArrayBuffer.isView(source)) bytes = new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
+  if (!bytes || bytes.byteLength > 64) return false;
+  return new TextDecoder().decode(bytes.subarray(11)) === MARKER;
+}
+
+let ready: Promise<typeof ort> | null = null;
+
+export function onnxRuntime(): Promise<typeof ort> {
+  ready ??= (async () => {
+    const instantiate = WebAssembly.instantiate.bind(WebAssembly) as (s: unknown, i?: WebAssembly.Imports) => Promise<unknown>;
+    (WebAssembly as { instantiate: unknown }).instantiate = async (source: unknown, imports?: WebAssembly.Imports) => {
+      if (!isPlaceholder(source)) return instantiate(source, imports);
+      const instance = await instantiate(ortWasm, imports);
+      return { instance, module: ortWasm };
+    };
+    ort.env.wasm.wasmBinary = placeholderModule();
+    ort.env.wasm.numThreads = 1;
+    ort.env.wasm.proxy = false;
+    return ort;
+  })();
+  return ready;
+}
+
+export type Ort = typeof ort;

@@ -1,0 +1,38 @@
+// GET /movies/:id (metadata) and GET /movies/:id/similar?k=10 (nearest movies by cosine of the
+// model's item embeddings).
+import { Hono } from "hono";
+import type { AppEnv } from "../env.ts";
+import { ApiError, parseK, positiveInt } from "../errors.ts";
+import type { LoadedModel } from "../model-store.ts";
+import { topK } from "../scoring.ts";
+import { store } from "../store.ts";
+
+function movieIndex(model: LoadedModel, raw: string | undefined): number {
+  const movieId = positiveInt(raw, "movie id");
+  const item = model.itemIndex.get(movieId);
+  if (item === undefined) throw new ApiError(404, "unknown_movie", `movie ${movieId} is not in the model (${model.manifest.items} movies)`);
+  return item;
+}
+
+export const movies = new Hono<AppEnv>()
+  .get("/:id", async (c) => {
+    const model = await store.get(c.env);
+    const item = movieIndex(model, c.req.param("id"));
+    c.header("x-model-version", model.version);
+    c.header("cache-control", "public, max-age=300");
+    return c.json({ model: model.version, movie: model.movies[item] });
+  })
+  .get("/:id/similar", async (c) => {
+    const k = parseK(c.req.query("k"));
+    const model = await store.get(c.env);
+    const item = movieIndex(model, c.req.param("id"));
+    const ranked = await topK(model, "similar", item, k, [item]);
+    c.header("x-model-version", model.version);
+    c.header("cache-control", "public, max-age=300");
+    return c.json({
+      model: model.version,
+      k,
+      movie: model.movies[item],
+      similar: ranked.map(({ item: i, score }) => ({ ...model.movies[i], score })),
+    });
+  });
