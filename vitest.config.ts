@@ -2,11 +2,19 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["training/test/**/*.test.ts"],
-    testTimeout: 120_000,
-    hookTimeout: 120_000,
-    // Real-dataset tests parse ML-1M; running files one at a time keeps memory and the
-    // two cores free for the kernels under test.
-    fileParallelism: false,
+    projects: [
+      {
+        test: {
+          name: "training",
+          include: ["training/test/**/*.test.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          // Real-dataset tests parse ML-1M; running files one at a time keeps memory and the
+          // two cores free for the kernels under test.
+          fileParallelism: false,
+        },
+      },
+      "worker/vitest.config.ts",
+    ],
   },
 });

@@ -88,6 +88,8 @@ export class ModelStore {
   private current: LoadedModel | null = null;
   private pending: Promise<LoadedModel> | null = null;
   private checkedAt = 0;
+  /** Versions loaded so far by this isolate (observability and tests). */
+  loads = 0;
 
   /** The model to answer with: loads it on first use, refreshes it when the interval passed. */
   async get(env: Env): Promise<LoadedModel> {
@@ -103,7 +105,10 @@ export class ModelStore {
   private async refresh(env: Env): Promise<LoadedModel> {
     try {
       const pointer = await readPointer(env.MODELS);
-      if (this.current?.version !== pointer.version) this.current = await loadVersion(env.MODELS, pointer);
+      if (this.current?.version !== pointer.version) {
+        this.current = await loadVersion(env.MODELS, pointer);
+        this.loads++;
+      }
       this.checkedAt = Date.now();
       return this.current;
     } catch (err) {

@@ -77,7 +77,7 @@ export function versionFor(model: string, date = new Date()): string {
   return `${model}-${date.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}`;
 }
 
-export function exportBundle(metrics: MetricsFile, emb: Embeddings, data: Dataset, split: Split, artifactsDir: string): Manifest {
+export function exportBundle(metrics: MetricsFile, emb: Embeddings, data: Dataset, split: Split, artifactsDir: string, version = versionFor(metrics.model)): Manifest {
   const dir = join(artifactsDir, modelDir(metrics.model));
   const users = split.userIds.length;
   const items = split.itemIds.length;
@@ -122,7 +122,7 @@ export function exportBundle(metrics: MetricsFile, emb: Embeddings, data: Datase
   }
   const manifest: Manifest = {
     format: 1,
-    version: versionFor(metrics.model),
+    version,
     created: new Date().toISOString(),
     dataset: metrics.dataset,
     protocol: metrics.protocol,

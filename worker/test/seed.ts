@@ -1,0 +1,34 @@
+// Test helpers inside workerd: put a fixture bundle into the R2 binding the way
+// `npm run publish` does (files first, models/current.json last), and call the app.
+import { inject } from "vitest";
+import { BUNDLE_FILES, type CurrentPointer, type MovieMeta, R2_POINTER, type RatedCsr, decodeRated, r2Key } from "../../training/src/contract/artifacts.ts";
+import type { FixtureBundle } from "./fixture-types.ts";
+
+export function bundles(): FixtureBundle[] {
+  return inject("bundles");
+}
+
+export function bytesOf(b: FixtureBundle, file: string): Uint8Array {
+  const s = atob(b.files[file]);
+  return Uint8Array.from(s, (ch) => ch.charCodeAt(0));
+}
+
+export async function publish(bucket: R2Bucket, b: FixtureBundle, options: { skip?: string[] } = {}): Promise<void> {
+  for (const name of Object.values(BUNDLE_FILES)) {
+    if (options.skip?.includes(name)) continue;
+    await bucket.put(r2Key(b.version, name), bytesOf(b, name));
+  }
+  const pointer: CurrentPointer = { version: b.version, manifest: r2Key(b.version, BUNDLE_FILES.manifest), published: new Date().toISOString() };
+  await bucket.put(R2_POINTER, JSON.stringify(pointer));
+}
+
+export function fixtureData(b: FixtureBundle): { rated: RatedCsr; movies: MovieMeta[]; users: number[]; items: number[] } {
+  const ratedBytes = bytesOf(b, BUNDLE_FILES.rated);
+  const ids = JSON.parse(new TextDecoder().decode(bytesOf(b, BUNDLE_FILES.ids))) as { users: number[]; items: number[] };
+  return {
+    rated: decodeRated(ratedBytes.buffer.slice(ratedBytes.byteOffset, ratedBytes.byteOffset + ratedBytes.byteLength) as ArrayBuffer),
+    movies: JSON.parse(new TextDecoder().decode(bytesOf(b, BUNDLE_FILES.movies))) as MovieMeta[],
+    users: ids.users,
+    items: ids.items,
+  };
+}
