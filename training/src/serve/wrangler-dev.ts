@@ -1,0 +1,45 @@
+// Starts `wrangler dev` on 127.0.0.1 (local R2 from .wrangler/state, no outbound calls) and
+// waits until the Worker answers /health.
+import { type ChildProcess, spawn } from "node:child_process";
+import { OFFLINE_WRANGLER_ENV } from "../publish/targets.ts";
+
+export interface DevServer {
+  url: string;
+  child: ChildProcess;
+  /** Milliseconds from spawn to the first answered /health (the Worker's cold start included). */
+  readyMs: number;
+  stop(): Promise<void>;
+}
+
+export async function startWranglerDev(port = 8787, opts: { timeoutMs?: number; quiet?: boolean } = {}): Promise<DevServer> {
+  const started = performance.now();
+  const child = spawn("npx", ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(port), "--log-level", opts.quiet ? "error" : "info"], {
+    env: { ...process.env, ...OFFLINE_WRANGLER_ENV },
+    stdio: opts.quiet ? ["ignore", "ignore", "pipe"] : ["ignore", "inherit", "inherit"],
+    detached: true,
+  });
+  let stderr = "";
+  child.stderr?.on("data", (d: Buffer) => { stderr += d.toString(); });
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.pid === undefined) return;
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    process.kill(-child.pid, "SIGTERM"); // the whole process group: npx, wrangler, workerd
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    if (child.exitCode === null) process.kill(-child.pid, "SIGKILL");
+  };
+  const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited with code ${child.exitCode}${stderr ? `: ${stderr.trim().slice(-2000)}` : ""}`);
+    try {
+      const res = await fetch(`${url}/health`);
+      await res.arrayBuffer();
+      if (res.status === 200 || res.status === 503) return { url, child, readyMs: performance.now() - started, stop };
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await stop();
+  throw new Error(`wrangler dev did not answer on ${url} within ${(opts.timeoutMs ?? 60_000) / 1000} s`);
+}
