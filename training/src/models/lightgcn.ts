@@ -14,17 +14,29 @@ function buildLightGcn(c: CoreBuildContext): LightGcnCore {
   return new LightGcnCore(ops, engine, adj, train.rows, train.cols, dim, layers, reg, init);
 }
 
+/**
+ * Defaults chosen on the ML-1M valid set (never test). Every optimizer step propagates the
+ * whole graph, so a step costs about the same at any batch size: large batches with a larger
+ * learning rate reach a given valid NDCG@10 in far less time, and the higher L2 weight keeps
+ * the larger steps from overfitting. Measured on valid (best NDCG@10, seconds of training):
+ * batch 4096 lr 2e-3 reg 1e-4: 0.186 after 30 epochs (163 s, still rising slowly);
+ * batch 4096 lr 1e-2 reg 1e-4: 0.200 (peak at epoch 16, then overfits);
+ * batch 16384 lr 1e-2 reg 1e-3: 0.212 after 80 epochs (144 s);
+ * batch 16384 lr 2e-2 reg 1e-3: 0.219 after 96 epochs (199 s);
+ * batch 32768 lr 3e-2 reg 1e-3: 0.219 after 129 epochs (137 s);
+ * reg 3e-3 underfits (0.193), lr 3e-2 at batch 16384 with reg 1e-4 overfits (0.196).
+ */
 export const common: Params = {
   dim: 64,
-  reg: 1e-4,
+  reg: 1e-3,
   init: "normal",
   init_std: 0.1,
-  batch: 4096,
-  lr: 2e-3,
+  batch: 32768,
+  lr: 3e-2,
   lr_decay: 1,
   epochs: 300,
   patience: 5,
-  eval_every: 1,
+  eval_every: 3,
   threads: defaultThreads(),
 };
 
