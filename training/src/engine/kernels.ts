@@ -38,6 +38,10 @@ interface KernelExports {
   dropoutMask(mask: number, i0: number, i1: number, p: number, seed: number): void;
   copyColumns(src: number, srcStride: number, srcOff: number, dst: number, dstStride: number,
     r0: number, r1: number, width: number, accumulate: number): void;
+  alsRows(indptr: number, indices: number, r0: number, r1: number, y: number, yty: number, x: number,
+    d: number, alpha: number, lambda: number, scratch: number): void;
+  sgdBiasedMf(users: number, items: number, ratings: number, order: number, n: number,
+    p: number, q: number, bu: number, bi: number, d: number, mu: number, lr: number, reg: number): number;
 }
 
 type ElementKind = "f64" | "f32" | "i32";

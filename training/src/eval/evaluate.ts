@@ -12,6 +12,8 @@ export const DEFAULT_KS = [10, 20] as const;
 export interface EvaluationOptions {
   ks?: readonly number[];
   batchSize?: number;
+  /** Also report the tutorial's hits / min(K, n) as recall_capped@K (never as recall). */
+  cappedRecall?: boolean;
 }
 
 export interface Evaluation {
@@ -30,7 +32,7 @@ export function evaluateMatrices(model: Recommender, items: number, mask: Csr, t
   const ks = opts.ks ?? DEFAULT_KS;
   const maxK = Math.max(...ks);
   const batch = opts.batchSize ?? 256;
-  const acc = new MetricAccumulator(ks);
+  const acc = new MetricAccumulator(ks, { cappedRecall: opts.cappedRecall });
   const scores = new Float32Array(batch * items);
   const ranked = new Int32Array(maxK);
   const best = new Float64Array(maxK);

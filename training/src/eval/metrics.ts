@@ -3,7 +3,12 @@
 // NDCG's ideal DCG places min(K, n) relevant items first.
 
 export const METRIC_NAMES = ["recall", "ndcg", "precision", "hit", "mrr"] as const;
-export type MetricName = (typeof METRIC_NAMES)[number];
+/**
+ * Hits divided by min(K, |held-out|): the "recall" of the widely shared tutorial. Only ever
+ * computed on request and reported under its own name, never as Recall.
+ */
+export const CAPPED_RECALL = "recall_capped";
+export type MetricName = (typeof METRIC_NAMES)[number] | typeof CAPPED_RECALL;
 /** e.g. "recall@10" */
 export type MetricKey = `${MetricName}@${number}`;
 export type MetricValues = Record<MetricKey, number>;
@@ -16,10 +21,13 @@ export class MetricAccumulator {
   private users = 0;
   private readonly maxK: number;
 
-  constructor(readonly ks: readonly number[]) {
+  private readonly names: MetricName[];
+
+  constructor(readonly ks: readonly number[], opts: { cappedRecall?: boolean } = {}) {
     if (ks.length === 0 || ks.some((k) => !Number.isInteger(k) || k < 1)) throw new Error(`cut-offs must be positive integers, got ${ks.join(",")}`);
     this.maxK = Math.max(...ks);
-    for (const k of ks) for (const m of METRIC_NAMES) this.sums.set(`${m}@${k}`, 0);
+    this.names = opts.cappedRecall ? [...METRIC_NAMES, CAPPED_RECALL] : [...METRIC_NAMES];
+    for (const k of ks) for (const m of this.names) this.sums.set(`${m}@${k}`, 0);
   }
 
   /**
@@ -50,6 +58,7 @@ export class MetricAccumulator {
       this.inc(`precision@${k}`, hits / k);
       this.inc(`hit@${k}`, hits > 0 ? 1 : 0);
       this.inc(`mrr@${k}`, firstHit >= 0 ? 1 / (firstHit + 1) : 0);
+      if (this.sums.has(`${CAPPED_RECALL}@${k}`)) this.inc(`${CAPPED_RECALL}@${k}`, hits / Math.min(k, nRelevant));
     }
   }
 
@@ -64,7 +73,7 @@ export class MetricAccumulator {
   /** Means over the users added, keyed like "ndcg@10", in a stable order. */
   result(): MetricValues {
     const out = {} as MetricValues;
-    for (const k of this.ks) for (const m of METRIC_NAMES) out[`${m}@${k}`] = this.users === 0 ? 0 : this.sums.get(`${m}@${k}`)! / this.users;
+    for (const k of this.ks) for (const m of this.names) out[`${m}@${k}`] = this.users === 0 ? 0 : this.sums.get(`${m}@${k}`)! / this.users;
     return out;
   }
 }

@@ -2,10 +2,13 @@ import { ease } from "./ease.ts";
 import { itemknn } from "./itemknn.ts";
 import { lightgcn, mf } from "./lightgcn.ts";
 import { ngcf } from "./ngcf.ts";
+import { ials } from "./ials.ts";
+import { puresvd } from "./puresvd.ts";
+import { svd } from "./svd.ts";
 import { pop } from "./pop.ts";
 import type { ModelFactory } from "./recommender.ts";
 
-export const MODELS: readonly ModelFactory[] = [pop, itemknn, ease, mf, ngcf, lightgcn];
+export const MODELS: readonly ModelFactory[] = [pop, itemknn, puresvd, svd, ials, ease, mf, ngcf, lightgcn];
 
 export function modelFactory(name: string): ModelFactory {
   const m = MODELS.find((f) => f.name === name);

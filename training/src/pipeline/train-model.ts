@@ -22,6 +22,8 @@ export interface TrainOptions {
   log?: (line: string) => void;
   /** Aborting stops iterative training; the best checkpoint is kept and evaluated. */
   signal?: AbortSignal;
+  /** Report the tutorial's capped recall beside the standard metrics (comparison only). */
+  cappedRecall?: boolean;
 }
 
 export async function trainModel(factory: ModelFactory, split: Split, opts: TrainOptions = {}): Promise<MetricsFile> {
@@ -67,7 +69,7 @@ export async function trainModel(factory: ModelFactory, split: Split, opts: Trai
   epochLog?.close();
   const info = model.fitInfo?.();
   const valid = split.valid ? evaluate(model, split, "valid", { ks }) : null;
-  const test = evaluate(model, split, "test", { ks });
+  const test = evaluate(model, split, "test", { ks, cappedRecall: opts.cappedRecall });
   const result: MetricsFile = {
     model: factory.name,
     dataset: split.dataset,

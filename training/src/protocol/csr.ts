@@ -74,3 +74,14 @@ export function csrUnion(a: Csr, b: Csr): Csr {
   }
   return csrFromTriples(a.rows, a.cols, rows, cols);
 }
+
+/** The transpose (items x users for a user x item matrix), rows sorted. */
+export function csrTranspose(m: Csr): Csr {
+  const indptr = new Int32Array(m.cols + 1);
+  for (let p = 0; p < nnz(m); p++) indptr[m.indices[p] + 1]++;
+  for (let c = 0; c < m.cols; c++) indptr[c + 1] += indptr[c];
+  const fill = indptr.slice(0, m.cols);
+  const indices = new Int32Array(nnz(m));
+  for (let r = 0; r < m.rows; r++) for (let p = m.indptr[r]; p < m.indptr[r + 1]; p++) indices[fill[m.indices[p]]++] = r;
+  return { rows: m.cols, cols: m.rows, indptr, indices };
+}

@@ -1,0 +1,78 @@
+// PureSVD (Cremonesi, Koren, Turrin 2010): the rank-f truncated SVD of the binary train matrix
+// R = U S V^T; a user's scores are r_u V V^T. V spans the top-f eigenvectors of R^T R, found by
+// block power (subspace) iteration on the Gram matrix with the GEMM kernel; the scores only
+// depend on that subspace.
+import { engine } from "../engine/kernels.ts";
+import type { Csr } from "../protocol/csr.ts";
+import { Rng } from "../util/rng.ts";
+import { defaultThreads, numberParam } from "./embedding-model.ts";
+import { FactorScorer, scoringOps } from "./factor-scorer.ts";
+import type { FitContext, ModelFactory, Params, Recommender } from "./recommender.ts";
+
+/** Modified Gram-Schmidt on the rows of a [f x n] row-major matrix. */
+function orthonormalizeRows(v: Float64Array, f: number, n: number): void {
+  for (let a = 0; a < f; a++) {
+    const ra = a * n;
+    for (let b = 0; b < a; b++) {
+      const rb = b * n;
+      let dot = 0;
+      for (let i = 0; i < n; i++) dot += v[ra + i] * v[rb + i];
+      for (let i = 0; i < n; i++) v[ra + i] -= dot * v[rb + i];
+    }
+    let norm = 0;
+    for (let i = 0; i < n; i++) norm += v[ra + i] * v[ra + i];
+    const inv = norm > 0 ? 1 / Math.sqrt(norm) : 0;
+    for (let i = 0; i < n; i++) v[ra + i] *= inv;
+  }
+}
+
+class PureSvd implements Recommender {
+  readonly name = "puresvd";
+  private scorer: FactorScorer | null = null;
+
+  constructor(readonly params: Params) {}
+
+  async fit(train: Csr, ctx: FitContext): Promise<void> {
+    const f = numberParam(this.params, "rank", (v) => Number.isInteger(v) && v >= 1 && v <= train.cols, `an integer in 1..${train.cols}`);
+    const iterations = numberParam(this.params, "iterations", (v) => Number.isInteger(v) && v >= 1, "a positive integer");
+    const threads = numberParam(this.params, "threads", (v) => Number.isInteger(v) && v >= 1, "a positive integer");
+    const e = engine();
+    const n = train.cols;
+    const rng = new Rng(ctx.seed);
+    const x = e.csr(train);
+    const { users, items } = e.scoped(() => {
+      const gram = e.gramBinary(x);
+      const vt = e.from("f64", Float64Array.from({ length: f * n }, () => rng.normal()));
+      orthonormalizeRows(vt.view(), f, n);
+      const next = e.alloc("f64", f * n);
+      for (let it = 0; it < iterations; it++) {
+        // V^T <- orth((G V)^T) = orth(V^T G), G symmetric
+        e.gemm({ m: f, n, k: n, a: vt, b: gram, c: next });
+        vt.view().set(next.view());
+        orthonormalizeRows(vt.view(), f, n);
+      }
+      const v = vt.view();
+      const q = new Float32Array(n * f);
+      for (let c = 0; c < f; c++) for (let i = 0; i < n; i++) q[i * f + c] = v[c * n + i];
+      // user factors r_u V: the sparse train rows times V
+      const qBlock = e.from("f32", q);
+      const p = e.alloc("f32", train.rows * f);
+      e.spmm(x, 0, train.rows, qBlock, f, p);
+      return { users: p.view().slice(), items: q };
+    });
+    this.scorer = new FactorScorer(scoringOps(threads), users, items, f);
+  }
+
+  score(from: number, to: number, out: Float32Array): void {
+    if (!this.scorer) throw new Error("puresvd: score() before fit()");
+    this.scorer.score(from, to, out);
+  }
+}
+
+export const puresvd: ModelFactory = {
+  name: "puresvd",
+  description: "PureSVD: truncated SVD of the binary train matrix (subspace iteration on R^T R)",
+  defaults: { rank: 64, iterations: 12, threads: defaultThreads() },
+  grid: [{ rank: 16 }, { rank: 32 }, { rank: 64 }, { rank: 128 }, { rank: 256 }],
+  create: (params) => new PureSvd(params),
+};

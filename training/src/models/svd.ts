@@ -1,0 +1,81 @@
+// "SVD" as in the Surprise library (Funk-style biased matrix factorization): the explicit 1-5
+// ratings of the train interactions are fit by SGD, r_hat = mu + b_u + b_i + q_i . p_u, and
+// items are ranked by predicted rating (the tutorial's "SVD" row).
+import { engine } from "../engine/kernels.ts";
+import { FactorOps } from "../engine/factor-ops.ts";
+import type { Csr } from "../protocol/csr.ts";
+import { Rng } from "../util/rng.ts";
+import { defaultThreads, numberParam } from "./embedding-model.ts";
+import { FactorScorer, scoringOps } from "./factor-scorer.ts";
+import type { FitContext, ModelFactory, Params, Recommender } from "./recommender.ts";
+
+class Svd implements Recommender {
+  readonly name = "svd";
+  private scorer: FactorScorer | null = null;
+
+  constructor(readonly params: Params) {}
+
+  async fit(train: Csr, ctx: FitContext): Promise<void> {
+    if (!train.values) throw new Error("svd: the train matrix carries no ratings");
+    const d = numberParam(this.params, "n_factors", (v) => Number.isInteger(v) && v >= 1, "a positive integer");
+    const epochs = numberParam(this.params, "n_epochs", (v) => Number.isInteger(v) && v >= 1, "a positive integer");
+    const lr = numberParam(this.params, "lr_all", (v) => v > 0, "positive");
+    const reg = numberParam(this.params, "reg_all", (v) => v >= 0, ">= 0");
+    const std = numberParam(this.params, "init_std", (v) => v > 0, "positive");
+    const threads = numberParam(this.params, "threads", (v) => Number.isInteger(v) && v >= 1, "a positive integer");
+    const e = engine();
+    const ops = scoringOps(threads);
+    const rng = new Rng(ctx.seed);
+    const n = train.indptr[train.rows];
+    const users = new Int32Array(n);
+    for (let u = 0; u < train.rows; u++) users.fill(u, train.indptr[u], train.indptr[u + 1]);
+    let mu = 0;
+    for (let k = 0; k < n; k++) mu += train.values[k];
+    mu /= n;
+    const order = Int32Array.from({ length: n }, (_, k) => k);
+    const t = { users: e.from("i32", users), items: e.from("i32", train.indices), ratings: e.from("f32", train.values), order: e.from("i32", order) };
+    const f = {
+      p: e.from("f32", Float32Array.from({ length: train.rows * d }, () => rng.normal() * std)),
+      q: e.from("f32", Float32Array.from({ length: train.cols * d }, () => rng.normal() * std)),
+      bu: e.alloc("f32", train.rows),
+      bi: e.alloc("f32", train.cols),
+    };
+    const fops = new FactorOps(e, ops.pool, d);
+    for (let epoch = 0; epoch < epochs; epoch++) {
+      if (ctx.signal?.aborted) break;
+      rng.shuffle(order);
+      t.order.view().set(order);
+      fops.sgdEpoch(t, f, mu, lr, reg);
+    }
+    // rank by b_u + b_i + q_i . p_u (mu is the same for every item): augmented factor rows
+    const w = d + 2;
+    const pu = new Float32Array(train.rows * w);
+    const qi = new Float32Array(train.cols * w);
+    const [p, q, bu, bi] = [f.p.view(), f.q.view(), f.bu.view(), f.bi.view()];
+    for (let u = 0; u < train.rows; u++) {
+      pu.set(p.subarray(u * d, u * d + d), u * w);
+      pu[u * w + d] = bu[u];
+      pu[u * w + d + 1] = 1;
+    }
+    for (let i = 0; i < train.cols; i++) {
+      qi.set(q.subarray(i * d, i * d + d), i * w);
+      qi[i * w + d] = 1;
+      qi[i * w + d + 1] = bi[i];
+    }
+    this.scorer = new FactorScorer(ops, pu, qi, w);
+  }
+
+  score(from: number, to: number, out: Float32Array): void {
+    if (!this.scorer) throw new Error("svd: score() before fit()");
+    this.scorer.score(from, to, out);
+  }
+}
+
+export const svd: ModelFactory = {
+  name: "svd",
+  description: "Surprise-style SVD: biased MF fit to the explicit ratings by SGD, items ranked by predicted rating",
+  // Surprise's parameter names and defaults: 100 factors, 20 epochs, lr 0.005, reg 0.02, init N(0, 0.1)
+  defaults: { n_factors: 100, n_epochs: 20, lr_all: 0.005, reg_all: 0.02, init_std: 0.1, threads: defaultThreads() },
+  grid: [{ n_epochs: 10 }, { n_epochs: 20 }, { n_epochs: 40 }],
+  create: (params) => new Svd(params),
+};

@@ -1,0 +1,106 @@
+// Writes artifacts/report/: comparison.json (every number), comparison.md (the tables) and
+// report.html (tables and SVG charts, viewable offline).
+import { join } from "node:path";
+import { writeFileAtomic, writeJsonAtomic } from "../util/fs-atomic.ts";
+import { comparisonCharts } from "./charts.ts";
+import type { Comparison, ModelRow } from "./compare.ts";
+
+export const REPORT_DIR = "report";
+export const REPORT_FILES = { json: "comparison.json", markdown: "comparison.md", html: "report.html" } as const;
+
+const f4 = (x: number | undefined): string => (x === undefined ? "" : x.toFixed(4));
+
+function epochs(r: ModelRow): string {
+  return r.epochs === null ? "" : `${r.best_epoch} / ${r.epochs}`;
+}
+
+function headlineTable(c: Comparison): string[][] {
+  const head = ["model", "Recall@10", "NDCG@10", "Precision@10", "Recall@20", "NDCG@20", "Precision@20", "fit s", "best / run epochs", "published Recall@10 / NDCG@10"];
+  return [head, ...c.headline.rows.map((r) => [
+    r.model, f4(r.test["recall@10"]), f4(r.test["ndcg@10"]), f4(r.test["precision@10"]), f4(r.test["recall@20"]), f4(r.test["ndcg@20"]), f4(r.test["precision@20"]),
+    r.fit_seconds.toFixed(1), epochs(r),
+    (c.dataset === "ml-1m" ? c.published[r.model] ?? [] : []).map((p) => `${p.recall10.toFixed(4)} / ${p.ndcg10.toFixed(4)} (${p.source}, published)`).join("; "),
+  ])];
+}
+
+function tutorialTable(c: Comparison): string[][] {
+  const head = ["tutorial row", "model here", "tutorial's claimed Recall@10", "Recall@10 (standard)", "hits / min(10, n) (the tutorial's definition)", "NDCG@10"];
+  return [head, ...c.tutorial.rows.map((r) => [
+    c.tutorial_claims[r.model]?.label ?? r.model, r.model, c.tutorial_claims[r.model]?.recall10.toFixed(2) ?? "",
+    f4(r.test["recall@10"]), f4(r.test["recall_capped@10"]), f4(r.test["ndcg@10"]),
+  ])];
+}
+
+function markdownTable(rows: string[][]): string {
+  const [head, ...body] = rows;
+  return [`| ${head.join(" | ")} |`, `|${head.map(() => " --- ").join("|")}|`, ...body.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+}
+
+function htmlTable(rows: string[][]): string {
+  const esc = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
+  const [head, ...body] = rows;
+  return `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead><tbody>${body.map((r) => `<tr>${r.map((x) => `<td>${esc(x)}</td>`).join("")}</tr>`).join("")}</tbody></table>`;
+}
+
+function protocolText(c: Comparison): { headline: string; tutorial: string } {
+  const h = c.headline.counts;
+  const t = c.tutorial.counts;
+  return {
+    headline: `${c.dataset}, RecBole's ml-1m benchmark protocol: ratings >= 3, 10-core users and items (${h.interactions.toLocaleString("en-US")} interactions, ${h.users} users, ${h.items} items), random 80/10/10 split per user (seed ${c.seed}), full ranking over all items with train (valid) or train + valid (test) items masked. Parameters chosen on valid by NDCG@10; test figures below.`,
+    tutorial: `The tutorial's protocol: ratings >= 4, no filtering (${t.interactions.toLocaleString("en-US")} interactions), one global random 80/20 split, no valid set; each model keeps the parameters (and epochs) chosen on the headline valid set. Training items are masked. "hits / min(10, n)" is the tutorial's recall definition, shown only for comparison with its claims: it is not recall.`,
+  };
+}
+
+export function comparisonMarkdown(c: Comparison): string {
+  const p = protocolText(c);
+  return [
+    `# Model comparison on ${c.dataset}`,
+    "",
+    `Reproduce with \`npm run compare\` (${c.total_seconds.toFixed(0)} s on this run, ${c.machine.cpus} CPU threads, Node ${c.machine.node}; ${c.created}).`,
+    "",
+    "## Headline: full ranking, RecBole protocol",
+    "",
+    p.headline,
+    "",
+    markdownTable(headlineTable(c)),
+    "",
+    "## The tutorial's table on the tutorial's protocol",
+    "",
+    p.tutorial,
+    "",
+    markdownTable(tutorialTable(c)),
+    "",
+  ].join("\n");
+}
+
+export async function writeReport(c: Comparison, artifactsDir: string): Promise<string> {
+  const dir = join(artifactsDir, REPORT_DIR);
+  const charts = await comparisonCharts(c);
+  const p = protocolText(c);
+  const html = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>edgerec model comparison (${c.dataset})</title>
+<style>
+body { font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; padding: 0 1rem; }
+table { border-collapse: collapse; margin: 1rem 0; font-size: 13px; }
+th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+figure { margin: 2rem 0; } figcaption { font-weight: 600; margin-bottom: .5rem; }
+code { background: #f3f3f3; padding: 0 3px; }
+</style></head><body>
+<h1>Model comparison on ${c.dataset}</h1>
+<p>Reproduce with <code>npm run compare</code> (${c.total_seconds.toFixed(0)} s on this run, ${c.machine.cpus} CPU threads, Node ${c.machine.node}; ${c.created}).</p>
+<h2>Headline: full ranking, RecBole protocol</h2>
+<p>${p.headline}</p>
+${htmlTable(headlineTable(c))}
+<h2>The tutorial's table on the tutorial's protocol</h2>
+<p>${p.tutorial}</p>
+${htmlTable(tutorialTable(c))}
+<h2>Charts</h2>
+${charts.map((ch) => `<figure class="chart"><figcaption>${ch.title}</figcaption>${ch.svg}</figure>`).join("\n")}
+</body></html>
+`;
+  writeJsonAtomic(join(dir, REPORT_FILES.json), c);
+  writeFileAtomic(join(dir, REPORT_FILES.markdown), comparisonMarkdown(c));
+  writeFileAtomic(join(dir, REPORT_FILES.html), html);
+  return dir;
+}
