@@ -48,10 +48,15 @@ export const lightgcn: ModelFactory = {
   create: (params) => new EmbeddingModel("lightgcn", params, buildLightGcn),
 };
 
+/**
+ * BPR-MF overfits much sooner than LightGCN; chosen on valid (best NDCG@10): batch 16384,
+ * lr 2e-2, reg 1e-3: 0.156 at epoch 4, then falls; lr 5e-3, reg 3e-3: 0.188; lr 1e-2,
+ * reg 1e-2: 0.198 after 64 epochs (28 s).
+ */
 export const mf: ModelFactory = {
   name: "mf",
   description: "BPR-MF: matrix factorization trained with BPR (LightGCN with zero layers)",
-  defaults: { ...common, layers: 0 },
+  defaults: { ...common, layers: 0, batch: 16384, lr: 1e-2, reg: 1e-2, eval_every: 2 },
   grid: [],
   create: (params) => new EmbeddingModel("mf", params, buildLightGcn),
 };
