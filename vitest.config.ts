@@ -5,8 +5,8 @@ export default defineConfig({
     projects: [
       {
         test: {
-          name: "training",
-          include: ["training/test/**/*.test.ts"],
+          name: "node",
+          include: ["training/test/**/*.test.ts", "worker/node-test/**/*.test.ts"],
           testTimeout: 120_000,
           hookTimeout: 120_000,
           // Real-dataset tests parse ML-1M; running files one at a time keeps memory and the
