@@ -8,7 +8,8 @@ import { DEFAULT_TILE_BYTES, columnBlocks, planPropagation } from "../src/engine
 import { normalizedAdjacency } from "../src/models/graph/adjacency.ts";
 import { LightGcnCore } from "../src/models/graph/lightgcn-core.ts";
 import { BprSampler } from "../src/models/graph/sampler.ts";
-import { defaultThreads, initEmbeddings } from "../src/models/embedding-model.ts";
+import { initEmbeddings } from "../src/models/embedding-model.ts";
+import { defaultThreads } from "../src/models/params.ts";
 import { prepare } from "../src/pipeline/prepare.ts";
 import { Rng } from "../src/util/rng.ts";
 import { addDataOptions, integer, runCli } from "../src/cli/options.ts";

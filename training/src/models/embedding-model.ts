@@ -1,7 +1,6 @@
 // A Recommender over final user and item embeddings (LightGCN, BPR-MF, NGCF): fit trains a
 // graph core with the shared trainer; score is the dot product of a user's final embedding
 // with every item's.
-import { availableParallelism } from "node:os";
 import { type Block, type Engine, engine } from "../engine/kernels.ts";
 import { GraphOps } from "../engine/graph-ops.ts";
 import { DEFAULT_TILE_BYTES, type PropagationPlan, columnBlocks, planPropagation } from "../engine/propagation-plan.ts";
@@ -10,6 +9,7 @@ import type { Csr } from "../protocol/csr.ts";
 import { Rng } from "../util/rng.ts";
 import type { TrainableCore } from "./graph/core.ts";
 import { type TrainSettings, trainCore } from "./graph/trainer.ts";
+import { numberParam } from "./params.ts";
 import type { FitContext, FitInfo, Params, Recommender } from "./recommender.ts";
 
 export interface CoreBuildContext {
@@ -24,16 +24,6 @@ export interface CoreBuildContext {
 export function propagationPlan({ engine, ops, train }: CoreBuildContext, dim: number): PropagationPlan {
   const blockRows = Math.max(1, Math.floor(DEFAULT_TILE_BYTES / (dim * 4)));
   return planPropagation(engine, normalizedAdjacency(train), ops.threads, columnBlocks(train.rows, train.cols, blockRows));
-}
-
-export function defaultThreads(): number {
-  return Math.max(1, Math.min(availableParallelism(), 8));
-}
-
-export function numberParam(params: Params, key: string, check: (v: number) => boolean, rule: string): number {
-  const v = Number(params[key]);
-  if (!Number.isFinite(v) || !check(v)) throw new Error(`${key} must be ${rule}, got ${params[key]}`);
-  return v;
 }
 
 export function trainSettings(p: Params): TrainSettings {

@@ -7,7 +7,7 @@ import { engine } from "../engine/kernels.ts";
 import { FactorOps } from "../engine/factor-ops.ts";
 import { type Csr, csrTranspose } from "../protocol/csr.ts";
 import { Rng } from "../util/rng.ts";
-import { defaultThreads, numberParam } from "./embedding-model.ts";
+import { defaultThreads, numberParam } from "./params.ts";
 import { FactorScorer, scoringOps } from "./factor-scorer.ts";
 import type { FitContext, ModelFactory, Params, Recommender } from "./recommender.ts";
 

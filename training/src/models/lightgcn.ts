@@ -1,6 +1,7 @@
 // LightGCN and BPR-MF (LightGCN with zero layers) on the shared graph engine.
 import { LightGcnCore } from "./graph/lightgcn-core.ts";
-import { type CoreBuildContext, EmbeddingModel, defaultThreads, initEmbeddings, numberParam, propagationPlan } from "./embedding-model.ts";
+import { type CoreBuildContext, EmbeddingModel, initEmbeddings, propagationPlan } from "./embedding-model.ts";
+import { defaultThreads, numberParam } from "./params.ts";
 import type { ModelFactory, Params } from "./recommender.ts";
 
 function buildLightGcn(c: CoreBuildContext): LightGcnCore {

@@ -1,6 +1,7 @@
 // NGCF on the shared graph engine.
 import { NgcfCore } from "./graph/ngcf-core.ts";
-import { type CoreBuildContext, EmbeddingModel, initEmbeddings, numberParam, propagationPlan } from "./embedding-model.ts";
+import { type CoreBuildContext, EmbeddingModel, initEmbeddings, propagationPlan } from "./embedding-model.ts";
+import { numberParam } from "./params.ts";
 import { common } from "./lightgcn.ts";
 import type { ModelFactory } from "./recommender.ts";
 

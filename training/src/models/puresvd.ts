@@ -5,7 +5,7 @@
 import { engine } from "../engine/kernels.ts";
 import type { Csr } from "../protocol/csr.ts";
 import { Rng } from "../util/rng.ts";
-import { defaultThreads, numberParam } from "./embedding-model.ts";
+import { defaultThreads, numberParam } from "./params.ts";
 import { FactorScorer, scoringOps } from "./factor-scorer.ts";
 import type { FitContext, ModelFactory, Params, Recommender } from "./recommender.ts";
 
