@@ -61,38 +61,42 @@ export async function trainModel(factory: ModelFactory, split: Split, opts: Trai
     }
   }
 
-  const model = factory.create(params);
-  const epochLog = opts.artifactsDir ? new EpochLog(join(opts.artifactsDir, modelDir(factory.name), LOG_FILE)) : null;
-  const t0 = performance.now();
-  await model.fit(split.train, { ...ctx, onEpoch: (r) => epochLog?.add(r) });
-  const fitSeconds = (performance.now() - t0) / 1000;
-  epochLog?.close();
-  const info = model.fitInfo?.();
-  const valid = split.valid ? evaluate(model, split, "valid", { ks }) : null;
-  const test = evaluate(model, split, "test", { ks, cappedRecall: opts.cappedRecall });
-  const result: MetricsFile = {
-    model: factory.name,
-    dataset: split.dataset,
-    protocol: split.protocol,
-    seed: split.seed,
-    params,
-    counts: split.counts,
-    valid: valid?.metrics ?? null,
-    test: test.metrics,
-    fit_seconds: round(fitSeconds),
-    eval_seconds: round(test.seconds),
-    tuning,
-    created: new Date().toISOString(),
-    ...(info ? { epochs: info.epochs, best_epoch: info.best_epoch, train_seconds: info.train_seconds, stopped: info.stopped } : {}),
-    // the process's peak resident memory so far (kilobytes from the OS)
-    peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
-  };
-  if (opts.artifactsDir) {
-    const dir = join(opts.artifactsDir, modelDir(factory.name));
-    if (model.embeddings) writeEmbeddings(dir, model.embeddings());
-    writeJsonAtomic(join(dir, METRICS_FILE), result);
-  }
-  return result;
+  // The final model lives only until its metrics and embeddings are written: its kernel memory
+  // is released afterwards, so training several models in one process does not accumulate it.
+  return engine().scopedAsync(async () => {
+    const model = factory.create(params);
+    const epochLog = opts.artifactsDir ? new EpochLog(join(opts.artifactsDir, modelDir(factory.name), LOG_FILE)) : null;
+    const t0 = performance.now();
+    await model.fit(split.train, { ...ctx, onEpoch: (r) => epochLog?.add(r) });
+    const fitSeconds = (performance.now() - t0) / 1000;
+    epochLog?.close();
+    const info = model.fitInfo?.();
+    const valid = split.valid ? evaluate(model, split, "valid", { ks }) : null;
+    const test = evaluate(model, split, "test", { ks, cappedRecall: opts.cappedRecall });
+    const result: MetricsFile = {
+      model: factory.name,
+      dataset: split.dataset,
+      protocol: split.protocol,
+      seed: split.seed,
+      params,
+      counts: split.counts,
+      valid: valid?.metrics ?? null,
+      test: test.metrics,
+      fit_seconds: round(fitSeconds),
+      eval_seconds: round(test.seconds),
+      tuning,
+      created: new Date().toISOString(),
+      ...(info ? { epochs: info.epochs, best_epoch: info.best_epoch, train_seconds: info.train_seconds, stopped: info.stopped } : {}),
+      // the process's peak resident memory so far (kilobytes from the OS)
+      peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+    };
+    if (opts.artifactsDir) {
+      const dir = join(opts.artifactsDir, modelDir(factory.name));
+      if (model.embeddings) writeEmbeddings(dir, model.embeddings());
+      writeJsonAtomic(join(dir, METRICS_FILE), result);
+    }
+    return result;
+  });
 }
 
 /** log.jsonl, written under a temp name while training runs and renamed when it ends. */
