@@ -4,13 +4,11 @@
 import { engine } from "../engine/kernels.ts";
 import type { Csr } from "../protocol/csr.ts";
 import { ItemItemScorer } from "./item-item.ts";
-import type { ModelFactory, Params, Recommender } from "./recommender.ts";
+import type { ModelFactory } from "./recommender.ts";
+import { ScorerModel } from "./scorer-model.ts";
 
-class Ease implements Recommender {
+class Ease extends ScorerModel {
   readonly name = "ease";
-  private scorer: ItemItemScorer | null = null;
-
-  constructor(readonly params: Params) {}
 
   async fit(train: Csr): Promise<void> {
     const lambda = Number(this.params.lambda);
@@ -32,10 +30,6 @@ class Ease implements Recommender {
     this.scorer = scorer;
   }
 
-  score(from: number, to: number, out: Float32Array): void {
-    if (!this.scorer) throw new Error("ease: score() before fit()");
-    this.scorer.score(from, to, out);
-  }
 }
 
 export const ease: ModelFactory = {

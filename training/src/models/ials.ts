@@ -9,14 +9,13 @@ import { type Csr, csrTranspose } from "../protocol/csr.ts";
 import { Rng } from "../util/rng.ts";
 import { defaultThreads, numberParam } from "./params.ts";
 import { FactorScorer, scoringOps } from "./factor-scorer.ts";
-import type { FitContext, ModelFactory, Params, Recommender } from "./recommender.ts";
+import type { FitContext, ModelFactory } from "./recommender.ts";
+import { ScorerModel } from "./scorer-model.ts";
 
-class Ials implements Recommender {
+class Ials extends ScorerModel {
   readonly name = "ials";
-  private scorer: FactorScorer | null = null;
   private factors: { users: Float32Array; items: Float32Array; dim: number } | null = null;
 
-  constructor(readonly params: Params) {}
 
   async fit(train: Csr, ctx: FitContext): Promise<void> {
     const d = numberParam(this.params, "factors", (v) => Number.isInteger(v) && v >= 1, "a positive integer");
@@ -41,10 +40,6 @@ class Ials implements Recommender {
     this.scorer = new FactorScorer(ops, this.factors.users, this.factors.items, d);
   }
 
-  score(from: number, to: number, out: Float32Array): void {
-    if (!this.scorer) throw new Error("ials: score() before fit()");
-    this.scorer.score(from, to, out);
-  }
 
   embeddings(): { users: Float32Array; items: Float32Array; dim: number } {
     if (!this.factors) throw new Error("ials: embeddings() before fit()");

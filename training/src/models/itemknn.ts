@@ -5,13 +5,11 @@ import { engine } from "../engine/kernels.ts";
 import type { Csr } from "../protocol/csr.ts";
 import { topK } from "../eval/topk.ts";
 import { ItemItemScorer } from "./item-item.ts";
-import type { ModelFactory, Params, Recommender } from "./recommender.ts";
+import type { ModelFactory } from "./recommender.ts";
+import { ScorerModel } from "./scorer-model.ts";
 
-class ItemKnn implements Recommender {
+class ItemKnn extends ScorerModel {
   readonly name = "itemknn";
-  private scorer: ItemItemScorer | null = null;
-
-  constructor(readonly params: Params) {}
 
   async fit(train: Csr): Promise<void> {
     const k = Number(this.params.k);
@@ -40,10 +38,6 @@ class ItemKnn implements Recommender {
     this.scorer = scorer;
   }
 
-  score(from: number, to: number, out: Float32Array): void {
-    if (!this.scorer) throw new Error("itemknn: score() before fit()");
-    this.scorer.score(from, to, out);
-  }
 }
 
 export const itemknn: ModelFactory = {

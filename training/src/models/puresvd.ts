@@ -7,7 +7,8 @@ import type { Csr } from "../protocol/csr.ts";
 import { Rng } from "../util/rng.ts";
 import { defaultThreads, numberParam } from "./params.ts";
 import { FactorScorer, scoringOps } from "./factor-scorer.ts";
-import type { FitContext, ModelFactory, Params, Recommender } from "./recommender.ts";
+import type { FitContext, ModelFactory } from "./recommender.ts";
+import { ScorerModel } from "./scorer-model.ts";
 
 /** Modified Gram-Schmidt on the rows of a [f x n] row-major matrix. */
 function orthonormalizeRows(v: Float64Array, f: number, n: number): void {
@@ -26,11 +27,8 @@ function orthonormalizeRows(v: Float64Array, f: number, n: number): void {
   }
 }
 
-class PureSvd implements Recommender {
+class PureSvd extends ScorerModel {
   readonly name = "puresvd";
-  private scorer: FactorScorer | null = null;
-
-  constructor(readonly params: Params) {}
 
   async fit(train: Csr, ctx: FitContext): Promise<void> {
     const f = numberParam(this.params, "rank", (v) => Number.isInteger(v) && v >= 1 && v <= train.cols, `an integer in 1..${train.cols}`);
@@ -63,10 +61,6 @@ class PureSvd implements Recommender {
     this.scorer = new FactorScorer(scoringOps(threads), users, items, f);
   }
 
-  score(from: number, to: number, out: Float32Array): void {
-    if (!this.scorer) throw new Error("puresvd: score() before fit()");
-    this.scorer.score(from, to, out);
-  }
 }
 
 export const puresvd: ModelFactory = {

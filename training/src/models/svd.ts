@@ -7,13 +7,11 @@ import type { Csr } from "../protocol/csr.ts";
 import { Rng } from "../util/rng.ts";
 import { defaultThreads, numberParam } from "./params.ts";
 import { FactorScorer, scoringOps } from "./factor-scorer.ts";
-import type { FitContext, ModelFactory, Params, Recommender } from "./recommender.ts";
+import type { FitContext, ModelFactory } from "./recommender.ts";
+import { ScorerModel } from "./scorer-model.ts";
 
-class Svd implements Recommender {
+class Svd extends ScorerModel {
   readonly name = "svd";
-  private scorer: FactorScorer | null = null;
-
-  constructor(readonly params: Params) {}
 
   async fit(train: Csr, ctx: FitContext): Promise<void> {
     if (!train.values) throw new Error("svd: the train matrix carries no ratings");
@@ -65,10 +63,6 @@ class Svd implements Recommender {
     this.scorer = new FactorScorer(ops, pu, qi, w);
   }
 
-  score(from: number, to: number, out: Float32Array): void {
-    if (!this.scorer) throw new Error("svd: score() before fit()");
-    this.scorer.score(from, to, out);
-  }
 }
 
 export const svd: ModelFactory = {
