@@ -17,7 +17,7 @@ class Ease extends ScorerModel {
     const n = train.cols;
     const scorer = ItemItemScorer.forTrain(train);
     e.scoped(() => {
-      const gram = e.gramBinary(e.csr({ rows: train.rows, cols: n, indptr: train.indptr, indices: train.indices }));
+      const gram = e.gramBinary(scorer.x);
       const p = gram.view();
       for (let i = 0; i < n; i++) p[i * n + i] += lambda;
       e.invertSpd(gram, n);

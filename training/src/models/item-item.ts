@@ -8,7 +8,8 @@ export class ItemItemScorer {
   private out: Block<"f32"> | null = null;
 
   private constructor(
-    private readonly x: CsrBlock,
+    /** The binary train matrix in kernel memory (also what the Gram matrix is built from). */
+    readonly x: CsrBlock,
     readonly weights: Block<"f32">,
     readonly items: number,
   ) {}

@@ -20,7 +20,7 @@ class ItemKnn extends ScorerModel {
     const n = train.cols;
     const scorer = ItemItemScorer.forTrain(train);
     e.scoped(() => {
-      const gram = e.gramBinary(e.csr({ rows: train.rows, cols: n, indptr: train.indptr, indices: train.indices })).view();
+      const gram = e.gramBinary(scorer.x).view();
       const norm = Float64Array.from({ length: n }, (_, i) => Math.sqrt(gram[i * n + i]));
       const sim = new Float64Array(n);
       const neighbours = new Int32Array(k);

@@ -3,6 +3,7 @@
 // anchors beside them; then the tutorial's four models on the tutorial's own protocol, with its
 // hits / min(K, n) "recall" reported under its own name beside the standard recall.
 import { existsSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { LOG_FILE, type MetricsFile } from "../contract/artifacts.ts";
 import type { MetricValues } from "../eval/metrics.ts";
@@ -134,7 +135,7 @@ export async function runComparison(opts: CompareOptions): Promise<Comparison> {
   return {
     created: new Date().toISOString(),
     total_seconds: Math.round((performance.now() - started) / 100) / 10,
-    machine: { cpus: (await import("node:os")).availableParallelism(), node: process.version },
+    machine: { cpus: availableParallelism(), node: process.version },
     dataset: opts.dataset,
     seed: opts.seed,
     headline: { protocol: "recbole", counts: headline.split.counts, rows: headlineRows },
