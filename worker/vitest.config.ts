@@ -1,20 +1,24 @@
 // Worker tests run inside workerd (Miniflare) through Cloudflare's Vitest integration, with the
-// R2 binding from wrangler.toml; global-setup.ts builds the fixture models in Node first.
+// R2 and D1 bindings from wrangler.toml; global-setup.ts builds the fixture models in Node
+// first, and apply-migrations.ts applies worker/migrations to the test's local D1.
 import { fileURLToPath } from "node:url";
-import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineProject } from "vitest/config";
+
+const migrations = await readD1Migrations(fileURLToPath(new URL("migrations", import.meta.url)));
 
 export default defineProject({
   plugins: [
     cloudflareTest({
       wrangler: { configPath: fileURLToPath(new URL("../wrangler.toml", import.meta.url)) },
-      miniflare: { bindings: { MODEL_REFRESH_SECONDS: "0" } },
+      miniflare: { bindings: { MODEL_REFRESH_SECONDS: "0", TEST_MIGRATIONS: migrations } },
     }),
   ],
   test: {
     name: "worker",
     include: ["test/**/*.test.ts"],
     globalSetup: ["test/global-setup.ts"],
+    setupFiles: ["test/apply-migrations.ts"],
     testTimeout: 60_000,
   },
 });

@@ -2,7 +2,12 @@
 export interface Env {
   /** R2 bucket holding models/<version>/... and models/current.json. */
   MODELS: R2Bucket;
-  /** When set (a secret), every route but /health requires `Authorization: Bearer <token>`. */
+  /** D1 database of live ratings (worker/migrations). */
+  DB: D1Database;
+  /**
+   * A secret. When set, every route but /health requires `Authorization: Bearer <token>`.
+   * Writes and history reads always need it: without it they answer 403.
+   */
   API_TOKEN?: string;
   /** How often, at most, the Worker looks for a new models/current.json. */
   MODEL_REFRESH_SECONDS?: string;

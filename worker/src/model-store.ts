@@ -14,6 +14,8 @@ export interface LoadedModel {
   manifest: Manifest;
   recs: import("onnxruntime-web").InferenceSession;
   similar: import("onnxruntime-web").InferenceSession;
+  /** The history-based graph (fold-in), when the bundle has one. */
+  foldin: import("onnxruntime-web").InferenceSession | null;
   ort: Ort;
   rated: RatedCsr;
   movies: MovieMeta[];
@@ -56,7 +58,7 @@ async function loadVersion(bucket: R2Bucket, pointer: CurrentPointer): Promise<L
   const keys = Object.keys(manifest.files) as (keyof Manifest["files"])[];
   const bytes = Object.fromEntries(await Promise.all(keys.map(async (k) => {
     const data = await readObject(bucket, r2Key(manifest.version, BUNDLE_FILES[k]));
-    const expected = manifest.files[k];
+    const expected = manifest.files[k]!;
     if (data.byteLength !== expected.bytes || (await sha256(data)) !== expected.sha256) {
       throw new ApiError(503, "model_unavailable", `${BUNDLE_FILES[k]} of ${manifest.version} does not match its manifest (size or sha256); ${PUBLISH_HINT}`);
     }
@@ -66,15 +68,17 @@ async function loadVersion(bucket: R2Bucket, pointer: CurrentPointer): Promise<L
   const ort = await onnxRuntime();
   const text = (b: ArrayBuffer): string => new TextDecoder().decode(b);
   const ids = JSON.parse(text(bytes.ids)) as IdMaps;
-  const [recs, similar] = await Promise.all([
+  const [recs, similar, foldin] = await Promise.all([
     ort.InferenceSession.create(new Uint8Array(bytes.model)),
     ort.InferenceSession.create(new Uint8Array(bytes.similar)),
+    bytes.foldin && manifest.foldin ? ort.InferenceSession.create(new Uint8Array(bytes.foldin)) : null,
   ]);
   return {
     version: manifest.version,
     manifest,
     recs,
     similar,
+    foldin,
     ort,
     rated: decodeRated(bytes.rated),
     movies: JSON.parse(text(bytes.movies)) as MovieMeta[],

@@ -1,4 +1,5 @@
-// Runs the exported ONNX top-K graphs for one query row.
+// Runs the exported ONNX top-K graphs, binding inputs and outputs by the contract's names.
+import { FOLDIN_GRAPH, RECS_GRAPH, SIMILAR_GRAPH } from "../../training/src/contract/artifacts.ts";
 import type { LoadedModel } from "./model-store.ts";
 
 export interface Scored {
@@ -6,25 +7,49 @@ export interface Scored {
   score: number;
 }
 
-export async function topK(model: LoadedModel, graph: "recs" | "similar", query: number, k: number, exclude: ArrayLike<number>): Promise<Scored[]> {
-  const { Tensor } = model.ort;
-  const int64 = (values: ArrayLike<number>): InstanceType<typeof Tensor> => {
-    const data = new BigInt64Array(values.length);
-    for (let i = 0; i < values.length; i++) data[i] = BigInt(values[i]);
-    return new Tensor("int64", data, [values.length]);
-  };
-  const session = graph === "recs" ? model.recs : model.similar;
-  const [queryName, kName, excludeName] = session.inputNames;
-  // never ask for more items than remain after exclusion
+type Session = LoadedModel["recs"];
+type Tensor = InstanceType<LoadedModel["ort"]["Tensor"]>;
+
+function int64(model: LoadedModel, values: ArrayLike<number>): Tensor {
+  const data = new BigInt64Array(values.length);
+  for (let i = 0; i < values.length; i++) data[i] = BigInt(values[i]);
+  return new model.ort.Tensor("int64", data, [values.length]);
+}
+
+async function rank(
+  model: LoadedModel,
+  session: Session,
+  graph: { inputs: { k: string; exclude: string }; outputs: { scores: string; items: string } },
+  query: Record<string, Tensor>,
+  k: number,
+  exclude: ArrayLike<number>,
+): Promise<Scored[]> {
+  // never ask for more items than remain after exclusion (exclude holds no duplicates)
   const limit = Math.max(0, Math.min(k, model.manifest.items - exclude.length));
   if (limit === 0) return [];
-  const out = await session.run({ [queryName]: int64([query]), [kName]: int64([limit]), [excludeName]: int64(exclude) });
-  const items = out.items.data as BigInt64Array;
-  const scores = out.scores.data as Float32Array;
+  const out = await session.run({ ...query, [graph.inputs.k]: int64(model, [limit]), [graph.inputs.exclude]: int64(model, exclude) });
+  const items = out[graph.outputs.items].data as BigInt64Array;
+  const scores = out[graph.outputs.scores].data as Float32Array;
   return Array.from(items, (item, r) => ({ item: Number(item), score: scores[r] }));
 }
 
-/** The user's rated movies (internal item indices). */
+/** A known user's top k from the trained user vector (model.onnx). */
+export function recsForUser(model: LoadedModel, user: number, k: number, exclude: ArrayLike<number>): Promise<Scored[]> {
+  return rank(model, model.recs, RECS_GRAPH, { [RECS_GRAPH.inputs.query]: int64(model, [user]) }, k, exclude);
+}
+
+/** Items nearest to one item (similar.onnx). */
+export function similarItems(model: LoadedModel, item: number, k: number, exclude: ArrayLike<number>): Promise<Scored[]> {
+  return rank(model, model.similar, SIMILAR_GRAPH, { [SIMILAR_GRAPH.inputs.query]: int64(model, [item]) }, k, exclude);
+}
+
+/** Top k for a history of items by the model's fold-in (foldin.onnx); history has no duplicates. */
+export function recsForHistory(model: LoadedModel, history: ArrayLike<number>, k: number, exclude: ArrayLike<number>): Promise<Scored[]> {
+  if (!model.foldin) throw new Error("the model has no fold-in graph");
+  return rank(model, model.foldin, FOLDIN_GRAPH, { [FOLDIN_GRAPH.inputs.history]: int64(model, history) }, k, exclude);
+}
+
+/** The user's rated movies in the snapshot (internal item indices). */
 export function ratedItems(model: LoadedModel, user: number): Uint16Array | Uint32Array {
   const { indptr, indices } = model.rated;
   return indices.subarray(indptr[user], indptr[user + 1]);

@@ -61,6 +61,8 @@ export interface MetricsFile {
   stopped?: "converged" | "max-epochs" | "interrupted";
   /** Peak resident memory of the training process when the file was written. */
   peak_rss_mb: number;
+  /** The model's fold-in, written beside it as foldin.onnx (absent or null: none). */
+  foldin?: FoldInKind | null;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -75,6 +77,8 @@ export const BUNDLE_FILES = {
   model: "model.onnx",
   /** Top-K cosine graph over the row-normalized item embeddings (see SIMILAR_GRAPH). */
   similar: "similar.onnx",
+  /** Optional: top-K graph over a history instead of a user (see FOLDIN_GRAPH, Manifest.foldin). */
+  foldin: "foldin.onnx",
   /** Every movie each user rated in the dataset (any rating), as a RatedCsr binary. */
   rated: "rated.bin",
   /** MovieMeta[] in internal item order. */
@@ -99,6 +103,18 @@ export const SIMILAR_GRAPH = {
   outputs: { scores: "scores", items: "items" },
   initializers: { candidates: "item_embedding_normalized" },
 } as const;
+
+/**
+ * Inputs and outputs of foldin.onnx: a history of item indices (no duplicates), k, items to
+ * exclude -> best k items. The graph builds the user's vector the model's own way.
+ */
+export const FOLDIN_GRAPH = {
+  inputs: { history: "history", k: "k", exclude: "exclude" },
+  outputs: { scores: "scores", items: "items" },
+} as const;
+
+/** How a fold-in graph builds a user from a history (see training's models/foldin.ts). */
+export type FoldInKind = "propagated" | "least-squares" | "item-item";
 
 export interface MovieMeta {
   movieId: number;
@@ -132,7 +148,9 @@ export interface Manifest {
   users: number;
   items: number;
   dim: number;
-  files: Record<Exclude<BundleFileKey, "manifest">, BundleFileInfo>;
+  /** How foldin.onnx builds a user from a history; null (or absent, in older bundles): no fold-in. */
+  foldin?: FoldInKind | null;
+  files: Record<Exclude<BundleFileKey, "manifest" | "foldin">, BundleFileInfo> & { foldin?: BundleFileInfo };
 }
 
 /** R2 layout: a version's files under models/<version>/, the pointer written last. */

@@ -26,8 +26,11 @@ export function evaluate(model: Recommender, split: Split, which: "valid" | "tes
   return evaluateMatrices(model, split.train.cols, evaluationMask(split, which), heldOut(split, which), opts);
 }
 
+/** What evaluation needs of a model: score users from..to over all items. */
+export type Scoring = Pick<Recommender, "score">;
+
 /** The same, over explicit matrices: `mask` rows are hidden, `target` rows are relevant. */
-export function evaluateMatrices(model: Recommender, items: number, mask: Csr, target: Csr, opts: EvaluationOptions = {}): Evaluation {
+export function evaluateMatrices(model: Scoring, items: number, mask: Csr, target: Csr, opts: EvaluationOptions = {}): Evaluation {
   const start = performance.now();
   const ks = opts.ks ?? DEFAULT_KS;
   const maxK = Math.max(...ks);

@@ -57,6 +57,15 @@ function ratedLists(data: Dataset, split: Split): { indptr: Int32Array; indices:
   return { indptr, indices: Int32Array.from(lists.flat()) };
 }
 
+function readFoldInGraph(dir: string): Uint8Array {
+  const path = join(dir, BUNDLE_FILES.foldin);
+  try {
+    return readFileSync(path);
+  } catch {
+    throw new Error(`${path} is missing although metrics.json names a fold-in: train the model again (npm run train -- --model ...)`);
+  }
+}
+
 function normalizedRows(data: Float32Array, dim: number): Float32Array {
   const out = new Float32Array(data.length);
   for (let r = 0; r < data.length / dim; r++) {
@@ -120,6 +129,9 @@ export function exportBundle(metrics: MetricsFile, emb: Embeddings, data: Datase
     writeFileAtomic(join(dir, BUNDLE_FILES[key]), content);
     fileInfo[key] = info(content);
   }
+  // foldin.onnx was written by training, beside the embeddings
+  const foldin = metrics.foldin ?? null;
+  if (foldin) fileInfo.foldin = info(readFoldInGraph(dir));
   const manifest: Manifest = {
     format: 1,
     version,
@@ -133,6 +145,7 @@ export function exportBundle(metrics: MetricsFile, emb: Embeddings, data: Datase
     users,
     items,
     dim: emb.dim,
+    foldin,
     files: fileInfo,
   };
   writeJsonAtomic(join(dir, BUNDLE_FILES.manifest), manifest);

@@ -3,12 +3,14 @@
 // zero diagonal. The Gram matrix comes from TRAIN interactions only.
 import { engine } from "../engine/kernels.ts";
 import type { Csr } from "../protocol/csr.ts";
+import type { ItemItemFoldIn } from "./foldin.ts";
 import { ItemItemScorer } from "./item-item.ts";
 import type { ModelFactory } from "./recommender.ts";
 import { ScorerModel } from "./scorer-model.ts";
 
 class Ease extends ScorerModel {
   readonly name = "ease";
+  private itemScorer: ItemItemScorer | null = null;
 
   async fit(train: Csr): Promise<void> {
     const lambda = Number(this.params.lambda);
@@ -28,8 +30,14 @@ class Ease extends ScorerModel {
       }
     });
     this.scorer = scorer;
+    this.itemScorer = scorer;
   }
 
+  /** EASE scores a history exactly as it scores a train row: the indicator row times B. */
+  foldIn(): ItemItemFoldIn {
+    if (!this.itemScorer) throw new Error("ease: foldIn() before fit()");
+    return { kind: "item-item", items: this.itemScorer.items, weights: this.itemScorer.weights.view().slice() };
+  }
 }
 
 export const ease: ModelFactory = {

@@ -10,6 +10,7 @@ import { Rng } from "../util/rng.ts";
 import type { TrainableCore } from "./graph/core.ts";
 import { type TrainSettings, trainCore } from "./graph/trainer.ts";
 import { numberParam } from "./params.ts";
+import type { FoldIn } from "./foldin.ts";
 import type { FitContext, FitInfo, Params, Recommender } from "./recommender.ts";
 
 export interface CoreBuildContext {
@@ -63,6 +64,7 @@ export class EmbeddingModel implements Recommender {
   private final: Block<"f32"> | null = null;
   private out: Block<"f32"> | null = null;
   private info: FitInfo | null = null;
+  private train: Csr | null = null;
 
   constructor(
     readonly name: string,
@@ -78,6 +80,7 @@ export class EmbeddingModel implements Recommender {
     const core = this.build({ engine: e, ops, train, rng: new Rng(ctx.seed), params: this.params });
     this.core = core;
     this.ops = ops;
+    this.train = train;
     const validate = (): ReturnType<NonNullable<FitContext["validate"]>> | null => {
       this.final = core.finalEmbeddings();
       return ctx.validate ? ctx.validate(this) : null;
@@ -103,6 +106,15 @@ export class EmbeddingModel implements Recommender {
     const v = final.view();
     const split = core.users * core.outDim;
     return { users: v.slice(0, split), items: v.slice(split), dim: core.outDim };
+  }
+
+  /** LightGCN and BPR-MF fold in new users; NGCF has no fold-in (null). */
+  foldIn(overrides: Params = {}): FoldIn | null {
+    const { core, train } = this;
+    if (!core || !train) throw new Error(`${this.name}: foldIn() before fit()`);
+    if (!core.foldIn) return null;
+    const ego = numberParam({ ...this.params, ...overrides }, "foldin_ego", (v) => v >= 0, ">= 0");
+    return core.foldIn(train, ego);
   }
 
   fitInfo(): FitInfo {

@@ -7,6 +7,7 @@ import { engine } from "../engine/kernels.ts";
 import { FactorOps } from "../engine/factor-ops.ts";
 import { type Csr, csrTranspose } from "../protocol/csr.ts";
 import { Rng } from "../util/rng.ts";
+import type { LeastSquaresFoldIn } from "./foldin.ts";
 import { defaultThreads, numberParam } from "./params.ts";
 import { FactorScorer, scoringOps } from "./factor-scorer.ts";
 import type { FitContext, ModelFactory } from "./recommender.ts";
@@ -15,7 +16,6 @@ import { ScorerModel } from "./scorer-model.ts";
 class Ials extends ScorerModel {
   readonly name = "ials";
   private factors: { users: Float32Array; items: Float32Array; dim: number } | null = null;
-
 
   async fit(train: Csr, ctx: FitContext): Promise<void> {
     const d = numberParam(this.params, "factors", (v) => Number.isInteger(v) && v >= 1, "a positive integer");
@@ -40,10 +40,23 @@ class Ials extends ScorerModel {
     this.scorer = new FactorScorer(ops, this.factors.users, this.factors.items, d);
   }
 
-
   embeddings(): { users: Float32Array; items: Float32Array; dim: number } {
     if (!this.factors) throw new Error("ials: embeddings() before fit()");
     return this.factors;
+  }
+
+  /** A new user's half-sweep: the same solve ALS makes for every user, with Y fixed. */
+  foldIn(): LeastSquaresFoldIn {
+    if (!this.factors) throw new Error("ials: foldIn() before fit()");
+    const { items: y, dim: d } = this.factors;
+    const items = y.length / d;
+    const gram = new Float64Array(d * d);
+    for (let i = 0; i < items; i++) {
+      for (let a = 0; a < d; a++) for (let b = 0; b < d; b++) gram[a * d + b] += y[i * d + a] * y[i * d + b];
+    }
+    const reg = Number(this.params.reg);
+    for (let a = 0; a < d; a++) gram[a * d + a] += reg;
+    return { kind: "least-squares", items, dim: d, factors: y, gram: Float32Array.from(gram), alpha: Number(this.params.alpha) };
   }
 }
 

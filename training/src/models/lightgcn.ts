@@ -39,6 +39,7 @@ export const common: Params = {
   patience: 5,
   eval_every: 3,
   threads: defaultThreads(),
+  foldin_ego: 1,
 };
 
 export const lightgcn: ModelFactory = {

@@ -3,6 +3,7 @@
 // export only ever see this interface.
 import type { MetricValues } from "../eval/metrics.ts";
 import type { Csr } from "../protocol/csr.ts";
+import type { FoldIn } from "./foldin.ts";
 
 export type Params = Record<string, number | string | boolean>;
 
@@ -50,6 +51,12 @@ export interface Recommender {
   fitInfo?(): FitInfo;
   /** Models that end in user and item embeddings (exportable to the serving bundle). */
   embeddings?(): { users: Float32Array; items: Float32Array; dim: number };
+  /**
+   * How the fitted model scores a history instead of a known user (fold-in), as data the
+   * reference scorer and the ONNX exporter both read; null when the model has none.
+   * `overrides` changes fold-in-only parameters (chosen on valid) without refitting.
+   */
+  foldIn?(overrides?: Params): FoldIn | null;
 }
 
 /** How a model is made, with its default parameters and the grid tuned on valid. */

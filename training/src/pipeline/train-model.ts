@@ -2,13 +2,14 @@
 // chosen ones, evaluate valid and test, and write artifacts/<model>/metrics.json.
 import { appendFileSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { LOG_FILE, METRICS_FILE, type MetricsFile, type TuningRow, modelDir } from "../contract/artifacts.ts";
+import { BUNDLE_FILES, FOLDIN_GRAPH, LOG_FILE, METRICS_FILE, type MetricsFile, type TuningRow, modelDir } from "../contract/artifacts.ts";
+import { buildFoldInGraph } from "../export/onnx-graph.ts";
 import { engine } from "../engine/kernels.ts";
 import { evaluate } from "../eval/evaluate.ts";
-import type { EpochRecord, FitContext, ModelFactory, Params } from "../models/recommender.ts";
+import type { EpochRecord, FitContext, ModelFactory, Params, Recommender } from "../models/recommender.ts";
 import type { Split } from "../protocol/protocols.ts";
 import { writeEmbeddings } from "../export/bundle.ts";
-import { writeJsonAtomic } from "../util/fs-atomic.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../util/fs-atomic.ts";
 
 /** The metric parameters are selected by, on valid. */
 export const SELECTION_METRIC = "ndcg@10";
@@ -24,6 +25,8 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /** Report the tutorial's capped recall beside the standard metrics (comparison only). */
   cappedRecall?: boolean;
+  /** Called with the final fitted model, while its memory is still live (fold-in study, export). */
+  withModel?: (model: Recommender) => void | Promise<void>;
 }
 
 export async function trainModel(factory: ModelFactory, split: Split, opts: TrainOptions = {}): Promise<MetricsFile> {
@@ -90,9 +93,16 @@ export async function trainModel(factory: ModelFactory, split: Split, opts: Trai
       // the process's peak resident memory so far (kilobytes from the OS)
       peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
     };
+    await opts.withModel?.(model);
     if (opts.artifactsDir) {
       const dir = join(opts.artifactsDir, modelDir(factory.name));
       if (model.embeddings) writeEmbeddings(dir, model.embeddings());
+      // The fold-in graph is written now, while the model lives; export adds it to the bundle.
+      const foldIn = model.foldIn?.() ?? null;
+      const foldInPath = join(dir, BUNDLE_FILES.foldin);
+      if (foldIn) writeFileAtomic(foldInPath, buildFoldInGraph(`${factory.name} fold-in`, foldIn, FOLDIN_GRAPH));
+      else rmSync(foldInPath, { force: true });
+      result.foldin = foldIn?.kind ?? null;
       writeJsonAtomic(join(dir, METRICS_FILE), result);
     }
     return result;

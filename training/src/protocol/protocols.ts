@@ -6,7 +6,7 @@
 // "tutorial" is the protocol of the widely shared tutorial (ratings >= 4, no filtering, one
 // global random 80/20 split, no valid set), kept only to compare with its table.
 import type { Dataset } from "../data/parse.ts";
-import { type Csr, csrFromTriples, csrUnion, nnz } from "./csr.ts";
+import { type Csr, csrFromTriples, csrUnion, nnz, rowOf } from "./csr.ts";
 import { Rng } from "../util/rng.ts";
 
 export type ProtocolName = "recbole" | "tutorial";
@@ -193,4 +193,69 @@ export function heldOut(split: Split, which: "valid" | "test"): Csr {
     return split.valid;
   }
   return split.test;
+}
+
+/** Users held out of training entirely (strong generalization, Liang et al. 2018). */
+export interface HeldOutUsers {
+  /** Internal indices of the held-out users. */
+  users: Int32Array;
+  /** Per held-out user: the positives folded in (the rest of the matrix is empty). */
+  foldIn: Csr;
+  /** Per held-out user: the positives to rank (disjoint from foldIn). */
+  target: Csr;
+}
+
+/**
+ * Removes a seeded `fraction` of users from every training structure: their train, valid and
+ * test rows become empty in the returned split. Each held-out user's positives are shuffled
+ * and cut into `foldInShare` to fold in and the rest to rank (at least one on each side).
+ */
+export function holdOutUsers(split: Split, fraction: number, seed: number, foldInShare = 0.8): { split: Split; heldOut: HeldOutUsers } {
+  if (!(fraction > 0 && fraction < 1)) throw new Error(`the held-out user fraction must be in (0, 1), got ${fraction}`);
+  if (!(foldInShare > 0 && foldInShare < 1)) throw new Error(`the fold-in share must be in (0, 1), got ${foldInShare}`);
+  const users = split.counts.users;
+  const rng = new Rng(seed ^ 0x2c1b3c6d);
+  const order = rng.shuffle(Int32Array.from({ length: users }, (_, i) => i));
+  const held = order.slice(0, Math.max(1, Math.round(users * fraction))).sort();
+  const isHeld = new Uint8Array(users);
+  for (const u of held) isHeld[u] = 1;
+  const parts = [split.train, split.valid, split.test].filter((m): m is Csr => m !== null);
+  const fr: number[] = [], fc: number[] = [], tr: number[] = [], tc: number[] = [];
+  for (const u of held) {
+    const all = Int32Array.from(parts.flatMap((m) => Array.from(rowOf(m, u))));
+    rng.shuffle(all);
+    const nFold = Math.min(all.length - 1, Math.max(1, Math.round(all.length * foldInShare)));
+    all.forEach((i, k) => {
+      if (k < nFold) { fr.push(u); fc.push(i); } else { tr.push(u); tc.push(i); }
+    });
+  }
+  const without = (m: Csr): Csr => {
+    const rows: number[] = [], cols: number[] = [], vals: number[] = [];
+    for (let u = 0; u < m.rows; u++) {
+      if (isHeld[u]) continue;
+      for (let p = m.indptr[u]; p < m.indptr[u + 1]; p++) {
+        rows.push(u);
+        cols.push(m.indices[p]);
+        if (m.values) vals.push(m.values[p]);
+      }
+    }
+    return csrFromTriples(m.rows, m.cols, rows, cols, m.values ? vals : undefined);
+  };
+  const train = without(split.train);
+  const valid = split.valid ? without(split.valid) : null;
+  const test = without(split.test);
+  return {
+    split: {
+      ...split,
+      train,
+      valid,
+      test,
+      counts: { ...split.counts, interactions: nnz(train) + (valid ? nnz(valid) : 0) + nnz(test), train: nnz(train), valid: valid ? nnz(valid) : 0, test: nnz(test) },
+    },
+    heldOut: {
+      users: held,
+      foldIn: csrFromTriples(users, split.counts.items, fr, fc),
+      target: csrFromTriples(users, split.counts.items, tr, tc),
+    },
+  };
 }

@@ -2,10 +2,11 @@
 // model's item embeddings).
 import { Hono } from "hono";
 import type { AppEnv } from "../env.ts";
-import { ApiError, parseK, positiveInt } from "../errors.ts";
+import { ApiError } from "../errors.ts";
 import type { LoadedModel } from "../model-store.ts";
-import { topK } from "../scoring.ts";
+import { similarItems } from "../scoring.ts";
 import { store } from "../store.ts";
+import { parseK, positiveInt } from "../validation.ts";
 
 function movieIndex(model: LoadedModel, raw: string | undefined): number {
   const movieId = positiveInt(raw, "movie id");
@@ -26,7 +27,7 @@ export const movies = new Hono<AppEnv>()
     const k = parseK(c.req.query("k"));
     const model = await store.get(c.env);
     const item = movieIndex(model, c.req.param("id"));
-    const ranked = await topK(model, "similar", item, k, [item]);
+    const ranked = await similarItems(model, item, k, [item]);
     c.header("x-model-version", model.version);
     c.header("cache-control", "public, max-age=300");
     return c.json({

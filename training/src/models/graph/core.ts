@@ -2,6 +2,8 @@
 // gradients, a loss-and-gradient step on a batch of BPR triples, and the final embeddings.
 import type { Block } from "../../engine/kernels.ts";
 import type { Triples } from "../../engine/graph-ops.ts";
+import type { Csr } from "../../protocol/csr.ts";
+import type { FoldIn } from "../foldin.ts";
 
 export interface TrainableCore {
   /** Tensors updated by Adam, and their gradient buffers (same lengths). */
@@ -18,4 +20,6 @@ export interface TrainableCore {
   lossAndGrad(t: Triples, count: number): { bpr: number; reg: number };
   /** Final embeddings of all users then all items (inference mode: no dropout). */
   finalEmbeddings(): Block<"f32">;
+  /** Cores whose users can be folded in from a history (see foldin.ts). */
+  foldIn?(train: Csr, egoWeight: number): FoldIn;
 }

@@ -6,6 +6,8 @@
 import type { Block, Engine } from "../../engine/kernels.ts";
 import type { GraphOps, Triples } from "../../engine/graph-ops.ts";
 import type { PropagationPlan } from "../../engine/propagation-plan.ts";
+import type { Csr } from "../../protocol/csr.ts";
+import type { PropagatedFoldIn } from "../foldin.ts";
 import type { TrainableCore } from "./core.ts";
 
 export class LightGcnCore implements TrainableCore {
@@ -24,7 +26,7 @@ export class LightGcnCore implements TrainableCore {
 
   constructor(
     private readonly ops: GraphOps,
-    engine: Engine,
+    private readonly engine: Engine,
     private readonly adj: PropagationPlan | null,
     readonly users: number,
     readonly items: number,
@@ -77,5 +79,43 @@ export class LightGcnCore implements TrainableCore {
     const f = this.acc.view();
     for (let i = 0; i < f.length; i++) f[i] *= this.scale;
     return this.acc;
+  }
+
+  /**
+   * Fold-in for a user outside the graph (see foldin.ts). A user u with history H gets
+   * e_u^(l+1) = sum_{i in H} E_l[i] / sqrt(|H| deg(i)) for l = 0..L-1, exactly as LightGCN
+   * propagates, with item degrees from train. The user's own layer-0 (ego) vector was never
+   * trained; it is estimated as egoWeight * e_u^(1) (egoWeight chosen on valid). The final
+   * vector is the layer mean, as in training, so every history item adds
+   * ((1 + egoWeight) E_0[i] + E_1[i] + ... + E_{L-1}[i]) / ((L + 1) sqrt(deg i)), times |H|^-1/2.
+   */
+  foldIn(train: Csr, egoWeight: number): PropagatedFoldIn {
+    const { users, items, dim: d, layers } = this;
+    const degree = new Float64Array(items);
+    for (let p = 0; p < train.indptr[train.rows]; p++) degree[train.indices[p]]++;
+    const contributions = new Float32Array(items * d);
+    const addItemRows = (layer: Float32Array, weight: number): void => {
+      for (let i = 0; i < items; i++) {
+        if (degree[i] === 0) continue; // an item no train user has: it propagates nothing
+        const w = weight / ((layers + 1) * Math.sqrt(degree[i]));
+        for (let c = 0; c < d; c++) contributions[i * d + c] += w * layer[(users + i) * d + c];
+      }
+    };
+    if (layers === 0) {
+      addItemRows(this.e0.view(), egoWeight);
+    } else {
+      this.engine.scoped(() => {
+        let src = this.e0;
+        addItemRows(src.view(), 1 + egoWeight);
+        for (let l = 1; l < layers; l++) {
+          const dst = this.engine.alloc("f32", this.nodes * d);
+          this.ops.propagate(this.adj!, src, dst, null, d);
+          addItemRows(dst.view(), 1);
+          src = dst;
+        }
+      });
+    }
+    const final = this.finalEmbeddings().view();
+    return { kind: "propagated", items, dim: d, contributions, candidates: final.slice(users * d, (users + items) * d) };
   }
 }

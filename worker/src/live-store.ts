@@ -1,0 +1,80 @@
+// Live ratings in D1 (worker/migrations): what users rated after the published snapshot. Every
+// write is one SQL statement, so it is all-or-nothing; reads go to the primary database, so a
+// request sees every write that was answered before it (read-your-writes).
+import { ApiError } from "./errors.ts";
+import type { RatingEntry } from "./validation.ts";
+
+export interface LiveRating {
+  movieId: number;
+  rating: number | null;
+  timestamp: number;
+}
+
+interface Row {
+  movie_id: number;
+  rating: number | null;
+  rated_at: number;
+}
+
+const toRating = (r: Row): LiveRating => ({ movieId: r.movie_id, rating: r.rating, timestamp: r.rated_at });
+
+/** D1 failed (unbound, overloaded, down): writes answer 503 and say so. */
+export function storeUnavailable(err: unknown): ApiError {
+  console.error("D1 error", err);
+  return new ApiError(503, "live_store_unavailable", "the live ratings store (D1) is not available right now; try again shortly");
+}
+
+async function guarded<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    throw storeUnavailable(err);
+  }
+}
+
+export function liveRatings(db: D1Database, user: number): Promise<LiveRating[]> {
+  return guarded(async () => {
+    const { results } = await db
+      .prepare("SELECT movie_id, rating, rated_at FROM ratings WHERE user_id = ?1 ORDER BY rated_at DESC, movie_id")
+      .bind(user)
+      .all<Row>();
+    return results.map(toRating);
+  });
+}
+
+/**
+ * Inserts or replaces the entries in one statement: the whole list travels as one JSON
+ * parameter (D1 caps bound parameters at 100 per statement, and a batch of 1,000 statements
+ * would count 1,000 queries), expanded by SQLite's json_each.
+ */
+export function putRatings(db: D1Database, user: number, entries: RatingEntry[], now: number): Promise<LiveRating[]> {
+  const rows = entries.map((e) => [e.movieId, e.rating, e.timestamp ?? now]);
+  return guarded(async () => {
+    const { results } = await db
+      .prepare(
+        `INSERT INTO ratings (user_id, movie_id, rating, rated_at)
+         SELECT ?1, json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?2) WHERE true
+         ON CONFLICT (user_id, movie_id) DO UPDATE SET rating = excluded.rating, rated_at = excluded.rated_at
+         RETURNING movie_id, rating, rated_at`,
+      )
+      .bind(user, JSON.stringify(rows))
+      .all<Row>();
+    return results.map(toRating);
+  });
+}
+
+/** Deletes one live rating; true when there was one. */
+export function deleteRating(db: D1Database, user: number, movieId: number): Promise<boolean> {
+  return guarded(async () => {
+    const r = await db.prepare("DELETE FROM ratings WHERE user_id = ?1 AND movie_id = ?2").bind(user, movieId).run();
+    return r.meta.changes > 0;
+  });
+}
+
+/** Erases everything stored for the user; returns how many ratings were removed. */
+export function deleteUser(db: D1Database, user: number): Promise<number> {
+  return guarded(async () => {
+    const r = await db.prepare("DELETE FROM ratings WHERE user_id = ?1").bind(user).run();
+    return r.meta.changes;
+  });
+}

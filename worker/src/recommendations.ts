@@ -1,0 +1,60 @@
+// Who a recommendation request is for, and what to hide: a known user is ranked by the trained
+// vector; anyone else with positive history is ranked by the model's fold-in. Every movie in
+// the snapshot and in the live history is excluded.
+import { ApiError } from "./errors.ts";
+import type { LiveRating } from "./live-store.ts";
+import type { LoadedModel } from "./model-store.ts";
+import { type Scored, ratedItems, recsForHistory, recsForUser } from "./scoring.ts";
+import { isPositive } from "./validation.ts";
+
+export type Source = "model" | "fold-in";
+
+export interface Ranked {
+  source: Source;
+  ranked: Scored[];
+}
+
+/** Internal indices of the movies the model knows, without duplicates. */
+function itemsOf(model: LoadedModel, ratings: readonly { movieId: number }[]): number[] {
+  const out = new Set<number>();
+  for (const r of ratings) {
+    const i = model.itemIndex.get(r.movieId);
+    if (i !== undefined) out.add(i);
+  }
+  return [...out];
+}
+
+/** Ranks for a history alone (an anonymous visitor, or a user the model does not know). */
+export async function rankHistory(model: LoadedModel, history: readonly { movieId: number; rating: number | null }[], k: number, what: string): Promise<Ranked> {
+  if (!model.foldin) {
+    throw new ApiError(404, "no_foldin", `${what}: the served model (${model.manifest.model}) has no fold-in graph, so it can only recommend for users it was trained on`);
+  }
+  const positives = itemsOf(model, history.filter((r) => isPositive(r.rating)));
+  if (positives.length === 0) {
+    throw new ApiError(404, "no_positive_history", `${what} has no positive ratings (3 or more, or no rating for "watched") to recommend from`);
+  }
+  return { source: "fold-in", ranked: await recsForHistory(model, positives, k, itemsOf(model, history)) };
+}
+
+/**
+ * Ranks for a user id. `live` is null when the live store could not be read: a known user is
+ * then ranked from the snapshot alone (the caller says so in a header).
+ */
+export async function rankUser(model: LoadedModel, userId: number, live: LiveRating[] | null, k: number): Promise<Ranked> {
+  const user = model.userIndex.get(userId);
+  if (user !== undefined) {
+    const exclude = new Set<number>(ratedItems(model, user));
+    for (const i of itemsOf(model, live ?? [])) exclude.add(i);
+    return { source: "model", ranked: await recsForUser(model, user, k, [...exclude]) };
+  }
+  if (live === null) throw new ApiError(503, "live_store_unavailable", `user ${userId} is not in the model and the live ratings store (D1) cannot be read right now`);
+  if (live.length === 0) {
+    throw new ApiError(404, "unknown_user", `user ${userId} is not in the model (${model.manifest.users} users) and has no live ratings: POST /users/${userId}/ratings first`);
+  }
+  return rankHistory(model, live, k, `user ${userId}`);
+}
+
+/** The JSON of a ranked list: each movie's metadata and score. */
+export function recommendationList(model: LoadedModel, ranked: Scored[]): object[] {
+  return ranked.map(({ item, score }) => ({ ...model.movies[item], score }));
+}
