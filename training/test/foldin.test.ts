@@ -10,11 +10,13 @@ import { ease } from "../src/models/ease.ts";
 import { type FoldIn, foldInScorer, foldInScores } from "../src/models/foldin.ts";
 import { ials } from "../src/models/ials.ts";
 import { lightgcn, mf } from "../src/models/lightgcn.ts";
+import { propagationPlan } from "../src/models/embedding-model.ts";
 import { normalizedAdjacency } from "../src/models/graph/adjacency.ts";
+import { LightGcnCore } from "../src/models/graph/lightgcn-core.ts";
 import { csrFromTriples, rowOf } from "../src/protocol/csr.ts";
 import { holdOutUsers, type Split } from "../src/protocol/protocols.ts";
 import { Rng } from "../src/util/rng.ts";
-import { randomTrain } from "./graph-helpers.ts";
+import { graphPools, randomTrain } from "./graph-helpers.ts";
 
 ort.env.wasm.numThreads = 1;
 const ctx = { seed: 5, log: () => {} };
@@ -85,6 +87,7 @@ describe("fold-in graphs in onnxruntime-web", () => {
 
 describe("each model's fold-in is what the model computes", () => {
   const train = randomTrain(40, 30, 6, 3);
+  const pools = graphPools();
 
   it("LightGCN: the layer mean of a new user propagated over the train graph, ego = weight x layer 1", async () => {
     const layers = 2;
@@ -118,6 +121,35 @@ describe("each model's fold-in is what the model computes", () => {
     for (let j = 0; j < 30; j++) {
       const expected = user.reduce((s, v, c) => s + v * emb.items[j * 5 + c], 0);
       expect(scores[j]).toBeCloseTo(expected, 4);
+    }
+  });
+
+  it("LightGCN with a fitted ego map: a train user whose ego is linear in its propagated row gets its trained vector back", () => {
+    const dim = 4;
+    const ops = pools[0];
+    const e = ops.engine;
+    const plan = propagationPlan({ engine: e, ops, train, rng: new Rng(1), params: {} }, dim);
+    const rng = new Rng(8);
+    const init = new Float32Array((40 + 30) * dim);
+    for (let k = 40 * dim; k < init.length; k++) init[k] = rng.normal();
+    // user ego rows = a_1 W_true, with a_1 the users' rows of A_hat E_0 (users' E_0 are zero so far)
+    const adj = normalizedAdjacency(train);
+    const wTrue = Array.from({ length: dim * dim }, () => rng.normal());
+    for (let u = 0; u < 40; u++) {
+      const a1 = new Float64Array(dim);
+      for (let p = adj.indptr[u]; p < adj.indptr[u + 1]; p++) for (let c = 0; c < dim; c++) a1[c] += adj.values[p] * init[adj.indices[p] * dim + c];
+      for (let c = 0; c < dim; c++) init[u * dim + c] = a1.reduce((s, v, a) => s + v * wTrue[a * dim + c], 0);
+    }
+    const core = new LightGcnCore(ops, e, plan, 40, 30, dim, 1, 0, init);
+    const f = core.foldIn(train, "fit");
+    const final = core.finalEmbeddings().view();
+    const scores = new Float32Array(30);
+    for (const u of [0, 17, 39]) {
+      foldInScores(f, rowOf(train, u), scores);
+      for (let j = 0; j < 30; j++) {
+        const trained = Array.from({ length: dim }, (_, c) => final[u * dim + c] * final[(40 + j) * dim + c]).reduce((a, b) => a + b, 0);
+        expect(scores[j]).toBeCloseTo(trained, 2);
+      }
     }
   });
 

@@ -1,19 +1,22 @@
 // npm run bench:serve: serving speed on loopback. Publishes the exported model to the local R2,
-// starts `wrangler dev` on 127.0.0.1, times the first (cold) request, sends a bounded number of
-// requests over many users with autocannon, stops the server by PID, and compares the scoring
-// time of onnxruntime-web with a plain TypeScript scorer on the same model. A benchmark: it
-// asserts nothing.
+// migrates the local D1, starts `wrangler dev` on 127.0.0.1, times the first (cold) request,
+// then sends a bounded number of requests per scenario with autocannon: the JSON 404 floor, GET
+// recs for known users, GET recs for known users with live ratings, GET recs for new users
+// (fold-in from live ratings), and POST /recs. It stops the server by PID and times scoring in
+// Node with the same onnxruntime-web wasm: ORT vs a plain TypeScript scorer, and ORT fold-in.
+// A benchmark: it asserts nothing.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import autocannon from "autocannon";
 import { Command } from "commander";
 import * as ort from "onnxruntime-web";
-import { BUNDLE_FILES, type IdMaps, RECS_GRAPH, decodeRated } from "../../training/src/contract/artifacts.ts";
+import { BUNDLE_FILES, FOLDIN_GRAPH, type IdMaps, RECS_GRAPH, decodeRated } from "../../training/src/contract/artifacts.ts";
 import { integer, runCli } from "../../training/src/cli/options.ts";
 import { readEmbeddings } from "../../training/src/export/bundle.ts";
 import { topK } from "../../training/src/eval/topk.ts";
 import { publishBundle, readManifest } from "../../training/src/publish/publish.ts";
 import { localTarget } from "../../training/src/publish/targets.ts";
+import { ensureDevToken, migrateLocalD1 } from "../../training/src/serve/local-setup.ts";
 import { startWranglerDev } from "../../training/src/serve/wrangler-dev.ts";
 import { Rng } from "../../training/src/util/rng.ts";
 
@@ -22,11 +25,12 @@ const program = new Command("bench:serve")
   .option("--model <name>", "exported model to serve", "lightgcn")
   .option("--artifacts <dir>", "artifacts folder", "artifacts")
   .option("--port <n>", "port", integer, 8788)
-  .option("--requests <n>", "requests to send", integer, 20_000)
-  .option("--connections <n>", "concurrent connections", integer, 8)
+  .option("--requests <n>", "requests to send per scenario", integer, 5_000)
+  .option("--connections <n>", "concurrent connections", integer, 1)
+  .option("--live-users <n>", "users given live ratings before the run (half known, half new)", integer, 200)
   .option("--queries <n>", "scoring comparisons", integer, 2_000);
 program.parse();
-const o = program.opts<{ model: string; artifacts: string; port: number; requests: number; connections: number; queries: number }>();
+const o = program.opts<{ model: string; artifacts: string; port: number; requests: number; connections: number; queries: number; liveUsers: number }>();
 
 const round = (x: number, digits = 3): number => Math.round(x * 10 ** digits) / 10 ** digits;
 
@@ -75,6 +79,55 @@ async function scoringTimes(dir: string): Promise<{ ort_ms: number; ts_ms: numbe
   return { ort_ms: ortMs, ts_ms: tsMs, agree: agree / 200 };
 }
 
+/** Fold-in scoring in this process: ORT on foldin.onnx for histories of real users' sizes. */
+async function foldInTimes(dir: string): Promise<{ foldin_ms: number; mean_history: number } | null> {
+  const manifest = readManifest(dir);
+  if (!manifest.foldin) return null;
+  const session = await ort.InferenceSession.create(readFileSync(join(dir, BUNDLE_FILES.foldin)));
+  const buf = readFileSync(join(dir, BUNDLE_FILES.rated));
+  const rated = decodeRated(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  const rng = new Rng(3);
+  const histories = Array.from({ length: o.queries }, () => {
+    const u = rng.int(manifest.users);
+    return BigInt64Array.from(rated.indices.subarray(rated.indptr[u], rated.indptr[u + 1]), BigInt);
+  });
+  const run = (h: BigInt64Array) => session.run({
+    [FOLDIN_GRAPH.inputs.history]: new ort.Tensor("int64", h, [h.length]),
+    [FOLDIN_GRAPH.inputs.k]: new ort.Tensor("int64", BigInt64Array.of(10n), [1]),
+    [FOLDIN_GRAPH.inputs.exclude]: new ort.Tensor("int64", h, [h.length]),
+  });
+  for (const h of histories.slice(0, 100)) await run(h); // warm up
+  const t = performance.now();
+  for (const h of histories) await run(h);
+  return { foldin_ms: (performance.now() - t) / histories.length, mean_history: histories.reduce((s, h) => s + h.length, 0) / histories.length };
+}
+
+interface Scenario {
+  name: string;
+  request: () => { method: "GET" | "POST"; path: string; body?: string; headers?: Record<string, string> };
+}
+
+async function load(url: string, s: Scenario): Promise<Record<string, number>> {
+  const t = performance.now();
+  const run = await autocannon({
+    url,
+    connections: o.connections,
+    amount: o.requests,
+    timeout: 10,
+    requests: [{ setupRequest: (req) => ({ ...req, ...s.request() }) }],
+  });
+  const seconds = (performance.now() - t) / 1000;
+  return {
+    p50_ms: run.latency.p50,
+    p99_ms: run.latency.p99,
+    mean_ms: round(run.latency.average),
+    requests_per_second: round(run.requests.total / seconds, 1),
+    requests: run.requests.total,
+    // the 404 floor is meant to answer 404: count what differs from the expected status
+    unexpected: s.name === "floor_404" ? run["2xx"] + run.errors + run["5xx"] : run.non2xx + run.errors,
+  };
+}
+
 await runCli(async () => {
   const dir = join(o.artifacts, o.model);
   const ids = JSON.parse(readFileSync(join(dir, BUNDLE_FILES.ids), "utf8")) as IdMaps;
@@ -84,45 +137,56 @@ await runCli(async () => {
   } finally {
     await target.close();
   }
-  console.log(`published ${readManifest(dir).version} to the local R2; starting wrangler dev on 127.0.0.1:${o.port}`);
+  await migrateLocalD1();
+  const token = ensureDevToken();
+  console.log(`published ${readManifest(dir).version} to the local R2, migrated the local D1; starting wrangler dev on 127.0.0.1:${o.port}`);
   const server = await startWranglerDev(o.port, { quiet: true });
-  let result: Record<string, number>;
+  const results: Record<string, Record<string, number>> = {};
   try {
-    // Readiness was checked on /health, which already loaded the model; restart-free cold
-    // measurement: the first /users request of a fresh isolate is timed by the first request
-    // after wrangler dev's start (its /health poll) and reported as ready_ms.
     let t = performance.now();
     const first = await fetch(`${server.url}/users/${ids.users[0]}/recs`);
     await first.arrayBuffer();
-    const firstRecsMs = performance.now() - t;
+    results.cold = { cold_start_ms: round(server.readyMs, 1), first_recs_ms: round(performance.now() - t, 2) };
+
+    // live ratings: known users get 10 more, new users (ids above the model's) 20
     const rng = new Rng(2);
+    const randomMovies = (n: number): { movieId: number; rating: number }[] =>
+      Array.from(new Set(Array.from({ length: n }, () => ids.items[rng.int(ids.items.length)])), (movieId) => ({ movieId, rating: 3 + rng.int(3) }));
+    const knownLive = Array.from({ length: Math.ceil(o.liveUsers / 2) }, () => ids.users[rng.int(ids.users.length)]);
+    const newLive = Array.from({ length: Math.floor(o.liveUsers / 2) }, (_, n) => 10_000_000 + n);
     t = performance.now();
-    const run = await autocannon({
-      url: server.url,
-      connections: o.connections,
-      amount: o.requests,
-      timeout: 10,
-      requests: [{ setupRequest: (req) => ({ ...req, path: `/users/${ids.users[rng.int(ids.users.length)]}/recs` }) }],
-    });
-    const seconds = (performance.now() - t) / 1000;
-    const non2xx = run.non2xx + run.errors;
-    result = {
-      cold_start_ms: round(server.readyMs, 1),
-      first_recs_ms: round(firstRecsMs, 2),
-      p50_ms: run.latency.p50,
-      p99_ms: run.latency.p99,
-      mean_ms: round(run.latency.average),
-      requests_per_second: round(run.requests.total / seconds, 1),
-      requests: run.requests.total,
-      failed: non2xx,
-      connections: o.connections,
-    };
-    console.log(`cold start (spawn to first /health answered, model loaded): ${result.cold_start_ms} ms; next /users request ${result.first_recs_ms} ms`);
-    console.log(`${result.requests} requests over ${ids.users.length} users, ${o.connections} connections: p50 ${result.p50_ms} ms, p99 ${result.p99_ms} ms, ${result.requests_per_second} req/s, ${non2xx} failed`);
+    for (const [user, n] of [...knownLive.map((u) => [u, 10]), ...newLive.map((u) => [u, 20])]) {
+      const res = await fetch(`${server.url}/users/${user}/ratings`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ ratings: randomMovies(n) }),
+      });
+      if (res.status !== 200) throw new Error(`POST ratings for user ${user} answered ${res.status}: ${await res.text()}`);
+    }
+    results.writes = { users: o.liveUsers, ms_per_post: round((performance.now() - t) / o.liveUsers, 2) };
+
+    const scenarios: Scenario[] = [
+      { name: "floor_404", request: () => ({ method: "GET", path: "/nope" }) },
+      { name: "recs_known", request: () => ({ method: "GET", path: `/users/${ids.users[rng.int(ids.users.length)]}/recs` }) },
+      { name: "recs_known_live", request: () => ({ method: "GET", path: `/users/${knownLive[rng.int(knownLive.length)]}/recs` }) },
+      { name: "recs_new_foldin", request: () => ({ method: "GET", path: `/users/${newLive[rng.int(newLive.length)]}/recs` }) },
+      {
+        name: "post_recs",
+        request: () => ({ method: "POST", path: "/recs", headers: { "content-type": "application/json" }, body: JSON.stringify({ history: randomMovies(20), k: 10 }) }),
+      },
+    ];
+    for (const s of scenarios) {
+      results[s.name] = await load(server.url, s);
+      const r = results[s.name];
+      console.log(`${s.name.padEnd(16)} ${r.requests} requests, ${o.connections} connection(s): p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, mean ${r.mean_ms} ms, ${r.requests_per_second} req/s, ${r.unexpected} unexpected`);
+    }
+    console.log(`cold start (spawn to first /health answered, model loaded): ${results.cold.cold_start_ms} ms; next /users request ${results.cold.first_recs_ms} ms`);
   } finally {
     await server.stop();
   }
   const s = await scoringTimes(dir);
   console.log(`scoring one user over ${readManifest(dir).items} items, top 10 (Node, same onnxruntime-web wasm): ORT ${round(s.ort_ms, 4)} ms, TypeScript ${round(s.ts_ms, 4)} ms; identical top-10 for ${(s.agree * 100).toFixed(1)}% of users`);
-  console.log(JSON.stringify({ ...result, ort_score_ms: round(s.ort_ms, 4), ts_score_ms: round(s.ts_ms, 4), topk_agreement: s.agree }));
+  const f = await foldInTimes(dir);
+  if (f) console.log(`fold-in scoring (Node, same wasm): ORT ${round(f.foldin_ms, 4)} ms for a history of ${f.mean_history.toFixed(0)} movies on average, top 10 over ${readManifest(dir).items} items`);
+  console.log(JSON.stringify({ ...results, scoring: { ort_score_ms: round(s.ort_ms, 4), ts_score_ms: round(s.ts_ms, 4), topk_agreement: s.agree, ...(f ? { ort_foldin_ms: round(f.foldin_ms, 4) } : {}) } }));
 });

@@ -7,6 +7,7 @@ import { modelDir } from "../contract/artifacts.ts";
 import { runTraining } from "../pipeline/run.ts";
 import { publishBundle } from "../publish/publish.ts";
 import { localTarget } from "../publish/targets.ts";
+import { DEV_VARS, ensureDevToken, migrateLocalD1 } from "../serve/local-setup.ts";
 import { startWranglerDev } from "../serve/wrangler-dev.ts";
 import { addDataOptions, addProtocolOptions, integer, runCli } from "./options.ts";
 
@@ -20,6 +21,26 @@ const program = addProtocolOptions(addDataOptions(new Command("start")))
   .option("--no-serve", "stop after publishing to the local R2");
 program.parse();
 const opts = program.opts<{ dataset: string; from?: string; dataDir: string; protocol: string; seed: number; artifacts: string; port: number; serve: boolean }>();
+
+function examples(url: string, token: string): string {
+  const auth = `-H 'Authorization: Bearer ${token}'`;
+  const json = "-H 'Content-Type: application/json'";
+  return [
+    `\nServing on ${url} (Ctrl-C to stop). Try:`,
+    `  curl ${url}/users/1/recs`,
+    `  curl '${url}/users/1/recs?k=5'`,
+    `  curl ${url}/movies/1/similar`,
+    `  curl ${url}/health`,
+    "A new user: rate movies (live, stored in the local D1), then get fold-in recommendations:",
+    `  curl -X POST ${url}/users/100000/ratings ${auth} ${json} -d '{"ratings": [{"movieId": 1, "rating": 5}, {"movieId": 2571, "rating": 5}, {"movieId": 1193}]}'`,
+    `  curl ${url}/users/100000/recs`,
+    `  curl ${url}/users/100000/ratings ${auth}`,
+    `  curl -X DELETE ${url}/users/100000 ${auth}`,
+    "A visitor who keeps their own history (nothing stored):",
+    `  curl -X POST ${url}/recs ${json} -d '{"history": [{"movieId": 260, "rating": 5}, {"movieId": 1196, "rating": 4}], "k": 5}'`,
+    "",
+  ].join("\n");
+}
 
 await runCli(async () => {
   const started = performance.now();
@@ -36,10 +57,12 @@ await runCli(async () => {
   } finally {
     await target.close();
   }
+  await migrateLocalD1();
+  const token = ensureDevToken();
+  console.log(`local D1 migrated (worker/migrations); API token for the write routes in ${DEV_VARS}`);
   if (!opts.serve) return;
   const server = await startWranglerDev(opts.port);
-  const user = 1;
-  console.log(`\nServing on ${server.url} (Ctrl-C to stop). Try:\n  curl ${server.url}/users/${user}/recs\n  curl '${server.url}/users/${user}/recs?k=5'\n  curl ${server.url}/movies/1/similar\n  curl ${server.url}/health\n`);
+  console.log(examples(server.url, token));
   await new Promise<void>((resolve) => {
     const stop = (): void => void server.stop().then(resolve);
     process.once("SIGINT", stop);

@@ -113,7 +113,8 @@ export class EmbeddingModel implements Recommender {
     const { core, train } = this;
     if (!core || !train) throw new Error(`${this.name}: foldIn() before fit()`);
     if (!core.foldIn) return null;
-    const ego = numberParam({ ...this.params, ...overrides }, "foldin_ego", (v) => v >= 0, ">= 0");
+    const p = { ...this.params, ...overrides };
+    const ego = p.foldin_ego === "fit" ? "fit" : numberParam(p, "foldin_ego", (v) => v >= 0, `"fit" or a number >= 0`);
     return core.foldIn(train, ego);
   }
 

@@ -16,7 +16,7 @@ import { type Split, holdOutUsers } from "../protocol/protocols.ts";
 
 /** Fold-in-only parameters tried on valid, per model (others have none). */
 export const FOLDIN_GRIDS: Record<string, Params[]> = {
-  lightgcn: [{ foldin_ego: 0 }, { foldin_ego: 0.5 }, { foldin_ego: 1 }, { foldin_ego: 2 }],
+  lightgcn: [{ foldin_ego: 0 }, { foldin_ego: 1 }, { foldin_ego: 2 }, { foldin_ego: 4 }, { foldin_ego: 8 }, { foldin_ego: "fit" }],
   mf: [{ foldin_ego: 1 }],
 };
 

@@ -21,5 +21,5 @@ export interface TrainableCore {
   /** Final embeddings of all users then all items (inference mode: no dropout). */
   finalEmbeddings(): Block<"f32">;
   /** Cores whose users can be folded in from a history (see foldin.ts). */
-  foldIn?(train: Csr, egoWeight: number): FoldIn;
+  foldIn?(train: Csr, egoWeight: number | "fit"): FoldIn;
 }
