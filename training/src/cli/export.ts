@@ -8,7 +8,7 @@ import { prepare } from "../pipeline/prepare.ts";
 import { addDataOptions, runCli } from "./options.ts";
 
 const program = addDataOptions(new Command("export"))
-  .description("Write artifacts/<model>/{model.onnx, similar.onnx, rated.bin, movies.json, ids.json, manifest.json} from a trained embedding model (lightgcn, mf, ngcf). `npm run train` does this already.")
+  .description("Write artifacts/<model>/{model.onnx, similar.onnx, rated.bin, movies.json, ids.json, manifest.json} from a trained embedding model (lightgcn, mf, ngcf, ials), with the foldin.onnx training wrote when the model has a fold-in. `npm run train` does this already.")
   .option("--model <name>", "trained model to export", "lightgcn")
   .option("--artifacts <dir>", "artifacts folder", "artifacts");
 program.parse();
