@@ -107,14 +107,20 @@ interface Scenario {
   request: () => { method: "GET" | "POST"; path: string; body?: string; headers?: Record<string, string> };
 }
 
-async function load(url: string, s: Scenario): Promise<Record<string, number>> {
+async function load(url: string, s: Scenario, token: string): Promise<Record<string, number>> {
   const t = performance.now();
   const run = await autocannon({
     url,
     connections: o.connections,
     amount: o.requests,
     timeout: 10,
-    requests: [{ setupRequest: (req) => ({ ...req, ...s.request() }) }],
+    requests: [{
+      setupRequest: (req) => {
+        const r = s.request();
+        // wrangler dev reads the token npm start wrote to .dev.vars: every route needs it
+        return { ...req, ...r, headers: { ...req.headers, ...r.headers, authorization: `Bearer ${token}` } };
+      },
+    }],
   });
   const seconds = (performance.now() - t) / 1000;
   return {
@@ -144,7 +150,7 @@ await runCli(async () => {
   const results: Record<string, Record<string, number>> = {};
   try {
     let t = performance.now();
-    const first = await fetch(`${server.url}/users/${ids.users[0]}/recs`);
+    const first = await fetch(`${server.url}/users/${ids.users[0]}/recs`, { headers: { authorization: `Bearer ${token}` } });
     await first.arrayBuffer();
     results.cold = { cold_start_ms: round(server.readyMs, 1), first_recs_ms: round(performance.now() - t, 2) };
 
@@ -176,7 +182,7 @@ await runCli(async () => {
       },
     ];
     for (const s of scenarios) {
-      results[s.name] = await load(server.url, s);
+      results[s.name] = await load(server.url, s, token);
       const r = results[s.name];
       console.log(`${s.name.padEnd(16)} ${r.requests} requests, ${o.connections} connection(s): p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, mean ${r.mean_ms} ms, ${r.requests_per_second} req/s, ${r.unexpected} unexpected`);
     }

@@ -23,21 +23,22 @@ program.parse();
 const opts = program.opts<{ dataset: string; from?: string; dataDir: string; protocol: string; seed: number; artifacts: string; port: number; serve: boolean }>();
 
 function examples(url: string, token: string): string {
-  const auth = `-H 'Authorization: Bearer ${token}'`;
+  const auth = `-H "Authorization: Bearer $TOKEN"`;
   const json = "-H 'Content-Type: application/json'";
   return [
-    `\nServing on ${url} (Ctrl-C to stop). Try:`,
-    `  curl ${url}/users/1/recs`,
-    `  curl '${url}/users/1/recs?k=5'`,
-    `  curl ${url}/movies/1/similar`,
+    `\nServing on ${url} (Ctrl-C to stop). Every route but /health needs the token from ${DEV_VARS}. Try:`,
+    `  export TOKEN=${token}`,
+    `  curl ${auth} ${url}/users/1/recs`,
+    `  curl ${auth} '${url}/users/1/recs?k=5'`,
+    `  curl ${auth} ${url}/movies/1/similar`,
     `  curl ${url}/health`,
     "A new user: rate movies (live, stored in the local D1), then get fold-in recommendations:",
     `  curl -X POST ${url}/users/100000/ratings ${auth} ${json} -d '{"ratings": [{"movieId": 1, "rating": 5}, {"movieId": 2571, "rating": 5}, {"movieId": 1193}]}'`,
-    `  curl ${url}/users/100000/recs`,
-    `  curl ${url}/users/100000/ratings ${auth}`,
-    `  curl -X DELETE ${url}/users/100000 ${auth}`,
+    `  curl ${auth} ${url}/users/100000/recs`,
+    `  curl ${auth} ${url}/users/100000/ratings`,
+    `  curl -X DELETE ${auth} ${url}/users/100000`,
     "A visitor who keeps their own history (nothing stored):",
-    `  curl -X POST ${url}/recs ${json} -d '{"history": [{"movieId": 260, "rating": 5}, {"movieId": 1196, "rating": 4}], "k": 5}'`,
+    `  curl -X POST ${url}/recs ${auth} ${json} -d '{"history": [{"movieId": 260, "rating": 5}, {"movieId": 1196, "rating": 4}], "k": 5}'`,
     "",
   ].join("\n");
 }
