@@ -11,7 +11,8 @@ export default defineProject({
   plugins: [
     cloudflareTest({
       wrangler: { configPath: fileURLToPath(new URL("../wrangler.toml", import.meta.url)) },
-      miniflare: { bindings: { MODEL_REFRESH_SECONDS: "0", TEST_MIGRATIONS: migrations } },
+      // API_TOKEN "" (no token): the tests choose their own, whatever a local .dev.vars holds
+      miniflare: { bindings: { MODEL_REFRESH_SECONDS: "0", API_TOKEN: "", TEST_MIGRATIONS: migrations } },
     }),
   ],
   test: {

@@ -7,7 +7,7 @@ import { ApiError, errorResponse } from "./errors.ts";
 import { movies } from "./routes/movies.ts";
 import { anonymous } from "./routes/anonymous.ts";
 import { users } from "./routes/users.ts";
-import { store } from "./store.ts";
+import { cache, withModel } from "./middleware.ts";
 
 export const app = new Hono<AppEnv>();
 
@@ -19,10 +19,11 @@ app.use("*", cors({
   maxAge: 86400,
 }));
 
-app.get("/health", async (c) => {
-  const model = await store.get(c.env);
-  c.header("cache-control", "no-store");
-  c.header("x-model-version", model.version);
+// With a token configured, /health (the one open route) says only that the service is up and
+// which model it serves.
+app.get("/health", withModel, cache("no-store"), (c) => {
+  const model = c.var.model;
+  if (c.env.API_TOKEN) return c.json({ status: "ok", model: model.version });
   return c.json({
     status: "ok",
     model: model.version,
@@ -31,6 +32,7 @@ app.get("/health", async (c) => {
     users: model.manifest.users,
     items: model.manifest.items,
     dim: model.manifest.dim,
+    foldin: model.manifest.foldin ?? null,
     loadedAt: model.loadedAt,
   });
 });

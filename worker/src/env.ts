@@ -1,4 +1,5 @@
 // The Worker's bindings (wrangler.toml) and the variables every handler sees.
+import type { LoadedModel } from "./model-store.ts";
 export interface Env {
   /** R2 bucket holding models/<version>/... and models/current.json. */
   MODELS: R2Bucket;
@@ -9,8 +10,10 @@ export interface Env {
    * Writes and history reads always need it: without it they answer 403.
    */
   API_TOKEN?: string;
-  /** How often, at most, the Worker looks for a new models/current.json. */
+  /** How often, at most, the Worker looks for a new models/current.json (and retries a failed load). */
   MODEL_REFRESH_SECONDS?: string;
+  /** How long a model load may take before waiting requests get 503 (default 10). */
+  MODEL_LOAD_TIMEOUT_SECONDS?: string;
 }
 
-export type AppEnv = { Bindings: Env };
+export type AppEnv = { Bindings: Env; Variables: { model: LoadedModel } };

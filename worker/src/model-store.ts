@@ -88,41 +88,112 @@ async function loadVersion(bucket: R2Bucket, pointer: CurrentPointer): Promise<L
   };
 }
 
+/** A request's hold on a loaded model: the model stays usable until release(). */
+export interface Lease {
+  model: LoadedModel;
+  release(): void;
+}
+
+const DEFAULT_LOAD_TIMEOUT_SECONDS = 10;
+
+/** ORT sessions hold wasm memory outside the JS heap: release them explicitly. */
+async function dispose(model: LoadedModel): Promise<void> {
+  await Promise.all([model.recs.release(), model.similar.release(), model.foldin?.release()]);
+}
+
+function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ApiError(503, "model_unavailable", `${what} did not finish within ${ms / 1000} s; the next attempt comes after the refresh interval`)), ms);
+  });
+  return Promise.race([work, deadline]).finally(() => {
+    if (timer !== undefined) clearTimeout(timer);
+  });
+}
+
 export class ModelStore {
   private current: LoadedModel | null = null;
   private pending: Promise<LoadedModel> | null = null;
   private checkedAt = 0;
+  /** The last failed load while nothing is loaded: answered again until the interval passes. */
+  private failure: { at: number; error: ApiError } | null = null;
+  /** Requests using each model; a replaced model is released when its count reaches zero. */
+  private readonly users = new Map<LoadedModel, number>();
+  private readonly retired = new Set<LoadedModel>();
   /** Versions loaded so far by this isolate (observability and tests). */
   loads = 0;
+  /** Models whose ONNX sessions were released after a swap (observability and tests). */
+  released = 0;
+
+  /** The model to answer with, held until the lease is released (see withModel). */
+  async acquire(env: Env): Promise<Lease> {
+    const model = await this.get(env);
+    this.users.set(model, (this.users.get(model) ?? 0) + 1);
+    let done = false;
+    return {
+      model,
+      release: () => {
+        if (done) return;
+        done = true;
+        const left = (this.users.get(model) ?? 1) - 1;
+        if (left > 0) this.users.set(model, left);
+        else {
+          this.users.delete(model);
+          if (this.retired.has(model)) this.free(model);
+        }
+      },
+    };
+  }
 
   /** The model to answer with: loads it on first use, refreshes it when the interval passed. */
-  async get(env: Env): Promise<LoadedModel> {
+  private async get(env: Env): Promise<LoadedModel> {
     const refreshMs = 1000 * Number(env.MODEL_REFRESH_SECONDS ?? DEFAULT_REFRESH_SECONDS);
     if (this.current && Date.now() - this.checkedAt < refreshMs) return this.current;
+    // a failed load is retried once per refresh interval, never once per request
+    if (!this.current && this.failure && Date.now() - this.failure.at < refreshMs) throw this.failure.error;
     if (this.pending) return this.current ?? this.pending;
-    this.pending = this.refresh(env).finally(() => {
+    const timeoutMs = 1000 * Number(env.MODEL_LOAD_TIMEOUT_SECONDS ?? DEFAULT_LOAD_TIMEOUT_SECONDS);
+    this.pending = this.refresh(env, timeoutMs).finally(() => {
       this.pending = null;
     });
     return this.pending;
   }
 
-  private async refresh(env: Env): Promise<LoadedModel> {
+  private async refresh(env: Env, timeoutMs: number): Promise<LoadedModel> {
     try {
-      const pointer = await readPointer(env.MODELS);
+      const pointer = await withDeadline(readPointer(env.MODELS), timeoutMs, "reading models/current.json");
       if (this.current?.version !== pointer.version) {
-        this.current = await loadVersion(env.MODELS, pointer);
+        const next = await withDeadline(loadVersion(env.MODELS, pointer), timeoutMs, `loading model ${pointer.version}`);
+        const previous = this.current;
+        this.current = next;
         this.loads++;
+        if (previous) this.retire(previous);
       }
       this.checkedAt = Date.now();
+      this.failure = null;
       return this.current;
     } catch (err) {
       if (!this.current) {
-        if (err instanceof ApiError) throw err;
-        throw new ApiError(503, "model_unavailable", `the published model could not be loaded (${err instanceof Error ? err.message : String(err)}); ${PUBLISH_HINT}`);
+        // the cause goes to the log; the client gets a message without internals
+        if (!(err instanceof ApiError)) console.error("model load failed", err);
+        const error = err instanceof ApiError ? err : new ApiError(503, "model_unavailable", `the published model could not be loaded; ${PUBLISH_HINT}`);
+        this.failure = { at: Date.now(), error };
+        throw error;
       }
       console.error(`keeping model ${this.current.version}: refresh failed`, err);
       this.checkedAt = Date.now();
       return this.current;
     }
+  }
+
+  private retire(model: LoadedModel): void {
+    if (this.users.has(model)) this.retired.add(model);
+    else this.free(model);
+  }
+
+  private free(model: LoadedModel): void {
+    this.retired.delete(model);
+    this.released++;
+    dispose(model).catch((err) => console.error(`releasing model ${model.version} failed`, err));
   }
 }

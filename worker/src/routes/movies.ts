@@ -5,7 +5,7 @@ import type { AppEnv } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import type { LoadedModel } from "../model-store.ts";
 import { similarItems } from "../scoring.ts";
-import { store } from "../store.ts";
+import { cache, withModel } from "../middleware.ts";
 import { parseK, positiveInt } from "../validation.ts";
 
 function movieIndex(model: LoadedModel, raw: string | undefined): number {
@@ -16,20 +16,17 @@ function movieIndex(model: LoadedModel, raw: string | undefined): number {
 }
 
 export const movies = new Hono<AppEnv>()
+  .use("*", withModel, cache("public, max-age=300"))
   .get("/:id", async (c) => {
-    const model = await store.get(c.env);
+    const model = c.var.model;
     const item = movieIndex(model, c.req.param("id"));
-    c.header("x-model-version", model.version);
-    c.header("cache-control", "public, max-age=300");
     return c.json({ model: model.version, movie: model.movies[item] });
   })
   .get("/:id/similar", async (c) => {
     const k = parseK(c.req.query("k"));
-    const model = await store.get(c.env);
+    const model = c.var.model;
     const item = movieIndex(model, c.req.param("id"));
     const ranked = await similarItems(model, item, k, [item]);
-    c.header("x-model-version", model.version);
-    c.header("cache-control", "public, max-age=300");
     return c.json({
       model: model.version,
       k,

@@ -1,0 +1,112 @@
+// What a production isolate survives: hot swaps that release replaced models only once no
+// request holds them, loads with a deadline, broken bundles retried once per refresh interval,
+// cache headers that never leak a token-protected answer, and errors without internals.
+import { env } from "cloudflare:test";
+import { beforeAll, describe, expect, it } from "vitest";
+import { R2_POINTER } from "../../training/src/contract/artifacts.ts";
+import { app } from "../src/app.ts";
+import type { Env } from "../src/env.ts";
+import { ModelStore } from "../src/model-store.ts";
+import { recsForUser } from "../src/scoring.ts";
+import { bundles, bytesOf, fixtureData, publish } from "./seed.ts";
+
+/** The real bucket, with reads counted per key and optionally replaced. */
+function instrumented(bucket: R2Bucket, override: (key: string) => Promise<R2ObjectBody | null> | null = () => null) {
+  const reads = new Map<string, number>();
+  const wrapped = {
+    get(key: string) {
+      reads.set(key, (reads.get(key) ?? 0) + 1);
+      return override(key) ?? bucket.get(key);
+    },
+  } as unknown as R2Bucket;
+  return { bucket: wrapped, reads: (suffix: string) => [...reads].filter(([k]) => k.endsWith(suffix)).reduce((s, [, n]) => s + n, 0) };
+}
+
+const envWith = (bindings: Partial<Env>): Env => ({ ...env, ...bindings });
+
+describe("hardening of the model store and the headers", () => {
+  const [v1, v2] = bundles();
+  const data = fixtureData(v1);
+
+  beforeAll(async () => {
+    await publish(env.MODELS, v1);
+  });
+
+  it("releases a replaced model only after the last request holding it is done", async () => {
+    const store = new ModelStore();
+    const e = envWith({ MODEL_REFRESH_SECONDS: "0" });
+    const held = await store.acquire(e);
+    expect(held.model.version).toBe("fixture-v1");
+    await publish(env.MODELS, v2);
+    const next = await store.acquire(e);
+    expect(next.model.version).toBe("fixture-v2");
+    next.release();
+    expect(store.released).toBe(0);
+    // the request that still holds v1 can still score with it
+    const ranked = await recsForUser(held.model, 0, 5, []);
+    expect(ranked).toHaveLength(5);
+    held.release();
+    expect(store.released).toBe(1);
+    held.release(); // a second release changes nothing
+    expect(store.released).toBe(1);
+    await publish(env.MODELS, v1);
+    (await store.acquire(e)).release();
+    expect(store.released).toBe(2); // v2 was held by nobody: released at once
+  });
+
+  it("answers 503 within the load deadline when a bundle read hangs", async () => {
+    await publish(env.MODELS, v1);
+    const hanging = instrumented(env.MODELS, (key) => (key.endsWith("model.onnx") ? new Promise<never>(() => {}) : null));
+    const store = new ModelStore();
+    const started = Date.now();
+    const err = await store.acquire(envWith({ MODELS: hanging.bucket, MODEL_LOAD_TIMEOUT_SECONDS: "0.3" })).catch((e: unknown) => e);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(err).toMatchObject({ status: 503, code: "model_unavailable" });
+  });
+
+  it("fetches a broken bundle at most once per refresh interval, not once per request", async () => {
+    await publish(env.MODELS, v1);
+    const corrupt = bytesOf(v1, "model.onnx").slice();
+    corrupt[100] ^= 0xff;
+    const broken = instrumented(env.MODELS, (key) => (key.endsWith("model.onnx") ? env.MODELS.put("corrupt.onnx", corrupt).then(() => env.MODELS.get("corrupt.onnx")) : null));
+    const store = new ModelStore();
+    const e = envWith({ MODELS: broken.bucket, MODEL_REFRESH_SECONDS: "60" });
+    for (let n = 0; n < 8; n++) {
+      const err = await store.acquire(e).catch((x: unknown) => x);
+      expect(err).toMatchObject({ status: 503, code: "model_unavailable" });
+    }
+    expect(broken.reads("model.onnx")).toBe(1);
+    expect(broken.reads(R2_POINTER)).toBe(1);
+  });
+
+  it("never puts exception text from a failed load in the answer", async () => {
+    const throwing = instrumented(env.MODELS, (key) => (key.endsWith("rated.bin") ? Promise.reject(new Error("internal: socket 10.0.0.7 reset")) : null));
+    const res = await app.request("/movies/1", {}, envWith({ MODELS: throwing.bucket }));
+    expect(res.status).toBe(503);
+    const body = await res.json<{ error: string; message: string }>();
+    expect(body.error).toBe("model_unavailable");
+    expect(body.message).not.toMatch(/socket|10\.0\.0\.7|internal:/);
+  });
+
+  it("never answers public to a request with a token, and varies on Authorization when a token guards the API", async () => {
+    await publish(env.MODELS, v1);
+    const id = data.items[0];
+    const open = await app.request(`/movies/${id}`, {}, env);
+    expect(open.headers.get("cache-control")).toBe("public, max-age=300");
+    const secured = envWith({ API_TOKEN: "t0ken" });
+    const res = await app.request(`/movies/${id}`, { headers: { authorization: "Bearer t0ken" } }, secured);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("cache-control")).toBe("private, max-age=300");
+    expect(res.headers.get("vary")).toMatch(/Authorization/);
+    expect(res.headers.get("x-model-version")).toBe("fixture-v1");
+  });
+
+  it("reveals only ok and the version on /health when a token is configured", async () => {
+    await publish(env.MODELS, v1);
+    const res = await app.request("/health", {}, envWith({ API_TOKEN: "t0ken" }));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: "ok", model: "fixture-v1" });
+    const open = await app.request("/health", {}, env);
+    expect(await open.json()).toMatchObject({ status: "ok", model: "fixture-v1", users: data.users.length, foldin: "propagated" });
+  });
+});
