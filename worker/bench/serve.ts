@@ -14,7 +14,8 @@ import { BUNDLE_FILES, FOLDIN_GRAPH, type IdMaps, RECS_GRAPH, decodeRated } from
 import { integer, runCli } from "../../training/src/cli/options.ts";
 import { readEmbeddings } from "../../training/src/export/bundle.ts";
 import { topK } from "../../training/src/eval/topk.ts";
-import { publishBundle, readManifest } from "../../training/src/publish/publish.ts";
+import { publishBundle } from "../../training/src/publish/publish.ts";
+import { readBundle, readManifest } from "../../training/src/publish/read-bundle.ts";
 import { localTarget } from "../../training/src/publish/targets.ts";
 import { ensureDevToken, migrateLocalD1 } from "../../training/src/serve/local-setup.ts";
 import { startWranglerDev } from "../../training/src/serve/wrangler-dev.ts";
@@ -139,7 +140,7 @@ await runCli(async () => {
   const ids = JSON.parse(readFileSync(join(dir, BUNDLE_FILES.ids), "utf8")) as IdMaps;
   const target = await localTarget();
   try {
-    await publishBundle(dir, target);
+    await publishBundle(readBundle(dir), target, { force: true });
   } finally {
     await target.close();
   }

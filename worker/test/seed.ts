@@ -1,7 +1,8 @@
 // Test helpers inside workerd: put a fixture bundle into the R2 binding the way
 // `npm run publish` does (files first, models/current.json last), and call the app.
 import { inject } from "vitest";
-import { BUNDLE_FILES, type CurrentPointer, type MovieMeta, R2_POINTER, type RatedCsr, decodeRated, r2Key } from "../../training/src/contract/artifacts.ts";
+import { BUNDLE_FILES, type CurrentPointer, type Manifest, type MovieMeta, R2_POINTER, type RatedCsr, decodeRated, r2Key } from "../../training/src/contract/artifacts.ts";
+import { bindingTarget, publishBundle } from "../../training/src/publish/publish.ts";
 import type { FixtureBundle } from "./fixture-types.ts";
 
 export function bundles(): FixtureBundle[] {
@@ -13,7 +14,17 @@ export function bytesOf(b: FixtureBundle, file: string): Uint8Array {
   return Uint8Array.from(s, (ch) => ch.charCodeAt(0));
 }
 
+/**
+ * Publishes a fixture bundle as `npm run publish` does (forced: tests publish older versions
+ * again on purpose). With `skip`, writes the files by hand without those, to make a broken version.
+ */
 export async function publish(bucket: R2Bucket, b: FixtureBundle, options: { skip?: string[] } = {}): Promise<void> {
+  if (!options.skip) {
+    const files = new Map(Object.keys(b.files).map((name) => [name, bytesOf(b, name)]));
+    const manifest = JSON.parse(new TextDecoder().decode(files.get(BUNDLE_FILES.manifest))) as Manifest;
+    await publishBundle({ manifest, files }, bindingTarget(bucket as never, "test R2"), { force: true });
+    return;
+  }
   for (const name of Object.values(BUNDLE_FILES)) {
     if (options.skip?.includes(name)) continue;
     await bucket.put(r2Key(b.version, name), bytesOf(b, name));

@@ -4,17 +4,19 @@ import { join } from "node:path";
 import { Command, Option } from "commander";
 import { modelDir } from "../contract/artifacts.ts";
 import { publishBundle } from "../publish/publish.ts";
+import { readBundle } from "../publish/read-bundle.ts";
 import { localTarget, remoteTarget } from "../publish/targets.ts";
 import { runCli } from "./options.ts";
 
 const program = new Command("publish")
-  .description("Upload artifacts/<model>/ to R2 under models/<version>/, then point models/current.json at it (written last).")
+  .description("Upload artifacts/<model>/ to R2 under models/<version>/, then point models/current.json at it (written last, only forward: an older bundle than the one served is refused without --force; the served version again is a no-op).")
   .addOption(new Option("--local", "the local R2 that `wrangler dev` uses (.wrangler/state)").conflicts("remote"))
   .addOption(new Option("--remote", "the real R2 bucket named in wrangler.toml (needs `wrangler login`)"))
   .option("--model <name>", "exported model to publish", "lightgcn")
-  .option("--artifacts <dir>", "artifacts folder", "artifacts");
+  .option("--artifacts <dir>", "artifacts folder", "artifacts")
+  .option("--force", "publish even if R2 serves a newer model (a deliberate rollback)", false);
 program.parse();
-const opts = program.opts<{ local?: boolean; remote?: boolean; model: string; artifacts: string }>();
+const opts = program.opts<{ local?: boolean; remote?: boolean; model: string; artifacts: string; force: boolean }>();
 
 function bucketName(): string {
   const toml = readFileSync("wrangler.toml", "utf8");
@@ -27,8 +29,9 @@ await runCli(async () => {
   if (!opts.local && !opts.remote) throw new Error("say where to publish: --local (wrangler dev) or --remote (Cloudflare)");
   const target = opts.local ? await localTarget() : remoteTarget(bucketName());
   try {
-    const pointer = await publishBundle(join(opts.artifacts, modelDir(opts.model)), target, (l) => console.error(l));
-    console.log(`published ${pointer.version} to ${target.describe}`);
+    const bundle = readBundle(join(opts.artifacts, modelDir(opts.model)));
+    const { pointer, changed } = await publishBundle(bundle, target, { log: (l) => console.error(l), force: opts.force });
+    console.log(changed ? `published ${pointer.version} to ${target.describe}` : `${pointer.version} was already published to ${target.describe}`);
   } finally {
     await target.close();
   }

@@ -6,6 +6,7 @@ import { Command } from "commander";
 import { modelDir } from "../contract/artifacts.ts";
 import { runTraining } from "../pipeline/run.ts";
 import { publishBundle } from "../publish/publish.ts";
+import { readBundle } from "../publish/read-bundle.ts";
 import { localTarget } from "../publish/targets.ts";
 import { DEV_VARS, ensureDevToken, migrateLocalD1 } from "../serve/local-setup.ts";
 import { startWranglerDev } from "../serve/wrangler-dev.ts";
@@ -53,7 +54,8 @@ await runCli(async () => {
   }
   const target = await localTarget();
   try {
-    const pointer = await publishBundle(join(opts.artifacts, modelDir(SERVED)), target, (l) => console.error(l));
+    // a fresh training run is what the user asked to serve, even over a newer local publication
+    const { pointer } = await publishBundle(readBundle(join(opts.artifacts, modelDir(SERVED))), target, { log: (l) => console.error(l), force: true });
     console.log(`published ${pointer.version} to ${target.describe}`);
   } finally {
     await target.close();

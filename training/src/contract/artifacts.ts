@@ -165,6 +165,8 @@ export interface CurrentPointer {
   version: string;
   manifest: string;
   published: string;
+  /** The manifest's `created`: publishing compares it so the pointer only moves forward. */
+  created?: string;
 }
 
 // Rated-movies CSR binary: five uint32 (magic, users, items, nnz, index bytes), then

@@ -1,7 +1,7 @@
 // Writes the serving bundle of an embedding model into artifacts/<model>/: the ONNX top-K
 // graphs, the rated-movies lists, movie metadata, id maps and, last, the manifest with every
 // file's size and sha256.
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -82,8 +82,9 @@ function info(bytes: Uint8Array | string): BundleFileInfo {
   return { bytes: b.byteLength, sha256: createHash("sha256").update(b).digest("hex") };
 }
 
+/** A unique version id: the model, the time to the millisecond, and a random suffix. */
 export function versionFor(model: string, date = new Date()): string {
-  return `${model}-${date.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}`;
+  return `${model}-${date.toISOString().replace(/[-:.]/g, "")}-${randomBytes(3).toString("hex")}`;
 }
 
 export function exportBundle(metrics: MetricsFile, emb: Embeddings, data: Dataset, split: Split, artifactsDir: string, version = versionFor(metrics.model)): Manifest {

@@ -1,18 +1,59 @@
 // Uploads a serving bundle to R2: every file under models/<version>/, each checked against the
 // manifest before upload and by size after it, then the small pointer models/current.json last,
-// so a reader never sees a half-uploaded version.
-import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+// so a reader never sees a half-uploaded version. The pointer only moves forward: a bundle older
+// than the one served is refused (unless forced), publishing the served version again is a
+// no-op, and the pointer is replaced only if it is still the one read at the start (an etag
+// match), so two concurrent publishes cannot silently undo each other.
+// Portable (web-standard APIs only): Node publishes through it, and the Worker tests seed
+// their bucket through it.
 import { BUNDLE_FILES, type CurrentPointer, type Manifest, R2_POINTER, r2Key } from "../contract/artifacts.ts";
 
-/** The few R2 operations publishing needs (local: wrangler's platform proxy; remote: wrangler CLI). */
+/** A bundle in memory: its manifest and every file's bytes by file name (manifest.json included). */
+export interface Bundle {
+  manifest: Manifest;
+  files: Map<string, Uint8Array>;
+}
+
+export interface StoredObject {
+  bytes: Uint8Array;
+  etag: string;
+}
+
+/** The few R2 operations publishing needs. */
 export interface R2Target {
   describe: string;
-  put(key: string, bytes: Uint8Array, contentType: string): Promise<void>;
+  get(key: string): Promise<StoredObject | null>;
+  /** Writes the object; with `ifEtag`, only while the stored object still has that etag (false if not). */
+  put(key: string, bytes: Uint8Array, contentType: string, ifEtag?: string): Promise<boolean>;
   /** Stored size in bytes, or null when the object does not exist. */
   size(key: string): Promise<number | null>;
   close(): Promise<void>;
+}
+
+/** The part of the Workers R2 binding API publishing uses (wrangler's platform proxy, workerd). */
+export interface R2BucketLike {
+  get(key: string): Promise<{ arrayBuffer(): Promise<ArrayBuffer>; etag: string } | null>;
+  put(key: string, value: Uint8Array, options: { httpMetadata: { contentType: string }; onlyIf?: { etagMatches: string } }): Promise<unknown>;
+  head(key: string): Promise<{ size: number } | null>;
+}
+
+/** An R2Target over an R2 binding, with conditional puts. */
+export function bindingTarget(bucket: R2BucketLike, describe: string, close: () => Promise<void> = async () => {}): R2Target {
+  return {
+    describe,
+    async get(key) {
+      const obj = await bucket.get(key);
+      return obj ? { bytes: new Uint8Array(await obj.arrayBuffer()), etag: obj.etag } : null;
+    },
+    async put(key, bytes, contentType, ifEtag) {
+      const stored = await bucket.put(key, bytes, { httpMetadata: { contentType }, ...(ifEtag ? { onlyIf: { etagMatches: ifEtag } } : {}) });
+      return stored !== null; // R2 answers null when the condition failed
+    },
+    async size(key) {
+      return (await bucket.head(key))?.size ?? null;
+    },
+    close,
+  };
 }
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -25,42 +66,95 @@ function contentType(file: string): string {
   return CONTENT_TYPES[file.slice(file.lastIndexOf("."))] ?? "application/octet-stream";
 }
 
-export function readManifest(dir: string): Manifest {
-  const path = join(dir, BUNDLE_FILES.manifest);
-  try {
-    return JSON.parse(readFileSync(path, "utf8")) as Manifest;
-  } catch {
-    throw new Error(`${path} is missing or unreadable: train and export a model first (npm run train -- --model lightgcn)`);
-  }
+async function sha256(bytes: Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-export async function publishBundle(dir: string, target: R2Target, log: (line: string) => void = () => {}): Promise<CurrentPointer> {
-  const manifest = readManifest(dir);
-  const files = Object.entries(manifest.files).map(([key, info]) => {
+/** The files of a bundle to upload, manifest last, each checked against the manifest. */
+async function checkedFiles(bundle: Bundle): Promise<{ name: string; bytes: Uint8Array }[]> {
+  const files: { name: string; bytes: Uint8Array }[] = [];
+  for (const [key, info] of Object.entries(bundle.manifest.files)) {
     const name = BUNDLE_FILES[key as keyof typeof BUNDLE_FILES];
-    const bytes = readFileSync(join(dir, name));
-    const sha = createHash("sha256").update(bytes).digest("hex");
-    if (bytes.byteLength !== info.bytes || sha !== info.sha256) {
-      throw new Error(`${join(dir, name)} does not match manifest.json (size or sha256): run \`npm run export\` again; nothing was uploaded`);
+    const bytes = bundle.files.get(name);
+    if (!bytes) throw new Error(`${name} is missing from the bundle of ${bundle.manifest.version}: run \`npm run export\` again; nothing was uploaded`);
+    if (bytes.byteLength !== info.bytes || (await sha256(bytes)) !== info.sha256) {
+      throw new Error(`${name} does not match manifest.json (size or sha256): run \`npm run export\` again; nothing was uploaded`);
     }
-    return { name, bytes };
-  });
-  const manifestName = BUNDLE_FILES.manifest;
-  files.push({ name: manifestName, bytes: readFileSync(join(dir, manifestName)) });
+    files.push({ name, bytes });
+  }
+  const manifest = bundle.files.get(BUNDLE_FILES.manifest);
+  if (!manifest) throw new Error("manifest.json is missing from the bundle; nothing was uploaded");
+  files.push({ name: BUNDLE_FILES.manifest, bytes: manifest });
+  return files;
+}
 
+async function readPointer(target: R2Target): Promise<{ pointer: CurrentPointer; created: string; etag: string } | null> {
+  const stored = await target.get(R2_POINTER);
+  if (!stored) return null;
+  let pointer: CurrentPointer;
+  try {
+    pointer = JSON.parse(new TextDecoder().decode(stored.bytes)) as CurrentPointer;
+  } catch {
+    // an unreadable pointer serves nothing: replacing it (conditionally) is always forward
+    return { pointer: { version: "", manifest: "", published: "" }, created: "", etag: stored.etag };
+  }
+  let created = pointer.created ?? "";
+  if (!created && pointer.manifest) {
+    const m = await target.get(pointer.manifest);
+    try {
+      created = m ? (JSON.parse(new TextDecoder().decode(m.bytes)) as Manifest).created : "";
+    } catch {
+      created = "";
+    }
+  }
+  return { pointer, created, etag: stored.etag };
+}
+
+export interface PublishResult {
+  pointer: CurrentPointer;
+  /** false: this version was already the served one, and nothing was written. */
+  changed: boolean;
+}
+
+export async function publishBundle(bundle: Bundle, target: R2Target, opts: { log?: (line: string) => void; force?: boolean } = {}): Promise<PublishResult> {
+  const log = opts.log ?? (() => {});
+  const { manifest } = bundle;
+  const files = await checkedFiles(bundle);
+  const current = await readPointer(target);
+  if (current?.pointer.version === manifest.version) {
+    const sizes = await Promise.all(files.map((f) => target.size(r2Key(manifest.version, f.name))));
+    if (sizes.every((s, i) => s === files[i].bytes.byteLength)) {
+      log(`${manifest.version} is already the published version: nothing to do`);
+      return { pointer: current.pointer, changed: false };
+    }
+  }
+  if (current && current.created && current.created > manifest.created && !opts.force) {
+    throw new Error(
+      `R2 serves ${current.pointer.version} (created ${current.created}), newer than ${manifest.version} (created ${manifest.created}): refusing to roll back. Export a newer model, or pass --force to publish an older one on purpose`,
+    );
+  }
   for (const f of files) {
     const key = r2Key(manifest.version, f.name);
     log(`uploading ${key} (${f.bytes.byteLength} bytes) to ${target.describe}`);
     await target.put(key, f.bytes, contentType(f.name));
     const stored = await target.size(key);
     if (stored !== f.bytes.byteLength) {
-      throw new Error(`${key}: R2 holds ${stored ?? "nothing"}, expected ${f.bytes.byteLength} bytes; models/current.json was not changed`);
+      throw new Error(`${key}: R2 holds ${stored ?? "nothing"}, expected ${f.bytes.byteLength} bytes; ${R2_POINTER} was not changed`);
     }
   }
-  const pointer: CurrentPointer = { version: manifest.version, manifest: r2Key(manifest.version, manifestName), published: new Date().toISOString() };
+  const pointer: CurrentPointer = {
+    version: manifest.version,
+    manifest: r2Key(manifest.version, BUNDLE_FILES.manifest),
+    published: new Date().toISOString(),
+    created: manifest.created,
+  };
   const body = new TextEncoder().encode(JSON.stringify(pointer));
-  await target.put(R2_POINTER, body, "application/json");
+  const switched = await target.put(R2_POINTER, body, "application/json", current?.etag);
+  if (!switched) {
+    throw new Error(`${R2_POINTER} changed while ${manifest.version} was uploading (another publish?): the pointer was not moved; run publish again`);
+  }
   if ((await target.size(R2_POINTER)) !== body.byteLength) throw new Error(`${R2_POINTER} could not be verified after upload`);
   log(`${R2_POINTER} -> ${manifest.version}`);
-  return pointer;
+  return { pointer, changed: true };
 }

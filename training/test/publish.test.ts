@@ -1,0 +1,121 @@
+// Publishing against an in-memory R2 bucket with etags and conditional puts (the same binding
+// adapter the Worker tests seed their bucket through): files before the pointer, the pointer
+// only forward, the served version again a no-op, a concurrent publish detected, a corrupt
+// bundle refused before anything is uploaded, and version ids unique.
+import { createHash } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { BUNDLE_FILES, type CurrentPointer, type Manifest, R2_POINTER } from "../src/contract/artifacts.ts";
+import { versionFor } from "../src/export/bundle.ts";
+import { type Bundle, type R2BucketLike, bindingTarget, publishBundle } from "../src/publish/publish.ts";
+
+class MemoryBucket implements R2BucketLike {
+  readonly objects = new Map<string, { bytes: Uint8Array; etag: string }>();
+  puts: string[] = [];
+  private etags = 0;
+  /** Runs before each put (to simulate another publisher acting meanwhile). */
+  beforePut: ((key: string) => void) | null = null;
+
+  async get(key: string) {
+    const o = this.objects.get(key);
+    return o ? { etag: o.etag, arrayBuffer: async () => o.bytes.slice().buffer as ArrayBuffer } : null;
+  }
+
+  async put(key: string, value: Uint8Array, options: { onlyIf?: { etagMatches: string } }) {
+    this.beforePut?.(key);
+    if (options.onlyIf && this.objects.get(key)?.etag !== options.onlyIf.etagMatches) return null;
+    this.puts.push(key);
+    this.objects.set(key, { bytes: value.slice(), etag: `e${++this.etags}` });
+    return {};
+  }
+
+  async head(key: string) {
+    const o = this.objects.get(key);
+    return o ? { size: o.bytes.byteLength } : null;
+  }
+
+  pointer(): CurrentPointer | null {
+    const o = this.objects.get(R2_POINTER);
+    return o ? JSON.parse(new TextDecoder().decode(o.bytes)) : null;
+  }
+}
+
+function bundle(version: string, created: string): Bundle {
+  const enc = (s: string) => new TextEncoder().encode(s);
+  const files = new Map<string, Uint8Array>([
+    [BUNDLE_FILES.model, enc(`model of ${version}`)],
+    [BUNDLE_FILES.similar, enc("similar")],
+    [BUNDLE_FILES.rated, enc("rated")],
+    [BUNDLE_FILES.movies, enc("[]")],
+    [BUNDLE_FILES.ids, enc("{}")],
+  ]);
+  const info = (name: string) => ({ bytes: files.get(name)!.byteLength, sha256: createHash("sha256").update(files.get(name)!).digest("hex") });
+  const manifest = {
+    format: 1, version, created, dataset: "ml-1m", protocol: "recbole", seed: 1, model: "lightgcn", params: {}, metrics: {}, users: 1, items: 1, dim: 1, foldin: null,
+    files: { model: info(BUNDLE_FILES.model), similar: info(BUNDLE_FILES.similar), rated: info(BUNDLE_FILES.rated), movies: info(BUNDLE_FILES.movies), ids: info(BUNDLE_FILES.ids) },
+  } as unknown as Manifest;
+  files.set(BUNDLE_FILES.manifest, enc(JSON.stringify(manifest)));
+  return { manifest, files };
+}
+
+describe("publishBundle", () => {
+  const older = bundle("lightgcn-a", "2026-11-01T00:00:00.000Z");
+  const newer = bundle("lightgcn-b", "2026-11-02T00:00:00.000Z");
+
+  it("uploads every file, then the pointer last", async () => {
+    const bucket = new MemoryBucket();
+    const { pointer, changed } = await publishBundle(older, bindingTarget(bucket, "memory"));
+    expect(changed).toBe(true);
+    expect(bucket.puts.at(-1)).toBe(R2_POINTER);
+    expect(bucket.puts).toHaveLength(7);
+    expect(bucket.pointer()).toEqual(pointer);
+    expect(pointer).toMatchObject({ version: "lightgcn-a", created: older.manifest.created });
+  });
+
+  it("treats publishing the served version again as a no-op", async () => {
+    const bucket = new MemoryBucket();
+    await publishBundle(older, bindingTarget(bucket, "memory"));
+    bucket.puts = [];
+    const again = await publishBundle(older, bindingTarget(bucket, "memory"));
+    expect(again.changed).toBe(false);
+    expect(bucket.puts).toEqual([]);
+  });
+
+  it("refuses to roll the pointer back to an older bundle unless forced", async () => {
+    const bucket = new MemoryBucket();
+    await publishBundle(newer, bindingTarget(bucket, "memory"));
+    await expect(publishBundle(older, bindingTarget(bucket, "memory"))).rejects.toThrow(/newer .* refusing to roll back.*--force/);
+    expect(bucket.pointer()?.version).toBe("lightgcn-b");
+    await publishBundle(older, bindingTarget(bucket, "memory"), { force: true });
+    expect(bucket.pointer()?.version).toBe("lightgcn-a");
+  });
+
+  it("fails loudly when another publish moves the pointer while this one uploads", async () => {
+    const bucket = new MemoryBucket();
+    await publishBundle(older, bindingTarget(bucket, "memory"));
+    // another publisher switches the pointer while this one is uploading its files
+    const rival = new TextEncoder().encode(JSON.stringify({ version: "lightgcn-c", manifest: "models/lightgcn-c/manifest.json", published: "", created: "2026-11-03T00:00:00.000Z" }));
+    bucket.beforePut = (key) => {
+      if (!key.includes("lightgcn-b/")) return;
+      bucket.beforePut = null;
+      bucket.objects.set(R2_POINTER, { bytes: rival, etag: "rival" });
+    };
+    await expect(publishBundle(newer, bindingTarget(bucket, "memory"))).rejects.toThrow(/changed while lightgcn-b was uploading/);
+    expect(bucket.pointer()?.version).toBe("lightgcn-c");
+  });
+
+  it("refuses a bundle whose file does not match its manifest before uploading anything", async () => {
+    const bucket = new MemoryBucket();
+    const bad = bundle("lightgcn-d", "2026-11-04T00:00:00.000Z");
+    bad.files.set(BUNDLE_FILES.rated, new TextEncoder().encode("tampered"));
+    await expect(publishBundle(bad, bindingTarget(bucket, "memory"))).rejects.toThrow(/rated\.bin does not match manifest\.json/);
+    expect(bucket.puts).toEqual([]);
+  });
+
+  it("gives two exports in the same millisecond different version ids", () => {
+    const at = new Date("2026-11-27T13:00:00.123Z");
+    const a = versionFor("lightgcn", at);
+    const b = versionFor("lightgcn", at);
+    expect(a).not.toBe(b);
+    expect(a).toMatch(/^lightgcn-20261127T130000123Z-[0-9a-f]{6}$/);
+  });
+});
