@@ -32,6 +32,10 @@ beforeAll(async () => {
       res.writeHead(200, { "content-type": "application/zip", "content-length": zip.length });
       res.write(Buffer.from(zip.subarray(0, zip.length >> 1)));
       setTimeout(() => res.socket?.destroy(), 20);
+    } else if (req.url === "/stalls.zip") {
+      // headers and a first chunk, then silence
+      res.writeHead(200, { "content-type": "application/zip", "content-length": zip.length });
+      res.write(Buffer.from(zip.subarray(0, 10)));
     } else {
       res.writeHead(404).end("not found");
     }
@@ -40,7 +44,10 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+afterAll(() => new Promise<void>((resolve) => {
+  server.closeAllConnections();
+  server.close(() => resolve());
+}));
 
 function spec(path: string, checksum = md5): DatasetSpec {
   return { ...DATASETS["ml-1m"], url: `${base}${path}`, md5: checksum };
@@ -72,6 +79,17 @@ describe("download", () => {
       expect(readdirSync(dataDir)).toEqual([]);
     });
   }
+
+  it("abandons a download that stalls, with a message naming the stall", async () => {
+    const dataDir = freshDataDir();
+    process.env.EDGEREC_DOWNLOAD_IDLE_MS = "300";
+    try {
+      await expect(ensureDataset(spec("/stalls.zip"), { dataDir })).rejects.toThrow(/no data from .* for 0\.3 s; the download was abandoned/);
+    } finally {
+      delete process.env.EDGEREC_DOWNLOAD_IDLE_MS;
+    }
+    expect(readdirSync(dataDir)).toEqual([]);
+  });
 
   it("fails clearly when the server cannot be reached", async () => {
     const dataDir = freshDataDir();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ParseError, parseMoviesDat, parseRatings, parseUItem, parseUsersDat } from "../src/data/parse.ts";
+import { ParseError, mergeDuplicateRatings, parseMoviesDat, parseRatings, parseUItem, parseUsersDat } from "../src/data/parse.ts";
 
 const bytes = (s: string): Uint8Array => Buffer.from(s, "latin1");
 
@@ -11,6 +11,16 @@ describe("parseRatings", () => {
     expect(Array.from(r.item)).toEqual([1193, 661, 3408]);
     expect(Array.from(r.rating)).toEqual([5, 3, 4]);
     expect(Array.from(r.timestamp)).toEqual([978300760, 0, 978300275]);
+  });
+
+  it("merges a repeated (user, movie) pair into one row, keeping the later line", () => {
+    const r = parseRatings(Buffer.from("1::10::5::100\n1::20::3::101\n2::10::4::102\n1::10::2::103\n"), "ratings.dat", "::");
+    const { ratings, merged } = mergeDuplicateRatings(r);
+    expect(merged).toBe(1);
+    expect(Array.from(ratings.user)).toEqual([1, 2, 1]);
+    expect(Array.from(ratings.item)).toEqual([20, 10, 10]);
+    expect(Array.from(ratings.rating)).toEqual([3, 4, 2]);
+    expect(mergeDuplicateRatings(ratings).merged).toBe(0);
   });
 
   it("parses ML-100K tab-separated lines", () => {

@@ -93,12 +93,33 @@ async function downloadAndExtract(spec: DatasetSpec, staging: string, log: (line
   }
 }
 
+/** A download that receives no byte for this long (connecting included) is abandoned. */
+export const DOWNLOAD_IDLE_MS = 30_000;
+
 /** Streams `url` to `dest`, returning the body's md5. */
 async function download(url: string, dest: string, label: string): Promise<string> {
+  const idleMs = Number(process.env.EDGEREC_DOWNLOAD_IDLE_MS ?? DOWNLOAD_IDLE_MS);
+  const controller = new AbortController();
+  let idle: NodeJS.Timeout | undefined;
+  const stalled = (): string => `${label}: no data from ${url} for ${idleMs / 1000} s; the download was abandoned and nothing was kept. Check the network, or set MOVIELENS_DIR to a folder holding the dataset.`;
+  const resetIdle = (): void => {
+    clearTimeout(idle);
+    idle = setTimeout(() => controller.abort(), idleMs);
+  };
+  resetIdle();
+  try {
+    return await downloadWith(url, dest, label, controller.signal, resetIdle, stalled);
+  } finally {
+    clearTimeout(idle);
+  }
+}
+
+async function downloadWith(url: string, dest: string, label: string, signal: AbortSignal, onData: () => void, stalled: () => string): Promise<string> {
   let response: Response;
   try {
-    response = await fetch(url);
+    response = await fetch(url, { signal });
   } catch (err) {
+    if (signal.aborted) throw new DatasetError(stalled());
     throw new DatasetError(`${label}: cannot reach ${url} (${causeOf(err)}). Check the network, or set MOVIELENS_DIR to a folder holding the dataset.`);
   }
   if (!response.ok || !response.body) {
@@ -111,6 +132,7 @@ async function download(url: string, dest: string, label: string): Promise<strin
   const file = createWriteStream(dest);
   const counter = new Writable({
     write(chunk: Buffer, _enc, done) {
+      onData();
       received += chunk.length;
       hash.update(chunk);
       bar?.update(received);
@@ -124,6 +146,7 @@ async function download(url: string, dest: string, label: string): Promise<strin
     await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), counter);
   } catch (err) {
     file.destroy();
+    if (signal.aborted) throw new DatasetError(stalled());
     throw new DatasetError(
       `${label}: download of ${url} broke off after ${received}${total ? ` of ${total}` : ""} bytes (${causeOf(err)}); nothing was kept. Try again.`,
     );

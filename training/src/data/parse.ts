@@ -33,6 +33,33 @@ export interface Dataset {
   ratings: RatingTable;
   movies: Movie[];
   users: User[];
+  /** Rows dropped because the same (user, movie) pair came again (the last one is kept). */
+  duplicatesMerged?: number;
+}
+
+/**
+ * One row per (user, movie): a pair that appears again replaces the earlier row (the later
+ * line wins), so a repeated row never becomes a second training positive or exclusion.
+ */
+export function mergeDuplicateRatings(r: RatingTable): { ratings: RatingTable; merged: number } {
+  const last = new Map<number, number>();
+  let maxItem = 0;
+  for (let k = 0; k < r.length; k++) maxItem = Math.max(maxItem, r.item[k]);
+  const key = (k: number): number => r.user[k] * (maxItem + 1) + r.item[k];
+  for (let k = 0; k < r.length; k++) last.set(key(k), k);
+  if (last.size === r.length) return { ratings: r, merged: 0 };
+  const keep: number[] = [];
+  for (let k = 0; k < r.length; k++) if (last.get(key(k)) === k) keep.push(k);
+  return {
+    ratings: {
+      length: keep.length,
+      user: Int32Array.from(keep, (k) => r.user[k]),
+      item: Int32Array.from(keep, (k) => r.item[k]),
+      rating: Uint8Array.from(keep, (k) => r.rating[k]),
+      timestamp: Int32Array.from(keep, (k) => r.timestamp[k]),
+    },
+    merged: r.length - keep.length,
+  };
 }
 
 export class ParseError extends Error {
@@ -220,9 +247,11 @@ export function loadDataset(spec: DatasetSpec, dir: string): Dataset {
   const m = read(spec.files.movies);
   const u = read(spec.files.users);
   const dat = spec.name === "ml-1m";
+  const { ratings, merged } = mergeDuplicateRatings(parseRatings(r.buf, r.path, dat ? "::" : "\t"));
   return {
     name: spec.name,
-    ratings: parseRatings(r.buf, r.path, dat ? "::" : "\t"),
+    ratings,
+    duplicatesMerged: merged,
     movies: dat ? parseMoviesDat(m.buf, m.path) : parseUItem(m.buf, m.path),
     users: dat ? parseUsersDat(u.buf, u.path) : parseUUser(u.buf, u.path),
   };

@@ -29,7 +29,8 @@ export async function prepare(opts: PrepareOptions): Promise<Prepared> {
   let t = performance.now();
   const data = loadDataset(spec, dir);
   const parseSeconds = (performance.now() - t) / 1000;
-  log(`${spec.name}: parsed ${data.ratings.length.toLocaleString("en-US")} ratings, ${data.movies.length} movies, ${data.users.length} users in ${parseSeconds.toFixed(2)} s`);
+  const merged = data.duplicatesMerged ?? 0;
+  log(`${spec.name}: parsed ${data.ratings.length.toLocaleString("en-US")} ratings, ${data.movies.length} movies, ${data.users.length} users in ${parseSeconds.toFixed(2)} s; ${merged} duplicate (user, movie) rows merged`);
   t = performance.now();
   const split = buildSplit(data, protocol, opts.seed);
   const splitSeconds = (performance.now() - t) / 1000;
