@@ -23,7 +23,17 @@ const program = addDataOptions(new Command("bench:train"))
   .option("--repeat <n>", "timed repetitions of the propagation", integer, 50)
   .option("--tile-rows <n>", "gathered rows per column block (default: what fits in 384 KB)", integer);
 program.parse();
-const o = program.opts<{ dataset: string; from?: string; dataDir: string; threads: number; layers: number; dim: number; batch: number; repeat: number; tileRows?: number }>();
+const o = program.opts<{
+  dataset: string;
+  from?: string;
+  dataDir: string;
+  threads: number;
+  layers: number;
+  dim: number;
+  batch: number;
+  repeat: number;
+  tileRows?: number;
+}>();
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -52,7 +62,17 @@ await runCli(async () => {
   const spmmMs = median(spmm);
   console.log(`propagation layer: ${spmmMs.toFixed(2)} ms (median of ${o.repeat})`);
 
-  const core = new LightGcnCore(ops, e, adj, train.rows, train.cols, o.dim, o.layers, 1e-4, initEmbeddings(new Rng(2), train.rows, train.cols, o.dim, "normal", 0.1));
+  const core = new LightGcnCore(
+    ops,
+    e,
+    adj,
+    train.rows,
+    train.cols,
+    o.dim,
+    o.layers,
+    1e-4,
+    initEmbeddings(new Rng(2), train.rows, train.cols, o.dim, "normal", 0.1),
+  );
   const sampler = new BprSampler(train, new Rng(3));
   sampler.shuffle();
   const triples = { users: e.alloc("i32", o.batch), pos: e.alloc("i32", o.batch), neg: e.alloc("i32", o.batch) };
@@ -70,14 +90,28 @@ await runCli(async () => {
     core.lossAndGrad(triples, count);
     parts.lossAndGrad += performance.now() - t;
     t = performance.now();
-    core.params.forEach((p, i) => ops.adam(p, core.grads[i], moments[i].m, moments[i].v, k + 1, core.gradScales[i], adam));
+    core.params.forEach((p, i) => void ops.adam(p, core.grads[i], moments[i].m, moments[i].v, k + 1, core.gradScales[i], adam));
     parts.adam += performance.now() - t;
   }
   const epochSeconds = (performance.now() - epochStart) / 1000;
   const stepMs = (epochSeconds * 1000) / steps;
-  console.log(`training step: ${stepMs.toFixed(2)} ms (sampling ${(parts.sample / steps).toFixed(2)}, forward + BPR + backward ${(parts.lossAndGrad / steps).toFixed(2)}, Adam ${(parts.adam / steps).toFixed(2)})`);
+  console.log(
+    `training step: ${stepMs.toFixed(2)} ms (sampling ${(parts.sample / steps).toFixed(2)}, forward + BPR + backward ${(parts.lossAndGrad / steps).toFixed(2)}, Adam ${(parts.adam / steps).toFixed(2)})`,
+  );
   console.log(`epoch: ${epochSeconds.toFixed(2)} s (${steps} steps over ${sampler.size} train interactions)`);
-  console.log(JSON.stringify({ spmm_ms: round(spmmMs), step_ms: round(stepMs), epoch_seconds: round(epochSeconds), threads: o.threads, steps, nonzeros: adjCsr.indptr[nodes], dim: o.dim, layers: o.layers, batch: o.batch }));
+  console.log(
+    JSON.stringify({
+      spmm_ms: round(spmmMs),
+      step_ms: round(stepMs),
+      epoch_seconds: round(epochSeconds),
+      threads: o.threads,
+      steps,
+      nonzeros: adjCsr.indptr[nodes],
+      dim: o.dim,
+      layers: o.layers,
+      batch: o.batch,
+    }),
+  );
   await ops.pool.close();
 });
 

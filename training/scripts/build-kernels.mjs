@@ -21,17 +21,25 @@ try {
 mkdirSync(outDir, { recursive: true });
 const { error, stderr } = await asc.main([
   source,
-  "--outFile", tmp,
-  "--optimizeLevel", "3",
-  "--shrinkLevel", "0",
-  "--runtime", "stub",
+  "--outFile",
+  tmp,
+  "--optimizeLevel",
+  "3",
+  "--shrinkLevel",
+  "0",
+  "--runtime",
+  "stub",
   "--noAssert",
-  "--enable", "simd,relaxed-simd,threads",
+  "--enable",
+  "simd,relaxed-simd,threads",
   "--importMemory",
   "--sharedMemory",
-  "--initialMemory", "1",
-  "--maximumMemory", "65536",
-  "--use", "abort=",
+  "--initialMemory",
+  "1",
+  "--maximumMemory",
+  "65536",
+  "--use",
+  "abort=",
 ]);
 if (error) {
   if (existsSync(tmp)) rmSync(tmp);

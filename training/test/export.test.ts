@@ -7,7 +7,17 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import * as ort from "onnxruntime-web";
 import { beforeAll, describe, expect, it } from "vitest";
-import { BUNDLE_FILES, type IdMaps, type Manifest, type MetricsFile, RECS_GRAPH, SIMILAR_GRAPH, SPLIT_DIR, SPLIT_FILES, decodeRated } from "../src/contract/artifacts.ts";
+import {
+  BUNDLE_FILES,
+  type IdMaps,
+  type Manifest,
+  type MetricsFile,
+  RECS_GRAPH,
+  SIMILAR_GRAPH,
+  SPLIT_DIR,
+  SPLIT_FILES,
+  decodeRated,
+} from "../src/contract/artifacts.ts";
 import { readEmbeddings } from "../src/export/bundle.ts";
 import { MetricAccumulator } from "../src/eval/metrics.ts";
 import { runTraining } from "../src/pipeline/run.ts";
@@ -21,7 +31,13 @@ function tensor(values: number[]): ort.Tensor {
   return new ort.Tensor("int64", BigInt64Array.from(values.map(BigInt)), [values.length]);
 }
 
-async function topK(session: ort.InferenceSession, query: number, k: number, exclude: number[], inputs: { query: string; k: string; exclude: string }): Promise<{ items: number[]; scores: number[] }> {
+async function topK(
+  session: ort.InferenceSession,
+  query: number,
+  k: number,
+  exclude: number[],
+  inputs: { query: string; k: string; exclude: string },
+): Promise<{ items: number[]; scores: number[] }> {
   const out = await session.run({ [inputs.query]: tensor([query]), [inputs.k]: tensor([k]), [inputs.exclude]: tensor(exclude) });
   return { items: Array.from(out.items.data as BigInt64Array, Number), scores: Array.from(out.scores.data as Float32Array) };
 }
@@ -41,9 +57,15 @@ describe.skipIf(!ml100k)("export of a LightGCN trained on ML-100K", () => {
 
   beforeAll(async () => {
     await runTraining({
-      models: ["lightgcn"], dataset: "ml-100k", protocol: "recbole", seed: 3, from: dirname(ml100k!),
-      dataDir: mkdtempSync(join(tmpdir(), "edgerec-data-")), artifacts,
-      params: { epochs: 8, batch: 2048, lr: 0.01, eval_every: 2 }, log: () => {},
+      models: ["lightgcn"],
+      dataset: "ml-100k",
+      protocol: "recbole",
+      seed: 3,
+      from: dirname(ml100k!),
+      dataDir: mkdtempSync(join(tmpdir(), "edgerec-data-")),
+      artifacts,
+      params: { epochs: 8, batch: 2048, lr: 0.01, eval_every: 2 },
+      log: () => {},
     });
     metrics = JSON.parse(readFileSync(join(dir, "metrics.json"), "utf8"));
     manifest = JSON.parse(readFileSync(join(dir, BUNDLE_FILES.manifest), "utf8"));
@@ -77,7 +99,7 @@ describe.skipIf(!ml100k)("export of a LightGCN trained on ML-100K", () => {
         .sort((a, b) => b.s - a.s || a.i - b.i)
         .slice(0, 10);
       expect(got.items).toEqual(expected.map((e) => e.i));
-      got.scores.forEach((s, r) => expect(s).toBeCloseTo(expected[r].s, 4));
+      for (const [r, s] of got.scores.entries()) expect(s).toBeCloseTo(expected[r].s, 4);
       for (const i of got.items) expect(excluded.has(i)).toBe(false);
     }
   });

@@ -36,18 +36,24 @@ describe("implicit ALS kernel", () => {
       const e = engine();
       e.scoped(() => {
         const rng = new Rng(3);
-        const d = 5, rows = 7, cols = 9, alpha = 3, lambda = 0.5;
+        const d = 5,
+          rows = 7,
+          cols = 9,
+          alpha = 3,
+          lambda = 0.5;
         const m = csrFromTriples(rows, cols, [0, 0, 1, 2, 2, 2, 4, 5, 6], [1, 4, 8, 0, 3, 5, 2, 7, 1]);
         const y = Float32Array.from({ length: cols * d }, () => rng.normal());
         const x = e.alloc("f32", rows * d);
         new FactorOps(e, o.pool, d).alsHalfSweep(e.csr(m), e.from("f32", y), x, alpha, lambda);
         for (let r = 0; r < rows; r++) {
-          const a = Array.from({ length: d }, (_, i) => Array.from({ length: d }, (_, j) => {
-            let s = i === j ? lambda : 0;
-            for (let c = 0; c < cols; c++) s += y[c * d + i] * y[c * d + j];
-            for (let p = m.indptr[r]; p < m.indptr[r + 1]; p++) s += alpha * y[m.indices[p] * d + i] * y[m.indices[p] * d + j];
-            return s;
-          }));
+          const a = Array.from({ length: d }, (_, i) =>
+            Array.from({ length: d }, (_, j) => {
+              let s = i === j ? lambda : 0;
+              for (let c = 0; c < cols; c++) s += y[c * d + i] * y[c * d + j];
+              for (let p = m.indptr[r]; p < m.indptr[r + 1]; p++) s += alpha * y[m.indices[p] * d + i] * y[m.indices[p] * d + j];
+              return s;
+            }),
+          );
           const b = Array.from({ length: d }, (_, i) => {
             let s = 0;
             for (let p = m.indptr[r]; p < m.indptr[r + 1]; p++) s += (1 + alpha) * y[m.indices[p] * d + i];
@@ -66,8 +72,15 @@ describe("biased-MF SGD kernel", () => {
     const e = engine();
     e.scoped(() => {
       const rng = new Rng(5);
-      const d = 3, users = 4, items = 5, mu = 3.5, lr = 0.05, reg = 0.1;
-      const u = [0, 1, 1, 2, 3, 3, 0], it = [1, 0, 4, 2, 3, 1, 4], r = [5, 3, 4, 2, 5, 1, 4];
+      const d = 3,
+        users = 4,
+        items = 5,
+        mu = 3.5,
+        lr = 0.05,
+        reg = 0.1;
+      const u = [0, 1, 1, 2, 3, 3, 0],
+        it = [1, 0, 4, 2, 3, 1, 4],
+        r = [5, 3, 4, 2, 5, 1, 4];
       const order = [3, 0, 6, 1, 5, 2, 4];
       const p = Float32Array.from({ length: users * d }, () => rng.normal() * 0.1);
       const q = Float32Array.from({ length: items * d }, () => rng.normal() * 0.1);
@@ -91,8 +104,8 @@ describe("biased-MF SGD kernel", () => {
         }
       }
       expect(sse).toBeCloseTo(refSse, 4);
-      f.p.view().forEach((v, i) => expect(v).toBeCloseTo(rp[i], 5));
-      f.bi.view().forEach((v, i) => expect(v).toBeCloseTo(rbi[i], 5));
+      for (const [i, v] of f.p.view().entries()) expect(v).toBeCloseTo(rp[i], 5);
+      for (const [i, v] of f.bi.view().entries()) expect(v).toBeCloseTo(rbi[i], 5);
     });
   });
 });
@@ -122,10 +135,13 @@ describe("factor baselines", () => {
       await model.fit(train, ctx);
       const out = new Float32Array(40 * 30);
       model.score(0, 40, out);
-      let seen = 0, unseen = 0;
-      for (let u = 0; u < 40; u++) for (let i = 0; i < 30; i++) {
-        if (train.indices.subarray(train.indptr[u], train.indptr[u + 1]).includes(i)) seen += out[u * 30 + i]; else unseen += out[u * 30 + i];
-      }
+      let seen = 0,
+        unseen = 0;
+      for (let u = 0; u < 40; u++)
+        for (let i = 0; i < 30; i++) {
+          if (train.indices.subarray(train.indptr[u], train.indptr[u + 1]).includes(i)) seen += out[u * 30 + i];
+          else unseen += out[u * 30 + i];
+        }
       expect(seen / train.indptr[40]).toBeGreaterThan(0.5);
       expect(unseen / (40 * 30 - train.indptr[40])).toBeLessThan(0.3);
     });
@@ -133,8 +149,14 @@ describe("factor baselines", () => {
 
   it("SVD ranks a user's items by predicted rating", async () => {
     // user 0 rates item 0 with 5 and item 1 with 1; everybody else likes item 0 too
-    const r: number[] = [], c: number[] = [], v: number[] = [];
-    for (let u = 0; u < 20; u++) { r.push(u, u); c.push(0, 1); v.push(5, u === 0 ? 1 : 2); }
+    const r: number[] = [],
+      c: number[] = [],
+      v: number[] = [];
+    for (let u = 0; u < 20; u++) {
+      r.push(u, u);
+      c.push(0, 1);
+      v.push(5, u === 0 ? 1 : 2);
+    }
     const rated = csrFromTriples(20, 2, r, c, v);
     const model = svd.create({ ...svd.defaults, n_factors: 4, n_epochs: 60, lr_all: 0.02, threads: 1 });
     await engine().scopedAsync(async () => {

@@ -49,7 +49,10 @@ function randomFoldIns(rng: Rng): FoldIn[] {
 async function runGraph(session: ort.InferenceSession, history: number[], k: number, exclude: number[]): Promise<{ items: number[]; scores: number[] }> {
   const t = (v: number[]): ort.Tensor => new ort.Tensor("int64", BigInt64Array.from(v.map(BigInt)), [v.length]);
   const out = await session.run({ [FOLDIN_GRAPH.inputs.history]: t(history), [FOLDIN_GRAPH.inputs.k]: t([k]), [FOLDIN_GRAPH.inputs.exclude]: t(exclude) });
-  return { items: Array.from(out[FOLDIN_GRAPH.outputs.items].data as BigInt64Array, Number), scores: Array.from(out[FOLDIN_GRAPH.outputs.scores].data as Float32Array) };
+  return {
+    items: Array.from(out[FOLDIN_GRAPH.outputs.items].data as BigInt64Array, Number),
+    scores: Array.from(out[FOLDIN_GRAPH.outputs.scores].data as Float32Array),
+  };
 }
 
 describe("fold-in graphs in onnxruntime-web", () => {
@@ -106,14 +109,16 @@ describe("each model's fold-in is what the model computes", () => {
     for (let l = 1; l < layers; l++) {
       const prev = layersE[l - 1];
       const next = new Float64Array(nodes * 5);
-      for (let r = 0; r < nodes; r++) for (let p = adj.indptr[r]; p < adj.indptr[r + 1]; p++) for (let c = 0; c < 5; c++) next[r * 5 + c] += adj.values[p] * prev[adj.indices[p] * 5 + c];
+      for (let r = 0; r < nodes; r++)
+        for (let p = adj.indptr[r]; p < adj.indptr[r + 1]; p++) for (let c = 0; c < 5; c++) next[r * 5 + c] += adj.values[p] * prev[adj.indices[p] * 5 + c];
       layersE.push(next);
     }
     const degree = new Float64Array(30);
     for (const i of train.indices) degree[i]++;
     const history = [1, 4, 9, 20];
     const u = Array.from({ length: layers + 1 }, () => new Float64Array(5));
-    for (let l = 0; l < layers; l++) for (const i of history) for (let c = 0; c < 5; c++) u[l + 1][c] += layersE[l][(40 + i) * 5 + c] / Math.sqrt(history.length * degree[i]);
+    for (let l = 0; l < layers; l++)
+      for (const i of history) for (let c = 0; c < 5; c++) u[l + 1][c] += layersE[l][(40 + i) * 5 + c] / Math.sqrt(history.length * degree[i]);
     for (let c = 0; c < 5; c++) u[0][c] = ego * u[1][c];
     const user = Array.from({ length: 5 }, (_, c) => u.reduce((s, v) => s + v[c], 0) / (layers + 1));
     const scores = new Float32Array(30);
@@ -198,13 +203,25 @@ describe("each model's fold-in is what the model computes", () => {
 
 describe("held-out users (strong generalization)", () => {
   const rng = new Rng(2);
-  const users = 60, items = 25;
-  const rows: number[] = [], cols: number[] = [];
-  for (let u = 0; u < users; u++) for (const i of new Set([...randomHistory(rng, items, 12), u % items])) { rows.push(u); cols.push(i); }
+  const users = 60,
+    items = 25;
+  const rows: number[] = [],
+    cols: number[] = [];
+  for (let u = 0; u < users; u++)
+    for (const i of new Set([...randomHistory(rng, items, 12), u % items])) {
+      rows.push(u);
+      cols.push(i);
+    }
   const all = csrFromTriples(users, items, rows, cols);
   const split: Split = {
-    dataset: "ml-100k", protocol: "recbole", seed: 1, userIds: Int32Array.from({ length: users }, (_, i) => i + 1), itemIds: Int32Array.from({ length: items }, (_, i) => i + 1),
-    train: all, valid: csrFromTriples(users, items, [], []), test: csrFromTriples(users, items, [], []),
+    dataset: "ml-100k",
+    protocol: "recbole",
+    seed: 1,
+    userIds: Int32Array.from({ length: users }, (_, i) => i + 1),
+    itemIds: Int32Array.from({ length: items }, (_, i) => i + 1),
+    train: all,
+    valid: csrFromTriples(users, items, [], []),
+    test: csrFromTriples(users, items, [], []),
     counts: { users, items, interactions: 0, train: 0, valid: 0, test: 0 },
   };
 
@@ -237,10 +254,11 @@ function recoverEgo(model: { embeddings?: () => { users: Float32Array } }): Floa
 function solveFromScores(y: Float32Array, scores: Float32Array, d: number): number[] {
   const items = scores.length;
   const a = Array.from({ length: d }, () => new Array<number>(d + 1).fill(0));
-  for (let i = 0; i < items; i++) for (let r = 0; r < d; r++) {
-    for (let c = 0; c < d; c++) a[r][c] += y[i * d + r] * y[i * d + c];
-    a[r][d] += y[i * d + r] * scores[i];
-  }
+  for (let i = 0; i < items; i++)
+    for (let r = 0; r < d; r++) {
+      for (let c = 0; c < d; c++) a[r][c] += y[i * d + r] * y[i * d + c];
+      a[r][d] += y[i * d + r] * scores[i];
+    }
   for (let c = 0; c < d; c++) {
     for (let r = c + 1; r < d; r++) {
       const m = a[r][c] / a[c][c];

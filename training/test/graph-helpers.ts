@@ -9,11 +9,15 @@ import { Rng } from "../src/util/rng.ts";
 /** Every user gets `perUser` distinct items, item u % items among them (no empty user). */
 export function randomTrain(users: number, items: number, perUser: number, seed: number): Csr {
   const rng = new Rng(seed);
-  const r: number[] = [], c: number[] = [];
+  const r: number[] = [],
+    c: number[] = [];
   for (let u = 0; u < users; u++) {
     const chosen = new Set<number>([u % items]);
     while (chosen.size < perUser) chosen.add(rng.int(items));
-    for (const i of chosen) { r.push(u); c.push(i); }
+    for (const i of chosen) {
+      r.push(u);
+      c.push(i);
+    }
   }
   return csrFromTriples(users, items, r, c);
 }

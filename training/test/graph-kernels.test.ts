@@ -21,10 +21,17 @@ function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 function randomWeightedCsr(rows: number, density: number) {
-  const r: number[] = [], c: number[] = [], v: number[] = [];
+  const r: number[] = [],
+    c: number[] = [],
+    v: number[] = [];
   for (let i = 0; i < rows; i++) {
     if (i % 7 === 2) continue; // empty rows
-    for (let j = 0; j < rows; j++) if (rng.next() < density) { r.push(i); c.push(j); v.push(rng.next()); }
+    for (let j = 0; j < rows; j++)
+      if (rng.next() < density) {
+        r.push(i);
+        c.push(j);
+        v.push(rng.next());
+      }
   }
   const m = csrFromTriples(rows, rows, r, c, v);
   return { ...m, values: m.values! };
@@ -53,7 +60,12 @@ describe("tiled propagation", () => {
               }
             }
             expect(maxRelDiff(dst.view(), ref)).toBeLessThan(1e-5);
-            expect(maxRelDiff(acc.view(), ref.map((x, i) => x + accStart[i]))).toBeLessThan(1e-5);
+            expect(
+              maxRelDiff(
+                acc.view(),
+                ref.map((x, i) => x + accStart[i]),
+              ),
+            ).toBeLessThan(1e-5);
           });
         });
       }
@@ -73,7 +85,10 @@ describe("BPR and L2 gradients", () => {
     it(`bprGrad matches the reference for d=${d} (repeated rows included)`, () => {
       const e = engine();
       e.scoped(() => {
-        const users = 4, items = 6, count = 9, scale = 0.25;
+        const users = 4,
+          items = 6,
+          count = 9,
+          scale = 0.25;
         const emb = rand((users + items) * d);
         const { u, p, n } = randomTriples(count, users, items);
         const t = { users: e.from("i32", u), pos: e.from("i32", p), neg: e.from("i32", n) };
@@ -101,7 +116,11 @@ describe("BPR and L2 gradients", () => {
   it("l2Grad adds coef * row for every occurrence and returns the squared norms", () => {
     const e = engine();
     e.scoped(() => {
-      const d = 7, users = 3, items = 4, count = 5, coef = 0.3;
+      const d = 7,
+        users = 3,
+        items = 4,
+        count = 5,
+        coef = 0.3;
       const param = rand((users + items) * d);
       const { u, p, n } = randomTriples(count, users, items);
       const grad = e.alloc("f32", param.length);
@@ -125,10 +144,16 @@ describe("Adam and scoring", () => {
     it(`adam matches the reference over 3 steps with ${o.threads} thread(s), length 1003`, () => {
       const e = engine();
       e.scoped(() => {
-        const n = 1003, s = { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8 }, scale = 0.5;
+        const n = 1003,
+          s = { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8 },
+          scale = 0.5;
         const p0 = rand(n);
-        const param = e.from("f32", p0), m = e.alloc("f32", n), v = e.alloc("f32", n);
-        const ref = Float64Array.from(p0), rm = new Float64Array(n), rv = new Float64Array(n);
+        const param = e.from("f32", p0),
+          m = e.alloc("f32", n),
+          v = e.alloc("f32", n);
+        const ref = Float64Array.from(p0),
+          rm = new Float64Array(n),
+          rv = new Float64Array(n);
         for (let step = 1; step <= 3; step++) {
           const g = rand(n);
           o.adam(param, e.from("f32", g), m, v, step, scale, s);
@@ -136,7 +161,7 @@ describe("Adam and scoring", () => {
             const gi = g[i] * scale;
             rm[i] = s.beta1 * rm[i] + (1 - s.beta1) * gi;
             rv[i] = s.beta2 * rv[i] + (1 - s.beta2) * gi * gi;
-            ref[i] -= (s.lr * rm[i] / (1 - s.beta1 ** step)) / (Math.sqrt(rv[i] / (1 - s.beta2 ** step)) + s.eps);
+            ref[i] -= (s.lr * rm[i]) / (1 - s.beta1 ** step) / (Math.sqrt(rv[i] / (1 - s.beta2 ** step)) + s.eps);
           }
         }
         expect(maxRelDiff(param.view(), ref)).toBeLessThan(1e-5);
@@ -146,8 +171,13 @@ describe("Adam and scoring", () => {
     it(`dotScores matches the reference with ${o.threads} thread(s)`, () => {
       const e = engine();
       e.scoped(() => {
-        const users = 11, items = 9, d = 67, u0 = 2, u1 = 11;
-        const ue = rand(users * d), ie = rand(items * d);
+        const users = 11,
+          items = 9,
+          d = 67,
+          u0 = 2,
+          u1 = 11;
+        const ue = rand(users * d),
+          ie = rand(items * d);
         const out = e.alloc("f32", (u1 - u0) * items);
         o.dotScores(e.from("f32", ue), e.from("f32", ie), items, d, u0, u1, out);
         const ref = new Float64Array((u1 - u0) * items);

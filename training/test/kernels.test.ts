@@ -10,8 +10,18 @@ function randomArray(n: number): Float64Array {
   return a;
 }
 
-function refGemm(m: number, n: number, k: number, a: Float64Array, b: Float64Array, c: Float64Array,
-  ta: boolean, tb: boolean, alpha: number, beta: number): Float64Array {
+function refGemm(
+  m: number,
+  n: number,
+  k: number,
+  a: Float64Array,
+  b: Float64Array,
+  c: Float64Array,
+  ta: boolean,
+  tb: boolean,
+  alpha: number,
+  beta: number,
+): Float64Array {
   const out = new Float64Array(m * n);
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < n; j++) {
@@ -30,15 +40,33 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 describe("gemm kernel", () => {
-  const shapes: [number, number, number][] = [[1, 1, 1], [3, 5, 7], [4, 4, 4], [17, 33, 9], [101, 67, 300], [5, 2050, 3], [0, 3, 2]];
+  const shapes: [number, number, number][] = [
+    [1, 1, 1],
+    [3, 5, 7],
+    [4, 4, 4],
+    [17, 33, 9],
+    [101, 67, 300],
+    [5, 2050, 3],
+    [0, 3, 2],
+  ];
   for (const [m, n, k] of shapes) {
-    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+    for (const [ta, tb] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
       it(`matches the reference for ${m}x${n}x${k} transA=${ta} transB=${tb}`, () => {
         const e = engine();
         e.scoped(() => {
-          const a = randomArray(m * k), b = randomArray(k * n), c = randomArray(m * n);
-          const alpha = 0.75, beta = ta ? 0 : -1.5;
-          const A = e.from("f64", a), B = e.from("f64", b), C = e.from("f64", c);
+          const a = randomArray(m * k),
+            b = randomArray(k * n),
+            c = randomArray(m * n);
+          const alpha = 0.75,
+            beta = ta ? 0 : -1.5;
+          const A = e.from("f64", a),
+            B = e.from("f64", b),
+            C = e.from("f64", c);
           e.gemm({ m, n, k, a: A, b: B, c: C, transA: ta, transB: tb, alpha, beta });
           expect(maxAbsDiff(C.view(), refGemm(m, n, k, a, b, c, ta, tb, alpha, beta))).toBeLessThan(1e-10);
         });
@@ -95,7 +123,11 @@ function randomCsr(rows: number, cols: number, density: number, withValues: bool
 }
 
 describe("sparse kernels", () => {
-  for (const [rows, cols] of [[1, 1], [7, 13], [40, 130]] as const) {
+  for (const [rows, cols] of [
+    [1, 1],
+    [7, 13],
+    [40, 130],
+  ] as const) {
     it(`gram of a binary ${rows}x${cols} CSR matches the dense reference`, () => {
       const e = engine();
       e.scoped(() => {

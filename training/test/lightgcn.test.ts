@@ -41,7 +41,9 @@ describe("BPR sampler", () => {
     const s = new BprSampler(train, new Rng(3));
     s.shuffle();
     const n = s.size;
-    const u = new Int32Array(n), p = new Int32Array(n), q = new Int32Array(n);
+    const u = new Int32Array(n),
+      p = new Int32Array(n),
+      q = new Int32Array(n);
     s.fill(0, n, u, p, q);
     const seen = new Set<string>();
     for (let k = 0; k < n; k++) {
@@ -61,7 +63,8 @@ function referenceLoss(e0: Float64Array, train: Csr, layers: number, d: number, 
   const sum = Float64Array.from(e0);
   for (let l = 0; l < layers; l++) {
     const next = new Float64Array(nodes * d);
-    for (let r = 0; r < nodes; r++) for (let p = a.indptr[r]; p < a.indptr[r + 1]; p++) for (let c = 0; c < d; c++) next[r * d + c] += a.values[p] * cur[a.indices[p] * d + c];
+    for (let r = 0; r < nodes; r++)
+      for (let p = a.indptr[r]; p < a.indptr[r + 1]; p++) for (let c = 0; c < d; c++) next[r * d + c] += a.values[p] * cur[a.indices[p] * d + c];
     for (let i = 0; i < sum.length; i++) sum[i] += next[i];
     cur = next;
   }
@@ -84,7 +87,10 @@ describe("LightGCN gradient (finite differences in float64)", () => {
       it(`analytic gradient matches central differences: ${layers} layer(s), ${o.threads} thread(s)`, () => {
         const e = engine();
         e.scoped(() => {
-          const users = 6, items = 7, d = 5, reg = 0.05;
+          const users = 6,
+            items = 7,
+            d = 5,
+            reg = 0.05;
           const train = randomTrain(users, items, 3, 5);
           const init = initEmbeddings(new Rng(4), users, items, d, "normal", 0.5);
           const plan = layers > 0 ? planPropagation(e, normalizedAdjacency(train), o.threads, columnBlocks(users, items, 3)) : null;
@@ -96,10 +102,13 @@ describe("LightGCN gradient (finite differences in float64)", () => {
           expect(bpr + regLoss).toBeCloseTo(referenceLoss(e0, train, layers, d, reg, t), 5);
           const analytic = Array.from(core.grads[0].view(), (g) => g * core.gradScales[0]);
           const h = 1e-6;
-          let num = 0, den = 0;
+          let num = 0,
+            den = 0;
           for (let i = 0; i < e0.length; i++) {
-            const plus = Float64Array.from(e0); plus[i] += h;
-            const minus = Float64Array.from(e0); minus[i] -= h;
+            const plus = Float64Array.from(e0);
+            plus[i] += h;
+            const minus = Float64Array.from(e0);
+            minus[i] -= h;
             const fd = (referenceLoss(plus, train, layers, d, reg, t) - referenceLoss(minus, train, layers, d, reg, t)) / (2 * h);
             num += (analytic[i] - fd) ** 2;
             den += fd ** 2;
@@ -115,14 +124,25 @@ describe("LightGCN gradient (finite differences in float64)", () => {
 /** Two taste groups: each user mostly picks items of its own half of the catalogue. */
 function syntheticDataset(): Dataset {
   const rng = new Rng(8);
-  const u: number[] = [], it: number[] = [], r: number[] = [];
+  const u: number[] = [],
+    it: number[] = [],
+    r: number[] = [];
   for (let a = 1; a <= 80; a++) {
     const chosen = new Set<number>();
     while (chosen.size < 22) chosen.add(1 + 2 * rng.int(30) + (a % 2));
     while (chosen.size < 25) chosen.add(1 + rng.int(60));
-    for (const b of chosen) { u.push(a); it.push(b); r.push(3 + rng.int(3)); }
+    for (const b of chosen) {
+      u.push(a);
+      it.push(b);
+      r.push(3 + rng.int(3));
+    }
   }
-  return { name: "ml-100k", ratings: { length: u.length, user: Int32Array.from(u), item: Int32Array.from(it), rating: Uint8Array.from(r), timestamp: new Int32Array(u.length) }, movies: [], users: [] };
+  return {
+    name: "ml-100k",
+    ratings: { length: u.length, user: Int32Array.from(u), item: Int32Array.from(it), rating: Uint8Array.from(r), timestamp: new Int32Array(u.length) },
+    movies: [],
+    users: [],
+  };
 }
 
 describe("training", () => {
@@ -152,7 +172,15 @@ describe("training", () => {
     const losses: number[] = [];
     await model.fit(split.train, { seed: 1, log: () => {}, onEpoch: (r) => losses.push(r.bpr) });
     expect(losses[losses.length - 1]).toBeLessThan(losses[0] * 0.8);
-    const random: Recommender = { name: "random", params: {}, async fit() {}, score: (from, to, out) => { const g = new Rng(from); for (let i = 0; i < (to - from) * split.counts.items; i++) out[i] = g.next(); } };
+    const random: Recommender = {
+      name: "random",
+      params: {},
+      async fit() {},
+      score: (from, to, out) => {
+        const g = new Rng(from);
+        for (let i = 0; i < (to - from) * split.counts.items; i++) out[i] = g.next();
+      },
+    };
     const learned = evaluate(model, split, "test").metrics["ndcg@10"];
     const chance = evaluate(random, split, "test").metrics["ndcg@10"];
     expect(learned).toBeGreaterThan(chance * 1.5);
@@ -163,9 +191,13 @@ describe("training", () => {
     const model = lightgcn.create({ ...params, epochs: 50, threads: 1 });
     let epochs = 0;
     await model.fit(split.train, {
-      seed: 1, log: () => {}, signal: controller.signal,
+      seed: 1,
+      log: () => {},
+      signal: controller.signal,
       validate: (m) => evaluate(m, split, "valid").metrics,
-      onEpoch: () => { if (++epochs === 2) controller.abort(); },
+      onEpoch: () => {
+        if (++epochs === 2) controller.abort();
+      },
     });
     expect(model.fitInfo!().stopped).toBe("interrupted");
     expect(model.fitInfo!().epochs).toBe(2);

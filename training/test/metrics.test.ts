@@ -21,10 +21,12 @@ describe("topK", () => {
   });
 
   it("reads a row at an offset and agrees with a full sort on random scores", () => {
-    const scores = Float32Array.from({ length: 1000 }, (_, i) => Math.sin(i * 12.9898) * 43758.5453 % 1);
+    const scores = Float32Array.from({ length: 1000 }, (_, i) => (Math.sin(i * 12.9898) * 43758.5453) % 1);
     const out = new Int32Array(20);
     topK(scores, 500, 500, 20, out);
-    const expected = Array.from({ length: 500 }, (_, i) => i).sort((a, b) => scores[500 + b] - scores[500 + a] || a - b).slice(0, 20);
+    const expected = Array.from({ length: 500 }, (_, i) => i)
+      .sort((a, b) => scores[500 + b] - scores[500 + a] || a - b)
+      .slice(0, 20);
     expect(Array.from(out)).toEqual(expected);
   });
 });

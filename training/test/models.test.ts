@@ -16,8 +16,14 @@ const ctx = { seed: 1, log: () => {} };
 
 function randomBinary(rows: number, cols: number, density: number, seed: number): Csr {
   const rng = new Rng(seed);
-  const r: number[] = [], c: number[] = [];
-  for (let u = 0; u < rows; u++) for (let i = 0; i < cols; i++) if (rng.next() < density) { r.push(u); c.push(i); }
+  const r: number[] = [],
+    c: number[] = [];
+  for (let u = 0; u < rows; u++)
+    for (let i = 0; i < cols; i++)
+      if (rng.next() < density) {
+        r.push(u);
+        c.push(i);
+      }
   return csrFromTriples(rows, cols, r, c);
 }
 
@@ -63,7 +69,7 @@ async function scores(factory: ModelFactory, params: Params, train: Csr): Promis
 function expectClose(actual: Float32Array, expected: number[][], tol: number): void {
   const cols = expected[0].length;
   let worst = 0;
-  expected.forEach((row, u) => row.forEach((v, i) => { worst = Math.max(worst, Math.abs(actual[u * cols + i] - v)); }));
+  for (const [u, row] of expected.entries()) for (const [i, v] of row.entries()) worst = Math.max(worst, Math.abs(actual[u * cols + i] - v));
   expect(worst).toBeLessThanOrEqual(tol);
 }
 
@@ -98,7 +104,11 @@ describe("models against plain references", () => {
   it("Pop scores every item by its number of train interactions", async () => {
     const s = await scores(pop, {}, train);
     const counts = x[0].map((_, i) => x.reduce((c, row) => c + row[i], 0));
-    expectClose(s, x.map(() => counts), 0);
+    expectClose(
+      s,
+      x.map(() => counts),
+      0,
+    );
   });
 
   it("frees the kernel memory of tuning candidates", async () => {

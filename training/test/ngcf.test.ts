@@ -13,7 +13,15 @@ const pools = graphPools();
 type Params64 = Float64Array[];
 
 /** float64 reference of NGCF's batch loss; params = [E0, (W1, W2, b1, b2) per layer]. */
-function referenceLoss(params: Params64, masks: Float32Array[], train: Csr, d: number, layers: number, reg: number, t: { u: number[]; p: number[]; n: number[] }): number {
+function referenceLoss(
+  params: Params64,
+  masks: Float32Array[],
+  train: Csr,
+  d: number,
+  layers: number,
+  reg: number,
+  t: { u: number[]; p: number[]; n: number[] },
+): number {
   const a = normalizedAdjacency(train);
   const nodes = a.rows;
   let x = params[0];
@@ -21,7 +29,8 @@ function referenceLoss(params: Params64, masks: Float32Array[], train: Csr, d: n
   for (let l = 0; l < layers; l++) {
     const [w1, w2, b1, b2] = params.slice(1 + 4 * l, 5 + 4 * l);
     const s = new Float64Array(nodes * d);
-    for (let r = 0; r < nodes; r++) for (let p = a.indptr[r]; p < a.indptr[r + 1]; p++) for (let c = 0; c < d; c++) s[r * d + c] += a.values[p] * x[a.indices[p] * d + c];
+    for (let r = 0; r < nodes; r++)
+      for (let p = a.indptr[r]; p < a.indptr[r + 1]; p++) for (let c = 0; c < d; c++) s[r * d + c] += a.values[p] * x[a.indices[p] * d + c];
     const h = new Float64Array(nodes * d);
     const o = new Float64Array(nodes * d);
     for (let r = 0; r < nodes; r++) {
@@ -29,7 +38,8 @@ function referenceLoss(params: Params64, masks: Float32Array[], train: Csr, d: n
       for (let j = 0; j < d; j++) {
         let z = b1[j] + b2[j];
         for (let p = 0; p < d; p++) {
-          const xi = x[r * d + p], si = s[r * d + p];
+          const xi = x[r * d + p],
+            si = s[r * d + p];
           z += (xi + si) * w1[p * d + j] + xi * si * w2[p * d + j];
         }
         let hv = z > 0 ? z : 0.2 * z;
@@ -42,8 +52,14 @@ function referenceLoss(params: Params64, masks: Float32Array[], train: Csr, d: n
     outs.push(o);
     x = h;
   }
-  const dot = (i: number, j: number): number => outs.reduce((acc, m) => { let s2 = 0; for (let c = 0; c < d; c++) s2 += m[i * d + c] * m[j * d + c]; return acc + s2; }, 0);
-  let loss = 0, sq = 0;
+  const dot = (i: number, j: number): number =>
+    outs.reduce((acc, m) => {
+      let s2 = 0;
+      for (let c = 0; c < d; c++) s2 += m[i * d + c] * m[j * d + c];
+      return acc + s2;
+    }, 0);
+  let loss = 0,
+    sq = 0;
   const B = t.u.length;
   for (let k = 0; k < B; k++) {
     loss += Math.log1p(Math.exp(-(dot(t.u[k], t.p[k]) - dot(t.u[k], t.n[k]))));
@@ -53,17 +69,35 @@ function referenceLoss(params: Params64, masks: Float32Array[], train: Csr, d: n
 }
 
 describe("NGCF gradient (finite differences in float64)", () => {
-  for (const [layers, dropout] of [[1, 0], [2, 0], [2, 0.3], [3, 0.1]] as const) {
+  for (const [layers, dropout] of [
+    [1, 0],
+    [2, 0],
+    [2, 0.3],
+    [3, 0.1],
+  ] as const) {
     for (const o of pools) {
       it(`analytic gradient of every parameter matches: ${layers} layer(s), dropout ${dropout}, ${o.threads} thread(s)`, () => {
         const e = engine();
         e.scoped(() => {
-          const users = 5, items = 6, d = 3, reg = 0.05;
+          const users = 5,
+            items = 6,
+            d = 3,
+            reg = 0.05;
           const train = randomTrain(users, items, 3, 9);
           const plan = planPropagation(e, normalizedAdjacency(train), o.threads, columnBlocks(users, items, 4));
-          const core = new NgcfCore(o, e, plan, users, items, { dim: d, layers, reg, dropout, slope: 0.2, seed: 3 }, initEmbeddings(new Rng(2), users, items, d, "normal", 0.5));
+          const core = new NgcfCore(
+            o,
+            e,
+            plan,
+            users,
+            items,
+            { dim: d, layers, reg, dropout, slope: 0.2, seed: 3 },
+            initEmbeddings(new Rng(2), users, items, d, "normal", 0.5),
+          );
           // non-zero biases so their gradient path is exercised
-          core.params.forEach((p, i) => { if (i > 0 && p.length === d) p.view().set([0.1, -0.2, 0.05]); });
+          core.params.forEach((p, i) => {
+            if (i > 0 && p.length === d) p.view().set([0.1, -0.2, 0.05]);
+          });
           const t = { u: [0, 2, 4, 1], p: [5, 7, 10, 6], n: [8, 9, 5, 10] };
           const { bpr, reg: regLoss } = core.lossAndGrad({ users: e.from("i32", t.u), pos: e.from("i32", t.p), neg: e.from("i32", t.n) }, 4);
           const masks = core.lastMasks;
@@ -71,7 +105,8 @@ describe("NGCF gradient (finite differences in float64)", () => {
           const params = core.params.map((p) => Float64Array.from(p.view()));
           expect(bpr + regLoss).toBeCloseTo(referenceLoss(params, masks, train, d, layers, reg, t), 5);
           const h = 1e-6;
-          let num = 0, den = 0;
+          let num = 0,
+            den = 0;
           params.forEach((p, k) => {
             const analytic = core.grads[k].view();
             for (let i = 0; i < p.length; i++) {

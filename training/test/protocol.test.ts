@@ -8,7 +8,9 @@ import { realDatasetDir } from "./real-data.ts";
 
 function syntheticDataset(users: number, items: number, perUser: number, seed: number): Dataset {
   const rng = new Rng(seed);
-  const u: number[] = [], it: number[] = [], r: number[] = [];
+  const u: number[] = [],
+    it: number[] = [],
+    r: number[] = [];
   for (let a = 1; a <= users; a++) {
     const chosen = new Set<number>();
     while (chosen.size < perUser) chosen.add(1 + rng.int(items));
@@ -36,15 +38,26 @@ describe("positive interactions and k-core filtering", () => {
   it("keeps ratings >= 3 and removes users and items below 10 repeatedly", () => {
     // user 1 rates items 1..10 (kept); user 2 rates items 1..9 and 11 (item 11 has one rating:
     // removed, which drops user 2 to 9 interactions and removes it in the next round)
-    const u: number[] = [], it: number[] = [], r: number[] = [];
-    const add = (a: number, b: number, rating: number): void => { u.push(a); it.push(b); r.push(rating); };
+    const u: number[] = [],
+      it: number[] = [],
+      r: number[] = [];
+    const add = (a: number, b: number, rating: number): void => {
+      u.push(a);
+      it.push(b);
+      r.push(rating);
+    };
     for (let k = 0; k < 10; k++) {
       for (let b = 1; b <= 10; b++) add(100 + k, b, 4); // ten heavy users keep items 1..10 alive
     }
     for (let b = 1; b <= 9; b++) add(2, b, 5);
     add(2, 11, 5);
     add(3, 1, 2); // rating below the threshold
-    const ds: Dataset = { name: "ml-100k", ratings: { length: u.length, user: Int32Array.from(u), item: Int32Array.from(it), rating: Uint8Array.from(r), timestamp: new Int32Array(u.length) }, movies: [], users: [] };
+    const ds: Dataset = {
+      name: "ml-100k",
+      ratings: { length: u.length, user: Int32Array.from(u), item: Int32Array.from(it), rating: Uint8Array.from(r), timestamp: new Int32Array(u.length) },
+      movies: [],
+      users: [],
+    };
     const pos = positiveInteractions(ds, PROTOCOLS.recbole);
     expect(new Set(pos.user)).toEqual(new Set([100, 101, 102, 103, 104, 105, 106, 107, 108, 109]));
     expect(pos.user.length).toBe(100);
@@ -64,7 +77,9 @@ describe("per-user split (recbole)", () => {
   });
 
   it("partitions the interactions: train, valid and test are disjoint and cover everything", () => {
-    const tr = entries(split.train), va = entries(split.valid!), te = entries(split.test);
+    const tr = entries(split.train),
+      va = entries(split.valid!),
+      te = entries(split.test);
     for (const e of va) expect(tr.has(e)).toBe(false);
     for (const e of te) expect(tr.has(e) || va.has(e)).toBe(false);
     expect(tr.size + va.size + te.size).toBe(split.counts.interactions);

@@ -50,8 +50,26 @@ function bundle(version: string, created: string): Bundle {
   ]);
   const info = (name: string) => ({ bytes: files.get(name)!.byteLength, sha256: createHash("sha256").update(files.get(name)!).digest("hex") });
   const manifest = {
-    format: 1, version, created, dataset: "ml-1m", protocol: "recbole", seed: 1, model: "lightgcn", params: {}, metrics: {}, users: 1, items: 1, dim: 1, foldin: null,
-    files: { model: info(BUNDLE_FILES.model), similar: info(BUNDLE_FILES.similar), rated: info(BUNDLE_FILES.rated), movies: info(BUNDLE_FILES.movies), ids: info(BUNDLE_FILES.ids) },
+    format: 1,
+    version,
+    created,
+    dataset: "ml-1m",
+    protocol: "recbole",
+    seed: 1,
+    model: "lightgcn",
+    params: {},
+    metrics: {},
+    users: 1,
+    items: 1,
+    dim: 1,
+    foldin: null,
+    files: {
+      model: info(BUNDLE_FILES.model),
+      similar: info(BUNDLE_FILES.similar),
+      rated: info(BUNDLE_FILES.rated),
+      movies: info(BUNDLE_FILES.movies),
+      ids: info(BUNDLE_FILES.ids),
+    },
   } as unknown as Manifest;
   files.set(BUNDLE_FILES.manifest, enc(JSON.stringify(manifest)));
   return { manifest, files };
@@ -93,7 +111,9 @@ describe("publishBundle", () => {
     const bucket = new MemoryBucket();
     await publishBundle(older, bindingTarget(bucket, "memory"));
     // another publisher switches the pointer while this one is uploading its files
-    const rival = new TextEncoder().encode(JSON.stringify({ version: "lightgcn-c", manifest: "models/lightgcn-c/manifest.json", published: "", created: "2026-11-03T00:00:00.000Z" }));
+    const rival = new TextEncoder().encode(
+      JSON.stringify({ version: "lightgcn-c", manifest: "models/lightgcn-c/manifest.json", published: "", created: "2026-11-03T00:00:00.000Z" }),
+    );
     bucket.beforePut = (key) => {
       if (!key.includes("lightgcn-b/")) return;
       bucket.beforePut = null;

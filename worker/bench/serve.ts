@@ -68,7 +68,10 @@ async function scoringTimes(dir: string): Promise<{ ort_ms: number; ts_ms: numbe
     });
     return Array.from(out.items.data as BigInt64Array, Number);
   };
-  for (const u of users.slice(0, 100)) { tsTop(u); await ortTop(u); } // warm up
+  for (const u of users.slice(0, 100)) {
+    tsTop(u);
+    await ortTop(u);
+  } // warm up
   let t = performance.now();
   for (const u of users) await ortTop(u);
   const ortMs = (performance.now() - t) / users.length;
@@ -92,11 +95,12 @@ async function foldInTimes(dir: string): Promise<{ foldin_ms: number; mean_histo
     const u = rng.int(manifest.users);
     return BigInt64Array.from(rated.indices.subarray(rated.indptr[u], rated.indptr[u + 1]), BigInt);
   });
-  const run = (h: BigInt64Array) => session.run({
-    [FOLDIN_GRAPH.inputs.history]: new ort.Tensor("int64", h, [h.length]),
-    [FOLDIN_GRAPH.inputs.k]: new ort.Tensor("int64", BigInt64Array.of(10n), [1]),
-    [FOLDIN_GRAPH.inputs.exclude]: new ort.Tensor("int64", h, [h.length]),
-  });
+  const run = (h: BigInt64Array) =>
+    session.run({
+      [FOLDIN_GRAPH.inputs.history]: new ort.Tensor("int64", h, [h.length]),
+      [FOLDIN_GRAPH.inputs.k]: new ort.Tensor("int64", BigInt64Array.of(10n), [1]),
+      [FOLDIN_GRAPH.inputs.exclude]: new ort.Tensor("int64", h, [h.length]),
+    });
   for (const h of histories.slice(0, 100)) await run(h); // warm up
   const t = performance.now();
   for (const h of histories) await run(h);
@@ -115,13 +119,15 @@ async function load(url: string, s: Scenario, token: string): Promise<Record<str
     connections: o.connections,
     amount: o.requests,
     timeout: 10,
-    requests: [{
-      setupRequest: (req) => {
-        const r = s.request();
-        // wrangler dev reads the token npm start wrote to .dev.vars: every route needs it
-        return { ...req, ...r, headers: { ...req.headers, ...r.headers, authorization: `Bearer ${token}` } };
+    requests: [
+      {
+        setupRequest: (req) => {
+          const r = s.request();
+          // wrangler dev reads the token npm start wrote to .dev.vars: every route needs it
+          return { ...req, ...r, headers: { ...req.headers, ...r.headers, authorization: `Bearer ${token}` } };
+        },
       },
-    }],
+    ],
   });
   const seconds = (performance.now() - t) / 1000;
   return {
@@ -179,21 +185,45 @@ await runCli(async () => {
       { name: "recs_new_foldin", request: () => ({ method: "GET", path: `/users/${newLive[rng.int(newLive.length)]}/recs` }) },
       {
         name: "post_recs",
-        request: () => ({ method: "POST", path: "/recs", headers: { "content-type": "application/json" }, body: JSON.stringify({ history: randomMovies(20), k: 10 }) }),
+        request: () => ({
+          method: "POST",
+          path: "/recs",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ history: randomMovies(20), k: 10 }),
+        }),
       },
     ];
     for (const s of scenarios) {
       results[s.name] = await load(server.url, s, token);
       const r = results[s.name];
-      console.log(`${s.name.padEnd(16)} ${r.requests} requests, ${o.connections} connection(s): p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, mean ${r.mean_ms} ms, ${r.requests_per_second} req/s, ${r.unexpected} unexpected`);
+      console.log(
+        `${s.name.padEnd(16)} ${r.requests} requests, ${o.connections} connection(s): p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, mean ${r.mean_ms} ms, ${r.requests_per_second} req/s, ${r.unexpected} unexpected`,
+      );
     }
-    console.log(`cold start (spawn to first /health answered, model loaded): ${results.cold.cold_start_ms} ms; next /users request ${results.cold.first_recs_ms} ms`);
+    console.log(
+      `cold start (spawn to first /health answered, model loaded): ${results.cold.cold_start_ms} ms; next /users request ${results.cold.first_recs_ms} ms`,
+    );
   } finally {
     await server.stop();
   }
   const s = await scoringTimes(dir);
-  console.log(`scoring one user over ${readManifest(dir).items} items, top 10 (Node, same onnxruntime-web wasm): ORT ${round(s.ort_ms, 4)} ms, TypeScript ${round(s.ts_ms, 4)} ms; identical top-10 for ${(s.agree * 100).toFixed(1)}% of users`);
+  console.log(
+    `scoring one user over ${readManifest(dir).items} items, top 10 (Node, same onnxruntime-web wasm): ORT ${round(s.ort_ms, 4)} ms, TypeScript ${round(s.ts_ms, 4)} ms; identical top-10 for ${(s.agree * 100).toFixed(1)}% of users`,
+  );
   const f = await foldInTimes(dir);
-  if (f) console.log(`fold-in scoring (Node, same wasm): ORT ${round(f.foldin_ms, 4)} ms for a history of ${f.mean_history.toFixed(0)} movies on average, top 10 over ${readManifest(dir).items} items`);
-  console.log(JSON.stringify({ ...results, scoring: { ort_score_ms: round(s.ort_ms, 4), ts_score_ms: round(s.ts_ms, 4), topk_agreement: s.agree, ...(f ? { ort_foldin_ms: round(f.foldin_ms, 4) } : {}) } }));
+  if (f)
+    console.log(
+      `fold-in scoring (Node, same wasm): ORT ${round(f.foldin_ms, 4)} ms for a history of ${f.mean_history.toFixed(0)} movies on average, top 10 over ${readManifest(dir).items} items`,
+    );
+  console.log(
+    JSON.stringify({
+      ...results,
+      scoring: {
+        ort_score_ms: round(s.ort_ms, 4),
+        ts_score_ms: round(s.ts_ms, 4),
+        topk_agreement: s.agree,
+        ...(f ? { ort_foldin_ms: round(f.foldin_ms, 4) } : {}),
+      },
+    }),
+  );
 });

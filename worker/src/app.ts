@@ -11,13 +11,16 @@ import { cache, withModel } from "./middleware.ts";
 
 export const app = new Hono<AppEnv>();
 
-app.use("*", cors({
-  origin: "*",
-  allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
-  allowHeaders: ["Authorization", "Content-Type"],
-  exposeHeaders: ["x-model-version", "x-live-history"],
-  maxAge: 86400,
-}));
+app.use(
+  "*",
+  cors({
+    origin: "*",
+    allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
+    allowHeaders: ["Authorization", "Content-Type"],
+    exposeHeaders: ["x-model-version", "x-live-history"],
+    maxAge: 86400,
+  }),
+);
 
 // With a token configured, /health (the one open route) says only that the service is up and
 // which model it serves.

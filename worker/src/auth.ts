@@ -20,8 +20,11 @@ export const tokenWhenConfigured: MiddlewareHandler<AppEnv> = async (c, next) =>
 
 export const tokenRequired: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (!c.env.API_TOKEN) {
-    throw new ApiError(403, "forbidden",
-      "writes and history reads need an API token, and this Worker has none: set one with `npx wrangler secret put API_TOKEN` (locally: API_TOKEN=... in .dev.vars, which npm start writes), then send `Authorization: Bearer <token>`");
+    throw new ApiError(
+      403,
+      "forbidden",
+      "writes and history reads need an API token, and this Worker has none: set one with `npx wrangler secret put API_TOKEN` (locally: API_TOKEN=... in .dev.vars, which npm start writes), then send `Authorization: Bearer <token>`",
+    );
   }
   await next();
 };

@@ -2,8 +2,15 @@
 // load, and a new models/current.json is picked up without a redeploy (looked for at most every
 // MODEL_REFRESH_SECONDS). A failed refresh keeps serving the model already loaded.
 import {
-  BUNDLE_FILES, type CurrentPointer, type IdMaps, type Manifest, type MovieMeta, R2_POINTER, type RatedCsr,
-  decodeRated, r2Key,
+  BUNDLE_FILES,
+  type CurrentPointer,
+  type IdMaps,
+  type Manifest,
+  type MovieMeta,
+  R2_POINTER,
+  type RatedCsr,
+  decodeRated,
+  r2Key,
 } from "../../training/src/contract/artifacts.ts";
 import type { Env } from "./env.ts";
 import { ApiError } from "./errors.ts";
@@ -56,14 +63,22 @@ async function loadVersion(bucket: R2Bucket, pointer: CurrentPointer): Promise<L
     throw new ApiError(503, "model_unavailable", `manifest of ${pointer.version} is not readable (format or version mismatch); ${PUBLISH_HINT}`);
   }
   const keys = Object.keys(manifest.files) as (keyof Manifest["files"])[];
-  const bytes = Object.fromEntries(await Promise.all(keys.map(async (k) => {
-    const data = await readObject(bucket, r2Key(manifest.version, BUNDLE_FILES[k]));
-    const expected = manifest.files[k]!;
-    if (data.byteLength !== expected.bytes || (await sha256(data)) !== expected.sha256) {
-      throw new ApiError(503, "model_unavailable", `${BUNDLE_FILES[k]} of ${manifest.version} does not match its manifest (size or sha256); ${PUBLISH_HINT}`);
-    }
-    return [k, data] as const;
-  }))) as Record<(typeof keys)[number], ArrayBuffer>;
+  const bytes = Object.fromEntries(
+    await Promise.all(
+      keys.map(async (k) => {
+        const data = await readObject(bucket, r2Key(manifest.version, BUNDLE_FILES[k]));
+        const expected = manifest.files[k]!;
+        if (data.byteLength !== expected.bytes || (await sha256(data)) !== expected.sha256) {
+          throw new ApiError(
+            503,
+            "model_unavailable",
+            `${BUNDLE_FILES[k]} of ${manifest.version} does not match its manifest (size or sha256); ${PUBLISH_HINT}`,
+          );
+        }
+        return [k, data] as const;
+      }),
+    ),
+  ) as Record<(typeof keys)[number], ArrayBuffer>;
 
   const ort = await onnxRuntime();
   const text = (b: ArrayBuffer): string => new TextDecoder().decode(b);
@@ -104,7 +119,10 @@ async function dispose(model: LoadedModel): Promise<void> {
 function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ApiError(503, "model_unavailable", `${what} did not finish within ${ms / 1000} s; the next attempt comes after the refresh interval`)), ms);
+    timer = setTimeout(
+      () => reject(new ApiError(503, "model_unavailable", `${what} did not finish within ${ms / 1000} s; the next attempt comes after the refresh interval`)),
+      ms,
+    );
   });
   return Promise.race([work, deadline]).finally(() => {
     if (timer !== undefined) clearTimeout(timer);

@@ -25,11 +25,23 @@ function itemsOf(model: LoadedModel, ratings: readonly { movieId: number }[]): n
 }
 
 /** Ranks for a history alone (an anonymous visitor, or a user the model does not know). */
-export async function rankHistory(model: LoadedModel, history: readonly { movieId: number; rating: number | null }[], k: number, what: string): Promise<Ranked> {
+export async function rankHistory(
+  model: LoadedModel,
+  history: readonly { movieId: number; rating: number | null }[],
+  k: number,
+  what: string,
+): Promise<Ranked> {
   if (!model.foldin) {
-    throw new ApiError(404, "no_foldin", `${what}: the served model (${model.manifest.model}) has no fold-in graph, so it can only recommend for users it was trained on`);
+    throw new ApiError(
+      404,
+      "no_foldin",
+      `${what}: the served model (${model.manifest.model}) has no fold-in graph, so it can only recommend for users it was trained on`,
+    );
   }
-  const positives = itemsOf(model, history.filter((r) => isPositive(r.rating)));
+  const positives = itemsOf(
+    model,
+    history.filter((r) => isPositive(r.rating)),
+  );
   if (positives.length === 0) {
     throw new ApiError(404, "no_positive_history", `${what} has no positive ratings (3 or more, or no rating for "watched") to recommend from`);
   }
@@ -47,9 +59,14 @@ export async function rankUser(model: LoadedModel, userId: number, live: LiveRat
     for (const i of itemsOf(model, live ?? [])) exclude.add(i);
     return { source: "model", ranked: await recsForUser(model, user, k, [...exclude]) };
   }
-  if (live === null) throw new ApiError(503, "live_store_unavailable", `user ${userId} is not in the model and the live ratings store (D1) cannot be read right now`);
+  if (live === null)
+    throw new ApiError(503, "live_store_unavailable", `user ${userId} is not in the model and the live ratings store (D1) cannot be read right now`);
   if (live.length === 0) {
-    throw new ApiError(404, "unknown_user", `user ${userId} is not in the model (${model.manifest.users} users) and has no live ratings: POST /users/${userId}/ratings first`);
+    throw new ApiError(
+      404,
+      "unknown_user",
+      `user ${userId} is not in the model (${model.manifest.users} users) and has no live ratings: POST /users/${userId}/ratings first`,
+    );
   }
   return rankHistory(model, live, k, `user ${userId}`);
 }

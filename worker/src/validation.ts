@@ -78,7 +78,8 @@ export function parseEntries(body: unknown, field: string, knownMovie: (movieId:
     const unknownKey = Object.keys(e).find((key) => !["movieId", "rating", "timestamp"].includes(key));
     if (unknownKey) throw bad(`${at} has an unknown field "${unknownKey}" (allowed: movieId, rating, timestamp)`);
     const { movieId, rating, timestamp } = e;
-    if (typeof movieId !== "number" || !Number.isSafeInteger(movieId) || movieId < 1) throw bad(`${at}.movieId must be a positive integer, got ${JSON.stringify(movieId)}`);
+    if (typeof movieId !== "number" || !Number.isSafeInteger(movieId) || movieId < 1)
+      throw bad(`${at}.movieId must be a positive integer, got ${JSON.stringify(movieId)}`);
     if (!knownMovie(movieId)) throw new ApiError(400, "unknown_movie", `${at}.movieId ${movieId} is not in the model's catalogue`);
     if (rating !== undefined && rating !== null && (typeof rating !== "number" || !(rating >= 1 && rating <= 5))) {
       throw bad(`${at}.rating must be a number from 1 to 5 (or absent for "watched"), got ${JSON.stringify(rating)}`);

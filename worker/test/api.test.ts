@@ -7,8 +7,19 @@ import type { Env } from "../src/env.ts";
 import { store } from "../src/store.ts";
 import { bundles, fixtureData, publish } from "./seed.ts";
 
-interface Rec { movieId: number; title: string; year: number | null; genres: string[]; score: number }
-interface RecsBody { user: number; model: string; k: number; recommendations: Rec[] }
+interface Rec {
+  movieId: number;
+  title: string;
+  year: number | null;
+  genres: string[];
+  score: number;
+}
+interface RecsBody {
+  user: number;
+  model: string;
+  k: number;
+  recommendations: Rec[];
+}
 
 const get = (path: string, init: RequestInit = {}, bindings: Partial<Env> = {}): Promise<Response> =>
   Promise.resolve(app.request(path, init, { ...env, ...bindings }));

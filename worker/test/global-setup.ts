@@ -17,15 +17,37 @@ import type { FixtureBundle } from "./fixture-types.ts";
 /** 150 users rating 30..60 of 120 movies each, with taste groups so the model learns something. */
 function generatedDataset(): Dataset {
   const rng = new Rng(11);
-  const user: number[] = [], item: number[] = [], rating: number[] = [];
+  const user: number[] = [],
+    item: number[] = [],
+    rating: number[] = [];
   for (let u = 1; u <= 150; u++) {
     const seen = new Set<number>();
     const n = 30 + rng.int(31);
     while (seen.size < n) seen.add(rng.next() < 0.8 ? 1 + 3 * rng.int(40) + (u % 3) : 1 + rng.int(120));
-    for (const i of seen) { user.push(u); item.push(i); rating.push(1 + rng.int(5)); }
+    for (const i of seen) {
+      user.push(u);
+      item.push(i);
+      rating.push(1 + rng.int(5));
+    }
   }
-  const movies = Array.from({ length: 120 }, (_, k) => ({ movieId: k + 1, title: `Movie ${k + 1} (${1950 + k})`, year: 1950 + k, genres: [["Drama"], ["Comedy"], ["Action", "Sci-Fi"]][k % 3] }));
-  return { name: "ml-100k", ratings: { length: user.length, user: Int32Array.from(user), item: Int32Array.from(item), rating: Uint8Array.from(rating), timestamp: new Int32Array(user.length) }, movies, users: [] };
+  const movies = Array.from({ length: 120 }, (_, k) => ({
+    movieId: k + 1,
+    title: `Movie ${k + 1} (${1950 + k})`,
+    year: 1950 + k,
+    genres: [["Drama"], ["Comedy"], ["Action", "Sci-Fi"]][k % 3],
+  }));
+  return {
+    name: "ml-100k",
+    ratings: {
+      length: user.length,
+      user: Int32Array.from(user),
+      item: Int32Array.from(item),
+      rating: Uint8Array.from(rating),
+      timestamp: new Int32Array(user.length),
+    },
+    movies,
+    users: [],
+  };
 }
 
 async function bundle(version: string, seed: number): Promise<FixtureBundle> {
@@ -33,7 +55,8 @@ async function bundle(version: string, seed: number): Promise<FixtureBundle> {
   const split = buildSplit(data, PROTOCOLS.recbole, seed);
   const artifacts = mkdtempSync(join(tmpdir(), "edgerec-fixture-"));
   const metrics = await trainModel(lightgcn, split, {
-    overrides: { dim: 16, epochs: 4, batch: 512, lr: 0.01, threads: 1 }, artifactsDir: artifacts,
+    overrides: { dim: 16, epochs: 4, batch: 512, lr: 0.01, threads: 1 },
+    artifactsDir: artifacts,
   });
   const dir = join(artifacts, "lightgcn");
   exportBundle(metrics, readEmbeddings(dir, split.counts.users, split.counts.items), data, split, artifacts, version);

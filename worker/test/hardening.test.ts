@@ -68,7 +68,9 @@ describe("hardening of the model store and the headers", () => {
     await publish(env.MODELS, v1);
     const corrupt = bytesOf(v1, "model.onnx").slice();
     corrupt[100] ^= 0xff;
-    const broken = instrumented(env.MODELS, (key) => (key.endsWith("model.onnx") ? env.MODELS.put("corrupt.onnx", corrupt).then(() => env.MODELS.get("corrupt.onnx")) : null));
+    const broken = instrumented(env.MODELS, (key) =>
+      key.endsWith("model.onnx") ? env.MODELS.put("corrupt.onnx", corrupt).then(() => env.MODELS.get("corrupt.onnx")) : null,
+    );
     const store = new ModelStore();
     const e = envWith({ MODELS: broken.bucket, MODEL_REFRESH_SECONDS: "60" });
     for (let n = 0; n < 8; n++) {

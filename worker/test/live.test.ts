@@ -7,10 +7,25 @@ import { app } from "../src/app.ts";
 import type { Env } from "../src/env.ts";
 import { bundles, fixtureData, publish } from "./seed.ts";
 
-interface Rec { movieId: number; score: number }
-interface RecsBody { user?: number; model: string; k: number; source: string; recommendations: Rec[] }
-interface RatingsBody { user: number; ratings: { movieId: number; rating: number | null; timestamp: number }[] }
-interface ErrorBody { error: string; message: string }
+interface Rec {
+  movieId: number;
+  score: number;
+}
+interface RecsBody {
+  user?: number;
+  model: string;
+  k: number;
+  source: string;
+  recommendations: Rec[];
+}
+interface RatingsBody {
+  user: number;
+  ratings: { movieId: number; rating: number | null; timestamp: number }[];
+}
+interface ErrorBody {
+  error: string;
+  message: string;
+}
 
 const TOKEN = "test-token";
 const secured: Partial<Env> = { API_TOKEN: TOKEN };
@@ -21,7 +36,11 @@ function call(path: string, init: RequestInit = {}, bindings: Partial<Env> = sec
 }
 
 function post(path: string, body: unknown, bindings: Partial<Env> = secured, headers: Record<string, string> = auth): Promise<Response> {
-  return call(path, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) }, bindings);
+  return call(
+    path,
+    { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) },
+    bindings,
+  );
 }
 
 async function recs(user: number, k = 10): Promise<RecsBody> {
@@ -89,7 +108,12 @@ describe("live ratings in D1", () => {
 
   it("treats ratings below 3 as excluded but not positive", async () => {
     const user = newUser(2);
-    await post(`/users/${user}/ratings`, { ratings: [{ movieId: movies[1], rating: 2 }, { movieId: movies[2], rating: 1 }] });
+    await post(`/users/${user}/ratings`, {
+      ratings: [
+        { movieId: movies[1], rating: 2 },
+        { movieId: movies[2], rating: 1 },
+      ],
+    });
     const res = await call(`/users/${user}/recs`, { headers: auth });
     expect(res.status).toBe(404);
     expect((await res.json<ErrorBody>()).error).toBe("no_positive_history");
@@ -106,7 +130,12 @@ describe("live ratings in D1", () => {
     await post(`/users/${user}/ratings`, { ratings: [{ movieId: movies[7], rating: 2, timestamp: 2000 }] });
     expect(await stored(user)).toEqual([{ movieId: movies[7], rating: 2, timestamp: 2000 }]);
     // within one request, the last entry for a movie wins
-    await post(`/users/${user}/ratings`, { ratings: [{ movieId: movies[8], rating: 1 }, { movieId: movies[8], rating: 4 }] });
+    await post(`/users/${user}/ratings`, {
+      ratings: [
+        { movieId: movies[8], rating: 1 },
+        { movieId: movies[8], rating: 4 },
+      ],
+    });
     const rows = await stored(user);
     expect(rows).toHaveLength(2);
     expect(rows.find((r) => r.movieId === movies[8])?.rating).toBe(4);
@@ -114,7 +143,12 @@ describe("live ratings in D1", () => {
 
   it("deletes one rating, then everything stored for a user", async () => {
     const user = newUser(4);
-    await post(`/users/${user}/ratings`, { ratings: [{ movieId: movies[0], rating: 5 }, { movieId: movies[1], rating: 4 }] });
+    await post(`/users/${user}/ratings`, {
+      ratings: [
+        { movieId: movies[0], rating: 5 },
+        { movieId: movies[1], rating: 4 },
+      ],
+    });
     let res = await call(`/users/${user}/ratings/${movies[0]}`, { method: "DELETE", headers: auth });
     expect(await res.json()).toEqual({ user, movieId: movies[0], deleted: true });
     res = await call(`/users/${user}/ratings/${movies[0]}`, { method: "DELETE", headers: auth });
@@ -138,7 +172,11 @@ describe("live ratings in D1", () => {
   ];
   for (const [method, path, body] of writeRoutes) {
     it(`${method} ${path}: 403 with a hint when no token is configured, 401 for a wrong token`, async () => {
-      const init = (headers: Record<string, string>): RequestInit => ({ method, headers: { ...headers, "content-type": "application/json" }, body: body ? JSON.stringify(body) : undefined });
+      const init = (headers: Record<string, string>): RequestInit => ({
+        method,
+        headers: { ...headers, "content-type": "application/json" },
+        body: body ? JSON.stringify(body) : undefined,
+      });
       const open = await call(path, init({}), { API_TOKEN: undefined });
       expect(open.status).toBe(403);
       const err = await open.json<ErrorBody>();
@@ -164,9 +202,29 @@ describe("live ratings in D1", () => {
     ["1,001 entries", { ratings: Array.from({ length: 1001 }, () => ({ movieId: 1, rating: 5 })) }, 400, "bad_request"],
     ["a movie id as a string", { ratings: [{ movieId: "1", rating: 5 }] }, 400, "bad_request"],
     ["a rating as a string", { ratings: [{ movieId: 1, rating: "5" }] }, 400, "bad_request"],
-    ["rating 0", { ratings: [{ movieId: 1, rating: 5 }, { movieId: 2, rating: 0 }] }, 400, "bad_request"],
+    [
+      "rating 0",
+      {
+        ratings: [
+          { movieId: 1, rating: 5 },
+          { movieId: 2, rating: 0 },
+        ],
+      },
+      400,
+      "bad_request",
+    ],
     ["rating 6", { ratings: [{ movieId: 1, rating: 6 }] }, 400, "bad_request"],
-    ["an unknown movie", { ratings: [{ movieId: 1, rating: 5 }, { movieId: 99_999, rating: 5 }] }, 400, "unknown_movie"],
+    [
+      "an unknown movie",
+      {
+        ratings: [
+          { movieId: 1, rating: 5 },
+          { movieId: 99_999, rating: 5 },
+        ],
+      },
+      400,
+      "unknown_movie",
+    ],
     ["a negative timestamp", { ratings: [{ movieId: 1, rating: 5, timestamp: -1 }] }, 400, "bad_request"],
     ["an unknown field", { ratings: [{ movieId: 1, stars: 5 }] }, 400, "bad_request"],
     ["over 1 MB", big, 413, "payload_too_large"],
@@ -184,20 +242,30 @@ describe("live ratings in D1", () => {
   }
 
   it("names the bad entry", async () => {
-    const res = await post(`/users/${newUser(101)}/ratings`, { ratings: [{ movieId: movies[0], rating: 5 }, { movieId: movies[1], rating: 9 }] });
+    const res = await post(`/users/${newUser(101)}/ratings`, {
+      ratings: [
+        { movieId: movies[0], rating: 5 },
+        { movieId: movies[1], rating: 9 },
+      ],
+    });
     expect((await res.json<ErrorBody>()).message).toMatch(/ratings\[1\]\.rating/);
   });
 
   it("loses nothing under 20 concurrent POSTs for one user", async () => {
     const user = newUser(5);
-    const responses = await Promise.all(movies.slice(0, 20).map((movieId, n) => post(`/users/${user}/ratings`, { ratings: [{ movieId, rating: 1 + (n % 5) }] })));
+    const responses = await Promise.all(
+      movies.slice(0, 20).map((movieId, n) => post(`/users/${user}/ratings`, { ratings: [{ movieId, rating: 1 + (n % 5) }] })),
+    );
     for (const r of responses) expect(r.status).toBe(200);
     const rows = await stored(user);
     expect(rows.map((r) => r.movieId).sort((a, b) => a - b)).toEqual([...movies.slice(0, 20)].sort((a, b) => a - b));
   });
 
   it("POST /recs stores nothing, excludes the whole history and validates like the ratings route", async () => {
-    const history = [{ movieId: movies[0], rating: 5 }, { movieId: movies[1], rating: 2 }];
+    const history = [
+      { movieId: movies[0], rating: 5 },
+      { movieId: movies[1], rating: 2 },
+    ];
     const res = await post("/recs", { history, k: 5 });
     expect(res.status).toBe(200);
     const body = await res.json<RecsBody>();
@@ -205,8 +273,13 @@ describe("live ratings in D1", () => {
     expect(body.recommendations).toHaveLength(5);
     for (const r of body.recommendations) expect([movies[0], movies[1]]).not.toContain(r.movieId);
     for (const [payload, status] of [
-      [{ history: [] }, 400], [{ history: history, k: 0 }, 400], [{ history: history, k: "5" }, 400],
-      [{ history: [{ movieId: 99_999 }] }, 400], [{ history, extra: 1 }, 400], [{ history: [{ movieId: movies[0], rating: 1 }] }, 404], ["nope", 400],
+      [{ history: [] }, 400],
+      [{ history: history, k: 0 }, 400],
+      [{ history: history, k: "5" }, 400],
+      [{ history: [{ movieId: 99_999 }] }, 400],
+      [{ history, extra: 1 }, 400],
+      [{ history: [{ movieId: movies[0], rating: 1 }] }, 404],
+      ["nope", 400],
     ] as const) {
       const r = await post("/recs", payload);
       expect(r.status).toBe(status);
@@ -216,7 +289,11 @@ describe("live ratings in D1", () => {
   });
 
   it("degrades to the snapshot when D1 is unavailable, and refuses writes with 503", async () => {
-    const broken = { prepare: () => { throw new Error("D1_ERROR: database unavailable"); } } as unknown as D1Database;
+    const broken = {
+      prepare: () => {
+        throw new Error("D1_ERROR: database unavailable");
+      },
+    } as unknown as D1Database;
     const user = data.users[2];
     const res = await call(`/users/${user}/recs`, { headers: auth }, { ...secured, DB: broken });
     expect(res.status).toBe(200);

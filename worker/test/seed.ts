@@ -1,7 +1,16 @@
 // Test helpers inside workerd: put a fixture bundle into the R2 binding the way
 // `npm run publish` does (files first, models/current.json last), and call the app.
 import { inject } from "vitest";
-import { BUNDLE_FILES, type CurrentPointer, type Manifest, type MovieMeta, R2_POINTER, type RatedCsr, decodeRated, r2Key } from "../../training/src/contract/artifacts.ts";
+import {
+  BUNDLE_FILES,
+  type CurrentPointer,
+  type Manifest,
+  type MovieMeta,
+  R2_POINTER,
+  type RatedCsr,
+  decodeRated,
+  r2Key,
+} from "../../training/src/contract/artifacts.ts";
 import { bindingTarget, publishBundle } from "../../training/src/publish/publish.ts";
 import type { FixtureBundle } from "./fixture-types.ts";
 

@@ -23,7 +23,11 @@ await runCli(async () => {
     process.once("SIGINT", () => process.exit(130));
   });
   const c = await runComparison({
-    ...o, models: o.models.split(","), tutorialModels: o.tutorialModels.split(","), log: (l) => console.error(l), signal: controller.signal,
+    ...o,
+    models: o.models.split(","),
+    tutorialModels: o.tutorialModels.split(","),
+    log: (l) => console.error(l),
+    signal: controller.signal,
   });
   const dir = await writeReport(c, o.artifacts);
   console.log(`\n${comparisonMarkdown(c)}\nwritten to ${dir}/ in ${c.total_seconds.toFixed(0)} s`);

@@ -8,7 +8,9 @@ import { prepare } from "../pipeline/prepare.ts";
 import { addDataOptions, runCli } from "./options.ts";
 
 const program = addDataOptions(new Command("export"))
-  .description("Write artifacts/<model>/{model.onnx, similar.onnx, rated.bin, movies.json, ids.json, manifest.json} from a trained embedding model (lightgcn, mf, ngcf, ials), with the foldin.onnx training wrote when the model has a fold-in. `npm run train` does this already.")
+  .description(
+    "Write artifacts/<model>/{model.onnx, similar.onnx, rated.bin, movies.json, ids.json, manifest.json} from a trained embedding model (lightgcn, mf, ngcf, ials), with the foldin.onnx training wrote when the model has a fold-in. `npm run train` does this already.",
+  )
   .option("--model <name>", "trained model to export", "lightgcn")
   .option("--artifacts <dir>", "artifacts folder", "artifacts");
 program.parse();
@@ -23,8 +25,16 @@ await runCli(async () => {
     throw new Error(`${join(dir, METRICS_FILE)} is missing or unreadable: run \`npm run train -- --model ${opts.model}\` first`);
   }
   const log = (l: string): void => console.error(l);
-  const { data, split } = await prepare({ dataset: metrics.dataset, protocol: metrics.protocol, seed: metrics.seed, from: opts.from, dataDir: opts.dataDir, log });
+  const { data, split } = await prepare({
+    dataset: metrics.dataset,
+    protocol: metrics.protocol,
+    seed: metrics.seed,
+    from: opts.from,
+    dataDir: opts.dataDir,
+    log,
+  });
   const manifest = exportBundle(metrics, readEmbeddings(dir, split.counts.users, split.counts.items), data, split, opts.artifacts);
   console.log(`exported ${manifest.version} to ${dir}/`);
-  for (const [name, f] of Object.entries(manifest.files)) console.log(`  ${name.padEnd(8)} ${String(f.bytes).padStart(9)} bytes  sha256 ${f.sha256.slice(0, 16)}...`);
+  for (const [name, f] of Object.entries(manifest.files))
+    console.log(`  ${name.padEnd(8)} ${String(f.bytes).padStart(9)} bytes  sha256 ${f.sha256.slice(0, 16)}...`);
 });

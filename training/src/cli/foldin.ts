@@ -13,16 +13,36 @@ function fraction(value: string): number {
 }
 
 const program = addProtocolOptions(addDataOptions(new Command("foldin")))
-  .description("Measure fold-in two ways: the same users (trained vector vs fold-in from train + valid, ranked on test) and held-out users never trained on (fold in 80%, rank 20%). Writes artifacts/report/foldin.{md,json}.")
-  .option("--model <names>", `comma-separated models with a fold-in (fold-in grids: ${Object.keys(FOLDIN_GRIDS).join(", ")}; others have none)`, "lightgcn,ials,ease")
+  .description(
+    "Measure fold-in two ways: the same users (trained vector vs fold-in from train + valid, ranked on test) and held-out users never trained on (fold in 80%, rank 20%). Writes artifacts/report/foldin.{md,json}.",
+  )
+  .option(
+    "--model <names>",
+    `comma-separated models with a fold-in (fold-in grids: ${Object.keys(FOLDIN_GRIDS).join(", ")}; others have none)`,
+    "lightgcn,ials,ease",
+  )
   .option("--held-out <fraction>", "share of users held out of training", fraction, 0.1);
 program.parse();
-const opts = program.opts<{ dataset: string; from?: string; dataDir: string; protocol: string; seed: number; artifacts: string; model: string; heldOut: number }>();
+const opts = program.opts<{
+  dataset: string;
+  from?: string;
+  dataDir: string;
+  protocol: string;
+  seed: number;
+  artifacts: string;
+  model: string;
+  heldOut: number;
+}>();
 
 await runCli(async () => {
   const log = (l: string): void => console.error(l);
   const { split } = await prepare({ ...opts, log });
-  const study = await foldInStudy(split, opts.model.split(",").map((m) => m.trim()), opts.heldOut, log);
+  const study = await foldInStudy(
+    split,
+    opts.model.split(",").map((m) => m.trim()),
+    opts.heldOut,
+    log,
+  );
   const table = foldInTable(study);
   const dir = join(opts.artifacts, "report");
   writeJsonAtomic(join(dir, "foldin.json"), study);

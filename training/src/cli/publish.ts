@@ -9,7 +9,9 @@ import { localTarget, remoteTarget } from "../publish/targets.ts";
 import { runCli } from "./options.ts";
 
 const program = new Command("publish")
-  .description("Upload artifacts/<model>/ to R2 under models/<version>/, then point models/current.json at it (written last, only forward: an older bundle than the one served is refused without --force; the served version again is a no-op).")
+  .description(
+    "Upload artifacts/<model>/ to R2 under models/<version>/, then point models/current.json at it (written last, only forward: an older bundle than the one served is refused without --force; the served version again is a no-op).",
+  )
   .addOption(new Option("--local", "the local R2 that `wrangler dev` uses (.wrangler/state)").conflicts("remote"))
   .addOption(new Option("--remote", "the real R2 bucket named in wrangler.toml (needs `wrangler login`)"))
   .option("--model <name>", "exported model to publish", "lightgcn")

@@ -21,8 +21,17 @@ await runCli(async () => {
   const html = resolve(o.artifacts, REPORT_DIR, REPORT_FILES.html);
   if (!existsSync(html)) throw new Error(`${html} is missing: run \`npm run compare\` first`);
   if (!existsSync(o.chromium)) throw new Error(`${o.chromium} is missing: install Debian's chromium (apt-get install chromium) or pass --chromium`);
-  const flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", `--user-data-dir=${mkdtempSync(join(tmpdir(), "edgerec-chromium-"))}`];
+  const flags = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    `--user-data-dir=${mkdtempSync(join(tmpdir(), "edgerec-chromium-"))}`,
+  ];
   const url = pathToFileURL(html).href;
   const dom = execFileSync(o.chromium, [...flags, "--dump-dom", url], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024, stdio: ["ignore", "pipe", "ignore"] });
   const png = resolve(o.artifacts, REPORT_DIR, "report.png");

@@ -21,7 +21,16 @@ const program = addProtocolOptions(addDataOptions(new Command("start")))
   .option("--port <n>", "port of wrangler dev on 127.0.0.1", integer, 8787)
   .option("--no-serve", "stop after publishing to the local R2");
 program.parse();
-const opts = program.opts<{ dataset: string; from?: string; dataDir: string; protocol: string; seed: number; artifacts: string; port: number; serve: boolean }>();
+const opts = program.opts<{
+  dataset: string;
+  from?: string;
+  dataDir: string;
+  protocol: string;
+  seed: number;
+  artifacts: string;
+  port: number;
+  serve: boolean;
+}>();
 
 function examples(url: string, token: string): string {
   const auth = `-H "Authorization: Bearer $TOKEN"`;
@@ -47,7 +56,9 @@ function examples(url: string, token: string): string {
 await runCli(async () => {
   const started = performance.now();
   const { table, results } = await runTraining({ ...opts, models: START_MODELS });
-  console.log(`\n${table}\n\nmetrics in ${opts.artifacts}/<model>/metrics.json, split in ${opts.artifacts}/split/ (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+  console.log(
+    `\n${table}\n\nmetrics in ${opts.artifacts}/<model>/metrics.json, split in ${opts.artifacts}/split/ (${((performance.now() - started) / 1000).toFixed(1)} s)`,
+  );
   if (results.find((r) => r.model === SERVED)?.stopped === "interrupted") {
     console.log("training was interrupted: not publishing");
     return;

@@ -21,8 +21,16 @@ const program = addProtocolOptions(addDataOptions(new Command("train")))
 
 program.parse();
 const opts = program.opts<{
-  dataset: string; from?: string; dataDir: string; protocol: string; seed: number; artifacts: string;
-  model: string; param: Params; tune: boolean; json: boolean;
+  dataset: string;
+  from?: string;
+  dataDir: string;
+  protocol: string;
+  seed: number;
+  artifacts: string;
+  model: string;
+  param: Params;
+  tune: boolean;
+  json: boolean;
 }>();
 
 await runCli(async () => {

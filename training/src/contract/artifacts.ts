@@ -186,7 +186,7 @@ export function encodeRated(users: number, items: number, indptr: ArrayLike<numb
   const head = 20 + 4 * (users + 1);
   const out = new Uint8Array(head + nnz * indexBytes);
   const view = new DataView(out.buffer);
-  [RATED_MAGIC, users, items, nnz, indexBytes].forEach((v, i) => view.setUint32(4 * i, v, true));
+  for (const [i, v] of [RATED_MAGIC, users, items, nnz, indexBytes].entries()) view.setUint32(4 * i, v, true);
   for (let u = 0; u <= users; u++) view.setUint32(20 + 4 * u, indptr[u], true);
   for (let p = 0; p < nnz; p++) {
     if (indexBytes === 2) view.setUint16(head + 2 * p, indices[p], true);

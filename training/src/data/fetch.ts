@@ -101,7 +101,8 @@ async function download(url: string, dest: string, label: string): Promise<strin
   const idleMs = Number(process.env.EDGEREC_DOWNLOAD_IDLE_MS ?? DOWNLOAD_IDLE_MS);
   const controller = new AbortController();
   let idle: NodeJS.Timeout | undefined;
-  const stalled = (): string => `${label}: no data from ${url} for ${idleMs / 1000} s; the download was abandoned and nothing was kept. Check the network, or set MOVIELENS_DIR to a folder holding the dataset.`;
+  const stalled = (): string =>
+    `${label}: no data from ${url} for ${idleMs / 1000} s; the download was abandoned and nothing was kept. Check the network, or set MOVIELENS_DIR to a folder holding the dataset.`;
   const resetIdle = (): void => {
     clearTimeout(idle);
     idle = setTimeout(() => controller.abort(), idleMs);

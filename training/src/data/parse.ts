@@ -64,7 +64,12 @@ export function mergeDuplicateRatings(r: RatingTable): { ratings: RatingTable; m
 
 export class ParseError extends Error {
   override name = "ParseError";
-  constructor(readonly file: string, readonly line: number, problem: string, text?: string) {
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    problem: string,
+    text?: string,
+  ) {
     super(`${file}:${line}: ${problem}${text === undefined ? "" : ` in line "${text.length > 120 ? `${text.slice(0, 120)}...` : text}"`}`);
   }
 }
@@ -75,7 +80,9 @@ const CR = 13;
 function lineText(buf: Uint8Array, start: number): string {
   let end = start;
   while (end < buf.length && buf[end] !== NEWLINE) end++;
-  return Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString("latin1").replace(/\r$/, "");
+  return Buffer.from(buf.buffer, buf.byteOffset + start, end - start)
+    .toString("latin1")
+    .replace(/\r$/, "");
 }
 
 /**
@@ -181,8 +188,25 @@ export function parseMoviesDat(buf: Uint8Array, file: string): Movie[] {
 
 /** The 19 genre flags of ML-100K's u.item, in column order (as u.genre lists them). */
 export const ML100K_GENRES = [
-  "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama",
-  "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western",
+  "unknown",
+  "Action",
+  "Adventure",
+  "Animation",
+  "Children's",
+  "Comedy",
+  "Crime",
+  "Documentary",
+  "Drama",
+  "Fantasy",
+  "Film-Noir",
+  "Horror",
+  "Musical",
+  "Mystery",
+  "Romance",
+  "Sci-Fi",
+  "Thriller",
+  "War",
+  "Western",
 ];
 
 /** ML-100K u.item: `id|title|release date|video release date|IMDb URL|19 genre flags`. */
@@ -216,7 +240,13 @@ export function parseUsersDat(buf: Uint8Array, file: string): User[] {
     if (raw === "") return;
     const p = raw.split("::");
     if (p.length !== 5) throw new ParseError(file, i + 1, `expected 5 fields UserID::Gender::Age::Occupation::Zip-code, found ${p.length}`, raw);
-    users.push({ userId: positiveInt(p[0], file, i + 1, "UserID", raw), gender: p[1], age: positiveInt(p[2], file, i + 1, "Age", raw), occupation: p[3], zip: p[4] });
+    users.push({
+      userId: positiveInt(p[0], file, i + 1, "UserID", raw),
+      gender: p[1],
+      age: positiveInt(p[2], file, i + 1, "Age", raw),
+      occupation: p[3],
+      zip: p[4],
+    });
   });
   return users;
 }
@@ -228,7 +258,13 @@ export function parseUUser(buf: Uint8Array, file: string): User[] {
     if (raw === "") return;
     const p = raw.split("|");
     if (p.length !== 5) throw new ParseError(file, i + 1, `expected 5 fields id|age|gender|occupation|zip, found ${p.length}`, raw);
-    users.push({ userId: positiveInt(p[0], file, i + 1, "user id", raw), age: positiveInt(p[1], file, i + 1, "age", raw), gender: p[2], occupation: p[3], zip: p[4] });
+    users.push({
+      userId: positiveInt(p[0], file, i + 1, "user id", raw),
+      age: positiveInt(p[1], file, i + 1, "age", raw),
+      gender: p[2],
+      occupation: p[3],
+      zip: p[4],
+    });
   });
   return users;
 }

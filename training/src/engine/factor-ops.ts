@@ -6,7 +6,11 @@ export class FactorOps {
   private readonly scratch: Block<"f64">[];
   private readonly yty: Block<"f64">;
 
-  constructor(private readonly engine: Engine, private readonly pool: KernelPool, private readonly d: number) {
+  constructor(
+    private readonly engine: Engine,
+    private readonly pool: KernelPool,
+    private readonly d: number,
+  ) {
     this.scratch = Array.from({ length: pool.threads }, () => engine.alloc("f64", d * d + d));
     this.yty = engine.alloc("f64", d * d);
   }
@@ -25,15 +29,46 @@ export class FactorOps {
         for (let b = 0; b <= a; b++) g[a * d + b] += va * yv[r * d + b];
       }
     }
-    this.pool.run("alsRows", balancedRowRanges(m.indptr.view(), m.rows, this.pool.threads).map(([r0, r1], t) => [
-      m.indptr.ptr, m.indices.ptr, r0, r1, y.ptr, yty.ptr, x.ptr, d, alpha, lambda, this.scratch[t].ptr,
-    ]));
+    this.pool.run(
+      "alsRows",
+      balancedRowRanges(m.indptr.view(), m.rows, this.pool.threads).map(([r0, r1], t) => [
+        m.indptr.ptr,
+        m.indices.ptr,
+        r0,
+        r1,
+        y.ptr,
+        yty.ptr,
+        x.ptr,
+        d,
+        alpha,
+        lambda,
+        this.scratch[t].ptr,
+      ]),
+    );
   }
 
   /** One Surprise-style SGD epoch over the ratings in `order`; returns the summed squared error. */
-  sgdEpoch(t: { users: Block<"i32">; items: Block<"i32">; ratings: Block<"f32">; order: Block<"i32"> },
-    f: { p: Block<"f32">; q: Block<"f32">; bu: Block<"f32">; bi: Block<"f32"> }, mu: number, lr: number, reg: number): number {
-    return this.engine.k.sgdBiasedMf(t.users.ptr, t.items.ptr, t.ratings.ptr, t.order.ptr, t.order.length,
-      f.p.ptr, f.q.ptr, f.bu.ptr, f.bi.ptr, this.d, mu, lr, reg);
+  sgdEpoch(
+    t: { users: Block<"i32">; items: Block<"i32">; ratings: Block<"f32">; order: Block<"i32"> },
+    f: { p: Block<"f32">; q: Block<"f32">; bu: Block<"f32">; bi: Block<"f32"> },
+    mu: number,
+    lr: number,
+    reg: number,
+  ): number {
+    return this.engine.k.sgdBiasedMf(
+      t.users.ptr,
+      t.items.ptr,
+      t.ratings.ptr,
+      t.order.ptr,
+      t.order.length,
+      f.p.ptr,
+      f.q.ptr,
+      f.bu.ptr,
+      f.bi.ptr,
+      this.d,
+      mu,
+      lr,
+      reg,
+    );
   }
 }

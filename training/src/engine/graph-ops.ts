@@ -21,7 +21,10 @@ export interface AdamSettings {
 export class GraphOps {
   readonly pool: KernelPool;
 
-  constructor(readonly engine: Engine, threads: number) {
+  constructor(
+    readonly engine: Engine,
+    threads: number,
+  ) {
     this.pool = engine.pool(threads);
   }
 
@@ -33,10 +36,17 @@ export class GraphOps {
   propagate(plan: PropagationPlan, src: Block<"f32">, dst: Block<"f32"> | null, acc: Block<"f32"> | null, d: number): void {
     if (plan.threads !== this.threads) throw new Error(`plan made for ${plan.threads} threads, pool has ${this.threads}`);
     const size = plan.rows * d;
-    for (const [what, b] of [["src", src], ["dst", dst], ["acc", acc]] as const) {
+    for (const [what, b] of [
+      ["src", src],
+      ["dst", dst],
+      ["acc", acc],
+    ] as const) {
       if (b && b.length !== size) throw new RangeError(`propagate ${what}: ${b.length} values, expected ${size}`);
     }
-    this.pool.run("propagateTiles", plan.tables.map((t) => [t.table.ptr, t.tiles, src.ptr, dst?.ptr ?? 0, acc?.ptr ?? 0, d]));
+    this.pool.run(
+      "propagateTiles",
+      plan.tables.map((t) => [t.table.ptr, t.tiles, src.ptr, dst?.ptr ?? 0, acc?.ptr ?? 0, d]),
+    );
   }
 
   /**
@@ -91,7 +101,12 @@ export class NgcfOps {
   private readonly scratch: Block<"f32">[];
   private readonly partials: { w1: Block<"f32">; w2: Block<"f32">; b: Block<"f32"> }[];
 
-  constructor(private readonly ops: GraphOps, private readonly rows: number, private readonly d: number, readonly slope: number) {
+  constructor(
+    private readonly ops: GraphOps,
+    private readonly rows: number,
+    private readonly d: number,
+    readonly slope: number,
+  ) {
     const e = ops.engine;
     this.scratch = Array.from({ length: ops.threads }, () => e.alloc("f32", 2 * d));
     this.partials = Array.from({ length: ops.threads }, () => ({ w1: e.alloc("f32", d * d), w2: e.alloc("f32", d * d), b: e.alloc("f32", d) }));
@@ -104,29 +119,84 @@ export class NgcfOps {
   /** Writes Z, H and the normalized output O (at column `outOffset` of out, row stride outStride). */
   forward(l: NgcfLayerBuffers, out: Block<"f32">, outStride: number, outOffset: number): void {
     const { d, slope } = this;
-    this.ops.pool.run("ngcfForward", this.ranges().map(([r0, r1], t) => [
-      l.x.ptr, l.s.ptr, l.w1.ptr, l.w2.ptr, l.b1.ptr, l.b2.ptr, l.mask?.ptr ?? 0, l.z.ptr, l.h.ptr,
-      out.ptr + outOffset * 4, outStride, r0, r1, d, slope, this.scratch[t].ptr,
-    ]));
+    this.ops.pool.run(
+      "ngcfForward",
+      this.ranges().map(([r0, r1], t) => [
+        l.x.ptr,
+        l.s.ptr,
+        l.w1.ptr,
+        l.w2.ptr,
+        l.b1.ptr,
+        l.b2.ptr,
+        l.mask?.ptr ?? 0,
+        l.z.ptr,
+        l.h.ptr,
+        out.ptr + outOffset * 4,
+        outStride,
+        r0,
+        r1,
+        d,
+        slope,
+        this.scratch[t].ptr,
+      ]),
+    );
   }
 
   /** dZ, U and the direct part of dX from dO (slice of dOut) and dY (gradient of H, or null). */
-  backward(l: NgcfLayerBuffers, dOut: Block<"f32">, outStride: number, outOffset: number, dY: Block<"f32"> | null,
-    w1t: Block<"f32">, w2t: Block<"f32">, dz: Block<"f32">, u: Block<"f32">, dx: Block<"f32">): void {
+  backward(
+    l: NgcfLayerBuffers,
+    dOut: Block<"f32">,
+    outStride: number,
+    outOffset: number,
+    dY: Block<"f32"> | null,
+    w1t: Block<"f32">,
+    w2t: Block<"f32">,
+    dz: Block<"f32">,
+    u: Block<"f32">,
+    dx: Block<"f32">,
+  ): void {
     const { d, slope } = this;
-    this.ops.pool.run("ngcfBackward", this.ranges().map(([r0, r1], t) => [
-      l.x.ptr, l.s.ptr, l.z.ptr, l.h.ptr, l.mask?.ptr ?? 0, dOut.ptr + outOffset * 4, outStride, dY?.ptr ?? 0,
-      w1t.ptr, w2t.ptr, dz.ptr, u.ptr, dx.ptr, r0, r1, d, slope, this.scratch[t].ptr,
-    ]));
+    this.ops.pool.run(
+      "ngcfBackward",
+      this.ranges().map(([r0, r1], t) => [
+        l.x.ptr,
+        l.s.ptr,
+        l.z.ptr,
+        l.h.ptr,
+        l.mask?.ptr ?? 0,
+        dOut.ptr + outOffset * 4,
+        outStride,
+        dY?.ptr ?? 0,
+        w1t.ptr,
+        w2t.ptr,
+        dz.ptr,
+        u.ptr,
+        dx.ptr,
+        r0,
+        r1,
+        d,
+        slope,
+        this.scratch[t].ptr,
+      ]),
+    );
   }
 
   /** gw1 = P^T dZ, gw2 = Q^T dZ, gb = column sums of dZ (overwritten). */
   weightGrad(l: NgcfLayerBuffers, dz: Block<"f32">, gw1: Block<"f32">, gw2: Block<"f32">, gb: Block<"f32">): void {
-    for (const p of this.partials) { p.w1.view().fill(0); p.w2.view().fill(0); p.b.view().fill(0); }
-    this.ops.pool.run("ngcfWeightGrad", this.ranges().map(([r0, r1], t) => [
-      l.x.ptr, l.s.ptr, dz.ptr, this.partials[t].w1.ptr, this.partials[t].w2.ptr, this.partials[t].b.ptr, r0, r1, this.d,
-    ]));
-    for (const [target, key] of [[gw1, "w1"], [gw2, "w2"], [gb, "b"]] as const) {
+    for (const p of this.partials) {
+      p.w1.view().fill(0);
+      p.w2.view().fill(0);
+      p.b.view().fill(0);
+    }
+    this.ops.pool.run(
+      "ngcfWeightGrad",
+      this.ranges().map(([r0, r1], t) => [l.x.ptr, l.s.ptr, dz.ptr, this.partials[t].w1.ptr, this.partials[t].w2.ptr, this.partials[t].b.ptr, r0, r1, this.d]),
+    );
+    for (const [target, key] of [
+      [gw1, "w1"],
+      [gw2, "w2"],
+      [gb, "b"],
+    ] as const) {
       const out = target.view();
       out.set(this.partials[0][key].view());
       for (let t = 1; t < this.partials.length; t++) {
@@ -137,11 +207,17 @@ export class NgcfOps {
   }
 
   dropoutMask(mask: Block<"f32">, p: number, seed: number): void {
-    this.ops.pool.run("dropoutMask", evenRanges(mask.length, this.ops.threads).map(([i0, i1]) => [mask.ptr, i0, i1, p, seed >>> 0]));
+    this.ops.pool.run(
+      "dropoutMask",
+      evenRanges(mask.length, this.ops.threads).map(([i0, i1]) => [mask.ptr, i0, i1, p, seed >>> 0]),
+    );
   }
 
   /** dst (+)= columns srcOffset..srcOffset+width of src (row strides in floats). */
   copyColumns(src: Block<"f32">, srcStride: number, srcOffset: number, dst: Block<"f32">, dstStride: number, width: number, accumulate: boolean): void {
-    this.ops.pool.run("copyColumns", this.ranges().map(([r0, r1]) => [src.ptr, srcStride, srcOffset, dst.ptr, dstStride, r0, r1, width, accumulate ? 1 : 0]));
+    this.ops.pool.run(
+      "copyColumns",
+      this.ranges().map(([r0, r1]) => [src.ptr, srcStride, srcOffset, dst.ptr, dstStride, r0, r1, width, accumulate ? 1 : 0]),
+    );
   }
 }

@@ -13,35 +13,126 @@ const MAX_PAGES = 65536;
 
 interface KernelExports {
   gemmScratchBytes(): number;
-  gemmF64(m: number, n: number, k: number, alpha: number, a: number, rsA: number, csA: number,
-    b: number, rsB: number, csB: number, beta: number, c: number, ldc: number, scratch: number): void;
+  gemmF64(
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    a: number,
+    rsA: number,
+    csA: number,
+    b: number,
+    rsB: number,
+    csB: number,
+    beta: number,
+    c: number,
+    ldc: number,
+    scratch: number,
+  ): void;
   spdInverseScratchBytes(n: number): number;
   spdInverseF64(a: number, lda: number, n: number, scratch: number): void;
   gramBinaryF64(indptr: number, indices: number, rows: number, out: number, n: number): void;
-  spmmF32(indptr: number, indices: number, values: number, r0: number, r1: number,
-    dense: number, d: number, out: number): void;
-  propagateF32(indptr: number, indices: number, values: number, r0: number, rows: number,
-    src: number, dst: number, acc: number, d: number, accumulateDst: number): void;
+  spmmF32(indptr: number, indices: number, values: number, r0: number, r1: number, dense: number, d: number, out: number): void;
+  propagateF32(
+    indptr: number,
+    indices: number,
+    values: number,
+    r0: number,
+    rows: number,
+    src: number,
+    dst: number,
+    acc: number,
+    d: number,
+    accumulateDst: number,
+  ): void;
   propagateTiles(table: number, nTiles: number, src: number, dst: number, acc: number, d: number): void;
-  bprGrad(users: number, pos: number, neg: number, t0: number, t1: number,
-    emb: number, embScale: number, grad: number, d: number, gradScale: number): number;
-  l2Grad(users: number, pos: number, neg: number, t0: number, t1: number,
-    param: number, grad: number, d: number, coef: number): number;
-  adamF32(param: number, grad: number, m: number, v: number, i0: number, i1: number,
-    gradScale: number, lr: number, b1: number, b2: number, eps: number, bc1: number, bc2: number): void;
+  bprGrad(users: number, pos: number, neg: number, t0: number, t1: number, emb: number, embScale: number, grad: number, d: number, gradScale: number): number;
+  l2Grad(users: number, pos: number, neg: number, t0: number, t1: number, param: number, grad: number, d: number, coef: number): number;
+  adamF32(
+    param: number,
+    grad: number,
+    m: number,
+    v: number,
+    i0: number,
+    i1: number,
+    gradScale: number,
+    lr: number,
+    b1: number,
+    b2: number,
+    eps: number,
+    bc1: number,
+    bc2: number,
+  ): void;
   dotScoresF32(userEmb: number, itemEmb: number, nItems: number, d: number, u0: number, u1: number, out: number): void;
-  ngcfForward(x: number, s: number, w1: number, w2: number, b1: number, b2: number, mask: number,
-    z: number, h: number, o: number, oStride: number, r0: number, r1: number, d: number, slope: number, scratch: number): void;
-  ngcfBackward(x: number, s: number, z: number, h: number, mask: number, dO: number, oStride: number, dY: number,
-    w1t: number, w2t: number, dz: number, u: number, dx: number, r0: number, r1: number, d: number, slope: number, scratch: number): void;
+  ngcfForward(
+    x: number,
+    s: number,
+    w1: number,
+    w2: number,
+    b1: number,
+    b2: number,
+    mask: number,
+    z: number,
+    h: number,
+    o: number,
+    oStride: number,
+    r0: number,
+    r1: number,
+    d: number,
+    slope: number,
+    scratch: number,
+  ): void;
+  ngcfBackward(
+    x: number,
+    s: number,
+    z: number,
+    h: number,
+    mask: number,
+    dO: number,
+    oStride: number,
+    dY: number,
+    w1t: number,
+    w2t: number,
+    dz: number,
+    u: number,
+    dx: number,
+    r0: number,
+    r1: number,
+    d: number,
+    slope: number,
+    scratch: number,
+  ): void;
   ngcfWeightGrad(x: number, s: number, dz: number, gw1: number, gw2: number, gb: number, r0: number, r1: number, d: number): void;
   dropoutMask(mask: number, i0: number, i1: number, p: number, seed: number): void;
-  copyColumns(src: number, srcStride: number, srcOff: number, dst: number, dstStride: number,
-    r0: number, r1: number, width: number, accumulate: number): void;
-  alsRows(indptr: number, indices: number, r0: number, r1: number, y: number, yty: number, x: number,
-    d: number, alpha: number, lambda: number, scratch: number): void;
-  sgdBiasedMf(users: number, items: number, ratings: number, order: number, n: number,
-    p: number, q: number, bu: number, bi: number, d: number, mu: number, lr: number, reg: number): number;
+  copyColumns(src: number, srcStride: number, srcOff: number, dst: number, dstStride: number, r0: number, r1: number, width: number, accumulate: number): void;
+  alsRows(
+    indptr: number,
+    indices: number,
+    r0: number,
+    r1: number,
+    y: number,
+    yty: number,
+    x: number,
+    d: number,
+    alpha: number,
+    lambda: number,
+    scratch: number,
+  ): void;
+  sgdBiasedMf(
+    users: number,
+    items: number,
+    ratings: number,
+    order: number,
+    n: number,
+    p: number,
+    q: number,
+    bu: number,
+    bi: number,
+    d: number,
+    mu: number,
+    lr: number,
+    reg: number,
+  ): number;
 }
 
 type ElementKind = "f64" | "f32" | "i32";
@@ -180,8 +271,18 @@ export class Engine {
    * C = alpha * op(A) * op(B) + beta * C for row-major f64 blocks: A is m x k (k x m when
    * transA), B is k x n (n x k when transB), C is m x n.
    */
-  gemm(opts: { m: number; n: number; k: number; a: Block<"f64">; b: Block<"f64">; c: Block<"f64">;
-    transA?: boolean; transB?: boolean; alpha?: number; beta?: number }): void {
+  gemm(opts: {
+    m: number;
+    n: number;
+    k: number;
+    a: Block<"f64">;
+    b: Block<"f64">;
+    c: Block<"f64">;
+    transA?: boolean;
+    transB?: boolean;
+    alpha?: number;
+    beta?: number;
+  }): void {
     const { m, n, k, a, b, c } = opts;
     const ta = opts.transA ?? false;
     const tb = opts.transB ?? false;
@@ -190,8 +291,7 @@ export class Engine {
     checkSize("gemm C", c, m * n);
     this.scoped(() => {
       const scratch = this.alloc("f64", this.k.gemmScratchBytes() / 8);
-      this.k.gemmF64(m, n, k, opts.alpha ?? 1, a.ptr, ta ? 1 : k, ta ? m : 1, b.ptr, tb ? 1 : n, tb ? k : 1,
-        opts.beta ?? 0, c.ptr, n, scratch.ptr);
+      this.k.gemmF64(m, n, k, opts.alpha ?? 1, a.ptr, ta ? 1 : k, ta ? m : 1, b.ptr, tb ? 1 : n, tb ? k : 1, opts.beta ?? 0, c.ptr, n, scratch.ptr);
     });
   }
 

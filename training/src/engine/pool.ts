@@ -14,14 +14,23 @@ export class KernelPool {
   constructor(
     module: WebAssembly.Module,
     memory: WebAssembly.Memory,
-    private readonly exports: Record<string, (...a: number[]) => number | void>,
+    private readonly exports: Record<string, (...a: number[]) => number | undefined>,
     readonly threads: number,
   ) {
     if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new RangeError(`threads must be 1..64, got ${threads}`);
     this.names = Object.keys(exports).filter((k) => typeof exports[k] === "function");
     for (let tid = 1; tid < threads; tid++) {
       const w = new Worker(new URL("./worker.mjs", import.meta.url), {
-        workerData: { module, memory, control: this.ctrl.buffer, args: this.args.buffer, names: this.names, tid, slot: SLOT, startGeneration: Atomics.load(this.ctrl, 0) },
+        workerData: {
+          module,
+          memory,
+          control: this.ctrl.buffer,
+          args: this.args.buffer,
+          names: this.names,
+          tid,
+          slot: SLOT,
+          startGeneration: Atomics.load(this.ctrl, 0),
+        },
       });
       w.unref();
       this.workers.push(w);

@@ -20,7 +20,10 @@ export interface PropagationPlan {
 /** Column blocks: users and items each cut into equal blocks of at most `maxRows` rows. */
 export function columnBlocks(users: number, items: number, maxRows: number): number[] {
   const cuts = [0];
-  for (const [from, count] of [[0, users], [users, items]]) {
+  for (const [from, count] of [
+    [0, users],
+    [users, items],
+  ]) {
     const parts = Math.max(1, Math.ceil(count / maxRows));
     for (let p = 1; p <= parts; p++) cuts.push(from + Math.round((count * p) / parts));
   }
@@ -48,14 +51,7 @@ export function planPropagation(engine: Engine, adj: Csr & { values: Float32Arra
       const first = tiles.length === 0;
       // An empty block is skipped, except as the first tile, which must still write dst.
       if (cols.length === 0 && !first) continue;
-      tiles.push([
-        engine.from("i32", indptr).ptr,
-        engine.from("i32", cols).ptr,
-        engine.from("f32", vals).ptr,
-        r0,
-        r1 - r0,
-        first ? 0 : 1,
-      ]);
+      tiles.push([engine.from("i32", indptr).ptr, engine.from("i32", cols).ptr, engine.from("f32", vals).ptr, r0, r1 - r0, first ? 0 : 1]);
     }
     return { table: engine.from("i32", tiles.flat()), tiles: tiles.length };
   });

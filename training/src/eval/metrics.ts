@@ -23,7 +23,10 @@ export class MetricAccumulator {
 
   private readonly names: MetricName[];
 
-  constructor(readonly ks: readonly number[], opts: { cappedRecall?: boolean } = {}) {
+  constructor(
+    readonly ks: readonly number[],
+    opts: { cappedRecall?: boolean } = {},
+  ) {
     if (ks.length === 0 || ks.some((k) => !Number.isInteger(k) || k < 1)) throw new Error(`cut-offs must be positive integers, got ${ks.join(",")}`);
     this.maxK = Math.max(...ks);
     this.names = opts.cappedRecall ? [...METRIC_NAMES, CAPPED_RECALL] : [...METRIC_NAMES];

@@ -5,8 +5,17 @@ import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
-  BUNDLE_FILES, type BundleFileInfo, EMBEDDINGS_FILE, type IdMaps, type Manifest, type MetricsFile,
-  type MovieMeta, RECS_GRAPH, SIMILAR_GRAPH, encodeRated, modelDir,
+  BUNDLE_FILES,
+  type BundleFileInfo,
+  EMBEDDINGS_FILE,
+  type IdMaps,
+  type Manifest,
+  type MetricsFile,
+  type MovieMeta,
+  RECS_GRAPH,
+  SIMILAR_GRAPH,
+  encodeRated,
+  modelDir,
 } from "../contract/artifacts.ts";
 import type { Dataset } from "../data/parse.ts";
 import type { Split } from "../protocol/protocols.ts";
@@ -53,7 +62,10 @@ function ratedLists(data: Dataset, split: Split): { indptr: Int32Array; indices:
     if (u !== undefined && i !== undefined) lists[u].push(i);
   }
   const indptr = new Int32Array(users + 1);
-  lists.forEach((l, u) => { l.sort((a, b) => a - b); indptr[u + 1] = indptr[u] + l.length; });
+  lists.forEach((l, u) => {
+    l.sort((a, b) => a - b);
+    indptr[u + 1] = indptr[u] + l.length;
+  });
   return { indptr, indices: Int32Array.from(lists.flat()) };
 }
 
@@ -87,7 +99,14 @@ export function versionFor(model: string, date = new Date()): string {
   return `${model}-${date.toISOString().replace(/[-:.]/g, "")}-${randomBytes(3).toString("hex")}`;
 }
 
-export function exportBundle(metrics: MetricsFile, emb: Embeddings, data: Dataset, split: Split, artifactsDir: string, version = versionFor(metrics.model)): Manifest {
+export function exportBundle(
+  metrics: MetricsFile,
+  emb: Embeddings,
+  data: Dataset,
+  split: Split,
+  artifactsDir: string,
+  version = versionFor(metrics.model),
+): Manifest {
   const dir = join(artifactsDir, modelDir(metrics.model));
   const users = split.userIds.length;
   const items = split.itemIds.length;

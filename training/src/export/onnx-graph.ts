@@ -49,9 +49,12 @@ function rankingNodes(allScores: string, inputs: { k: string; exclude: string },
   return [
     node("Unsqueeze", [inputs.exclude, "axis0"], ["exclude_row"]),
     node("Shape", ["exclude_row"], ["exclude_shape"]),
-    node("ConstantOfShape", ["exclude_shape"], ["minus_inf"], [
-      { name: "value", type: onnx.AttributeProto.AttributeType.TENSOR, t: floatTensor("", Float32Array.of(Number.NEGATIVE_INFINITY), [1]) },
-    ]),
+    node(
+      "ConstantOfShape",
+      ["exclude_shape"],
+      ["minus_inf"],
+      [{ name: "value", type: onnx.AttributeProto.AttributeType.TENSOR, t: floatTensor("", Float32Array.of(Number.NEGATIVE_INFINITY), [1]) }],
+    ),
     node("ScatterElements", [allScores, "exclude_row", "minus_inf"], ["masked_scores"], [intAttr("axis", 1)]),
     node("TopK", ["masked_scores", inputs.k], [outputs.scores, outputs.items], [intAttr("axis", 1), intAttr("largest", 1), intAttr("sorted", 1)]),
   ];
@@ -76,20 +79,13 @@ const rankingOutputs = (outputs: { scores: string; items: string }): onnxProto.o
 export function buildTopKGraph(spec: TopKGraphSpec): Uint8Array {
   const { dim, inputs, outputs } = spec;
   const queryTable = spec.queries ?? spec.candidates;
-  const initializer = [
-    floatTensor(spec.candidates.name, spec.candidates.data, [spec.candidates.rows, dim]),
-    int64Tensor("axis0", [0]),
-  ];
+  const initializer = [floatTensor(spec.candidates.name, spec.candidates.data, [spec.candidates.rows, dim]), int64Tensor("axis0", [0])];
   if (spec.queries) initializer.push(floatTensor(spec.queries.name, spec.queries.data, [spec.queries.rows, dim]));
   return encode({
     name: spec.name,
     docString: spec.docString,
     initializer,
-    input: [
-      valueInfo(inputs.query, INT64, [1]),
-      valueInfo(inputs.k, INT64, [1]),
-      valueInfo(inputs.exclude, INT64, ["n"]),
-    ],
+    input: [valueInfo(inputs.query, INT64, [1]), valueInfo(inputs.k, INT64, [1]), valueInfo(inputs.exclude, INT64, ["n"])],
     output: rankingOutputs(outputs),
     node: [
       node("Gather", [queryTable.name, inputs.query], ["query_row"], [intAttr("axis", 0)]),
@@ -194,11 +190,7 @@ export function buildFoldInGraph(name: string, f: FoldIn, names: FoldInGraphName
     name,
     docString: scoring.doc,
     initializer: [...scoring.initializer, int64Tensor("axis0", [0])],
-    input: [
-      valueInfo(inputs.history, INT64, ["h"]),
-      valueInfo(inputs.k, INT64, [1]),
-      valueInfo(inputs.exclude, INT64, ["n"]),
-    ],
+    input: [valueInfo(inputs.history, INT64, ["h"]), valueInfo(inputs.k, INT64, [1]), valueInfo(inputs.exclude, INT64, ["n"])],
     output: rankingOutputs(outputs),
     node: [...scoring.node, ...rankingNodes("all_scores", inputs, outputs)],
   });

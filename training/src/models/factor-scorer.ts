@@ -8,7 +8,12 @@ export class FactorScorer {
   private readonly items: Block<"f32">;
   private out: Block<"f32"> | null = null;
 
-  constructor(private readonly ops: GraphOps, users: Float32Array, items: Float32Array, readonly dim: number) {
+  constructor(
+    private readonly ops: GraphOps,
+    users: Float32Array,
+    items: Float32Array,
+    readonly dim: number,
+  ) {
     this.users = engine().from("f32", users);
     this.items = engine().from("f32", items);
   }

@@ -30,7 +30,10 @@ class Ials extends ScorerModel {
     const byItem = e.csr(csrTranspose(train));
     const rng = new Rng(ctx.seed);
     const x = e.alloc("f32", train.rows * d);
-    const y = e.from("f32", Float32Array.from({ length: train.cols * d }, () => rng.normal() * 0.01));
+    const y = e.from(
+      "f32",
+      Float32Array.from({ length: train.cols * d }, () => rng.normal() * 0.01),
+    );
     for (let it = 0; it < iterations; it++) {
       if (ctx.signal?.aborted) break;
       fops.alsHalfSweep(byUser, y, x, alpha, reg);
@@ -64,6 +67,11 @@ export const ials: ModelFactory = {
   name: "ials",
   description: "implicit ALS with confidence weighting (Hu, Koren, Volinsky 2008), 64 factors",
   defaults: { factors: 64, alpha: 4, reg: 10, iterations: 12, threads: defaultThreads() },
-  grid: [{ alpha: 1, reg: 10 }, { alpha: 4, reg: 10 }, { alpha: 16, reg: 10 }, { alpha: 4, reg: 100 }],
+  grid: [
+    { alpha: 1, reg: 10 },
+    { alpha: 4, reg: 10 },
+    { alpha: 16, reg: 10 },
+    { alpha: 4, reg: 100 },
+  ],
   create: (params) => new Ials(params),
 };

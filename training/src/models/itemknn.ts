@@ -37,7 +37,6 @@ class ItemKnn extends ScorerModel {
     });
     this.scorer = scorer;
   }
-
 }
 
 export const itemknn: ModelFactory = {

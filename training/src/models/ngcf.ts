@@ -17,7 +17,14 @@ function buildNgcf(c: CoreBuildContext): NgcfCore {
     slope: 0.2,
     seed: rng.nextU32(),
   };
-  const init = initEmbeddings(rng, train.rows, train.cols, dim, String(params.init), numberParam(params, "init_std", (v) => v > 0, "positive"));
+  const init = initEmbeddings(
+    rng,
+    train.rows,
+    train.cols,
+    dim,
+    String(params.init),
+    numberParam(params, "init_std", (v) => v > 0, "positive"),
+  );
   return new NgcfCore(ops, engine, propagationPlan(c, dim), train.rows, train.cols, settings, init);
 }
 

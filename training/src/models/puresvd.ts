@@ -40,7 +40,10 @@ class PureSvd extends ScorerModel {
     const x = e.csr(train);
     const { users, items } = e.scoped(() => {
       const gram = e.gramBinary(x);
-      const vt = e.from("f64", Float64Array.from({ length: f * n }, () => rng.normal()));
+      const vt = e.from(
+        "f64",
+        Float64Array.from({ length: f * n }, () => rng.normal()),
+      );
       orthonormalizeRows(vt.view(), f, n);
       const next = e.alloc("f64", f * n);
       for (let it = 0; it < iterations; it++) {
@@ -60,7 +63,6 @@ class PureSvd extends ScorerModel {
     });
     this.scorer = new FactorScorer(scoringOps(threads), users, items, f);
   }
-
 }
 
 export const puresvd: ModelFactory = {

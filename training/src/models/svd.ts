@@ -33,8 +33,14 @@ class Svd extends ScorerModel {
     const order = Int32Array.from({ length: n }, (_, k) => k);
     const t = { users: e.from("i32", users), items: e.from("i32", train.indices), ratings: e.from("f32", train.values), order: e.from("i32", order) };
     const f = {
-      p: e.from("f32", Float32Array.from({ length: train.rows * d }, () => rng.normal() * std)),
-      q: e.from("f32", Float32Array.from({ length: train.cols * d }, () => rng.normal() * std)),
+      p: e.from(
+        "f32",
+        Float32Array.from({ length: train.rows * d }, () => rng.normal() * std),
+      ),
+      q: e.from(
+        "f32",
+        Float32Array.from({ length: train.cols * d }, () => rng.normal() * std),
+      ),
       bu: e.alloc("f32", train.rows),
       bi: e.alloc("f32", train.cols),
     };
@@ -62,7 +68,6 @@ class Svd extends ScorerModel {
     }
     this.scorer = new FactorScorer(ops, pu, qi, w);
   }
-
 }
 
 export const svd: ModelFactory = {

@@ -30,12 +30,16 @@ export async function prepare(opts: PrepareOptions): Promise<Prepared> {
   const data = loadDataset(spec, dir);
   const parseSeconds = (performance.now() - t) / 1000;
   const merged = data.duplicatesMerged ?? 0;
-  log(`${spec.name}: parsed ${data.ratings.length.toLocaleString("en-US")} ratings, ${data.movies.length} movies, ${data.users.length} users in ${parseSeconds.toFixed(2)} s; ${merged} duplicate (user, movie) rows merged`);
+  log(
+    `${spec.name}: parsed ${data.ratings.length.toLocaleString("en-US")} ratings, ${data.movies.length} movies, ${data.users.length} users in ${parseSeconds.toFixed(2)} s; ${merged} duplicate (user, movie) rows merged`,
+  );
   t = performance.now();
   const split = buildSplit(data, protocol, opts.seed);
   const splitSeconds = (performance.now() - t) / 1000;
   const c = split.counts;
-  log(`protocol ${protocol.name} (seed ${opts.seed}): ${c.interactions.toLocaleString("en-US")} interactions, ${c.users} users, ${c.items} items; train ${c.train}, valid ${c.valid}, test ${c.test}`);
+  log(
+    `protocol ${protocol.name} (seed ${opts.seed}): ${c.interactions.toLocaleString("en-US")} interactions, ${c.users} users, ${c.items} items; train ${c.train}, valid ${c.valid}, test ${c.test}`,
+  );
   if (opts.artifactsDir) log(`split written to ${writeSplit(split, opts.artifactsDir)}`);
   return { data, split, timings: { parse_seconds: parseSeconds, split_seconds: splitSeconds } };
 }

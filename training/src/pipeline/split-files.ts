@@ -19,11 +19,12 @@ function toTsv(m: Csr, userIds: Int32Array, itemIds: Int32Array): string {
 export function writeSplit(split: Split, artifactsDir: string): string {
   const dir = join(artifactsDir, SPLIT_DIR);
   const metaPath = join(dir, SPLIT_FILES.meta);
-  const same = existsSync(metaPath) && (() => {
-    const m = JSON.parse(readFileSync(metaPath, "utf8")) as SplitMeta;
-    return m.dataset === split.dataset && m.protocol === split.protocol && m.seed === split.seed &&
-      JSON.stringify(m.counts) === JSON.stringify(split.counts);
-  })();
+  const same =
+    existsSync(metaPath) &&
+    (() => {
+      const m = JSON.parse(readFileSync(metaPath, "utf8")) as SplitMeta;
+      return m.dataset === split.dataset && m.protocol === split.protocol && m.seed === split.seed && JSON.stringify(m.counts) === JSON.stringify(split.counts);
+    })();
   if (same) return dir;
   // The meta file goes last and first goes away: a reader never pairs it with stale TSVs.
   rmSync(metaPath, { force: true });

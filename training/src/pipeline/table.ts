@@ -19,11 +19,20 @@ export function resultsTable(results: MetricsFile[]): string {
         ...COLUMNS.map((c) => m[c].toFixed(4)),
         set === "test" ? r.fit_seconds.toFixed(2) : "",
         set === "test" && r.epochs !== undefined ? `${r.best_epoch}/${r.epochs}` : "",
-        set === "test" ? Object.entries(r.params).filter(([k]) => !RUN_CONTROL.has(k)).map(([k, v]) => `${k}=${v}`).join(" ") : "",
+        set === "test"
+          ? Object.entries(r.params)
+              .filter(([k]) => !RUN_CONTROL.has(k))
+              .map(([k, v]) => `${k}=${v}`)
+              .join(" ")
+          : "",
       ]);
     }
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i < 2 || i === cells.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ").trimEnd();
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (i < 2 || i === cells.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .join("  ")
+      .trimEnd();
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }

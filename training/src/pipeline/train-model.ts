@@ -133,7 +133,9 @@ class EpochLog {
 }
 
 function describe(p: Params): string {
-  return Object.entries(p).map(([k, v]) => `${k}=${v}`).join(" ");
+  return Object.entries(p)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" ");
 }
 
 function round(x: number): number {

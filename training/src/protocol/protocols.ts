@@ -126,7 +126,12 @@ export function buildSplit(dataset: Dataset, spec: ProtocolSpec, seed = DEFAULT_
   if (spec.split.kind === "per-user") {
     // Each user's interactions in file order, shuffled, then cut into train | valid | test
     // with valid = test = floor(0.1 n) (RecBole's split_by_ratio for 10-core users).
-    const byUser = csrFromTriples(userIds.length, 1, u, Int32Array.from({ length: n }, (_, i) => i));
+    const byUser = csrFromTriples(
+      userIds.length,
+      1,
+      u,
+      Int32Array.from({ length: n }, (_, i) => i),
+    );
     // csrFromTriples sorted rows by column, i.e. by original position: file order.
     for (let r = 0; r < byUser.rows; r++) {
       const s = byUser.indptr[r];
@@ -220,17 +225,28 @@ export function holdOutUsers(split: Split, fraction: number, seed: number, foldI
   const isHeld = new Uint8Array(users);
   for (const u of held) isHeld[u] = 1;
   const parts = [split.train, split.valid, split.test].filter((m): m is Csr => m !== null);
-  const fr: number[] = [], fc: number[] = [], tr: number[] = [], tc: number[] = [];
+  const fr: number[] = [],
+    fc: number[] = [],
+    tr: number[] = [],
+    tc: number[] = [];
   for (const u of held) {
     const all = Int32Array.from(parts.flatMap((m) => Array.from(rowOf(m, u))));
     rng.shuffle(all);
     const nFold = Math.min(all.length - 1, Math.max(1, Math.round(all.length * foldInShare)));
     all.forEach((i, k) => {
-      if (k < nFold) { fr.push(u); fc.push(i); } else { tr.push(u); tc.push(i); }
+      if (k < nFold) {
+        fr.push(u);
+        fc.push(i);
+      } else {
+        tr.push(u);
+        tc.push(i);
+      }
     });
   }
   const without = (m: Csr): Csr => {
-    const rows: number[] = [], cols: number[] = [], vals: number[] = [];
+    const rows: number[] = [],
+      cols: number[] = [],
+      vals: number[] = [];
     for (let u = 0; u < m.rows; u++) {
       if (isHeld[u]) continue;
       for (let p = m.indptr[u]; p < m.indptr[u + 1]; p++) {
@@ -250,7 +266,13 @@ export function holdOutUsers(split: Split, fraction: number, seed: number, foldI
       train,
       valid,
       test,
-      counts: { ...split.counts, interactions: nnz(train) + (valid ? nnz(valid) : 0) + nnz(test), train: nnz(train), valid: valid ? nnz(valid) : 0, test: nnz(test) },
+      counts: {
+        ...split.counts,
+        interactions: nnz(train) + (valid ? nnz(valid) : 0) + nnz(test),
+        train: nnz(train),
+        valid: valid ? nnz(valid) : 0,
+        test: nnz(test),
+      },
     },
     heldOut: {
       users: held,

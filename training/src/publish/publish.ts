@@ -129,7 +129,7 @@ export async function publishBundle(bundle: Bundle, target: R2Target, opts: { lo
       return { pointer: current.pointer, changed: false };
     }
   }
-  if (current && current.created && current.created > manifest.created && !opts.force) {
+  if (current?.created && current.created > manifest.created && !opts.force) {
     throw new Error(
       `R2 serves ${current.pointer.version} (created ${current.created}), newer than ${manifest.version} (created ${manifest.created}): refusing to roll back. Export a newer model, or pass --force to publish an older one on purpose`,
     );

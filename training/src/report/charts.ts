@@ -16,19 +16,23 @@ export async function comparisonCharts(c: Comparison): Promise<{ title: string; 
   const bars = rows.flatMap((r) => [
     { model: r.model, metric: "Recall@10", value: r.test["recall@10"], source: "measured" },
     { model: r.model, metric: "NDCG@10", value: r.test["ndcg@10"], source: "measured" },
-    ...(c.dataset === "ml-1m" ? c.published[r.model] ?? [] : []).flatMap((p) => [
+    ...(c.dataset === "ml-1m" ? (c.published[r.model] ?? []) : []).flatMap((p) => [
       { model: r.model, metric: "Recall@10", value: p.recall10, source: `published (${p.source})` },
       { model: r.model, metric: "NDCG@10", value: p.ndcg10, source: `published (${p.source})` },
     ]),
   ]);
-  const curves = rows.flatMap((r) => Array.from({ length: 50 }, (_, i) => i + 1).flatMap((k) => [
-    { model: r.model, k, metric: "Recall@K", value: r.test[`recall@${k}`] },
-    { model: r.model, k, metric: "NDCG@K", value: r.test[`ndcg@${k}`] },
-  ]));
-  const epochs = rows.flatMap((r) => r.log.flatMap((e) => [
-    { model: r.model, epoch: e.epoch, series: "training loss (BPR + L2)", value: e.loss },
-    ...(e.valid ? [{ model: r.model, epoch: e.epoch, series: "valid NDCG@10", value: e.valid["ndcg@10"] }] : []),
-  ]));
+  const curves = rows.flatMap((r) =>
+    Array.from({ length: 50 }, (_, i) => i + 1).flatMap((k) => [
+      { model: r.model, k, metric: "Recall@K", value: r.test[`recall@${k}`] },
+      { model: r.model, k, metric: "NDCG@K", value: r.test[`ndcg@${k}`] },
+    ]),
+  );
+  const epochs = rows.flatMap((r) =>
+    r.log.flatMap((e) => [
+      { model: r.model, epoch: e.epoch, series: "training loss (BPR + L2)", value: e.loss },
+      ...(e.valid ? [{ model: r.model, epoch: e.epoch, series: "valid NDCG@10", value: e.valid["ndcg@10"] }] : []),
+    ]),
+  );
   const charts: { title: string; spec: TopLevelSpec }[] = [
     {
       title: "Test Recall@10 and NDCG@10 (full ranking, RecBole ml-1m protocol), with published figures",

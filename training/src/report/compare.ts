@@ -74,7 +74,11 @@ export interface CompareOptions {
 function readLog(dir: string): EpochRecord[] {
   const path = join(dir, LOG_FILE);
   if (!existsSync(path)) return [];
-  return readFileSync(path, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as EpochRecord);
+  return readFileSync(path, "utf8")
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as EpochRecord);
 }
 
 function row(m: MetricsFile, runDir: string): ModelRow {
@@ -126,7 +130,15 @@ export async function runComparison(opts: CompareOptions): Promise<Comparison> {
     bar.update(done, { stage: `${name} (tutorial protocol)` });
     const overrides: Params = { ...h.params, ...(h.best_epoch ? { epochs: h.best_epoch } : {}) };
     log(`[tutorial] training ${name}`);
-    const m = await trainModel(modelFactory(name), tutorial.split, { overrides, tune: false, ks: CURVE_KS, artifactsDir: tutorialDir, log, signal: opts.signal, cappedRecall: true });
+    const m = await trainModel(modelFactory(name), tutorial.split, {
+      overrides,
+      tune: false,
+      ks: CURVE_KS,
+      artifactsDir: tutorialDir,
+      log,
+      signal: opts.signal,
+      cappedRecall: true,
+    });
     tutorialRows.push(row(m, tutorialDir));
     log(`[tutorial] ${name}: Recall@10 ${m.test["recall@10"].toFixed(4)}, hits/min(10, n) ${m.test["recall_capped@10"].toFixed(4)}`);
     bar.update(++done, { stage: `${name} done` });

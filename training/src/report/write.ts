@@ -15,20 +15,57 @@ function epochs(r: ModelRow): string {
 }
 
 function headlineTable(c: Comparison): string[][] {
-  const head = ["model", "Recall@10", "NDCG@10", "Precision@10", "Recall@20", "NDCG@20", "Precision@20", "fit s", "best / run epochs", "published Recall@10 / NDCG@10"];
-  return [head, ...c.headline.rows.map((r) => [
-    r.model, f4(r.test["recall@10"]), f4(r.test["ndcg@10"]), f4(r.test["precision@10"]), f4(r.test["recall@20"]), f4(r.test["ndcg@20"]), f4(r.test["precision@20"]),
-    r.fit_seconds.toFixed(1), epochs(r),
-    (c.dataset === "ml-1m" ? c.published[r.model] ?? [] : []).map((p) => `${p.recall10.toFixed(4)} / ${p.ndcg10.toFixed(4)} (${p.source}, published)`).join("; "),
-  ])];
+  const head = [
+    "model",
+    "Recall@10",
+    "NDCG@10",
+    "Precision@10",
+    "Recall@20",
+    "NDCG@20",
+    "Precision@20",
+    "fit s",
+    "best / run epochs",
+    "published Recall@10 / NDCG@10",
+  ];
+  return [
+    head,
+    ...c.headline.rows.map((r) => [
+      r.model,
+      f4(r.test["recall@10"]),
+      f4(r.test["ndcg@10"]),
+      f4(r.test["precision@10"]),
+      f4(r.test["recall@20"]),
+      f4(r.test["ndcg@20"]),
+      f4(r.test["precision@20"]),
+      r.fit_seconds.toFixed(1),
+      epochs(r),
+      (c.dataset === "ml-1m" ? (c.published[r.model] ?? []) : [])
+        .map((p) => `${p.recall10.toFixed(4)} / ${p.ndcg10.toFixed(4)} (${p.source}, published)`)
+        .join("; "),
+    ]),
+  ];
 }
 
 function tutorialTable(c: Comparison): string[][] {
-  const head = ["tutorial row", "model here", "tutorial's claimed Recall@10", "Recall@10 (standard)", "hits / min(10, n) (the tutorial's definition)", "NDCG@10"];
-  return [head, ...c.tutorial.rows.map((r) => [
-    c.tutorial_claims[r.model]?.label ?? r.model, r.model, c.tutorial_claims[r.model]?.recall10.toFixed(2) ?? "",
-    f4(r.test["recall@10"]), f4(r.test["recall_capped@10"]), f4(r.test["ndcg@10"]),
-  ])];
+  const head = [
+    "tutorial row",
+    "model here",
+    "tutorial's claimed Recall@10",
+    "Recall@10 (standard)",
+    "hits / min(10, n) (the tutorial's definition)",
+    "NDCG@10",
+  ];
+  return [
+    head,
+    ...c.tutorial.rows.map((r) => [
+      c.tutorial_claims[r.model]?.label ?? r.model,
+      r.model,
+      c.tutorial_claims[r.model]?.recall10.toFixed(2) ?? "",
+      f4(r.test["recall@10"]),
+      f4(r.test["recall_capped@10"]),
+      f4(r.test["ndcg@10"]),
+    ]),
+  ];
 }
 
 function markdownTable(rows: string[][]): string {

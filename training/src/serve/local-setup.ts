@@ -16,7 +16,9 @@ export async function migrateLocalD1(binding = "DB"): Promise<void> {
     await run("npx", ["wrangler", "d1", "migrations", "apply", binding, "--local"], { env: { ...process.env, ...OFFLINE_WRANGLER_ENV } });
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`could not migrate the local D1 (wrangler d1 migrations apply ${binding} --local): ${(e.stderr || e.stdout || e.message).trim().slice(-1500)}`);
+    throw new Error(
+      `could not migrate the local D1 (wrangler d1 migrations apply ${binding} --local): ${(e.stderr || e.stdout || e.message).trim().slice(-1500)}`,
+    );
   }
 }
 
@@ -26,6 +28,9 @@ export function ensureDevToken(path = DEV_VARS): string {
   const m = /^API_TOKEN\s*=\s*"?([^"\n]+)"?\s*$/m.exec(text);
   if (m) return m[1];
   const token = randomBytes(24).toString("base64url");
-  writeFileAtomic(path, `${text}${text && !text.endsWith("\n") ? "\n" : ""}# Local secrets for wrangler dev (git-ignored). Written by npm start.\nAPI_TOKEN="${token}"\n`);
+  writeFileAtomic(
+    path,
+    `${text}${text && !text.endsWith("\n") ? "\n" : ""}# Local secrets for wrangler dev (git-ignored). Written by npm start.\nAPI_TOKEN="${token}"\n`,
+  );
   return token;
 }

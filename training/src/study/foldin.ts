@@ -73,7 +73,16 @@ export async function foldInStudy(split: Split, models: string[], heldOutFractio
         const chosen = chooseOnValid(model, split, grid);
         const history = csrUnion(split.train, split.valid!);
         const e = evaluateMatrices(foldInScorer(chosen.foldIn, history), split.counts.items, history, split.test, { ks: KS });
-        row = { model: name, setting: "same users", users: e.users, trained: null, foldIn: e.metrics, params: model.params, foldInParams: chosen.params, tuning: chosen.tuning };
+        row = {
+          model: name,
+          setting: "same users",
+          users: e.users,
+          trained: null,
+          foldIn: e.metrics,
+          params: model.params,
+          foldInParams: chosen.params,
+          tuning: chosen.tuning,
+        };
       },
     });
     rows.push({ ...row!, trained: trained.test });
@@ -84,7 +93,16 @@ export async function foldInStudy(split: Split, models: string[], heldOutFractio
       withModel: (model) => {
         const chosen = chooseOnValid(model, held.split, grid);
         const e = evaluateMatrices(foldInScorer(chosen.foldIn, held.heldOut.foldIn), split.counts.items, held.heldOut.foldIn, held.heldOut.target, { ks: KS });
-        rows.push({ model: name, setting: "held-out users", users: e.users, trained: null, foldIn: e.metrics, params: model.params, foldInParams: chosen.params, tuning: chosen.tuning });
+        rows.push({
+          model: name,
+          setting: "held-out users",
+          users: e.users,
+          trained: null,
+          foldIn: e.metrics,
+          params: model.params,
+          foldInParams: chosen.params,
+          tuning: chosen.tuning,
+        });
       },
     });
   }
@@ -101,11 +119,21 @@ export function foldInTable(study: FoldInStudy, reference = "lightgcn"): string 
     "| --- | --- | --- | --- | --- | --- |",
   ];
   // Ratios only where the users and targets are the same as the reference's.
-  const ratio = (m: MetricValues, setting: FoldInRow["setting"]): string => (ref && setting === "same users" ? `${(m["recall@10"] / ref["recall@10"]).toFixed(3)}x / ${(m["ndcg@10"] / ref["ndcg@10"]).toFixed(3)}x` : "");
+  const ratio = (m: MetricValues, setting: FoldInRow["setting"]): string =>
+    ref && setting === "same users" ? `${(m["recall@10"] / ref["recall@10"]).toFixed(3)}x / ${(m["ndcg@10"] / ref["ndcg@10"]).toFixed(3)}x` : "";
   for (const r of study.rows) {
-    const how = Object.keys(r.foldInParams).length ? `fold-in (${Object.entries(r.foldInParams).map(([k, v]) => `${k}=${v}`).join(", ")})` : "fold-in";
-    if (r.trained) lines.push(`| ${r.model} | ${r.setting} (${r.users}) | trained | ${f4(r.trained["recall@10"])} | ${f4(r.trained["ndcg@10"])} | ${ratio(r.trained, r.setting)} |`);
-    lines.push(`| ${r.model} | ${r.setting} (${r.users}) | ${how} | ${f4(r.foldIn["recall@10"])} | ${f4(r.foldIn["ndcg@10"])} | ${ratio(r.foldIn, r.setting)} |`);
+    const how = Object.keys(r.foldInParams).length
+      ? `fold-in (${Object.entries(r.foldInParams)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(", ")})`
+      : "fold-in";
+    if (r.trained)
+      lines.push(
+        `| ${r.model} | ${r.setting} (${r.users}) | trained | ${f4(r.trained["recall@10"])} | ${f4(r.trained["ndcg@10"])} | ${ratio(r.trained, r.setting)} |`,
+      );
+    lines.push(
+      `| ${r.model} | ${r.setting} (${r.users}) | ${how} | ${f4(r.foldIn["recall@10"])} | ${f4(r.foldIn["ndcg@10"])} | ${ratio(r.foldIn, r.setting)} |`,
+    );
   }
   return lines.join("\n");
 }

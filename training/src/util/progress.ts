@@ -4,11 +4,10 @@ import cliProgress from "cli-progress";
 
 export interface Progress {
   update(value: number, payload?: Record<string, string | number>): void;
-  setTotal(total: number): void;
   stop(): void;
 }
 
-const silent: Progress = { update() {}, setTotal() {}, stop() {} };
+const silent: Progress = { update() {}, stop() {} };
 
 export interface ProgressOptions {
   /** Without a terminal, print one line per update (for slow updates such as epochs). */
@@ -19,15 +18,22 @@ export function progressBar(label: string, total: number, format = "{bar} {perce
   if (process.env.VITEST || process.env.NO_PROGRESS) return silent;
   if (!process.stderr.isTTY) {
     if (!opts.linesWithoutTty) return silent;
-    let max = total;
+    const max = total;
     return {
       update: (value, payload) => {
-        const text = format.replace("{bar} ", "").replace(/\{(\w+)\}/g, (_, k: string) =>
-          k === "value" ? String(value) : k === "total" ? String(max) : k === "percentage" ? String(Math.round((100 * value) / max)) : String(payload?.[k] ?? ""),
-        );
+        const text = format
+          .replace("{bar} ", "")
+          .replace(/\{(\w+)\}/g, (_, k: string) =>
+            k === "value"
+              ? String(value)
+              : k === "total"
+                ? String(max)
+                : k === "percentage"
+                  ? String(Math.round((100 * value) / max))
+                  : String(payload?.[k] ?? ""),
+          );
         process.stderr.write(`${label} ${text}\n`);
       },
-      setTotal: (t) => { max = t; },
       stop() {},
     };
   }
@@ -38,7 +44,6 @@ export function progressBar(label: string, total: number, format = "{bar} {perce
   bar.start(total, 0);
   return {
     update: (value, payload) => bar.update(value, payload),
-    setTotal: (t) => bar.setTotal(t),
     stop: () => bar.stop(),
   };
 }

@@ -134,7 +134,9 @@ export class LightGcnCore implements TrainableCore {
     const scale = 1 / (layers + 1);
     const final = this.finalEmbeddings().view();
     return {
-      kind: "propagated", items, dim: d,
+      kind: "propagated",
+      items,
+      dim: d,
       contributions: Float32Array.from(contributions, (v) => v * scale),
       candidates: final.slice(users * d, (users + items) * d),
     };

@@ -63,7 +63,11 @@ export class NgcfCore implements TrainableCore {
     // Xavier-normal weights and zero biases, as RecBole initialises NGCF's linear layers.
     const rng = new Rng(s.seed ^ 0x2545f491);
     const std = Math.sqrt(2 / (d + d));
-    const weight = (): Block<"f32"> => engine.from("f32", Float32Array.from({ length: d * d }, () => rng.normal() * std));
+    const weight = (): Block<"f32"> =>
+      engine.from(
+        "f32",
+        Float32Array.from({ length: d * d }, () => rng.normal() * std),
+      );
     this.layerBufs = [];
     this.masks = [];
     let x = this.e0;
@@ -71,10 +75,25 @@ export class NgcfCore implements TrainableCore {
       const h = engine.alloc("f32", size);
       const mask = s.dropout > 0 ? engine.alloc("f32", size) : null;
       if (mask) this.masks.push(mask);
-      this.layerBufs.push({ x, s: engine.alloc("f32", size), z: engine.alloc("f32", size), h, mask, w1: weight(), w2: weight(), b1: engine.alloc("f32", d), b2: engine.alloc("f32", d) });
+      this.layerBufs.push({
+        x,
+        s: engine.alloc("f32", size),
+        z: engine.alloc("f32", size),
+        h,
+        mask,
+        w1: weight(),
+        w2: weight(),
+        b1: engine.alloc("f32", d),
+        b2: engine.alloc("f32", d),
+      });
       x = h;
     }
-    this.layerGrads = this.layerBufs.map(() => ({ w1: engine.alloc("f32", d * d), w2: engine.alloc("f32", d * d), b1: engine.alloc("f32", d), b2: engine.alloc("f32", d) }));
+    this.layerGrads = this.layerBufs.map(() => ({
+      w1: engine.alloc("f32", d * d),
+      w2: engine.alloc("f32", d * d),
+      b1: engine.alloc("f32", d),
+      b2: engine.alloc("f32", d),
+    }));
     this.out = engine.alloc("f32", this.nodes * this.outDim);
     this.dOut = engine.alloc("f32", this.nodes * this.outDim);
     this.dz = engine.alloc("f32", size);

@@ -1,7 +1,7 @@
 // BPR training triples: every train interaction once per epoch in shuffled order, each with one
 // negative item drawn uniformly among the items the user has no train interaction with.
 import type { Csr } from "../../protocol/csr.ts";
-import { Rng } from "../../util/rng.ts";
+import type { Rng } from "../../util/rng.ts";
 
 export class BprSampler {
   private readonly owner: Int32Array;
@@ -9,7 +9,10 @@ export class BprSampler {
   private readonly words: number;
   private order: Int32Array;
 
-  constructor(private readonly train: Csr, private readonly rng: Rng) {
+  constructor(
+    private readonly train: Csr,
+    private readonly rng: Rng,
+  ) {
     const nnz = train.indptr[train.rows];
     this.owner = new Int32Array(nnz);
     this.words = Math.ceil(train.cols / 32);

@@ -47,11 +47,16 @@ export async function trainCore(
   let epoch = 0;
   let stopped: FitInfo["stopped"] = "max-epochs";
   const adam = { ...s.adam };
-  const bar = progressBar(label, s.epochs, "{bar} epoch {value}/{total} | loss {loss} | {epochSeconds} s/epoch | valid ndcg@10 {valid} (best {best})", { linesWithoutTty: true });
+  const bar = progressBar(label, s.epochs, "{bar} epoch {value}/{total} | loss {loss} | {epochSeconds} s/epoch | valid ndcg@10 {valid} (best {best})", {
+    linesWithoutTty: true,
+  });
 
   try {
     while (epoch < s.epochs) {
-      if (ctx.signal?.aborted) { stopped = "interrupted"; break; }
+      if (ctx.signal?.aborted) {
+        stopped = "interrupted";
+        break;
+      }
       epoch++;
       const t0 = performance.now();
       sampler.shuffle();
@@ -65,7 +70,7 @@ export async function trainCore(
         bprSum += bpr * count;
         regSum += reg * count;
         step++;
-        core.params.forEach((p, i) => ops.adam(p, core.grads[i], moments[i].m, moments[i].v, step, core.gradScales[i], adam));
+        for (const [i, p] of core.params.entries()) ops.adam(p, core.grads[i], moments[i].m, moments[i].v, step, core.gradScales[i], adam);
         // let Ctrl-C through between steps
         if ((k & 15) === 15) await new Promise((r) => setImmediate(r));
         if (ctx.signal?.aborted) break;
@@ -98,14 +103,20 @@ export async function trainCore(
         valid: record.valid ? record.valid[STOP_METRIC].toFixed(4) : "-",
         best: best ? `${best.score.toFixed(4)} @${best.epoch}` : "-",
       });
-      if (ctx.signal?.aborted) { stopped = "interrupted"; break; }
-      if (best && sinceBest >= s.patience) { stopped = "converged"; break; }
+      if (ctx.signal?.aborted) {
+        stopped = "interrupted";
+        break;
+      }
+      if (best && sinceBest >= s.patience) {
+        stopped = "converged";
+        break;
+      }
     }
   } finally {
     bar.stop();
   }
   // The caller recomputes its final embeddings from the restored parameters.
-  if (best) core.params.forEach((p, i) => p.view().set(best.params[i]));
+  if (best) for (const [i, p] of core.params.entries()) p.view().set(best.params[i]);
   return { epochs: epoch, best_epoch: best?.epoch ?? epoch, train_seconds: round((performance.now() - started) / 1000), stopped };
 }
 
