@@ -21,5 +21,8 @@ export default defineProject({
     globalSetup: ["test/global-setup.ts"],
     setupFiles: ["test/apply-migrations.ts"],
     testTimeout: 60_000,
+    // no test may depend on another having run first: the order changes on every run
+    // (a failure prints the seed; --sequence.seed=N replays it)
+    sequence: { shuffle: true },
   },
 });

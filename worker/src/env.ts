@@ -1,5 +1,5 @@
 // The Worker's bindings (wrangler.toml) and the variables every handler sees.
-import type { LoadedModel } from "./model-store.ts";
+import type { LoadedModel, ModelStore } from "./model-store.ts";
 export interface Env {
   /** R2 bucket holding models/<version>/... and models/current.json. */
   MODELS: R2Bucket;
@@ -16,4 +16,4 @@ export interface Env {
   MODEL_LOAD_TIMEOUT_SECONDS?: string;
 }
 
-export type AppEnv = { Bindings: Env; Variables: { model: LoadedModel } };
+export type AppEnv = { Bindings: Env; Variables: { model: LoadedModel; store: ModelStore } };

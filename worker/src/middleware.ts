@@ -2,14 +2,13 @@
 // model for the request's lifetime, and the cache headers.
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "./env.ts";
-import { store } from "./store.ts";
 
 /**
  * Puts the served model on c.var.model and holds it until the response is made, so a hot swap
  * never releases a model a request is still using; sets x-model-version.
  */
 export const withModel = createMiddleware<AppEnv>(async (c, next) => {
-  const lease = await store.acquire(c.env);
+  const lease = await c.var.store.acquire(c.env);
   c.set("model", lease.model);
   try {
     await next();

@@ -1,10 +1,10 @@
 // Every route and error of the Worker, inside workerd with the R2 binding, against fixture
 // models made by the real exporter.
 import { SELF, env } from "cloudflare:test";
-import { beforeAll, describe, expect, it } from "vitest";
-import { app } from "../src/app.ts";
+import { beforeEach, describe, expect, it } from "vitest";
+import { createApp } from "../src/app.ts";
 import type { Env } from "../src/env.ts";
-import { store } from "../src/store.ts";
+import { ModelStore } from "../src/model-store.ts";
 import { bundles, fixtureData, publish } from "./seed.ts";
 
 interface Rec {
@@ -21,6 +21,9 @@ interface RecsBody {
   recommendations: Rec[];
 }
 
+// Each test gets its own model store (a fresh isolate's), so no test depends on another's.
+let store = new ModelStore();
+let app = createApp(store);
 const get = (path: string, init: RequestInit = {}, bindings: Partial<Env> = {}): Promise<Response> =>
   Promise.resolve(app.request(path, init, { ...env, ...bindings }));
 
@@ -28,8 +31,10 @@ describe("serving a published model", () => {
   const [v1, v2] = bundles();
   const data = fixtureData(v1);
 
-  beforeAll(async () => {
+  beforeEach(async () => {
     await publish(env.MODELS, v1);
+    store = new ModelStore();
+    app = createApp(store);
   });
 
   it("shares one load between concurrent first requests", async () => {
@@ -136,6 +141,7 @@ describe("serving a published model", () => {
   });
 
   it("switches to a newly published version without a redeploy", async () => {
+    expect((await get("/health")).headers.get("x-model-version")).toBe("fixture-v1");
     await publish(env.MODELS, v2);
     const body = await (await get(`/users/${fixtureData(v2).users[0]}/recs`)).json<RecsBody>();
     expect(body.model).toBe("fixture-v2");
@@ -143,6 +149,8 @@ describe("serving a published model", () => {
   });
 
   it("keeps serving the loaded version when a newer publication is broken", async () => {
+    await publish(env.MODELS, v2);
+    expect((await get("/health")).status).toBe(200);
     await env.MODELS.put("models/current.json", "{broken");
     const res = await get("/health");
     expect(res.status).toBe(200);

@@ -1,11 +1,21 @@
 // A fresh isolate with nothing published, then a broken publication, then a good one.
 import { env } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { R2_POINTER } from "../../training/src/contract/artifacts.ts";
-import { app } from "../src/app.ts";
+import { createApp } from "../src/app.ts";
+import { ModelStore } from "../src/model-store.ts";
 import { bundles, publish } from "./seed.ts";
 
+// Each test starts from an empty bucket and a fresh isolate's model store.
+let app = createApp(new ModelStore());
+
 describe("before a usable model is published", () => {
+  beforeEach(async () => {
+    const listed = await env.MODELS.list();
+    await Promise.all(listed.objects.map((o) => env.MODELS.delete(o.key)));
+    app = createApp(new ModelStore());
+  });
+
   it("answers 503 with a message that says to run publish when the bucket is empty", async () => {
     for (const path of ["/health", "/users/1/recs", "/movies/1"]) {
       const res = await app.request(path, {}, env);

@@ -4,7 +4,7 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { R2_POINTER } from "../../training/src/contract/artifacts.ts";
-import { app } from "../src/app.ts";
+import { app, createApp } from "../src/app.ts";
 import type { Env } from "../src/env.ts";
 import { ModelStore } from "../src/model-store.ts";
 import { recsForUser } from "../src/scoring.ts";
@@ -83,7 +83,8 @@ describe("hardening of the model store and the headers", () => {
 
   it("never puts exception text from a failed load in the answer", async () => {
     const throwing = instrumented(env.MODELS, (key) => (key.endsWith("rated.bin") ? Promise.reject(new Error("internal: socket 10.0.0.7 reset")) : null));
-    const res = await app.request("/movies/1", {}, envWith({ MODELS: throwing.bucket }));
+    const fresh = createApp(new ModelStore()); // an isolate with no model loaded yet
+    const res = await fresh.request("/movies/1", {}, envWith({ MODELS: throwing.bucket }));
     expect(res.status).toBe(503);
     const body = await res.json<{ error: string; message: string }>();
     expect(body.error).toBe("model_unavailable");
