@@ -18,8 +18,13 @@ export function errorResponse(c: Context, err: unknown): Response {
   if (err instanceof ApiError) {
     return c.json({ error: err.code, message: err.message }, err.status, { "cache-control": "no-store" });
   }
-  // thrown by Hono's own middleware (bearer auth): already a JSON response
-  if (err instanceof HTTPException) return err.getResponse();
+  if (err instanceof HTTPException) {
+    // bearer auth throws with its own JSON answer; the validator throws bare (wrong
+    // Content-Type, malformed JSON, body limit): given the same shape as every other error
+    if (err.res) return err.getResponse();
+    const status = err.status as ContentfulStatusCode;
+    return c.json({ error: status === 413 ? "payload_too_large" : "bad_request", message: err.message }, status, { "cache-control": "no-store" });
+  }
   console.error("unhandled error", err);
   return c.json({ error: "internal", message: "internal error" }, 500, { "cache-control": "no-store" });
 }

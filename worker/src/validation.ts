@@ -1,5 +1,9 @@
-// Parsing of everything a client sends: path ids, query values and JSON bodies. Each failure is
-// an ApiError 400 that names the field and what was wrong, and nothing is stored.
+// Parsing of everything a client sends: path ids, query values and JSON bodies, as Hono
+// validators (c.req.valid(...) in the handlers). Each failure is an ApiError 400 in the one JSON
+// shape, naming the field and what was wrong, and nothing is stored.
+import type { Context } from "hono";
+import { validator } from "hono/validator";
+import type { AppEnv } from "./env.ts";
 import { ApiError } from "./errors.ts";
 
 /** At most this many entries in one ratings POST or one anonymous history. */
@@ -47,16 +51,6 @@ export function isPositive(rating: number | null): boolean {
   return rating === null || rating >= 3;
 }
 
-/** The request body as JSON, or 400. */
-export async function jsonBody(req: Request): Promise<unknown> {
-  const text = await req.text();
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw bad("the body is not valid JSON");
-  }
-}
-
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
@@ -91,3 +85,41 @@ export function parseEntries(body: unknown, field: string, knownMovie: (movieId:
   });
   return [...byMovie.values()];
 }
+
+/** A query value given once: a repeated parameter is ambiguous, so it is refused. */
+function single(value: string | string[] | undefined, name: string): string | undefined {
+  if (Array.isArray(value)) throw bad(`${name} is given ${value.length} times; give it once`);
+  return value;
+}
+
+/** :id as a user id. */
+export const userParam = validator("param", (p: Record<string, string>) => ({ userId: positiveInt(p.id, "user id") }));
+
+/** :id as a movie id. */
+export const movieParam = validator("param", (p: Record<string, string>) => ({ movieId: positiveInt(p.id, "movie id") }));
+
+/** :id and :movieId. */
+export const userMovieParams = validator("param", (p: Record<string, string>) => ({
+  userId: positiveInt(p.id, "user id"),
+  movieId: positiveInt(p.movieId, "movie id"),
+}));
+
+/** ?k=, 1..100, default 10. */
+export const kQuery = validator("query", (q: Record<string, string | string[]>) => ({ k: parseK(single(q.k, "k")) }));
+
+/** Movies are checked against the model withModel put on the context (it runs first). */
+function isKnownMovie(c: Context): (movieId: number) => boolean {
+  const model = (c as Context<AppEnv>).var.model;
+  return (movieId) => model.itemIndex.has(movieId);
+}
+
+/** {"ratings": [...]} of POST /users/:id/ratings, movies checked against the served model. */
+export const ratingsBody = validator("json", (body: unknown, c) => parseEntries(body, "ratings", isKnownMovie(c)));
+
+/** {"history": [...], "k"?} of POST /recs. */
+export const historyBody = validator("json", (body: unknown, c) => {
+  const history = parseEntries(body, "history", isKnownMovie(c));
+  const extra = Object.keys(body as object).find((key) => key !== "history" && key !== "k");
+  if (extra) throw bad(`unknown field "${extra}" (allowed: history, k)`);
+  return { history, k: bodyK((body as { k?: unknown }).k) };
+});

@@ -101,6 +101,7 @@ describe("serving a published model", () => {
     ["/users/1/recs?k=0", 400, "bad_request"],
     ["/users/1/recs?k=101", 400, "bad_request"],
     ["/users/1/recs?k=ten", 400, "bad_request"],
+    ["/users/1/recs?k=5&k=6", 400, "bad_request"],
     ["/movies/999999", 404, "unknown_movie"],
     ["/movies/x/similar", 400, "bad_request"],
     ["/movies/1/similar?k=-1", 400, "bad_request"],

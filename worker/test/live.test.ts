@@ -241,6 +241,14 @@ describe("live ratings in D1", () => {
     });
   }
 
+  it("answers a body sent without a JSON Content-Type with 400 JSON that says so", async () => {
+    const res = await call(`/users/${newUser(102)}/ratings`, { method: "POST", headers: auth, body: JSON.stringify({ ratings: [{ movieId: movies[0] }] }) });
+    expect(res.status).toBe(400);
+    const err = await res.json<ErrorBody>();
+    expect(err.error).toBe("bad_request");
+    expect(err.message).toMatch(/Content-Type/);
+  });
+
   it("names the bad entry", async () => {
     const res = await post(`/users/${newUser(101)}/ratings`, {
       ratings: [

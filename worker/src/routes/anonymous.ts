@@ -3,18 +3,13 @@
 import { Hono } from "hono";
 import { limitBody } from "../body-limit.ts";
 import type { AppEnv } from "../env.ts";
-import { ApiError } from "../errors.ts";
-import { rankHistory, recommendationList } from "../recommendations.ts";
 import { cache, withModel } from "../middleware.ts";
-import { bodyK, jsonBody, parseEntries } from "../validation.ts";
+import { rankHistory, recommendationList } from "../recommendations.ts";
+import { historyBody } from "../validation.ts";
 
-export const anonymous = new Hono<AppEnv>().post("/", limitBody, withModel, cache("no-store"), async (c) => {
-  const body = await jsonBody(c.req.raw);
+export const anonymous = new Hono<AppEnv>().post("/", limitBody, withModel, cache("no-store"), historyBody, async (c) => {
+  const { history, k } = c.req.valid("json");
   const model = c.var.model;
-  const history = parseEntries(body, "history", (id) => model.itemIndex.has(id));
-  const extra = Object.keys(body as object).find((key) => key !== "history" && key !== "k");
-  if (extra) throw new ApiError(400, "bad_request", `unknown field "${extra}" (allowed: history, k)`);
-  const k = bodyK((body as { k?: unknown }).k);
   const { source, ranked } = await rankHistory(model, history, k, "the history");
   return c.json({ model: model.version, k, source, recommendations: recommendationList(model, ranked) });
 });

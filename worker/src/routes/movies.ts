@@ -6,26 +6,26 @@ import { ApiError } from "../errors.ts";
 import type { LoadedModel } from "../model-store.ts";
 import { similarItems } from "../scoring.ts";
 import { cache, withModel } from "../middleware.ts";
-import { parseK, positiveInt } from "../validation.ts";
+import { kQuery, movieParam } from "../validation.ts";
 
-function movieIndex(model: LoadedModel, raw: string | undefined): number {
-  const movieId = positiveInt(raw, "movie id");
+function movieIndex(model: LoadedModel, movieId: number): number {
   const item = model.itemIndex.get(movieId);
   if (item === undefined) throw new ApiError(404, "unknown_movie", `movie ${movieId} is not in the model (${model.manifest.items} movies)`);
   return item;
 }
 
+const publicForMinutes = cache("public, max-age=300");
+
 export const movies = new Hono<AppEnv>()
-  .use("*", withModel, cache("public, max-age=300"))
-  .get("/:id", async (c) => {
+  .get("/:id", movieParam, withModel, publicForMinutes, async (c) => {
     const model = c.var.model;
-    const item = movieIndex(model, c.req.param("id"));
+    const item = movieIndex(model, c.req.valid("param").movieId);
     return c.json({ model: model.version, movie: model.movies[item] });
   })
-  .get("/:id/similar", async (c) => {
-    const k = parseK(c.req.query("k"));
+  .get("/:id/similar", movieParam, kQuery, withModel, publicForMinutes, async (c) => {
+    const { k } = c.req.valid("query");
     const model = c.var.model;
-    const item = movieIndex(model, c.req.param("id"));
+    const item = movieIndex(model, c.req.valid("param").movieId);
     const ranked = await similarItems(model, item, k, [item]);
     return c.json({
       model: model.version,

@@ -8,13 +8,13 @@ import { ApiError } from "../errors.ts";
 import { type LiveRating, deleteRating, deleteUser, liveRatings, putRatings } from "../live-store.ts";
 import { rankUser, recommendationList } from "../recommendations.ts";
 import { cache, withModel } from "../middleware.ts";
-import { jsonBody, parseEntries, parseK, positiveInt } from "../validation.ts";
+import { kQuery, ratingsBody, userMovieParams, userParam } from "../validation.ts";
 
 export const users = new Hono<AppEnv>()
   // per-user answers change with every rating the user posts: never reused
-  .get("/:id/recs", withModel, cache("private, no-store"), async (c) => {
-    const userId = positiveInt(c.req.param("id"), "user id");
-    const k = parseK(c.req.query("k"));
+  .get("/:id/recs", userParam, kQuery, withModel, cache("private, no-store"), async (c) => {
+    const { userId } = c.req.valid("param");
+    const { k } = c.req.valid("query");
     const model = c.var.model;
     let live: LiveRating[] | null = null;
     try {
@@ -27,27 +27,24 @@ export const users = new Hono<AppEnv>()
     const { source, ranked } = await rankUser(model, userId, live, k);
     return c.json({ user: userId, model: model.version, k, source, recommendations: recommendationList(model, ranked) });
   })
-  .post("/:id/ratings", tokenRequired, limitBody, withModel, cache("no-store"), async (c) => {
-    const userId = positiveInt(c.req.param("id"), "user id");
-    const body = await jsonBody(c.req.raw);
-    const model = c.var.model;
-    const entries = parseEntries(body, "ratings", (id) => model.itemIndex.has(id));
+  .post("/:id/ratings", tokenRequired, userParam, limitBody, withModel, cache("no-store"), ratingsBody, async (c) => {
+    const { userId } = c.req.valid("param");
+    const entries = c.req.valid("json");
     const stored = await putRatings(c.env.DB, userId, entries, Math.floor(Date.now() / 1000));
     return c.json({ user: userId, stored: stored.length, ratings: stored });
   })
-  .get("/:id/ratings", tokenRequired, cache("private, no-store"), async (c) => {
-    const userId = positiveInt(c.req.param("id"), "user id");
+  .get("/:id/ratings", tokenRequired, userParam, cache("private, no-store"), async (c) => {
+    const { userId } = c.req.valid("param");
     const ratings = await liveRatings(c.env.DB, userId);
     return c.json({ user: userId, ratings });
   })
-  .delete("/:id/ratings/:movieId", tokenRequired, cache("no-store"), async (c) => {
-    const userId = positiveInt(c.req.param("id"), "user id");
-    const movieId = positiveInt(c.req.param("movieId"), "movie id");
+  .delete("/:id/ratings/:movieId", tokenRequired, userMovieParams, cache("no-store"), async (c) => {
+    const { userId, movieId } = c.req.valid("param");
     const deleted = await deleteRating(c.env.DB, userId, movieId);
     return c.json({ user: userId, movieId, deleted });
   })
-  .delete("/:id", tokenRequired, cache("no-store"), async (c) => {
-    const userId = positiveInt(c.req.param("id"), "user id");
+  .delete("/:id", tokenRequired, userParam, cache("no-store"), async (c) => {
+    const { userId } = c.req.valid("param");
     const deleted = await deleteUser(c.env.DB, userId);
     return c.json({ user: userId, deleted });
   });
