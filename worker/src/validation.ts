@@ -113,11 +113,21 @@ function isKnownMovie(c: Context): (movieId: number) => boolean {
   return (movieId) => model.itemIndex.has(movieId);
 }
 
+/** Hono reads a JSON body only under a JSON Content-Type (and passes {} otherwise): say so. */
+function requireJson(c: Context): void {
+  const type = (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
+  if (!/^application\/([\w.-]+\+)?json$/.test(type)) throw bad(`send the body as JSON with Content-Type: application/json (got ${JSON.stringify(type || "none")})`);
+}
+
 /** {"ratings": [...]} of POST /users/:id/ratings, movies checked against the served model. */
-export const ratingsBody = validator("json", (body: unknown, c) => parseEntries(body, "ratings", isKnownMovie(c)));
+export const ratingsBody = validator("json", (body: unknown, c) => {
+  requireJson(c);
+  return parseEntries(body, "ratings", isKnownMovie(c));
+});
 
 /** {"history": [...], "k"?} of POST /recs. */
 export const historyBody = validator("json", (body: unknown, c) => {
+  requireJson(c);
   const history = parseEntries(body, "history", isKnownMovie(c));
   const extra = Object.keys(body as object).find((key) => key !== "history" && key !== "k");
   if (extra) throw bad(`unknown field "${extra}" (allowed: history, k)`);
