@@ -109,13 +109,43 @@ describe("download", () => {
 });
 
 describe("copy from a local folder", () => {
-  it("copies the dataset files from <from>/<name>/", async () => {
+  /** The fixture's own row counts stand in for the official ones. */
+  const fixtureSpec: DatasetSpec = { ...DATASETS["ml-1m"], expected: { ratings: 3, movies: 2, users: 2 } };
+
+  function folderWith(content: Record<string, string>): string {
     const from = freshDataDir();
     mkdirSync(join(from, "ml-1m"));
-    for (const [k, v] of Object.entries(files)) writeFileSync(join(from, "ml-1m", k), v);
+    for (const [k, v] of Object.entries(content)) writeFileSync(join(from, "ml-1m", k), v);
+    return from;
+  }
+
+  it("copies the dataset files from <from>/<name>/ once they parse and their counts match", async () => {
     const dataDir = freshDataDir();
-    const dir = await ensureDataset(DATASETS["ml-1m"], { from, dataDir });
+    const dir = await ensureDataset(fixtureSpec, { from: folderWith(files), dataDir });
     expect(readFileSync(join(dir, "movies.dat"), "utf8")).toBe(files["movies.dat"]);
+  });
+
+  it("refuses a folder whose row counts differ from the official dataset's, copying nothing", async () => {
+    const dataDir = freshDataDir();
+    await expect(ensureDataset(DATASETS["ml-1m"], { from: folderWith(files), dataDir })).rejects.toThrow(/holds 3 ratings, the official ml-1m has 1,000,209/);
+    expect(readdirSync(dataDir)).toEqual([]);
+  });
+
+  it("refuses a folder with a malformed line, naming file and line, copying nothing", async () => {
+    const dataDir = freshDataDir();
+    const broken = { ...files, "ratings.dat": "1::1::5::978300760\n1::x::3::0\n2::1::4::0\n" };
+    await expect(ensureDataset(fixtureSpec, { from: folderWith(broken), dataDir })).rejects.toThrow(/ratings\.dat:2: /);
+    expect(readdirSync(dataDir)).toEqual([]);
+  });
+
+  it("takes <from>/<name>.zip after checking its md5", async () => {
+    const from = freshDataDir();
+    writeFileSync(join(from, "ml-1m.zip"), zip);
+    const dir = await ensureDataset({ ...DATASETS["ml-1m"], md5 }, { from, dataDir: freshDataDir() });
+    expect(readFileSync(join(dir, "ratings.dat"), "utf8")).toBe(files["ratings.dat"]);
+    const dataDir = freshDataDir();
+    await expect(ensureDataset(DATASETS["ml-1m"], { from, dataDir })).rejects.toThrow(/checksum mismatch .*not the official ml-1m archive/);
+    expect(readdirSync(dataDir)).toEqual([]);
   });
 
   it("names the missing files when the folder is not a dataset", async () => {

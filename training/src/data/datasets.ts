@@ -12,6 +12,8 @@ export interface DatasetSpec {
   files: { ratings: string; movies: string; users: string };
   /** Extra files copied along (genre names for ML-100K, the README with the licence). */
   extra: string[];
+  /** Rows of the official files: a copy from a folder (no archive md5 to check) must match them. */
+  expected?: { ratings: number; movies: number; users: number };
 }
 
 export const DATASETS: Record<DatasetName, DatasetSpec> = {
@@ -21,6 +23,7 @@ export const DATASETS: Record<DatasetName, DatasetSpec> = {
     md5: "c4d9eecfca2ab87c1945afe126590906",
     files: { ratings: "ratings.dat", movies: "movies.dat", users: "users.dat" },
     extra: ["README"],
+    expected: { ratings: 1_000_209, movies: 3_883, users: 6_040 },
   },
   "ml-100k": {
     name: "ml-100k",
@@ -28,6 +31,7 @@ export const DATASETS: Record<DatasetName, DatasetSpec> = {
     md5: "0e33842e24a9c977be4e0107933c0723",
     files: { ratings: "u.data", movies: "u.item", users: "u.user" },
     extra: ["u.genre", "README"],
+    expected: { ratings: 100_000, movies: 1_682, users: 943 },
   },
 };
 

@@ -10,6 +10,7 @@ import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { pipeline } from "node:stream/promises";
 import { unzipSync } from "fflate";
 import { type DatasetSpec, requiredFiles } from "./datasets.ts";
+import { type Dataset, loadDataset } from "./parse.ts";
 import { progressBar } from "../util/progress.ts";
 import { tempPathFor } from "../util/fs-atomic.ts";
 
@@ -47,8 +48,20 @@ export async function ensureDataset(spec: DatasetSpec, opts: FetchOptions = {}):
   const staging = tempPathFor(target);
   try {
     if (opts.from) {
-      copyFromFolder(spec, resolve(opts.from), staging);
-      log(`${spec.name}: copied from ${resolve(opts.from, spec.name)}`);
+      const zip = join(resolve(opts.from), `${spec.name}.zip`);
+      if (!existsSync(join(resolve(opts.from), spec.name)) && existsSync(zip)) {
+        // the official archive: its md5 is known
+        const bytes = readFileSync(zip);
+        const md5 = createHash("md5").update(bytes).digest("hex");
+        if (md5 !== spec.md5)
+          throw new DatasetError(`${zip}: checksum mismatch (md5 ${md5}, expected ${spec.md5}): not the official ${spec.name} archive; nothing was copied.`);
+        extract(spec, bytes, staging);
+        log(`${spec.name}: extracted from ${zip} (md5 verified)`);
+      } else {
+        copyFromFolder(spec, resolve(opts.from), staging);
+        verifyCopy(spec, join(resolve(opts.from), spec.name), staging);
+        log(`${spec.name}: copied from ${resolve(opts.from, spec.name)} (parsed and counted: it matches the official files)`);
+      }
     } else {
       await downloadAndExtract(spec, staging, log);
     }
@@ -72,6 +85,28 @@ function copyFromFolder(spec: DatasetSpec, from: string, staging: string): void 
   mkdirSync(staging, { recursive: true });
   for (const f of [...requiredFiles(spec), ...spec.extra]) {
     if (existsSync(join(source, f))) copyFileSync(join(source, f), join(staging, f));
+  }
+}
+
+/**
+ * A folder has no archive checksum to verify: parse every file (a malformed line fails with its
+ * file and line) and compare the row counts with the official dataset's.
+ */
+function verifyCopy(spec: DatasetSpec, source: string, staging: string): void {
+  let data: Dataset;
+  try {
+    data = loadDataset(spec, staging);
+  } catch (err) {
+    throw new DatasetError(`${source}: ${(err as Error).message.replace(staging, source)}; nothing was copied.`);
+  }
+  if (!spec.expected) return;
+  const found = { ratings: data.ratings.length + (data.duplicatesMerged ?? 0), movies: data.movies.length, users: data.users.length };
+  for (const key of ["ratings", "movies", "users"] as const) {
+    if (found[key] !== spec.expected[key]) {
+      throw new DatasetError(
+        `${join(source, spec.files[key])} holds ${found[key].toLocaleString("en-US")} ${key}, the official ${spec.name} has ${spec.expected[key].toLocaleString("en-US")}: not the ${spec.name} files, or a changed copy; nothing was copied.`,
+      );
+    }
   }
 }
 
