@@ -1,13 +1,12 @@
 // npm start: the whole product on a fresh clone. Fetch MovieLens-1M, train LightGCN beside the
 // quick baselines, export it, publish it to the local R2 and serve it with `wrangler dev` on
 // 127.0.0.1:8787.
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Command } from "commander";
-import { modelDir } from "../contract/artifacts.ts";
-import { runTraining } from "../pipeline/run.ts";
-import { publishBundle } from "../publish/publish.ts";
-import { readBundle } from "../publish/read-bundle.ts";
-import { localTarget } from "../publish/targets.ts";
+import { METRICS_FILE, type MetricsFile, modelDir } from "../contract/artifacts.ts";
 import { DEV_VARS, ensureDevToken, migrateLocalD1 } from "../serve/local-setup.ts";
 import { startWranglerDev } from "../serve/wrangler-dev.ts";
 import { addDataOptions, addProtocolOptions, integer, runCli } from "./options.ts";
@@ -53,24 +52,45 @@ function examples(url: string, token: string): string {
   ].join("\n");
 }
 
+/**
+ * Runs another of the CLIs (train, publish) in a child process, so the memory it takes
+ * (training: about 700 MB on ML-1M; wrangler's platform proxy for publishing: about 400 MB) is
+ * given back before serving starts instead of being held for as long as this process serves.
+ * Ctrl-C reaches the child too: training stops, keeps its best checkpoint and exits.
+ */
+function runChild(cliFile: string, args: string[], what: string): Promise<void> {
+  const cli = fileURLToPath(new URL(cliFile, import.meta.url));
+  const ignoreSigint = (): void => {}; // the child handles the first Ctrl-C; this process waits for it
+  process.on("SIGINT", ignoreSigint);
+  return new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, [...process.execArgv, cli, ...args], { stdio: "inherit" });
+    child.once("error", reject);
+    child.once("exit", (code, signal) => {
+      process.off("SIGINT", ignoreSigint);
+      if (code === 0) resolve();
+      else reject(new Error(`${what} stopped (${signal ?? `exit code ${code}`})`));
+    });
+  });
+}
+
 await runCli(async () => {
   const started = performance.now();
-  const { table, results } = await runTraining({ ...opts, models: START_MODELS });
-  console.log(
-    `\n${table}\n\nmetrics in ${opts.artifacts}/<model>/metrics.json, split in ${opts.artifacts}/split/ (${((performance.now() - started) / 1000).toFixed(1)} s)`,
+  const data = ["--dataset", opts.dataset, "--data-dir", opts.dataDir, ...(opts.from ? ["--from", opts.from] : [])];
+  await runChild(
+    "./train.ts",
+    ["--model", START_MODELS.join(","), ...data, "--protocol", opts.protocol, "--seed", String(opts.seed), "--artifacts", opts.artifacts],
+    "training",
   );
-  if (results.find((r) => r.model === SERVED)?.stopped === "interrupted") {
+  console.log(
+    `trained in ${((performance.now() - started) / 1000).toFixed(1)} s; metrics in ${opts.artifacts}/<model>/metrics.json, split in ${opts.artifacts}/split/`,
+  );
+  const served = JSON.parse(readFileSync(join(opts.artifacts, modelDir(SERVED), METRICS_FILE), "utf8")) as MetricsFile;
+  if (served.stopped === "interrupted") {
     console.log("training was interrupted: not publishing");
     return;
   }
-  const target = await localTarget();
-  try {
-    // a fresh training run is what the user asked to serve, even over a newer local publication
-    const { pointer } = await publishBundle(readBundle(join(opts.artifacts, modelDir(SERVED))), target, { log: (l) => console.error(l), force: true });
-    console.log(`published ${pointer.version} to ${target.describe}`);
-  } finally {
-    await target.close();
-  }
+  // a fresh training run is what the user asked to serve, even over a newer local publication
+  await runChild("./publish.ts", ["--local", "--force", "--model", SERVED, "--artifacts", opts.artifacts], "publishing");
   await migrateLocalD1();
   const token = ensureDevToken();
   console.log(`local D1 migrated (worker/migrations); API token for the write routes in ${DEV_VARS}`);
