@@ -1,107 +1,15 @@
-// Loads the published model once per isolate and keeps it: concurrent first requests share one
-// load, and a new models/current.json is picked up without a redeploy (looked for at most every
-// MODEL_REFRESH_SECONDS). A failed refresh keeps serving the model already loaded.
-import {
-  BUNDLE_FILES,
-  type CurrentPointer,
-  type IdMaps,
-  type Manifest,
-  type MovieMeta,
-  R2_POINTER,
-  type RatedCsr,
-  decodeRated,
-  r2Key,
-} from "../../training/src/contract/artifacts.ts";
+// Holds the published model for the isolate: loads it once (concurrent first requests share one
+// load), picks up a new models/current.json without a redeploy (looked for at most every
+// MODEL_REFRESH_SECONDS), keeps serving the loaded model when a refresh fails, and releases a
+// replaced model once no request holds it.
 import type { Env } from "./env.ts";
 import { ApiError } from "./errors.ts";
-import { type Ort, onnxRuntime } from "./ort.ts";
+import { type LoadedModel, PUBLISH_HINT, loadVersion, readPointer } from "./model-load.ts";
+import { onnxRuntime } from "./ort.ts";
 
-export interface LoadedModel {
-  version: string;
-  manifest: Manifest;
-  recs: import("onnxruntime-web").InferenceSession;
-  similar: import("onnxruntime-web").InferenceSession;
-  /** The history-based graph (fold-in), when the bundle has one. */
-  foldin: import("onnxruntime-web").InferenceSession | null;
-  ort: Ort;
-  rated: RatedCsr;
-  movies: MovieMeta[];
-  userIndex: Map<number, number>;
-  itemIndex: Map<number, number>;
-  loadedAt: string;
-}
+export type { LoadedModel } from "./model-load.ts";
 
 const DEFAULT_REFRESH_SECONDS = 60;
-const PUBLISH_HINT = "run `npm run publish -- --local` (or `-- --remote`) to publish a trained model";
-
-async function readObject(bucket: R2Bucket, key: string): Promise<ArrayBuffer> {
-  const obj = await bucket.get(key);
-  if (!obj) throw new ApiError(503, "model_unavailable", `published model is incomplete: ${key} is missing; ${PUBLISH_HINT}`);
-  return obj.arrayBuffer();
-}
-
-async function sha256(bytes: ArrayBuffer): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", bytes);
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-async function readPointer(bucket: R2Bucket): Promise<CurrentPointer> {
-  const obj = await bucket.get(R2_POINTER);
-  if (!obj) throw new ApiError(503, "no_model", `no model is published yet; ${PUBLISH_HINT}`);
-  try {
-    const p = (await obj.json()) as CurrentPointer;
-    if (typeof p.version !== "string" || typeof p.manifest !== "string") throw new Error("fields missing");
-    return p;
-  } catch {
-    throw new ApiError(503, "model_unavailable", `${R2_POINTER} is not a valid pointer; ${PUBLISH_HINT}`);
-  }
-}
-
-async function loadVersion(bucket: R2Bucket, pointer: CurrentPointer): Promise<LoadedModel> {
-  const manifest = JSON.parse(new TextDecoder().decode(await readObject(bucket, pointer.manifest))) as Manifest;
-  if (manifest.format !== 1 || manifest.version !== pointer.version) {
-    throw new ApiError(503, "model_unavailable", `manifest of ${pointer.version} is not readable (format or version mismatch); ${PUBLISH_HINT}`);
-  }
-  const keys = Object.keys(manifest.files) as (keyof Manifest["files"])[];
-  const bytes = Object.fromEntries(
-    await Promise.all(
-      keys.map(async (k) => {
-        const data = await readObject(bucket, r2Key(manifest.version, BUNDLE_FILES[k]));
-        const expected = manifest.files[k]!;
-        if (data.byteLength !== expected.bytes || (await sha256(data)) !== expected.sha256) {
-          throw new ApiError(
-            503,
-            "model_unavailable",
-            `${BUNDLE_FILES[k]} of ${manifest.version} does not match its manifest (size or sha256); ${PUBLISH_HINT}`,
-          );
-        }
-        return [k, data] as const;
-      }),
-    ),
-  ) as Record<(typeof keys)[number], ArrayBuffer>;
-
-  const ort = await onnxRuntime();
-  const text = (b: ArrayBuffer): string => new TextDecoder().decode(b);
-  const ids = JSON.parse(text(bytes.ids)) as IdMaps;
-  const [recs, similar, foldin] = await Promise.all([
-    ort.InferenceSession.create(new Uint8Array(bytes.model)),
-    ort.InferenceSession.create(new Uint8Array(bytes.similar)),
-    bytes.foldin && manifest.foldin ? ort.InferenceSession.create(new Uint8Array(bytes.foldin)) : null,
-  ]);
-  return {
-    version: manifest.version,
-    manifest,
-    recs,
-    similar,
-    foldin,
-    ort,
-    rated: decodeRated(bytes.rated),
-    movies: JSON.parse(text(bytes.movies)) as MovieMeta[],
-    userIndex: new Map(ids.users.map((id, i) => [id, i])),
-    itemIndex: new Map(ids.items.map((id, i) => [id, i])),
-    loadedAt: new Date().toISOString(),
-  };
-}
 
 /** A request's hold on a loaded model: the model stays usable until release(). */
 export interface Lease {
@@ -181,7 +89,11 @@ export class ModelStore {
     try {
       const pointer = await withDeadline(readPointer(env.MODELS), timeoutMs, "reading models/current.json");
       if (this.current?.version !== pointer.version) {
-        const next = await withDeadline(loadVersion(env.MODELS, pointer), timeoutMs, `loading model ${pointer.version}`);
+        const next = await withDeadline(
+          onnxRuntime().then((ort) => loadVersion(env.MODELS, pointer, ort)),
+          timeoutMs,
+          `loading model ${pointer.version}`,
+        );
         const previous = this.current;
         this.current = next;
         this.loads++;

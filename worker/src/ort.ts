@@ -39,5 +39,3 @@ export function onnxRuntime(): Promise<typeof ort> {
   })();
   return ready;
 }
-
-export type Ort = typeof ort;

@@ -116,7 +116,8 @@ function isKnownMovie(c: Context): (movieId: number) => boolean {
 /** Hono reads a JSON body only under a JSON Content-Type (and passes {} otherwise): say so. */
 function requireJson(c: Context): void {
   const type = (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
-  if (!/^application\/([\w.-]+\+)?json$/.test(type)) throw bad(`send the body as JSON with Content-Type: application/json (got ${JSON.stringify(type || "none")})`);
+  if (!/^application\/([\w.-]+\+)?json$/.test(type))
+    throw bad(`send the body as JSON with Content-Type: application/json (got ${JSON.stringify(type || "none")})`);
 }
 
 /** {"ratings": [...]} of POST /users/:id/ratings, movies checked against the served model. */

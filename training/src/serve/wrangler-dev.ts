@@ -11,9 +11,17 @@ export interface DevServer {
   stop(): Promise<void>;
 }
 
-export async function startWranglerDev(port = 8787, opts: { timeoutMs?: number; quiet?: boolean } = {}): Promise<DevServer> {
+export interface DevOptions {
+  timeoutMs?: number;
+  quiet?: boolean;
+  /** Worker variables overriding wrangler.toml's [vars] (e.g. a short MODEL_REFRESH_SECONDS). */
+  vars?: Record<string, string>;
+}
+
+export async function startWranglerDev(port = 8787, opts: DevOptions = {}): Promise<DevServer> {
+  const vars = Object.entries(opts.vars ?? {}).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
   const started = performance.now();
-  const child = spawn("npx", ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(port), "--log-level", opts.quiet ? "error" : "info"], {
+  const child = spawn("npx", ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(port), "--log-level", opts.quiet ? "error" : "info", ...vars], {
     env: { ...process.env, ...OFFLINE_WRANGLER_ENV },
     stdio: opts.quiet ? ["ignore", "ignore", "pipe"] : ["ignore", "inherit", "inherit"],
     detached: true,

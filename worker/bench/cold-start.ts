@@ -1,0 +1,91 @@
+// npm run bench:cold: the CPU a cold model load takes, running the Worker's own loading code
+// (worker/src/model-load.ts) in Node with the same onnxruntime-web wasm, over the exported
+// bundle held in memory: fetch (here a copy; on R2 it is I/O, not CPU), sha256 of every file,
+// ORT session creation, parsing. Reported beside the Workers CPU limits. A benchmark: it asserts
+// nothing. Ends with one JSON line.
+import { join } from "node:path";
+import { Command } from "commander";
+import * as ort from "onnxruntime-web";
+import { R2_POINTER, r2Key } from "../../training/src/contract/artifacts.ts";
+import { integer, runCli } from "../../training/src/cli/options.ts";
+import { readBundle } from "../../training/src/publish/read-bundle.ts";
+import { type LoadedModel, type ModelBucket, type PhaseTimer, loadVersion, readPointer } from "../src/model-load.ts";
+
+const program = new Command("bench:cold")
+  .description("CPU time of a cold model load with the Worker's own code in Node (same onnxruntime-web wasm), beside the Workers CPU limits.")
+  .option("--model <name>", "exported model", "lightgcn")
+  .option("--artifacts <dir>", "artifacts folder", "artifacts")
+  .option("--loads <n>", "loads to time after the first", integer, 10);
+program.parse();
+const o = program.opts<{ model: string; artifacts: string; loads: number }>();
+
+const FREE_CPU_MS = 10;
+const PAID_DEFAULT_CPU_MS = 30_000;
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const round = (x: number): number => Math.round(x * 10) / 10;
+
+function memoryBucket(objects: Map<string, Uint8Array>): ModelBucket {
+  return {
+    async get(key) {
+      const bytes = objects.get(key);
+      if (!bytes) return null;
+      return {
+        arrayBuffer: async () => bytes.slice().buffer as ArrayBuffer,
+        json: async <T>() => JSON.parse(new TextDecoder().decode(bytes)) as T,
+      };
+    },
+  };
+}
+
+async function timedLoad(bucket: ModelBucket): Promise<{ cpu_ms: number; phases: Record<string, number>; model: LoadedModel }> {
+  const phases: Record<string, number> = {};
+  const timer: PhaseTimer = (name, ms) => {
+    phases[name] = ms;
+  };
+  const cpu = process.cpuUsage();
+  const model = await loadVersion(bucket, await readPointer(bucket), ort, timer);
+  const used = process.cpuUsage(cpu);
+  return { cpu_ms: (used.user + used.system) / 1000, phases, model };
+}
+
+await runCli(async () => {
+  ort.env.wasm.numThreads = 1;
+  const bundle = readBundle(join(o.artifacts, o.model));
+  const v = bundle.manifest.version;
+  const objects = new Map<string, Uint8Array>([...bundle.files].map(([name, bytes]) => [r2Key(v, name), bytes]));
+  objects.set(R2_POINTER, new TextEncoder().encode(JSON.stringify({ version: v, manifest: r2Key(v, "manifest.json"), published: "" })));
+  const bucket = memoryBucket(objects);
+  const bytes = [...bundle.files.values()].reduce((s, b) => s + b.byteLength, 0);
+
+  const first = await timedLoad(bucket);
+  await Promise.all([first.model.recs.release(), first.model.similar.release(), first.model.foldin?.release()]);
+  const runs: Awaited<ReturnType<typeof timedLoad>>[] = [];
+  for (let n = 0; n < o.loads; n++) {
+    const r = await timedLoad(bucket);
+    runs.push(r);
+    await Promise.all([r.model.recs.release(), r.model.similar.release(), r.model.foldin?.release()]);
+  }
+  const phases = Object.fromEntries(Object.keys(runs[0].phases).map((p) => [p, round(median(runs.map((r) => r.phases[p])))]));
+  const cpu = round(median(runs.map((r) => r.cpu_ms)));
+  console.log(`bundle ${v}: ${(bytes / 1e6).toFixed(2)} MB in ${bundle.files.size} files`);
+  console.log(`first load in a fresh process (ORT's wasm instantiated too): ${round(first.cpu_ms)} ms CPU`);
+  console.log(
+    `cold load of a new version, median of ${o.loads}: ${cpu} ms CPU; wall by phase: ${Object.entries(phases)
+      .map(([p, ms]) => `${p} ${ms} ms`)
+      .join(", ")}`,
+  );
+  console.log(
+    `Workers CPU per request: ${FREE_CPU_MS} ms on the Free plan, ${PAID_DEFAULT_CPU_MS / 1000} s by default on Paid: the request that loads a model ${cpu > FREE_CPU_MS ? "exceeds" : "fits"} the Free plan's limit; later requests only score.`,
+  );
+  console.log(
+    JSON.stringify({
+      version: v,
+      bundle_bytes: bytes,
+      first_load_cpu_ms: round(first.cpu_ms),
+      load_cpu_ms: cpu,
+      phases_ms: phases,
+      free_cpu_ms: FREE_CPU_MS,
+      paid_default_cpu_ms: PAID_DEFAULT_CPU_MS,
+    }),
+  );
+});

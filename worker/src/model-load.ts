@@ -1,0 +1,114 @@
+// Loading one published version from R2: the manifest, every file checked against its size and
+// sha256 (once per version, never per request), the ONNX sessions, the id maps and rated lists.
+// Takes the ONNX runtime as a parameter so that Node can run this same code to measure a cold
+// load (worker/bench/cold-start.ts); the Worker passes the one from ort.ts.
+import {
+  BUNDLE_FILES,
+  type CurrentPointer,
+  type IdMaps,
+  type Manifest,
+  type MovieMeta,
+  R2_POINTER,
+  type RatedCsr,
+  decodeRated,
+  r2Key,
+} from "../../training/src/contract/artifacts.ts";
+import { ApiError } from "./errors.ts";
+
+/** What the Worker uses of onnxruntime-web. */
+export type Ort = Pick<typeof import("onnxruntime-web"), "InferenceSession" | "Tensor">;
+
+/** The R2 reads a load makes: the Workers binding has them, and so has an in-memory stand-in in Node. */
+export interface ModelBucket {
+  get(key: string): Promise<{ arrayBuffer(): Promise<ArrayBuffer>; json<T>(): Promise<T> } | null>;
+}
+
+/** Called after each phase of a load with its wall time (the cold-start bench). */
+export type PhaseTimer = (phase: "fetch" | "verify" | "sessions" | "parse", ms: number) => void;
+
+export interface LoadedModel {
+  version: string;
+  manifest: Manifest;
+  recs: import("onnxruntime-web").InferenceSession;
+  similar: import("onnxruntime-web").InferenceSession;
+  /** The history-based graph (fold-in), when the bundle has one. */
+  foldin: import("onnxruntime-web").InferenceSession | null;
+  ort: Ort;
+  rated: RatedCsr;
+  movies: MovieMeta[];
+  userIndex: Map<number, number>;
+  itemIndex: Map<number, number>;
+  loadedAt: string;
+}
+
+export const PUBLISH_HINT = "run `npm run publish -- --local` (or `-- --remote`) to publish a trained model";
+
+async function readObject(bucket: ModelBucket, key: string): Promise<ArrayBuffer> {
+  const obj = await bucket.get(key);
+  if (!obj) throw new ApiError(503, "model_unavailable", `published model is incomplete: ${key} is missing; ${PUBLISH_HINT}`);
+  return obj.arrayBuffer();
+}
+
+async function sha256(bytes: ArrayBuffer): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", bytes);
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export async function readPointer(bucket: ModelBucket): Promise<CurrentPointer> {
+  const obj = await bucket.get(R2_POINTER);
+  if (!obj) throw new ApiError(503, "no_model", `no model is published yet; ${PUBLISH_HINT}`);
+  try {
+    const p = (await obj.json()) as CurrentPointer;
+    if (typeof p.version !== "string" || typeof p.manifest !== "string") throw new Error("fields missing");
+    return p;
+  } catch {
+    throw new ApiError(503, "model_unavailable", `${R2_POINTER} is not a valid pointer; ${PUBLISH_HINT}`);
+  }
+}
+
+export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, ort: Ort, phase: PhaseTimer = () => {}): Promise<LoadedModel> {
+  let t = performance.now();
+  const lap = (name: Parameters<PhaseTimer>[0]): void => {
+    const now = performance.now();
+    phase(name, now - t);
+    t = now;
+  };
+  const manifest = JSON.parse(new TextDecoder().decode(await readObject(bucket, pointer.manifest))) as Manifest;
+  if (manifest.format !== 1 || manifest.version !== pointer.version) {
+    throw new ApiError(503, "model_unavailable", `manifest of ${pointer.version} is not readable (format or version mismatch); ${PUBLISH_HINT}`);
+  }
+  const keys = Object.keys(manifest.files) as (keyof Manifest["files"])[];
+  const fetched = await Promise.all(keys.map(async (k) => [k, await readObject(bucket, r2Key(manifest.version, BUNDLE_FILES[k]))] as const));
+  lap("fetch");
+  for (const [k, data] of fetched) {
+    const expected = manifest.files[k]!;
+    if (data.byteLength !== expected.bytes || (await sha256(data)) !== expected.sha256) {
+      throw new ApiError(503, "model_unavailable", `${BUNDLE_FILES[k]} of ${manifest.version} does not match its manifest (size or sha256); ${PUBLISH_HINT}`);
+    }
+  }
+  lap("verify");
+  const bytes = Object.fromEntries(fetched) as Record<Exclude<(typeof keys)[number], "foldin">, ArrayBuffer> & { foldin?: ArrayBuffer };
+  const [recs, similar, foldin] = await Promise.all([
+    ort.InferenceSession.create(new Uint8Array(bytes.model)),
+    ort.InferenceSession.create(new Uint8Array(bytes.similar)),
+    bytes.foldin && manifest.foldin ? ort.InferenceSession.create(new Uint8Array(bytes.foldin)) : null,
+  ]);
+  lap("sessions");
+  const text = (b: ArrayBuffer): string => new TextDecoder().decode(b);
+  const ids = JSON.parse(text(bytes.ids)) as IdMaps;
+  const model: LoadedModel = {
+    version: manifest.version,
+    manifest,
+    recs,
+    similar,
+    foldin,
+    ort,
+    rated: decodeRated(bytes.rated),
+    movies: JSON.parse(text(bytes.movies)) as MovieMeta[],
+    userIndex: new Map(ids.users.map((id, i) => [id, i])),
+    itemIndex: new Map(ids.items.map((id, i) => [id, i])),
+    loadedAt: new Date().toISOString(),
+  };
+  lap("parse");
+  return model;
+}
