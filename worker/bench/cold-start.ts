@@ -30,7 +30,7 @@ function memoryBucket(objects: Map<string, Uint8Array>): ModelBucket {
       const bytes = objects.get(key);
       if (!bytes) return null;
       return {
-        arrayBuffer: async () => bytes.slice().buffer as ArrayBuffer,
+        arrayBuffer: async () => new Uint8Array(bytes).buffer as ArrayBuffer, // a copy: a Buffer may share its pool
         json: async <T>() => JSON.parse(new TextDecoder().decode(bytes)) as T,
       };
     },
