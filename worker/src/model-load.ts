@@ -14,6 +14,7 @@ import {
   r2Key,
 } from "../../training/src/contract/artifacts.ts";
 import { ApiError } from "./errors.ts";
+import { type SearchIndex, buildSearchIndex } from "./search.ts";
 
 /** What the Worker uses of onnxruntime-web. */
 export type Ort = Pick<typeof import("onnxruntime-web"), "InferenceSession" | "Tensor">;
@@ -33,6 +34,9 @@ export interface LoadedModel {
   similar: import("onnxruntime-web").InferenceSession;
   /** The history-based graph (fold-in), when the bundle has one. */
   foldin: import("onnxruntime-web").InferenceSession | null;
+  /** The reason graph (because.onnx), when the bundle has one. */
+  because: import("onnxruntime-web").InferenceSession | null;
+  search: SearchIndex;
   ort: Ort;
   rated: RatedCsr;
   movies: MovieMeta[];
@@ -87,24 +91,32 @@ export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, 
     }
   }
   lap("verify");
-  const bytes = Object.fromEntries(fetched) as Record<Exclude<(typeof keys)[number], "foldin">, ArrayBuffer> & { foldin?: ArrayBuffer };
-  const [recs, similar, foldin] = await Promise.all([
+  const bytes = Object.fromEntries(fetched) as Record<Exclude<(typeof keys)[number], "foldin" | "because">, ArrayBuffer> & {
+    foldin?: ArrayBuffer;
+    because?: ArrayBuffer;
+  };
+  const [recs, similar, foldin, because] = await Promise.all([
     ort.InferenceSession.create(new Uint8Array(bytes.model)),
     ort.InferenceSession.create(new Uint8Array(bytes.similar)),
     bytes.foldin && manifest.foldin ? ort.InferenceSession.create(new Uint8Array(bytes.foldin)) : null,
+    bytes.because ? ort.InferenceSession.create(new Uint8Array(bytes.because)) : null,
   ]);
   lap("sessions");
   const text = (b: ArrayBuffer): string => new TextDecoder().decode(b);
   const ids = JSON.parse(text(bytes.ids)) as IdMaps;
+  const movies = JSON.parse(text(bytes.movies)) as MovieMeta[];
+  const rated = decodeRated(bytes.rated);
   const model: LoadedModel = {
     version: manifest.version,
     manifest,
     recs,
     similar,
     foldin,
+    because,
+    search: buildSearchIndex(movies, rated),
     ort,
-    rated: decodeRated(bytes.rated),
-    movies: JSON.parse(text(bytes.movies)) as MovieMeta[],
+    rated,
+    movies,
     userIndex: new Map(ids.users.map((id, i) => [id, i])),
     itemIndex: new Map(ids.items.map((id, i) => [id, i])),
     loadedAt: new Date().toISOString(),

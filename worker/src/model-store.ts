@@ -21,7 +21,7 @@ const DEFAULT_LOAD_TIMEOUT_SECONDS = 10;
 
 /** ORT sessions hold wasm memory outside the JS heap: release them explicitly. */
 async function dispose(model: LoadedModel): Promise<void> {
-  await Promise.all([model.recs.release(), model.similar.release(), model.foldin?.release()]);
+  await Promise.all([model.recs.release(), model.similar.release(), model.foldin?.release(), model.because?.release()]);
 }
 
 function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {

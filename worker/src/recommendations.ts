@@ -4,7 +4,7 @@
 import { ApiError } from "./errors.ts";
 import type { LiveRating } from "./live-store.ts";
 import type { LoadedModel } from "./model-store.ts";
-import { type Scored, ratedItems, recsForHistory, recsForUser } from "./scoring.ts";
+import { type Scored, mostSimilarInHistory, ratedItems, recsForHistory, recsForUser } from "./scoring.ts";
 import { isPositive } from "./validation.ts";
 
 export type Source = "model" | "fold-in";
@@ -12,6 +12,8 @@ export type Source = "model" | "fold-in";
 export interface Ranked {
   source: Source;
   ranked: Scored[];
+  /** The history the reasons are taken from (internal indices): the movies the user liked. */
+  liked: number[];
 }
 
 /** Internal indices of the movies the model knows, without duplicates. */
@@ -45,7 +47,7 @@ export async function rankHistory(
   if (positives.length === 0) {
     throw new ApiError(404, "no_positive_history", `${what} has no positive ratings (3 or more, or no rating for "watched") to recommend from`);
   }
-  return { source: "fold-in", ranked: await recsForHistory(model, positives, k, itemsOf(model, history)) };
+  return { source: "fold-in", ranked: await recsForHistory(model, positives, k, itemsOf(model, history)), liked: positives };
 }
 
 /**
@@ -55,9 +57,17 @@ export async function rankHistory(
 export async function rankUser(model: LoadedModel, userId: number, live: LiveRating[] | null, k: number): Promise<Ranked> {
   const user = model.userIndex.get(userId);
   if (user !== undefined) {
-    const exclude = new Set<number>(ratedItems(model, user));
+    const snapshot = ratedItems(model, user);
+    const exclude = new Set<number>(snapshot);
     for (const i of itemsOf(model, live ?? [])) exclude.add(i);
-    return { source: "model", ranked: await recsForUser(model, user, k, [...exclude]) };
+    // the snapshot keeps no ratings, only what was rated: every snapshot movie may be a reason
+    const liked = new Set<number>(snapshot);
+    for (const i of itemsOf(
+      model,
+      (live ?? []).filter((r) => isPositive(r.rating)),
+    ))
+      liked.add(i);
+    return { source: "model", ranked: await recsForUser(model, user, k, [...exclude]), liked: [...liked] };
   }
   if (live === null)
     throw new ApiError(503, "live_store_unavailable", `user ${userId} is not in the model and the live ratings store (D1) cannot be read right now`);
@@ -71,7 +81,19 @@ export async function rankUser(model: LoadedModel, userId: number, live: LiveRat
   return rankHistory(model, live, k, `user ${userId}`);
 }
 
-/** The JSON of a ranked list: each movie's metadata and score. */
-export function recommendationList(model: LoadedModel, ranked: Scored[]): object[] {
-  return ranked.map(({ item, score }) => ({ ...model.movies[item], score }));
+/**
+ * The JSON of a ranked list: each movie's metadata, score and `because`, the liked movie it is
+ * most similar to by the model's item embeddings (null when the bundle cannot say).
+ */
+export async function recommendationList(model: LoadedModel, { ranked, liked }: Ranked): Promise<object[]> {
+  const reasons = await mostSimilarInHistory(
+    model,
+    ranked.map((r) => r.item),
+    liked,
+  );
+  return ranked.map(({ item, score }, k) => {
+    const reason = reasons?.[k];
+    const movie = reason ? model.movies[liked[reason.position]] : null;
+    return { ...model.movies[item], score, because: movie && reason ? { movieId: movie.movieId, title: movie.title, similarity: reason.similarity } : null };
+  });
 }

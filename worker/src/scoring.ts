@@ -1,5 +1,5 @@
 // Runs the exported ONNX top-K graphs, binding inputs and outputs by the contract's names.
-import { FOLDIN_GRAPH, RECS_GRAPH, SIMILAR_GRAPH } from "../../training/src/contract/artifacts.ts";
+import { BECAUSE_GRAPH, FOLDIN_GRAPH, RECS_GRAPH, SIMILAR_GRAPH } from "../../training/src/contract/artifacts.ts";
 import type { LoadedModel } from "./model-store.ts";
 
 export interface Scored {
@@ -47,6 +47,22 @@ export function similarItems(model: LoadedModel, item: number, k: number, exclud
 export function recsForHistory(model: LoadedModel, history: ArrayLike<number>, k: number, exclude: ArrayLike<number>): Promise<Scored[]> {
   if (!model.foldin) throw new Error("the model has no fold-in graph");
   return rank(model, model.foldin, FOLDIN_GRAPH, { [FOLDIN_GRAPH.inputs.history]: int64(model, history) }, k, exclude);
+}
+
+/**
+ * For each item, the most similar item of the history (because.onnx): its position in `history`
+ * and the cosine. Null when the bundle has no such graph or there is nothing to compare.
+ */
+export async function mostSimilarInHistory(
+  model: LoadedModel,
+  items: number[],
+  history: ArrayLike<number>,
+): Promise<{ position: number; similarity: number }[] | null> {
+  if (!model.because || items.length === 0 || history.length === 0) return null;
+  const out = await model.because.run({ [BECAUSE_GRAPH.inputs.items]: int64(model, items), [BECAUSE_GRAPH.inputs.history]: int64(model, history) });
+  const position = out[BECAUSE_GRAPH.outputs.position].data as BigInt64Array;
+  const similarity = out[BECAUSE_GRAPH.outputs.similarity].data as Float32Array;
+  return items.map((_, k) => ({ position: Number(position[k]), similarity: similarity[k] }));
 }
 
 /** The user's rated movies in the snapshot (internal item indices). */

@@ -134,3 +134,13 @@ export const historyBody = validator("json", (body: unknown, c) => {
   if (extra) throw bad(`unknown field "${extra}" (allowed: history, k)`);
   return { history, k: bodyK((body as { k?: unknown }).k) };
 });
+
+/** ?q= (1 to 100 characters) and ?limit= (1..50, default 10) of the title search. */
+export const searchQuery = validator("query", (query: Record<string, string | string[]>) => {
+  const q = single(query.q, "q");
+  if (q === undefined || q.trim() === "" || q.length > 100) throw bad(`q must be 1 to 100 characters of a title to search for, got ${JSON.stringify(q ?? "")}`);
+  const raw = single(query.limit, "limit");
+  if (raw !== undefined && (!/^[0-9]{1,2}$/.test(raw) || Number(raw) < 1 || Number(raw) > 50))
+    throw bad(`limit must be an integer from 1 to 50, got ${JSON.stringify(raw)}`);
+  return { q, limit: raw === undefined ? 10 : Number(raw) };
+});

@@ -77,6 +77,8 @@ export const BUNDLE_FILES = {
   model: "model.onnx",
   /** Top-K cosine graph over the row-normalized item embeddings (see SIMILAR_GRAPH). */
   similar: "similar.onnx",
+  /** Optional: for each recommended item, the most similar item of a history (see BECAUSE_GRAPH). */
+  because: "because.onnx",
   /** Optional: top-K graph over a history instead of a user (see FOLDIN_GRAPH, Manifest.foldin). */
   foldin: "foldin.onnx",
   /** Every movie each user rated in the dataset (any rating), as a RatedCsr binary. */
@@ -111,6 +113,17 @@ export const SIMILAR_GRAPH = {
 export const FOLDIN_GRAPH = {
   inputs: { history: "history", k: "k", exclude: "exclude" },
   outputs: { scores: "scores", items: "items" },
+} as const;
+
+/**
+ * Inputs and outputs of because.onnx: recommended items and a history (internal indices) ->
+ * for each recommended item, the position in the history of the most similar history item
+ * (cosine of the item embeddings) and that similarity. The reason shown beside a recommendation.
+ */
+export const BECAUSE_GRAPH = {
+  inputs: { items: "items", history: "history" },
+  outputs: { position: "position", similarity: "similarity" },
+  initializers: { table: "item_embedding_normalized" },
 } as const;
 
 /** How a fold-in graph builds a user from a history (see training's models/foldin.ts). */
@@ -150,7 +163,7 @@ export interface Manifest {
   dim: number;
   /** How foldin.onnx builds a user from a history; null (or absent, in older bundles): no fold-in. */
   foldin?: FoldInKind | null;
-  files: Record<Exclude<BundleFileKey, "manifest" | "foldin">, BundleFileInfo> & { foldin?: BundleFileInfo };
+  files: Record<Exclude<BundleFileKey, "manifest" | "foldin" | "because">, BundleFileInfo> & { foldin?: BundleFileInfo; because?: BundleFileInfo };
 }
 
 /** R2 layout: a version's files under models/<version>/, the pointer written last. */

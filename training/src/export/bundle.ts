@@ -5,6 +5,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
+  BECAUSE_GRAPH,
   BUNDLE_FILES,
   type BundleFileInfo,
   EMBEDDINGS_FILE,
@@ -20,7 +21,7 @@ import {
 import type { Dataset } from "../data/parse.ts";
 import type { Split } from "../protocol/protocols.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../util/fs-atomic.ts";
-import { buildTopKGraph } from "./onnx-graph.ts";
+import { buildBecauseGraph, buildTopKGraph } from "./onnx-graph.ts";
 
 export interface Embeddings {
   users: Float32Array;
@@ -121,6 +122,7 @@ export function exportBundle(
   const ids: IdMaps = { users: Array.from(split.userIds), items: Array.from(split.itemIds) };
   const rated = ratedLists(data, split);
 
+  const normalized = normalizedRows(emb.items, emb.dim);
   const files = {
     model: buildTopKGraph({
       name: `${metrics.model} recommendations`,
@@ -134,12 +136,13 @@ export function exportBundle(
     similar: buildTopKGraph({
       name: `${metrics.model} similar items`,
       queries: null,
-      candidates: { name: SIMILAR_GRAPH.initializers.candidates, data: normalizedRows(emb.items, emb.dim), rows: items },
+      candidates: { name: SIMILAR_GRAPH.initializers.candidates, data: normalized, rows: items },
       dim: emb.dim,
       inputs: SIMILAR_GRAPH.inputs,
       outputs: SIMILAR_GRAPH.outputs,
       docString: "Cosine similarity of one item's embedding with every item's, excluding the given items, top k.",
     }),
+    because: buildBecauseGraph(`${metrics.model} because`, normalized, items, emb.dim, BECAUSE_GRAPH),
     rated: encodeRated(users, items, rated.indptr, rated.indices),
     movies: JSON.stringify(movies),
     ids: JSON.stringify(ids),

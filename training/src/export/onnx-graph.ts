@@ -3,6 +3,7 @@
 // candidate by dot product with the query's row, set the excluded ones to -inf, return the
 // top k (scores and indices, best first).
 import onnxProto from "onnx-proto";
+import type { BECAUSE_GRAPH } from "../contract/artifacts.ts";
 import type { FoldIn } from "../models/foldin.ts";
 
 const { onnx } = onnxProto;
@@ -193,5 +194,24 @@ export function buildFoldInGraph(name: string, f: FoldIn, names: FoldInGraphName
     input: [valueInfo(inputs.history, INT64, ["h"]), valueInfo(inputs.k, INT64, [1]), valueInfo(inputs.exclude, INT64, ["n"])],
     output: rankingOutputs(outputs),
     node: [...scoring.node, ...rankingNodes("all_scores", inputs, outputs)],
+  });
+}
+
+/** The because graph (see BECAUSE_GRAPH): argmax over the history of cosine similarity. */
+export function buildBecauseGraph(name: string, normalized: Float32Array, rows: number, dim: number, names: typeof BECAUSE_GRAPH): Uint8Array {
+  const { inputs, outputs, initializers } = names;
+  return encode({
+    name,
+    docString: "For each recommended item, the most similar history item by cosine of the item embeddings: its position in the history and the similarity.",
+    initializer: [floatTensor(initializers.table, normalized, [rows, dim])],
+    input: [valueInfo(inputs.items, INT64, ["k"]), valueInfo(inputs.history, INT64, ["h"])],
+    output: [valueInfo(outputs.position, INT64, ["k"]), valueInfo(outputs.similarity, FLOAT, ["k"])],
+    node: [
+      node("Gather", [initializers.table, inputs.items], ["item_rows"], [intAttr("axis", 0)]),
+      node("Gather", [initializers.table, inputs.history], ["history_rows"], [intAttr("axis", 0)]),
+      node("Gemm", ["item_rows", "history_rows"], ["cosines"], [intAttr("transB", 1)]),
+      node("ArgMax", ["cosines"], [outputs.position], [intAttr("axis", 1), intAttr("keepdims", 0), intAttr("select_last_index", 0)]),
+      node("ReduceMax", ["cosines"], [outputs.similarity], [{ name: "axes", type: onnx.AttributeProto.AttributeType.INTS, ints: [1] }, intAttr("keepdims", 0)]),
+    ],
   });
 }

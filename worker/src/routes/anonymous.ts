@@ -10,6 +10,6 @@ import { historyBody } from "../validation.ts";
 export const anonymous = new Hono<AppEnv>().post("/", limitBody, withModel, cache("no-store"), historyBody, async (c) => {
   const { history, k } = c.req.valid("json");
   const model = c.var.model;
-  const { source, ranked } = await rankHistory(model, history, k, "the history");
-  return c.json({ model: model.version, k, source, recommendations: recommendationList(model, ranked) });
+  const ranked = await rankHistory(model, history, k, "the history");
+  return c.json({ model: model.version, k, source: ranked.source, recommendations: await recommendationList(model, ranked) });
 });

@@ -6,7 +6,8 @@ import { ApiError } from "../errors.ts";
 import type { LoadedModel } from "../model-store.ts";
 import { similarItems } from "../scoring.ts";
 import { cache, withModel } from "../middleware.ts";
-import { kQuery, movieParam } from "../validation.ts";
+import { searchTitles } from "../search.ts";
+import { kQuery, movieParam, searchQuery } from "../validation.ts";
 
 function movieIndex(model: LoadedModel, movieId: number): number {
   const item = model.itemIndex.get(movieId);
@@ -17,6 +18,13 @@ function movieIndex(model: LoadedModel, movieId: number): number {
 const publicForMinutes = cache("public, max-age=300");
 
 export const movies = new Hono<AppEnv>()
+  // GET /movies?q=toy&limit=10: title search (see search.ts)
+  .get("/", searchQuery, withModel, publicForMinutes, (c) => {
+    const { q, limit } = c.req.valid("query");
+    const model = c.var.model;
+    const results = searchTitles(model.search, q, limit).map((i) => model.movies[i]);
+    return c.json({ model: model.version, q, results });
+  })
   .get("/:id", movieParam, withModel, publicForMinutes, async (c) => {
     const model = c.var.model;
     const item = movieIndex(model, c.req.valid("param").movieId);

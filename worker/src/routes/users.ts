@@ -24,8 +24,8 @@ export const users = new Hono<AppEnv>()
       // D1 is down: known users still get recommendations from the snapshot
       c.header("x-live-history", "unavailable");
     }
-    const { source, ranked } = await rankUser(model, userId, live, k);
-    return c.json({ user: userId, model: model.version, k, source, recommendations: recommendationList(model, ranked) });
+    const ranked = await rankUser(model, userId, live, k);
+    return c.json({ user: userId, model: model.version, k, source: ranked.source, recommendations: await recommendationList(model, ranked) });
   })
   .post("/:id/ratings", tokenRequired, userParam, limitBody, withModel, cache("no-store"), ratingsBody, async (c) => {
     const { userId } = c.req.valid("param");
