@@ -50,7 +50,8 @@ function generatedDataset(): Dataset {
   };
 }
 
-async function bundle(version: string, seed: number): Promise<FixtureBundle> {
+/** Trains the fixture LightGCN and exports its bundle; returns the bundle's folder. */
+export async function fixtureBundleDir(version: string, seed: number): Promise<string> {
   const data = generatedDataset();
   const split = buildSplit(data, PROTOCOLS.recbole, seed);
   const artifacts = mkdtempSync(join(tmpdir(), "edgerec-fixture-"));
@@ -60,6 +61,11 @@ async function bundle(version: string, seed: number): Promise<FixtureBundle> {
   });
   const dir = join(artifacts, "lightgcn");
   exportBundle(metrics, readEmbeddings(dir, split.counts.users, split.counts.items), data, split, artifacts, version);
+  return dir;
+}
+
+async function bundle(version: string, seed: number): Promise<FixtureBundle> {
+  const dir = await fixtureBundleDir(version, seed);
   const files: Record<string, string> = {};
   for (const f of readdirSync(dir)) files[f] = readFileSync(join(dir, f)).toString("base64");
   return { version, files };

@@ -15,7 +15,8 @@ export const OFFLINE_WRANGLER_ENV = { CLOUDFLARE_CF_FETCH_ENABLED: "false", WRAN
 export async function localTarget(binding = "MODELS", persistTo?: string): Promise<R2Target> {
   Object.assign(process.env, OFFLINE_WRANGLER_ENV);
   const { getPlatformProxy } = await import("wrangler");
-  const proxy = await getPlatformProxy<Record<string, R2BucketLike>>({ persist: persistTo ? { path: persistTo } : true, remoteBindings: false });
+  // `wrangler dev --persist-to X` keeps its state in X/v3; the proxy takes that folder itself
+  const proxy = await getPlatformProxy<Record<string, R2BucketLike>>({ persist: persistTo ? { path: join(persistTo, "v3") } : true, remoteBindings: false });
   const bucket = proxy.env[binding];
   if (!bucket) throw new Error(`wrangler.toml has no R2 binding named ${binding}`);
   return bindingTarget(bucket, `local R2 (${binding}, .wrangler/state)`, () => proxy.dispose());

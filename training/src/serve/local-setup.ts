@@ -11,9 +11,10 @@ const run = promisify(execFile);
 export const DEV_VARS = ".dev.vars";
 
 /** Applies every unapplied migration to the local D1 under .wrangler/state (idempotent). */
-export async function migrateLocalD1(binding = "DB"): Promise<void> {
+export async function migrateLocalD1(binding = "DB", persistTo?: string): Promise<void> {
   try {
-    await run("npx", ["wrangler", "d1", "migrations", "apply", binding, "--local"], { env: { ...process.env, ...OFFLINE_WRANGLER_ENV } });
+    const persist = persistTo ? ["--persist-to", persistTo] : [];
+    await run("npx", ["wrangler", "d1", "migrations", "apply", binding, "--local", ...persist], { env: { ...process.env, ...OFFLINE_WRANGLER_ENV } });
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; message: string };
     throw new Error(

@@ -16,10 +16,13 @@ export interface DevOptions {
   quiet?: boolean;
   /** Worker variables overriding wrangler.toml's [vars] (e.g. a short MODEL_REFRESH_SECONDS). */
   vars?: Record<string, string>;
+  /** Local state (R2, D1) in this folder instead of .wrangler/state. */
+  persistTo?: string;
 }
 
 export async function startWranglerDev(port = 8787, opts: DevOptions = {}): Promise<DevServer> {
   const vars = Object.entries(opts.vars ?? {}).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
+  if (opts.persistTo) vars.push("--persist-to", opts.persistTo);
   const started = performance.now();
   const child = spawn("npx", ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(port), "--log-level", opts.quiet ? "error" : "info", ...vars], {
     env: { ...process.env, ...OFFLINE_WRANGLER_ENV },

@@ -1,0 +1,268 @@
+// The page at /: search the catalogue, keep "my movies" (liked or disliked) in localStorage,
+// get recommendations with reasons from POST /recs after every change, see a movie's similar
+// movies, or a model user's recommendations. Everything goes through the same JSON API as any
+// client; nothing is stored on the server. Built by worker/scripts/build-page.mjs.
+
+interface Movie {
+  movieId: number;
+  title: string;
+  year: number | null;
+  genres: string[];
+}
+interface Because {
+  movieId: number;
+  title: string;
+  similarity: number;
+}
+interface Recommendation extends Movie {
+  score: number;
+  because: Because | null;
+}
+interface MyMovie extends Movie {
+  liked: boolean;
+}
+
+const MINE_KEY = "edgerec.myMovies";
+const TOKEN_KEY = "edgerec.token";
+
+const $ = <T extends HTMLElement>(id: string): T => {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`the page has no #${id}`);
+  return el as T;
+};
+
+class ApiProblem extends Error {}
+
+// ---- talking to the API ---------------------------------------------------------------------
+
+let tokenPrompt: Promise<void> | null = null;
+
+/** Asks for the API token once (a dialog); concurrent 401s wait for the same answer. */
+function askForToken(): Promise<void> {
+  tokenPrompt ??= new Promise<void>((resolve) => {
+    const dialog = $<HTMLDialogElement>("token-dialog");
+    const form = $<HTMLFormElement>("token-form");
+    const input = $<HTMLInputElement>("token");
+    input.value = "";
+    form.addEventListener(
+      "submit",
+      () => {
+        localStorage.setItem(TOKEN_KEY, input.value.trim());
+        tokenPrompt = null;
+        resolve();
+      },
+      { once: true },
+    );
+    dialog.showModal();
+    input.focus();
+  });
+  return tokenPrompt;
+}
+
+async function api<T>(path: string, init: RequestInit = {}, retried = false): Promise<T> {
+  const token = localStorage.getItem(TOKEN_KEY);
+  const headers = new Headers(init.headers);
+  if (token) headers.set("authorization", `Bearer ${token}`);
+  const started = performance.now();
+  let res: Response;
+  try {
+    res = await fetch(path, { ...init, headers });
+  } catch {
+    throw new ApiProblem("The server could not be reached. Check your connection and try again.");
+  }
+  const ms = performance.now() - started;
+  const version = res.headers.get("x-model-version");
+  if (version) $("model").textContent = `Model: ${version}`;
+  $("timing").textContent = `Last answer: ${ms.toFixed(0)} ms (${path.split("?")[0]})`;
+  if (res.status === 401 && !retried) {
+    if (token) localStorage.removeItem(TOKEN_KEY);
+    await askForToken();
+    return api<T>(path, init, true);
+  }
+  let body: unknown = null;
+  try {
+    body = await res.json();
+  } catch {
+    // not JSON: said below
+  }
+  if (!res.ok) {
+    const message = (body as { message?: string } | null)?.message;
+    throw new ApiProblem(message ? `${message} (HTTP ${res.status})` : `The server answered HTTP ${res.status}.`);
+  }
+  return body as T;
+}
+
+function showError(err: unknown): void {
+  const status = $("status");
+  status.textContent = err instanceof ApiProblem ? err.message : `Something went wrong: ${err instanceof Error ? err.message : String(err)}`;
+  status.hidden = false;
+}
+
+function clearError(): void {
+  $("status").hidden = true;
+}
+
+/** Runs an action, showing any failure in the alert area instead of leaving a blank. */
+async function guarded(action: () => Promise<void>): Promise<void> {
+  try {
+    await action();
+    clearError();
+  } catch (err) {
+    showError(err);
+  }
+}
+
+// ---- my movies ------------------------------------------------------------------------------
+
+function loadMine(): MyMovie[] {
+  try {
+    const parsed = JSON.parse(localStorage.getItem(MINE_KEY) ?? "[]") as MyMovie[];
+    return Array.isArray(parsed) ? parsed : [];
+  } catch {
+    return [];
+  }
+}
+
+let mine: MyMovie[] = loadMine();
+
+function setMine(next: MyMovie[]): void {
+  mine = next;
+  localStorage.setItem(MINE_KEY, JSON.stringify(mine));
+  renderMine();
+  void guarded(refreshRecommendations);
+}
+
+function rate(movie: Movie, liked: boolean): void {
+  setMine([...mine.filter((m) => m.movieId !== movie.movieId), { movieId: movie.movieId, title: movie.title, year: movie.year, genres: movie.genres, liked }]);
+}
+
+// ---- rendering ------------------------------------------------------------------------------
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, text = "", className = ""): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  if (text) node.textContent = text;
+  if (className) node.className = className;
+  return node;
+}
+
+function button(label: string, ariaLabel: string, onClick: () => void): HTMLButtonElement {
+  const b = el("button", label);
+  b.type = "button";
+  b.setAttribute("aria-label", ariaLabel);
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+function movieItem(m: Movie): HTMLLIElement {
+  const li = el("li");
+  li.dataset.movieId = String(m.movieId);
+  li.append(el("span", m.title, "title"));
+  if (m.genres.length) li.append(el("span", m.genres.join(", "), "meta"));
+  return li;
+}
+
+function renderResults(results: Movie[]): void {
+  const list = $("results");
+  list.replaceChildren(
+    ...results.map((m) => {
+      const li = movieItem(m);
+      li.append(
+        button("Like", `Like ${m.title}`, () => rate(m, true)),
+        button("Dislike", `Dislike ${m.title}`, () => rate(m, false)),
+      );
+      return li;
+    }),
+  );
+  if (results.length === 0) list.append(el("li", "No title matches.", "hint"));
+}
+
+function renderMine(): void {
+  $("mine").replaceChildren(
+    ...mine.map((m) => {
+      const li = movieItem(m);
+      li.append(
+        el("span", m.liked ? "liked" : "disliked", m.liked ? "badge" : "badge disliked"),
+        button("Remove", `Remove ${m.title} from my movies`, () => setMine(mine.filter((x) => x.movieId !== m.movieId))),
+      );
+      return li;
+    }),
+  );
+  $("mine-empty").hidden = mine.length > 0;
+}
+
+function renderRecommendations(listId: string, recs: Recommendation[], canDislike: boolean): void {
+  $(listId).replaceChildren(
+    ...recs.map((r) => {
+      const li = movieItem(r);
+      if (r.because) li.append(el("span", `Because you liked ${r.because.title}`, "because"));
+      li.append(button("Similar", `Movies similar to ${r.title}`, () => void guarded(() => showSimilar(r))));
+      if (canDislike) li.append(button("Not for me", `Not for me: ${r.title}`, () => rate(r, false)));
+      return li;
+    }),
+  );
+}
+
+// ---- actions --------------------------------------------------------------------------------
+
+async function refreshRecommendations(): Promise<void> {
+  const liked = mine.filter((m) => m.liked);
+  $("recs-hint").hidden = liked.length > 0;
+  if (liked.length === 0) {
+    $("recs").replaceChildren();
+    return;
+  }
+  const history = mine.map((m) => ({ movieId: m.movieId, rating: m.liked ? 5 : 1 }));
+  const body = await api<{ recommendations: Recommendation[] }>("/recs", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ history, k: 10 }),
+  });
+  renderRecommendations("recs", body.recommendations, true);
+}
+
+async function showSimilar(movie: Movie): Promise<void> {
+  const body = await api<{ similar: Movie[] }>(`/movies/${movie.movieId}/similar?k=8`);
+  $("similar-title").textContent = `Similar to ${movie.title}`;
+  $("similar").replaceChildren(...body.similar.map(movieItem));
+  $("similar-section").hidden = false;
+  $("similar-title").scrollIntoView({ block: "nearest" });
+}
+
+let searchTimer: ReturnType<typeof setTimeout> | undefined;
+let searchSerial = 0;
+
+function onSearchInput(): void {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(() => {
+    const q = $<HTMLInputElement>("search").value.trim();
+    const serial = ++searchSerial;
+    if (q === "") {
+      $("results").replaceChildren();
+      return;
+    }
+    void guarded(async () => {
+      const body = await api<{ results: Movie[] }>(`/movies?q=${encodeURIComponent(q)}&limit=8`);
+      if (serial === searchSerial) renderResults(body.results); // an older answer never overwrites a newer one
+    });
+  }, 200);
+}
+
+async function showUser(event: SubmitEvent): Promise<void> {
+  event.preventDefault();
+  const id = $<HTMLInputElement>("user-id").value.trim();
+  const body = await api<{ recommendations: Recommendation[] }>(`/users/${encodeURIComponent(id)}/recs`);
+  renderRecommendations("user-recs", body.recommendations, false);
+}
+
+function start(): void {
+  $("search").addEventListener("input", onSearchInput);
+  $<HTMLFormElement>("user-form").addEventListener("submit", (e) => void guarded(() => showUser(e)));
+  renderMine();
+  void guarded(async () => {
+    const health = await api<{ model: string }>("/health");
+    $("model").textContent = `Model: ${health.model}`;
+    await refreshRecommendations();
+  });
+}
+
+start();
