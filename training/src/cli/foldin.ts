@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { prepare } from "../pipeline/prepare.ts";
 import { FOLDIN_GRIDS, foldInStudy, foldInTable } from "../study/foldin.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../util/fs-atomic.ts";
-import { addDataOptions, addProtocolOptions, runCli } from "./options.ts";
+import { type DataOptions, type ProtocolOptions, addDataOptions, addProtocolOptions, runCli } from "./options.ts";
 
 function fraction(value: string): number {
   const n = Number(value);
@@ -23,16 +23,13 @@ const program = addProtocolOptions(addDataOptions(new Command("foldin")))
   )
   .option("--held-out <fraction>", "share of users held out of training", fraction, 0.1);
 program.parse();
-const opts = program.opts<{
-  dataset: string;
-  from?: string;
-  dataDir: string;
-  protocol: string;
-  seed: number;
-  artifacts: string;
-  model: string;
-  heldOut: number;
-}>();
+const opts = program.opts<
+  DataOptions &
+    ProtocolOptions & {
+      model: string;
+      heldOut: number;
+    }
+>();
 
 await runCli(async () => {
   const log = (l: string): void => console.error(l);

@@ -9,6 +9,20 @@ export function integer(value: string): number {
   return n;
 }
 
+/** What addDataOptions adds. */
+export interface DataOptions {
+  dataset: string;
+  from?: string;
+  dataDir: string;
+}
+
+/** What addProtocolOptions adds. */
+export interface ProtocolOptions {
+  protocol: string;
+  seed: number;
+  artifacts: string;
+}
+
 export function addDataOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option("--dataset <name>", "MovieLens dataset").choices(DATASET_NAMES).default("ml-1m"))

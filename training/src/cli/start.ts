@@ -9,7 +9,7 @@ import { Command } from "commander";
 import { METRICS_FILE, type MetricsFile, modelDir } from "../contract/artifacts.ts";
 import { DEV_VARS, ensureDevToken, migrateLocalD1 } from "../serve/local-setup.ts";
 import { startWranglerDev } from "../serve/wrangler-dev.ts";
-import { addDataOptions, addProtocolOptions, integer, runCli } from "./options.ts";
+import { type DataOptions, type ProtocolOptions, addDataOptions, addProtocolOptions, integer, runCli } from "./options.ts";
 
 /** LightGCN, the product's model, with the baselines that train in seconds. */
 const START_MODELS = ["pop", "itemknn", "ease", "lightgcn"];
@@ -20,16 +20,13 @@ const program = addProtocolOptions(addDataOptions(new Command("start")))
   .option("--port <n>", "port of wrangler dev on 127.0.0.1", integer, 8787)
   .option("--no-serve", "stop after publishing to the local R2");
 program.parse();
-const opts = program.opts<{
-  dataset: string;
-  from?: string;
-  dataDir: string;
-  protocol: string;
-  seed: number;
-  artifacts: string;
-  port: number;
-  serve: boolean;
-}>();
+const opts = program.opts<
+  DataOptions &
+    ProtocolOptions & {
+      port: number;
+      serve: boolean;
+    }
+>();
 
 function examples(url: string, token: string): string {
   const auth = `-H "Authorization: Bearer $TOKEN"`;

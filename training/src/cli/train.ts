@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { MODELS } from "../models/registry.ts";
 import type { Params } from "../models/recommender.ts";
 import { runTraining } from "../pipeline/run.ts";
-import { addDataOptions, addProtocolOptions, runCli } from "./options.ts";
+import { type DataOptions, type ProtocolOptions, addDataOptions, addProtocolOptions, runCli } from "./options.ts";
 
 function param(value: string, previous: Params): Params {
   const m = /^([A-Za-z_][\w-]*)=(.+)$/.exec(value);
@@ -20,18 +20,15 @@ const program = addProtocolOptions(addDataOptions(new Command("train")))
   .option("--json", "print the metrics as JSON instead of a table", false);
 
 program.parse();
-const opts = program.opts<{
-  dataset: string;
-  from?: string;
-  dataDir: string;
-  protocol: string;
-  seed: number;
-  artifacts: string;
-  model: string;
-  param: Params;
-  tune: boolean;
-  json: boolean;
-}>();
+const opts = program.opts<
+  DataOptions &
+    ProtocolOptions & {
+      model: string;
+      param: Params;
+      tune: boolean;
+      json: boolean;
+    }
+>();
 
 await runCli(async () => {
   const { results, table } = await runTraining({ ...opts, models: opts.model.split(","), params: opts.param });

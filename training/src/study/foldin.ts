@@ -6,7 +6,7 @@
 // Fold-in-only parameters (LightGCN's ego weight) are chosen on valid, by folding in train
 // histories and ranking valid; test is read once per model and setting.
 import type { MetricValues } from "../eval/metrics.ts";
-import { evaluateMatrices } from "../eval/evaluate.ts";
+import { type Evaluation, evaluateMatrices } from "../eval/evaluate.ts";
 import { type FoldIn, foldInScorer } from "../models/foldin.ts";
 import { modelFactory } from "../models/registry.ts";
 import type { Params, Recommender } from "../models/recommender.ts";
@@ -58,6 +58,10 @@ function chooseOnValid(model: Recommender, split: Split, grid: Params[]): { fold
   return { foldIn: best!.foldIn, params: best!.params, tuning: candidates.length > 1 ? tuning : [] };
 }
 
+function foldInRow(model: string, setting: FoldInRow["setting"], e: Evaluation, fitted: Recommender, chosen: ReturnType<typeof chooseOnValid>): FoldInRow {
+  return { model, setting, users: e.users, trained: null, foldIn: e.metrics, params: fitted.params, foldInParams: chosen.params, tuning: chosen.tuning };
+}
+
 export async function foldInStudy(split: Split, models: string[], heldOutFraction: number, log: (line: string) => void): Promise<FoldInStudy> {
   const rows: FoldInRow[] = [];
   const held = holdOutUsers(split, heldOutFraction, split.seed);
@@ -73,16 +77,7 @@ export async function foldInStudy(split: Split, models: string[], heldOutFractio
         const chosen = chooseOnValid(model, split, grid);
         const history = csrUnion(split.train, split.valid!);
         const e = evaluateMatrices(foldInScorer(chosen.foldIn, history), split.counts.items, history, split.test, { ks: KS });
-        row = {
-          model: name,
-          setting: "same users",
-          users: e.users,
-          trained: null,
-          foldIn: e.metrics,
-          params: model.params,
-          foldInParams: chosen.params,
-          tuning: chosen.tuning,
-        };
+        row = foldInRow(name, "same users", e, model, chosen);
       },
     });
     rows.push({ ...row!, trained: trained.test });
@@ -93,16 +88,7 @@ export async function foldInStudy(split: Split, models: string[], heldOutFractio
       withModel: (model) => {
         const chosen = chooseOnValid(model, held.split, grid);
         const e = evaluateMatrices(foldInScorer(chosen.foldIn, held.heldOut.foldIn), split.counts.items, held.heldOut.foldIn, held.heldOut.target, { ks: KS });
-        rows.push({
-          model: name,
-          setting: "held-out users",
-          users: e.users,
-          trained: null,
-          foldIn: e.metrics,
-          params: model.params,
-          foldInParams: chosen.params,
-          tuning: chosen.tuning,
-        });
+        rows.push(foldInRow(name, "held-out users", e, model, chosen));
       },
     });
   }
