@@ -1,5 +1,7 @@
 // Loading one published version from R2: the manifest, every file checked against its size and
-// sha256 (once per version, never per request), the ONNX sessions, the id maps and rated lists.
+// checksum (once per version, never per request), the ONNX sessions, the id maps and rated lists.
+// The checksum is R2's own MD5 of the stored bytes when R2 has one (single-part uploads), compared
+// with the MD5 export computed, so no CPU is spent hashing; otherwise the file's sha256.
 // Takes the ONNX runtime as a parameter so that Node can run this same code to measure a cold
 // load (worker/bench/cold-start.ts); the Worker passes the one from ort.ts.
 import {
@@ -21,7 +23,7 @@ export type Ort = Pick<typeof import("onnxruntime-web"), "InferenceSession" | "T
 
 /** The R2 reads a load makes: the Workers binding has them, and so has an in-memory stand-in in Node. */
 export interface ModelBucket {
-  get(key: string): Promise<{ arrayBuffer(): Promise<ArrayBuffer>; json<T>(): Promise<T> } | null>;
+  get(key: string): Promise<{ arrayBuffer(): Promise<ArrayBuffer>; json<T>(): Promise<T>; checksums?: { md5?: ArrayBuffer } } | null>;
 }
 
 /** Called after each phase of a load with its wall time (the cold-start bench). */
@@ -36,7 +38,8 @@ export interface LoadedModel {
   foldin: import("onnxruntime-web").InferenceSession | null;
   /** The reason graph (because.onnx), when the bundle has one. */
   because: import("onnxruntime-web").InferenceSession | null;
-  search: SearchIndex;
+  /** The title search index, built on the first search (not during the load: most loads never search). */
+  search(): SearchIndex;
   ort: Ort;
   rated: RatedCsr;
   movies: MovieMeta[];
@@ -47,6 +50,17 @@ export interface LoadedModel {
 
 export const PUBLISH_HINT = "run `npm run publish -- --local` (or `-- --remote`) to publish a trained model";
 
+async function readStored(bucket: ModelBucket, key: string): Promise<{ data: ArrayBuffer; md5: string | null }> {
+  const obj = await bucket.get(key);
+  if (!obj) throw new ApiError(503, "model_unavailable", `published model is incomplete: ${key} is missing; ${PUBLISH_HINT}`);
+  const md5 = obj.checksums?.md5;
+  return { data: await obj.arrayBuffer(), md5: md5 ? hex(md5) : null };
+}
+
+function hex(bytes: ArrayBuffer): string {
+  return [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 async function readObject(bucket: ModelBucket, key: string): Promise<ArrayBuffer> {
   const obj = await bucket.get(key);
   if (!obj) throw new ApiError(503, "model_unavailable", `published model is incomplete: ${key} is missing; ${PUBLISH_HINT}`);
@@ -54,8 +68,7 @@ async function readObject(bucket: ModelBucket, key: string): Promise<ArrayBuffer
 }
 
 async function sha256(bytes: ArrayBuffer): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", bytes);
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return hex(await crypto.subtle.digest("SHA-256", bytes));
 }
 
 export async function readPointer(bucket: ModelBucket): Promise<CurrentPointer> {
@@ -70,6 +83,14 @@ export async function readPointer(bucket: ModelBucket): Promise<CurrentPointer> 
   }
 }
 
+function lazily<T>(make: () => T): () => T {
+  let value: T | undefined;
+  return () => {
+    value ??= make();
+    return value;
+  };
+}
+
 export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, ort: Ort, phase: PhaseTimer = () => {}): Promise<LoadedModel> {
   let t = performance.now();
   const lap = (name: Parameters<PhaseTimer>[0]): void => {
@@ -82,16 +103,17 @@ export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, 
     throw new ApiError(503, "model_unavailable", `manifest of ${pointer.version} is not readable (format or version mismatch); ${PUBLISH_HINT}`);
   }
   const keys = Object.keys(manifest.files) as (keyof Manifest["files"])[];
-  const fetched = await Promise.all(keys.map(async (k) => [k, await readObject(bucket, r2Key(manifest.version, BUNDLE_FILES[k]))] as const));
+  const stored = await Promise.all(keys.map(async (k) => [k, await readStored(bucket, r2Key(manifest.version, BUNDLE_FILES[k]))] as const));
   lap("fetch");
-  for (const [k, data] of fetched) {
+  for (const [k, { data, md5 }] of stored) {
     const expected = manifest.files[k]!;
-    if (data.byteLength !== expected.bytes || (await sha256(data)) !== expected.sha256) {
-      throw new ApiError(503, "model_unavailable", `${BUNDLE_FILES[k]} of ${manifest.version} does not match its manifest (size or sha256); ${PUBLISH_HINT}`);
+    const matches = expected.md5 && md5 ? md5 === expected.md5 : (await sha256(data)) === expected.sha256;
+    if (data.byteLength !== expected.bytes || !matches) {
+      throw new ApiError(503, "model_unavailable", `${BUNDLE_FILES[k]} of ${manifest.version} does not match its manifest (size or checksum); ${PUBLISH_HINT}`);
     }
   }
   lap("verify");
-  const bytes = Object.fromEntries(fetched) as Record<Exclude<(typeof keys)[number], "foldin" | "because">, ArrayBuffer> & {
+  const bytes = Object.fromEntries(stored.map(([k, { data }]) => [k, data])) as Record<Exclude<(typeof keys)[number], "foldin" | "because">, ArrayBuffer> & {
     foldin?: ArrayBuffer;
     because?: ArrayBuffer;
   };
@@ -113,7 +135,7 @@ export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, 
     similar,
     foldin,
     because,
-    search: buildSearchIndex(movies, rated),
+    search: lazily(() => buildSearchIndex(movies, rated)),
     ort,
     rated,
     movies,

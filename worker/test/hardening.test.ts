@@ -81,6 +81,23 @@ describe("hardening of the model store and the headers", () => {
     expect(broken.reads(R2_POINTER)).toBe(1);
   });
 
+  it("checks files by R2's stored MD5 when there is one, and by sha256 when not", async () => {
+    await publish(env.MODELS, v1);
+    const load = (override: (key: string) => Promise<R2ObjectBody | null> | null) =>
+      new ModelStore().acquire(envWith({ MODELS: instrumented(env.MODELS, override).bucket }));
+    // the stored object with other checksums: a plain object, since workerd's own cannot be extended
+    const withChecksums = (key: string, checksums: { md5?: ArrayBuffer }) =>
+      env.MODELS.get(key).then((o) => (o ? ({ arrayBuffer: () => o.arrayBuffer(), json: () => o.json(), checksums } as unknown as R2ObjectBody) : null));
+    // good bytes whose stored MD5 disagrees with the manifest: refused, so the MD5 is what is checked
+    const wrongMd5 = (key: string) => (key.endsWith("rated.bin") ? withChecksums(key, { md5: new ArrayBuffer(16) }) : null);
+    expect(await load(wrongMd5).catch((e: unknown) => e)).toMatchObject({ status: 503, code: "model_unavailable" });
+    // no stored MD5 at all: the sha256 of the good bytes is checked, and passes
+    const noMd5 = (key: string) => (key.endsWith("rated.bin") ? withChecksums(key, {}) : null);
+    const lease = await load(noMd5);
+    expect(lease.model.version).toBe("fixture-v1");
+    lease.release();
+  });
+
   it("never puts exception text from a failed load in the answer", async () => {
     const throwing = instrumented(env.MODELS, (key) => (key.endsWith("rated.bin") ? Promise.reject(new Error("internal: socket 10.0.0.7 reset")) : null));
     const fresh = createApp(new ModelStore()); // an isolate with no model loaded yet

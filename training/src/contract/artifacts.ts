@@ -145,6 +145,11 @@ export interface IdMaps {
 export interface BundleFileInfo {
   bytes: number;
   sha256: string;
+  /**
+   * MD5 of the bytes: R2 stores the MD5 of every single-part upload beside the object, so the
+   * Worker can check a file against this without hashing it (absent in older bundles).
+   */
+  md5?: string;
 }
 
 export interface Manifest {

@@ -92,7 +92,7 @@ function normalizedRows(data: Float32Array, dim: number): Float32Array {
 
 function info(bytes: Uint8Array | string): BundleFileInfo {
   const b = typeof bytes === "string" ? Buffer.from(bytes) : bytes;
-  return { bytes: b.byteLength, sha256: createHash("sha256").update(b).digest("hex") };
+  return { bytes: b.byteLength, sha256: createHash("sha256").update(b).digest("hex"), md5: createHash("md5").update(b).digest("hex") };
 }
 
 /** A unique version id: the model, the time to the millisecond, and a random suffix. */

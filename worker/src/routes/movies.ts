@@ -22,7 +22,7 @@ export const movies = new Hono<AppEnv>()
   .get("/", searchQuery, withModel, publicForMinutes, (c) => {
     const { q, limit } = c.req.valid("query");
     const model = c.var.model;
-    const results = searchTitles(model.search, q, limit).map((i) => model.movies[i]);
+    const results = searchTitles(model.search(), q, limit).map((i) => model.movies[i]);
     return c.json({ model: model.version, q, results });
   })
   .get("/:id", movieParam, withModel, publicForMinutes, async (c) => {
