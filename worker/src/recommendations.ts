@@ -61,12 +61,11 @@ export async function rankUser(model: LoadedModel, userId: number, live: LiveRat
     const exclude = new Set<number>(snapshot);
     for (const i of itemsOf(model, live ?? [])) exclude.add(i);
     // the snapshot keeps no ratings, only what was rated: every snapshot movie may be a reason
-    const liked = new Set<number>(snapshot);
-    for (const i of itemsOf(
+    const livePositives = itemsOf(
       model,
       (live ?? []).filter((r) => isPositive(r.rating)),
-    ))
-      liked.add(i);
+    );
+    const liked = new Set<number>([...snapshot, ...livePositives]);
     return { source: "model", ranked: await recsForUser(model, user, k, [...exclude]), liked: [...liked] };
   }
   if (live === null)
