@@ -1,3 +1,4 @@
+import { blend } from "./blend.ts";
 import { ease } from "./ease.ts";
 import { itemknn } from "./itemknn.ts";
 import { lightgcn, mf } from "./lightgcn.ts";
@@ -8,7 +9,7 @@ import { svd } from "./svd.ts";
 import { pop } from "./pop.ts";
 import type { ModelFactory } from "./recommender.ts";
 
-export const MODELS: readonly ModelFactory[] = [pop, itemknn, puresvd, svd, ials, ease, mf, ngcf, lightgcn];
+export const MODELS: readonly ModelFactory[] = [pop, itemknn, puresvd, svd, ials, ease, mf, ngcf, lightgcn, blend];
 
 export function modelFactory(name: string): ModelFactory {
   const m = MODELS.find((f) => f.name === name);
