@@ -39,7 +39,7 @@ await runCli(async () => {
 
   const figures = dom.split('<figure class="chart">').slice(1);
   const problems: string[] = [];
-  if (figures.length < 5) problems.push(`expected 5 charts, found ${figures.length}`);
+  if (figures.length < 6) problems.push(`expected 6 charts, found ${figures.length}`);
   figures.forEach((f, i) => {
     const svg = /<svg[\s\S]*?<\/svg>/.exec(f)?.[0] ?? "";
     const marks = (svg.match(/<path[^>]*\sd="M/g) ?? []).length;

@@ -33,7 +33,26 @@ export async function comparisonCharts(c: Comparison): Promise<{ title: string; 
       ...(e.valid ? [{ model: r.model, epoch: e.epoch, series: "valid NDCG@10", value: e.valid["ndcg@10"] }] : []),
     ]),
   );
+  const quality = rows.map((r) => ({ model: r.model, seconds: Math.max(r.fit_seconds, 0.01), ndcg: r.test["ndcg@10"] }));
   const charts: { title: string; spec: TopLevelSpec }[] = [
+    {
+      title: "Test NDCG@10 each model reaches against the seconds it took to fit (log scale, this machine)",
+      spec: {
+        data: { values: quality },
+        width: WIDTH,
+        height: 300,
+        layer: [
+          { mark: { type: "point", filled: true, size: 80 } },
+          { mark: { type: "text", align: "left", dx: 7, dy: -6 }, encoding: { text: { field: "model" } } },
+        ],
+        encoding: {
+          x: { field: "seconds", type: "quantitative", scale: { type: "log" }, title: "fit seconds (log scale)" },
+          y: { field: "ndcg", type: "quantitative", scale: { zero: false }, title: "test NDCG@10" },
+          color: { field: "model", sort: rows.map((r) => r.model), scale: { scheme: "tableau10" }, legend: null },
+          tooltip: [{ field: "model" }, { field: "seconds", format: ".1f" }, { field: "ndcg", format: ".4f" }],
+        },
+      } as TopLevelSpec,
+    },
     {
       title: "Test Recall@10 and NDCG@10 (full ranking, RecBole ml-1m protocol), with published figures",
       spec: {

@@ -88,6 +88,22 @@ function protocolText(c: Comparison): { headline: string; tutorial: string } {
   };
 }
 
+/** The sentences under the headline table: best published figures, time to quality. */
+function headlineNotes(c: Comparison): string[] {
+  const notes = [
+    `RecBole's best published figures on this protocol, for any model: Recall@10 ${c.best_published.recall10.value} (${c.best_published.recall10.model}), NDCG@10 ${c.best_published.ndcg10.value} (${c.best_published.ndcg10.model}).`,
+  ];
+  const t = c.time_to_quality;
+  if (t) {
+    notes.push(
+      t.seconds === null
+        ? `Time to quality: ${t.model} never reached valid NDCG@10 ${t.valid_level.toFixed(4)}, the level RecBole's published test NDCG@10 ${t.published_test_ndcg10} corresponds to.`
+        : `Time to quality: ${t.model} first reached valid NDCG@10 ${t.valid_level.toFixed(4)} (RecBole's published test NDCG@10 ${t.published_test_ndcg10}, scaled by this run's valid/test ratio at its best epoch) after ${t.seconds} s of training, at epoch ${t.epoch} (seed ${t.seed}, ${t.threads} threads). RecBole's recipe in PyTorch on the same two cores reached valid NDCG@10 0.171 after 42 minutes.`,
+    );
+  }
+  return notes;
+}
+
 export function comparisonMarkdown(c: Comparison): string {
   const p = protocolText(c);
   return [
@@ -101,6 +117,7 @@ export function comparisonMarkdown(c: Comparison): string {
     "",
     markdownTable(headlineTable(c)),
     "",
+    ...headlineNotes(c).flatMap((n) => [n, ""]),
     "## The tutorial's table on the tutorial's protocol",
     "",
     p.tutorial,
@@ -129,6 +146,9 @@ code { background: #f3f3f3; padding: 0 3px; }
 <h2>Headline: full ranking, RecBole protocol</h2>
 <p>${p.headline}</p>
 ${htmlTable(headlineTable(c))}
+${headlineNotes(c)
+  .map((n) => `<p>${n}</p>`)
+  .join("\n")}
 <h2>The tutorial's table on the tutorial's protocol</h2>
 <p>${p.tutorial}</p>
 ${htmlTable(tutorialTable(c))}
