@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command, Option } from "commander";
 import { modelDir } from "../contract/artifacts.ts";
+import { bestExported } from "../publish/choose.ts";
 import { publishBundle } from "../publish/publish.ts";
 import { readBundle } from "../publish/read-bundle.ts";
 import { localTarget, remoteTarget } from "../publish/targets.ts";
@@ -14,11 +15,11 @@ const program = new Command("publish")
   )
   .addOption(new Option("--local", "the local R2 that `wrangler dev` uses (.wrangler/state)").conflicts("remote"))
   .addOption(new Option("--remote", "the real R2 bucket named in wrangler.toml (needs `wrangler login`)"))
-  .option("--model <name>", "exported model to publish", "lightgcn")
+  .option("--model <name>", "exported model to publish (default: the exported model with the best valid NDCG@10)")
   .option("--artifacts <dir>", "artifacts folder", "artifacts")
   .option("--force", "publish even if R2 serves a newer model (a deliberate rollback)", false);
 program.parse();
-const opts = program.opts<{ local?: boolean; remote?: boolean; model: string; artifacts: string; force: boolean }>();
+const opts = program.opts<{ local?: boolean; remote?: boolean; model?: string; artifacts: string; force: boolean }>();
 
 function bucketName(): string {
   const toml = readFileSync("wrangler.toml", "utf8");
@@ -29,9 +30,17 @@ function bucketName(): string {
 
 await runCli(async () => {
   if (!opts.local && !opts.remote) throw new Error("say where to publish: --local (wrangler dev) or --remote (Cloudflare)");
+  let model = opts.model;
+  if (!model) {
+    const { chosen, candidates } = bestExported(opts.artifacts);
+    model = chosen.model;
+    console.error(
+      `publishing ${model}, the best on valid NDCG@10 of the exported models: ${candidates.map((c) => `${c.model} ${c.validNdcg10.toFixed(4)}`).join(", ")}`,
+    );
+  }
   const target = opts.local ? await localTarget() : remoteTarget(bucketName());
   try {
-    const bundle = readBundle(join(opts.artifacts, modelDir(opts.model)));
+    const bundle = readBundle(join(opts.artifacts, modelDir(model)));
     const { pointer, changed } = await publishBundle(bundle, target, { log: (l) => console.error(l), force: opts.force });
     console.log(changed ? `published ${pointer.version} to ${target.describe}` : `${pointer.version} was already published to ${target.describe}`);
   } finally {
