@@ -19,7 +19,7 @@ interface Row {
 const toRating = (r: Row): LiveRating => ({ movieId: r.movie_id, rating: r.rating, timestamp: r.rated_at });
 
 /** D1 failed (unbound, overloaded, down): writes answer 503 and say so. */
-export function storeUnavailable(err: unknown): ApiError {
+function storeUnavailable(err: unknown): ApiError {
   console.error("D1 error", err);
   return new ApiError(503, "live_store_unavailable", "the live ratings store (D1) is not available right now; try again shortly");
 }

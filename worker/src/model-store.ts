@@ -12,7 +12,7 @@ export type { LoadedModel } from "./model-load.ts";
 const DEFAULT_REFRESH_SECONDS = 60;
 
 /** A request's hold on a loaded model: the model stays usable until release(). */
-export interface Lease {
+interface Lease {
   model: LoadedModel;
   release(): void;
 }

@@ -7,7 +7,7 @@ import type { LoadedModel } from "./model-store.ts";
 import { type Scored, mostSimilarInHistory, ratedItems, recsForHistory, recsForUser } from "./scoring.ts";
 import { isPositive } from "./validation.ts";
 
-export type Source = "model" | "fold-in";
+type Source = "model" | "fold-in";
 
 export interface Ranked {
   source: Source;

@@ -7,14 +7,14 @@ import type { AppEnv } from "./env.ts";
 import { ApiError } from "./errors.ts";
 
 /** At most this many entries in one ratings POST or one anonymous history. */
-export const MAX_ENTRIES = 1000;
+const MAX_ENTRIES = 1000;
 /** Request bodies above this answer 413. */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
 const bad = (message: string): ApiError => new ApiError(400, "bad_request", message);
 
 /** Parses a positive integer path or query value, or answers 400. */
-export function positiveInt(value: string | undefined, what: string): number {
+function positiveInt(value: string | undefined, what: string): number {
   if (value === undefined || !/^[0-9]{1,9}$/.test(value) || Number(value) < 1) {
     throw bad(`${what} must be a positive integer, got ${JSON.stringify(value ?? "")}`);
   }
@@ -24,14 +24,14 @@ export function positiveInt(value: string | undefined, what: string): number {
 const K_RULE = "k must be an integer from 1 to 100";
 
 /** k from the query string: default 10, allowed 1..100. */
-export function parseK(value: string | undefined): number {
+function parseK(value: string | undefined): number {
   if (value === undefined) return 10;
   if (!/^[0-9]{1,3}$/.test(value) || Number(value) < 1 || Number(value) > 100) throw bad(`${K_RULE}, got ${JSON.stringify(value)}`);
   return Number(value);
 }
 
 /** k from a JSON body: a number, default 10, allowed 1..100. */
-export function bodyK(value: unknown): number {
+function bodyK(value: unknown): number {
   if (value === undefined) return 10;
   if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > 100) throw bad(`${K_RULE}, got ${JSON.stringify(value)}`);
   return value;
@@ -60,7 +60,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
  * model knows. Later entries for the same movie replace earlier ones. Every entry is checked
  * before anything is used, and the first bad one is named.
  */
-export function parseEntries(body: unknown, field: string, knownMovie: (movieId: number) => boolean): RatingEntry[] {
+function parseEntries(body: unknown, field: string, knownMovie: (movieId: number) => boolean): RatingEntry[] {
   if (!isObject(body)) throw bad(`the body must be a JSON object with a "${field}" array`);
   const list = body[field];
   if (!Array.isArray(list)) throw bad(`"${field}" must be an array of {"movieId": ..., "rating": ...}`);

@@ -9,7 +9,7 @@ export interface Candidate {
   validNdcg10: number;
 }
 
-export function exportedCandidates(artifactsDir: string): Candidate[] {
+function exportedCandidates(artifactsDir: string): Candidate[] {
   if (!existsSync(artifactsDir)) return [];
   const out: Candidate[] = [];
   for (const entry of readdirSync(artifactsDir, { withFileTypes: true })) {
