@@ -10,7 +10,7 @@ import * as ort from "onnxruntime-web";
 import { R2_POINTER, r2Key } from "../../training/src/contract/artifacts.ts";
 import { integer, runCli } from "../../training/src/cli/options.ts";
 import { readBundle } from "../../training/src/publish/read-bundle.ts";
-import { type LoadedModel, type ModelBucket, type PhaseTimer, loadVersion, readPointer } from "../src/model-load.ts";
+import { type LoadedModel, type ModelBucket, type PhaseTimer, disposeModel, loadVersion, readPointer } from "../src/model-load.ts";
 
 const program = new Command("bench:cold")
   .description("CPU time of a cold model load with the Worker's own code in Node (same onnxruntime-web wasm), beside the Workers CPU limits.")
@@ -64,16 +64,15 @@ await runCli(async () => {
   // the two ways alternate, after a warm-up of each, so neither gets the other's warm JIT
   const buckets = { md5: memoryBucket(objects, true), sha: memoryBucket(objects, false) };
   const first = await timedLoad(buckets.md5);
-  const release = (m: LoadedModel) => Promise.all([m.recs.release(), m.similar.release(), m.foldin?.release(), m.because?.release()]);
-  await release(first.model);
-  await release((await timedLoad(buckets.sha)).model);
+  await disposeModel(first.model);
+  await disposeModel((await timedLoad(buckets.sha)).model);
   console.log(`first load in a fresh process (ORT's wasm compiled and instantiated too): ${round(first.cpu_ms)} ms CPU`);
   const runs = { md5: [] as Awaited<ReturnType<typeof timedLoad>>[], sha: [] as Awaited<ReturnType<typeof timedLoad>>[] };
   for (let n = 0; n < o.loads; n++) {
     for (const way of ["md5", "sha"] as const) {
       const r = await timedLoad(buckets[way]);
       runs[way].push(r);
-      await release(r.model);
+      await disposeModel(r.model);
     }
   }
   const summarize = (rs: Awaited<ReturnType<typeof timedLoad>>[]) => ({

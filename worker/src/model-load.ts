@@ -61,12 +61,6 @@ function hex(bytes: ArrayBuffer): string {
   return [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-async function readObject(bucket: ModelBucket, key: string): Promise<ArrayBuffer> {
-  const obj = await bucket.get(key);
-  if (!obj) throw new ApiError(503, "model_unavailable", `published model is incomplete: ${key} is missing; ${PUBLISH_HINT}`);
-  return obj.arrayBuffer();
-}
-
 async function sha256(bytes: ArrayBuffer): Promise<string> {
   return hex(await crypto.subtle.digest("SHA-256", bytes));
 }
@@ -91,6 +85,11 @@ function lazily<T>(make: () => T): () => T {
   };
 }
 
+/** ORT sessions hold wasm memory outside the JS heap: a model no longer served is released explicitly. */
+export async function disposeModel(model: LoadedModel): Promise<void> {
+  await Promise.all([model.recs.release(), model.similar.release(), model.foldin?.release(), model.because?.release()]);
+}
+
 export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, ort: Ort, phase: PhaseTimer = () => {}): Promise<LoadedModel> {
   let t = performance.now();
   const lap = (name: Parameters<PhaseTimer>[0]): void => {
@@ -98,7 +97,7 @@ export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, 
     phase(name, now - t);
     t = now;
   };
-  const manifest = JSON.parse(new TextDecoder().decode(await readObject(bucket, pointer.manifest))) as Manifest;
+  const manifest = JSON.parse(new TextDecoder().decode((await readStored(bucket, pointer.manifest)).data)) as Manifest;
   if (manifest.format !== 1 || manifest.version !== pointer.version) {
     throw new ApiError(503, "model_unavailable", `manifest of ${pointer.version} is not readable (format or version mismatch); ${PUBLISH_HINT}`);
   }

@@ -4,7 +4,7 @@
 // replaced model once no request holds it.
 import type { Env } from "./env.ts";
 import { ApiError } from "./errors.ts";
-import { type LoadedModel, PUBLISH_HINT, loadVersion, readPointer } from "./model-load.ts";
+import { type LoadedModel, PUBLISH_HINT, disposeModel, loadVersion, readPointer } from "./model-load.ts";
 import { onnxRuntime } from "./ort.ts";
 
 export type { LoadedModel } from "./model-load.ts";
@@ -18,11 +18,6 @@ interface Lease {
 }
 
 const DEFAULT_LOAD_TIMEOUT_SECONDS = 10;
-
-/** ORT sessions hold wasm memory outside the JS heap: release them explicitly. */
-async function dispose(model: LoadedModel): Promise<void> {
-  await Promise.all([model.recs.release(), model.similar.release(), model.foldin?.release(), model.because?.release()]);
-}
 
 function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -124,6 +119,6 @@ export class ModelStore {
   private free(model: LoadedModel): void {
     this.retired.delete(model);
     this.released++;
-    dispose(model).catch((err) => console.error(`releasing model ${model.version} failed`, err));
+    disposeModel(model).catch((err) => console.error(`releasing model ${model.version} failed`, err));
   }
 }
