@@ -1,22 +1,27 @@
-// The EASE + LightGCN blend: rows standardized, and the weight moving the ranking from one model
-// to the other.
+// The EASE + LightGCN blend: rows standardized, the weight moving the ranking from one model to
+// the other, the weight chosen on valid, and every user scored from their history as served.
 import { describe, expect, it } from "vitest";
-import { blend, standardizeRows } from "../src/models/blend.ts";
+import type { MetricValues } from "../src/eval/metrics.ts";
+import { BLEND_WEIGHTS, blend } from "../src/models/blend.ts";
 import { ease } from "../src/models/ease.ts";
+import { foldInScores, standardize } from "../src/models/foldin.ts";
+import { rowOf } from "../src/protocol/csr.ts";
 import { randomTrain } from "./graph-helpers.ts";
 
 const ctx = { seed: 3, log: () => {} };
 const small = { ease_lambda: 20, threads: 1 };
 
 describe("the blend of EASE and LightGCN", () => {
-  it("standardizes each row to mean 0 and standard deviation 1 (a constant row to zeros)", () => {
-    const rows = Float32Array.of(1, 2, 3, 5, 5, 5);
-    standardizeRows(rows, 2, 3);
-    expect(Array.from(rows.subarray(0, 3)).map((v) => Number(v.toFixed(4)))).toEqual([-1.2247, 0, 1.2247]);
-    expect(Array.from(rows.subarray(3))).toEqual([0, 0, 0]);
+  it("standardizes scores to mean 0 and standard deviation 1 (a constant row to zeros)", () => {
+    const row = Float32Array.of(1, 2, 3);
+    standardize(row, 3);
+    expect(Array.from(row).map((v) => Number(v.toFixed(4)))).toEqual([-1.2247, 0, 1.2247]);
+    const flat = Float32Array.of(5, 5, 5);
+    standardize(flat, 3);
+    expect(Array.from(flat)).toEqual([0, 0, 0]);
   });
 
-  it("scores as EASE alone at weight 1, and as the weighted mix of both standardized scores in between", async () => {
+  it("scores as EASE (B in half precision) alone at weight 1, and as the weighted mix in between", async () => {
     const train = randomTrain(30, 20, 5, 8);
     const scores = async (w: number) => {
       const m = blend.create({ ...blend.defaults, ...small, ease_weight: w });
@@ -29,12 +34,53 @@ describe("the blend of EASE and LightGCN", () => {
     await easeOnly.fit(train, ctx);
     const expected = new Float32Array(30 * 20);
     easeOnly.score(0, 30, expected);
-    standardizeRows(expected, 30, 20);
+    for (let u = 0; u < 30; u++) standardize(expected.subarray(u * 20, (u + 1) * 20), 20);
     const atOne = await scores(1);
-    for (let k = 0; k < expected.length; k++) expect(atOne[k]).toBeCloseTo(expected[k], 4);
+    // half precision moves standardized scores by well under 1e-2
+    for (let k = 0; k < expected.length; k++) expect(Math.abs(atOne[k] - expected[k])).toBeLessThan(1e-2);
     // the same seed trains the same LightGCN, so the mix is linear in the weight
     const [s0, sHalf] = [await scores(0), await scores(0.5)];
     for (let k = 0; k < expected.length; k++) expect(sHalf[k]).toBeCloseTo(0.5 * s0[k] + 0.5 * atOne[k], 3);
+  });
+
+  it("scores a train user from the user's index and train history (what the served graph is given)", async () => {
+    const train = randomTrain(25, 18, 4, 2);
+    const m = blend.create({ ...blend.defaults, ...small, ease_weight: 0.4 });
+    await m.fit(train, ctx);
+    const f = m.foldIn!();
+    expect(f?.kind).toBe("mix");
+    expect(f?.kind === "mix" && f.parts.map((p) => p.foldIn.kind)).toEqual(["item-item", "known-user"]);
+    const row = new Float32Array(18);
+    const byHistory = new Float32Array(18);
+    for (const u of [0, 7, 24]) {
+      m.score(u, u + 1, row);
+      foldInScores(f!, rowOf(train, u), byHistory, u);
+      expect(Array.from(row)).toEqual(Array.from(byHistory));
+    }
+  });
+
+  it('chooses ease_weight on valid when it is "valid", and reports the choice and the candidates', async () => {
+    const train = randomTrain(20, 15, 4, 5);
+    const m = blend.create({ ...blend.defaults, ...small });
+    const seen: number[] = [];
+    await m.fit(train, {
+      ...ctx,
+      validate: (model) => {
+        // LightGCN's early stopping validates too, as itself
+        const f = model.foldIn!();
+        if (f?.kind !== "mix") return { "ndcg@10": 0 } as MetricValues;
+        const w = f.parts[0].weight;
+        seen.push(w);
+        // a valid set that prefers 0.4
+        return { "ndcg@10": 1 - Math.abs(w - 0.4) } as MetricValues;
+      },
+    });
+    expect(seen).toEqual([...BLEND_WEIGHTS]);
+    const info = m.fitInfo!();
+    expect(info.chosen).toEqual({ ease_weight: 0.4 });
+    expect(info.tuning?.map((r) => r.params.ease_weight)).toEqual([...BLEND_WEIGHTS]);
+    const f = m.foldIn!();
+    expect(f?.kind === "mix" && f.parts.map((p) => p.weight)).toEqual([0.4, 1 - 0.4]);
   });
 
   it("refuses a weight outside [0, 1]", async () => {

@@ -33,7 +33,7 @@ function graph(reversed: boolean): Uint8Array {
 async function rank(reversed: boolean): Promise<number[]> {
   const session = await ort.InferenceSession.create(graph(reversed));
   if (reversed) expect(session.inputNames[0]).toBe(RECS_GRAPH.inputs.exclude);
-  const model = { ort, recs: session, manifest: { items: 9 } } as unknown as LoadedModel;
+  const model = { ort, recs: session, recsFrom: "user", manifest: { items: 9 } } as unknown as LoadedModel;
   return (await recsForUser(model, 2, 3, [0, 4])).map((s) => s.item);
 }
 

@@ -42,6 +42,8 @@ export function createApp(store: ModelStore): Hono<AppEnv> {
       items: model.manifest.items,
       dim: model.manifest.dim,
       foldin: model.manifest.foldin ?? null,
+      recs: model.recsFrom,
+      similar: model.similar !== null,
       loadedAt: model.loadedAt,
     });
   });

@@ -10,10 +10,14 @@ import {
   type IdMaps,
   type Manifest,
   type MovieMeta,
+  type OptionalBundleFile,
   R2_POINTER,
   type RatedCsr,
+  type RecsQuery,
+  type RequiredBundleFile,
   decodeRated,
   r2Key,
+  recsTakesHistory,
 } from "../../training/src/contract/artifacts.ts";
 import { ApiError } from "./errors.ts";
 import { type SearchIndex, buildSearchIndex } from "./search.ts";
@@ -32,9 +36,15 @@ export type PhaseTimer = (phase: "fetch" | "verify" | "sessions" | "parse", ms: 
 export interface LoadedModel {
   version: string;
   manifest: Manifest;
+  /** model.onnx: ranks a known user from its trained vector or its history (see `recsFrom`). */
   recs: import("onnxruntime-web").InferenceSession;
-  similar: import("onnxruntime-web").InferenceSession;
-  /** The history-based graph (fold-in), when the bundle has one. */
+  /** What model.onnx is given for a known user: the user's row, or the user's history. */
+  recsFrom: RecsQuery;
+  /** Known users' train positives, the history model.onnx scores (when `recsFrom` takes one). */
+  history: RatedCsr | null;
+  /** The similar-movies graph, when the bundle has item embeddings. */
+  similar: import("onnxruntime-web").InferenceSession | null;
+  /** The graph that ranks a history (fold-in): foldin.onnx, or model.onnx when it ranks histories. */
   foldin: import("onnxruntime-web").InferenceSession | null;
   /** The reason graph (because.onnx), when the bundle has one. */
   because: import("onnxruntime-web").InferenceSession | null;
@@ -87,7 +97,9 @@ function lazily<T>(make: () => T): () => T {
 
 /** ORT sessions hold wasm memory outside the JS heap: a model no longer served is released explicitly. */
 export async function disposeModel(model: LoadedModel): Promise<void> {
-  await Promise.all([model.recs.release(), model.similar.release(), model.foldin?.release(), model.because?.release()]);
+  // foldin may be model.onnx's own session: each session is released once
+  const sessions = new Set([model.recs, model.similar, model.foldin, model.because]);
+  await Promise.all([...sessions].map((s) => s?.release()));
 }
 
 export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, ort: Ort, phase: PhaseTimer = () => {}): Promise<LoadedModel> {
@@ -112,15 +124,18 @@ export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, 
     }
   }
   lap("verify");
-  const bytes = Object.fromEntries(stored.map(([k, { data }]) => [k, data])) as Record<Exclude<(typeof keys)[number], "foldin" | "because">, ArrayBuffer> & {
-    foldin?: ArrayBuffer;
-    because?: ArrayBuffer;
-  };
-  const [recs, similar, foldin, because] = await Promise.all([
+  const bytes = Object.fromEntries(stored.map(([k, { data }]) => [k, data])) as Record<RequiredBundleFile, ArrayBuffer> &
+    Partial<Record<OptionalBundleFile, ArrayBuffer>>;
+  const recsFrom = manifest.recs ?? "user";
+  if (recsTakesHistory(recsFrom) && !bytes.history) {
+    throw new ApiError(503, "model_unavailable", `${manifest.version} ranks users from their history but has no ${BUNDLE_FILES.history}; ${PUBLISH_HINT}`);
+  }
+  const session = (b: ArrayBuffer | undefined) => (b ? ort.InferenceSession.create(new Uint8Array(b)) : null);
+  const [recs, similar, foldinGraph, because] = await Promise.all([
     ort.InferenceSession.create(new Uint8Array(bytes.model)),
-    ort.InferenceSession.create(new Uint8Array(bytes.similar)),
-    bytes.foldin && manifest.foldin ? ort.InferenceSession.create(new Uint8Array(bytes.foldin)) : null,
-    bytes.because ? ort.InferenceSession.create(new Uint8Array(bytes.because)) : null,
+    session(bytes.similar),
+    manifest.foldin ? session(bytes.foldin) : null,
+    session(bytes.because),
   ]);
   lap("sessions");
   const text = (b: ArrayBuffer): string => new TextDecoder().decode(b);
@@ -131,8 +146,11 @@ export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, 
     version: manifest.version,
     manifest,
     recs,
+    recsFrom,
+    history: bytes.history ? decodeRated(bytes.history) : null,
     similar,
-    foldin,
+    // a graph that ranks known users from their history ranks any history
+    foldin: foldinGraph ?? (recsTakesHistory(recsFrom) && manifest.foldin ? recs : null),
     because,
     search: lazily(() => buildSearchIndex(movies, rated)),
     ort,

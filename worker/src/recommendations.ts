@@ -1,6 +1,7 @@
-// Who a recommendation request is for, and what to hide: a known user is ranked by the trained
-// vector; anyone else with positive history is ranked by the model's fold-in. Every movie in
-// the snapshot and in the live history is excluded.
+// Who a recommendation request is for, and what to hide: a known user is ranked by model.onnx
+// (its trained vector, or its train history plus live positives, as the bundle says); anyone
+// else with positive history is ranked by the model's fold-in. Every movie in the snapshot and
+// in the live history is excluded.
 import { ApiError } from "./errors.ts";
 import type { LiveRating } from "./live-store.ts";
 import type { LoadedModel } from "./model-store.ts";
@@ -66,7 +67,7 @@ export async function rankUser(model: LoadedModel, userId: number, live: LiveRat
       (live ?? []).filter((r) => isPositive(r.rating)),
     );
     const liked = new Set<number>([...snapshot, ...livePositives]);
-    return { source: "model", ranked: await recsForUser(model, user, k, [...exclude]), liked: [...liked] };
+    return { source: "model", ranked: await recsForUser(model, user, k, [...exclude], livePositives), liked: [...liked] };
   }
   if (live === null)
     throw new ApiError(503, "live_store_unavailable", `user ${userId} is not in the model and the live ratings store (D1) cannot be read right now`);

@@ -1,5 +1,5 @@
 // Runs the exported ONNX top-K graphs, binding inputs and outputs by the contract's names.
-import { BECAUSE_GRAPH, FOLDIN_GRAPH, RECS_GRAPH, SIMILAR_GRAPH } from "../../training/src/contract/artifacts.ts";
+import { BECAUSE_GRAPH, FOLDIN_GRAPH, RECS_GRAPH, type RatedCsr, SIMILAR_GRAPH, recsTakesHistory } from "../../training/src/contract/artifacts.ts";
 import type { LoadedModel } from "./model-store.ts";
 
 export interface Scored {
@@ -33,20 +33,35 @@ async function rank(
   return Array.from(items, (item, r) => ({ item: Number(item), score: scores[r] }));
 }
 
-/** A known user's top k from the trained user vector (model.onnx). */
-export function recsForUser(model: LoadedModel, user: number, k: number, exclude: ArrayLike<number>): Promise<Scored[]> {
-  return rank(model, model.recs, RECS_GRAPH, { [RECS_GRAPH.inputs.query]: int64(model, [user]) }, k, exclude);
+/**
+ * A known user's top k from model.onnx: by the trained user vector, or by the user's train
+ * history plus `livePositives` when the graph ranks histories (then live ratings count at once).
+ */
+export function recsForUser(model: LoadedModel, user: number, k: number, exclude: ArrayLike<number>, livePositives: readonly number[] = []): Promise<Scored[]> {
+  if (!recsTakesHistory(model.recsFrom)) return rank(model, model.recs, RECS_GRAPH, { [RECS_GRAPH.inputs.query]: int64(model, [user]) }, k, exclude);
+  if (!model.history) throw new Error("the model ranks histories but has no history lists");
+  const history = new Set<number>(rowOf(model.history, user));
+  for (const i of livePositives) history.add(i);
+  return rank(model, model.recs, RECS_GRAPH, historyQuery(model, model.recs, user, [...history]), k, exclude);
 }
 
-/** Items nearest to one item (similar.onnx). */
+/** A history graph's query; a graph that also takes the user gets -1 for "not trained on". */
+function historyQuery(model: LoadedModel, session: Session, user: number, history: ArrayLike<number>): Record<string, Tensor> {
+  const query: Record<string, Tensor> = { [FOLDIN_GRAPH.inputs.history]: int64(model, history) };
+  if (session.inputNames.includes(RECS_GRAPH.inputs.query)) query[RECS_GRAPH.inputs.query] = int64(model, [user]);
+  return query;
+}
+
+/** Items nearest to one item (similar.onnx); the caller checks that the bundle has the graph. */
 export function similarItems(model: LoadedModel, item: number, k: number, exclude: ArrayLike<number>): Promise<Scored[]> {
+  if (!model.similar) throw new Error("the model has no similar-items graph");
   return rank(model, model.similar, SIMILAR_GRAPH, { [SIMILAR_GRAPH.inputs.query]: int64(model, [item]) }, k, exclude);
 }
 
 /** Top k for a history of items by the model's fold-in (foldin.onnx); history has no duplicates. */
 export function recsForHistory(model: LoadedModel, history: ArrayLike<number>, k: number, exclude: ArrayLike<number>): Promise<Scored[]> {
   if (!model.foldin) throw new Error("the model has no fold-in graph");
-  return rank(model, model.foldin, FOLDIN_GRAPH, { [FOLDIN_GRAPH.inputs.history]: int64(model, history) }, k, exclude);
+  return rank(model, model.foldin, FOLDIN_GRAPH, historyQuery(model, model.foldin, -1, history), k, exclude);
 }
 
 /**
@@ -65,8 +80,11 @@ export async function mostSimilarInHistory(
   return items.map((_, k) => ({ position: Number(position[k]), similarity: similarity[k] }));
 }
 
+function rowOf({ indptr, indices }: RatedCsr, user: number): Uint16Array | Uint32Array {
+  return indices.subarray(indptr[user], indptr[user + 1]);
+}
+
 /** The user's rated movies in the snapshot (internal item indices). */
 export function ratedItems(model: LoadedModel, user: number): Uint16Array | Uint32Array {
-  const { indptr, indices } = model.rated;
-  return indices.subarray(indptr[user], indptr[user + 1]);
+  return rowOf(model.rated, user);
 }

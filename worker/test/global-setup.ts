@@ -1,13 +1,16 @@
 /// <reference path="./provided.d.ts" />
 // Runs in Node before the Workers tests: trains a small LightGCN on a generated graph and
-// exports it with the real exporter, twice (two versions), and hands the bundles' bytes to the
-// tests inside workerd.
+// exports it with the real exporter, twice (two versions), then an EASE bundle (ranked from
+// histories) and a blend bundle (ranked from user and history), and hands the bundles' bytes to
+// the tests inside workerd.
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
-import { exportBundle, readEmbeddings } from "../../training/src/export/bundle.ts";
+import { exportBundle } from "../../training/src/export/bundle.ts";
 import type { Dataset } from "../../training/src/data/parse.ts";
+import { blend } from "../../training/src/models/blend.ts";
+import { ease } from "../../training/src/models/ease.ts";
 import { lightgcn } from "../../training/src/models/lightgcn.ts";
 import { trainModel } from "../../training/src/pipeline/train-model.ts";
 import { PROTOCOLS, buildSplit } from "../../training/src/protocol/protocols.ts";
@@ -50,27 +53,38 @@ function generatedDataset(): Dataset {
   };
 }
 
-/** Trains the fixture LightGCN and exports its bundle; returns the bundle's folder. */
-export async function fixtureBundleDir(version: string, seed: number): Promise<string> {
+const FIXTURE_MODELS = {
+  // a model that ranks known users by their trained vector, with fold-in, similar and because graphs
+  lightgcn: { factory: lightgcn, overrides: { dim: 16, epochs: 4, batch: 512, lr: 0.01, threads: 1 } },
+  // a model that ranks every user from their history (one graph, no item embeddings)
+  ease: { factory: ease, overrides: { lambda: 50 } },
+  // a model that ranks from the user's index and history (one graph; -1 folds a new user in)
+  blend: { factory: blend, overrides: { ease_lambda: 50, threads: 1 } },
+};
+
+/** Trains a fixture model and exports its bundle; returns the bundle's folder. */
+export async function fixtureBundleDir(version: string, seed: number, model: keyof typeof FIXTURE_MODELS = "lightgcn"): Promise<string> {
   const data = generatedDataset();
   const split = buildSplit(data, PROTOCOLS.recbole, seed);
   const artifacts = mkdtempSync(join(tmpdir(), "edgerec-fixture-"));
-  const metrics = await trainModel(lightgcn, split, {
-    overrides: { dim: 16, epochs: 4, batch: 512, lr: 0.01, threads: 1 },
-    artifactsDir: artifacts,
-  });
-  const dir = join(artifacts, "lightgcn");
-  exportBundle(metrics, readEmbeddings(dir, split.counts.users, split.counts.items), data, split, artifacts, version);
-  return dir;
+  const { factory, overrides } = FIXTURE_MODELS[model];
+  const metrics = await trainModel(factory, split, { overrides, tune: false, artifactsDir: artifacts });
+  await exportBundle(metrics, data, split, artifacts, { version });
+  return join(artifacts, model);
 }
 
-async function bundle(version: string, seed: number): Promise<FixtureBundle> {
-  const dir = await fixtureBundleDir(version, seed);
+async function bundle(version: string, seed: number, model: keyof typeof FIXTURE_MODELS = "lightgcn"): Promise<FixtureBundle> {
+  const dir = await fixtureBundleDir(version, seed, model);
   const files: Record<string, string> = {};
   for (const f of readdirSync(dir)) files[f] = readFileSync(join(dir, f)).toString("base64");
   return { version, files };
 }
 
 export default async function setup(project: TestProject): Promise<void> {
-  project.provide("bundles", [await bundle("fixture-v1", 1), await bundle("fixture-v2", 2)]);
+  project.provide("bundles", [
+    await bundle("fixture-v1", 1),
+    await bundle("fixture-v2", 2),
+    await bundle("fixture-ease", 1, "ease"),
+    await bundle("fixture-blend", 1, "blend"),
+  ]);
 }

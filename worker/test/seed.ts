@@ -35,7 +35,7 @@ export async function publish(bucket: R2Bucket, b: FixtureBundle, options: { ski
     return;
   }
   for (const name of Object.values(BUNDLE_FILES)) {
-    if (options.skip?.includes(name)) continue;
+    if (options.skip?.includes(name) || !(name in b.files)) continue;
     await bucket.put(r2Key(b.version, name), bytesOf(b, name));
   }
   const pointer: CurrentPointer = { version: b.version, manifest: r2Key(b.version, BUNDLE_FILES.manifest), published: new Date().toISOString() };

@@ -3,13 +3,13 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
 import { METRICS_FILE, type MetricsFile, modelDir } from "../contract/artifacts.ts";
-import { exportBundle, readEmbeddings } from "../export/bundle.ts";
+import { exportBundle } from "../export/bundle.ts";
 import { prepare } from "../pipeline/prepare.ts";
 import { addDataOptions, runCli } from "./options.ts";
 
 const program = addDataOptions(new Command("export"))
   .description(
-    "Write artifacts/<model>/{model.onnx, similar.onnx, rated.bin, movies.json, ids.json, manifest.json} from a trained embedding model (lightgcn, mf, ngcf, ials), with the foldin.onnx training wrote when the model has a fold-in. `npm run train` does this already.",
+    "Write the serving bundle artifacts/<model>/{model.onnx, foldin.onnx or history.bin, similar.onnx and because.onnx when the model has item embeddings, rated.bin, movies.json, ids.json, manifest.json} from a trained model (lightgcn, mf, ngcf, ials, ease, blend), and evaluate the exported model.onnx: the manifest's metrics are the served graph's. `npm run train` does this already.",
   )
   .option("--model <name>", "trained model to export", "lightgcn")
   .option("--artifacts <dir>", "artifacts folder", "artifacts");
@@ -33,8 +33,10 @@ await runCli(async () => {
     dataDir: opts.dataDir,
     log,
   });
-  const manifest = exportBundle(metrics, readEmbeddings(dir, split.counts.users, split.counts.items), data, split, opts.artifacts);
+  const manifest = await exportBundle(metrics, data, split, opts.artifacts, { log });
   console.log(`exported ${manifest.version} to ${dir}/`);
   for (const [name, f] of Object.entries(manifest.files))
     console.log(`  ${name.padEnd(8)} ${String(f.bytes).padStart(9)} bytes  sha256 ${f.sha256.slice(0, 16)}...`);
+  const m = manifest.metrics;
+  console.log(`model.onnx, test: Recall@10 ${m["recall@10"].toFixed(4)}, NDCG@10 ${m["ndcg@10"].toFixed(4)}`);
 });

@@ -1,6 +1,6 @@
-// npm start: the whole product on a fresh clone. Fetch MovieLens-1M, train LightGCN beside the
-// quick baselines, export it, publish it to the local R2 and serve it with `wrangler dev` on
-// 127.0.0.1:8787.
+// npm start: the whole product on a fresh clone. Fetch MovieLens-1M, train LightGCN, the blend
+// of EASE and LightGCN and the quick baselines, publish the exported model with the best valid
+// NDCG@10 to the local R2 and serve it with `wrangler dev` on 127.0.0.1:8787.
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -11,12 +11,13 @@ import { DEV_VARS, ensureDevToken, migrateLocalD1 } from "../serve/local-setup.t
 import { startWranglerDev } from "../serve/wrangler-dev.ts";
 import { type DataOptions, type ProtocolOptions, addDataOptions, addProtocolOptions, integer, runCli } from "./options.ts";
 
-/** LightGCN, the product's model, with the baselines that train in seconds. */
-const START_MODELS = ["pop", "itemknn", "ease", "lightgcn"];
-const SERVED = "lightgcn";
+/** LightGCN, the product's model, its blend with EASE, and the baselines that train in seconds. */
+const START_MODELS = ["pop", "itemknn", "ease", "lightgcn", "blend"];
 
 const program = addProtocolOptions(addDataOptions(new Command("start")))
-  .description(`Fetch the data, train and evaluate ${START_MODELS.join(", ")}, export ${SERVED}, publish it to the local R2 and serve it with wrangler dev.`)
+  .description(
+    `Fetch the data, train and evaluate ${START_MODELS.join(", ")}, publish the exported model with the best valid NDCG@10 to the local R2 and serve it with wrangler dev.`,
+  )
   .option("--port <n>", "port of wrangler dev on 127.0.0.1", integer, 8787)
   .option("--no-serve", "stop after publishing to the local R2");
 program.parse();
@@ -81,13 +82,17 @@ await runCli(async () => {
   console.log(
     `trained in ${((performance.now() - started) / 1000).toFixed(1)} s; metrics in ${opts.artifacts}/<model>/metrics.json, split in ${opts.artifacts}/split/`,
   );
-  const served = JSON.parse(readFileSync(join(opts.artifacts, modelDir(SERVED), METRICS_FILE), "utf8")) as MetricsFile;
-  if (served.stopped === "interrupted") {
-    console.log("training was interrupted: not publishing");
+  const interrupted = START_MODELS.filter((m) => {
+    const metrics = JSON.parse(readFileSync(join(opts.artifacts, modelDir(m), METRICS_FILE), "utf8")) as MetricsFile;
+    return metrics.stopped === "interrupted";
+  });
+  if (interrupted.length > 0) {
+    console.log(`training of ${interrupted.join(", ")} was interrupted: not publishing`);
     return;
   }
-  // a fresh training run is what the user asked to serve, even over a newer local publication
-  await runChild("./publish.ts", ["--local", "--force", "--model", SERVED, "--artifacts", opts.artifacts], "publishing");
+  // a fresh training run is what the user asked to serve, even over a newer local publication;
+  // publish picks the exported model with the best valid NDCG@10
+  await runChild("./publish.ts", ["--local", "--force", "--artifacts", opts.artifacts], "publishing");
   await migrateLocalD1();
   const token = ensureDevToken();
   console.log(`local D1 migrated (worker/migrations); API token for the write routes in ${DEV_VARS}`);

@@ -61,9 +61,23 @@ export interface MetricsFile {
   stopped?: "converged" | "max-epochs" | "interrupted";
   /** Peak resident memory of the training process when the file was written. */
   peak_rss_mb: number;
-  /** The model's fold-in, written beside it as foldin.onnx (absent or null: none). */
+  /** The model's fold-in (absent or null: none): in foldin.onnx, or in model.onnx when `recs` takes a history. */
   foldin?: FoldInKind | null;
+  /** What model.onnx, written beside it by training, ranks from (absent or null: no serving graph). */
+  recs?: RecsQuery | null;
 }
+
+/**
+ * What model.onnx ranks a known user from: "user", the trained user vector (input `user`);
+ * "history", the user's train history scored by the fold-in (input `history`); "user+history",
+ * both (a blend of a trained vector and a history-scored model). A graph that takes a history
+ * serves new users too (with user -1 when it also takes a user), and the bundle has no foldin.onnx.
+ */
+export type RecsQuery = "user" | "history" | "user+history";
+
+/** Whether model.onnx takes the user's index, and whether it takes a history. */
+export const recsTakesUser = (r: RecsQuery): boolean => r !== "history";
+export const recsTakesHistory = (r: RecsQuery): boolean => r !== "user";
 
 // ---------------------------------------------------------------------------------------
 // The serving bundle: written by `npm run export` into artifacts/<model>/, uploaded by
@@ -73,9 +87,9 @@ export interface MetricsFile {
 export const EMBEDDINGS_FILE = "embeddings.f32";
 
 export const BUNDLE_FILES = {
-  /** Top-K scoring graph over user_embedding / item_embedding (see RECS_GRAPH). */
+  /** Top-K scoring graph for a known user, from its vector or its history (see RECS_GRAPH, Manifest.recs). */
   model: "model.onnx",
-  /** Top-K cosine graph over the row-normalized item embeddings (see SIMILAR_GRAPH). */
+  /** Optional: top-K cosine graph over the row-normalized item embeddings (see SIMILAR_GRAPH). */
   similar: "similar.onnx",
   /** Optional: for each recommended item, the most similar item of a history (see BECAUSE_GRAPH). */
   because: "because.onnx",
@@ -83,6 +97,8 @@ export const BUNDLE_FILES = {
   foldin: "foldin.onnx",
   /** Every movie each user rated in the dataset (any rating), as a RatedCsr binary. */
   rated: "rated.bin",
+  /** Optional (Manifest.recs takes a history): each user's train positives, the history model.onnx scores. */
+  history: "history.bin",
   /** MovieMeta[] in internal item order. */
   movies: "movies.json",
   /** IdMaps. */
@@ -91,10 +107,16 @@ export const BUNDLE_FILES = {
   manifest: "manifest.json",
 } as const;
 export type BundleFileKey = keyof typeof BUNDLE_FILES;
+export type OptionalBundleFile = "similar" | "because" | "foldin" | "history";
+export type RequiredBundleFile = Exclude<BundleFileKey, OptionalBundleFile | "manifest">;
 
-/** Inputs and outputs of model.onnx: user row, k, items to exclude -> best k items. */
+/**
+ * Inputs and outputs of model.onnx: the user's row and/or history (as Manifest.recs says), k,
+ * items to exclude -> best k items. Where a graph takes both, user -1 means a user the model was
+ * not trained on: the graph builds that user from the history alone.
+ */
 export const RECS_GRAPH = {
-  inputs: { query: "user", k: "k", exclude: "exclude" },
+  inputs: { query: "user", history: "history", k: "k", exclude: "exclude" },
   outputs: { scores: "scores", items: "items" },
   initializers: { queries: "user_embedding", candidates: "item_embedding" },
 } as const;
@@ -127,7 +149,7 @@ export const BECAUSE_GRAPH = {
 } as const;
 
 /** How a fold-in graph builds a user from a history (see training's models/foldin.ts). */
-export type FoldInKind = "propagated" | "least-squares" | "item-item";
+export type FoldInKind = "propagated" | "least-squares" | "item-item" | "known-user" | "mix";
 
 export interface MovieMeta {
   movieId: number;
@@ -161,14 +183,21 @@ export interface Manifest {
   seed: number;
   model: string;
   params: Record<string, number | string | boolean>;
-  /** Test metrics of the exported model (full ranking, the protocol above). */
+  /**
+   * Test metrics of the exported model (full ranking, the protocol above), computed by running
+   * this bundle's model.onnx (older bundles: the trained model in memory).
+   */
   metrics: MetricValues;
+  /** Valid metrics of model.onnx, the same way (absent in older bundles). */
+  valid?: MetricValues | null;
+  /** What model.onnx ranks a known user from (absent in older bundles: "user"). */
+  recs?: RecsQuery;
   users: number;
   items: number;
   dim: number;
   /** How foldin.onnx builds a user from a history; null (or absent, in older bundles): no fold-in. */
   foldin?: FoldInKind | null;
-  files: Record<Exclude<BundleFileKey, "manifest" | "foldin" | "because">, BundleFileInfo> & { foldin?: BundleFileInfo; because?: BundleFileInfo };
+  files: Record<RequiredBundleFile, BundleFileInfo> & Partial<Record<OptionalBundleFile, BundleFileInfo>>;
 }
 
 /** R2 layout: a version's files under models/<version>/, the pointer written last. */

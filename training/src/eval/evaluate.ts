@@ -60,3 +60,28 @@ export function evaluateMatrices(model: Scoring, items: number, mask: Csr, targe
   }
   return { metrics: acc.result(), users: acc.userCount, seconds: (performance.now() - start) / 1000 };
 }
+
+/**
+ * Ranks one user's top `k` with `exclude` hidden (best first): what a served graph answers.
+ * `exclude` is a view that is only valid during the call.
+ */
+export type Ranker = (user: number, exclude: Int32Array, k: number) => Promise<ArrayLike<number>>;
+
+/**
+ * The same evaluation for a model that only answers top-k lists (an exported graph): each user
+ * with held-out items is ranked with its `mask` row excluded, and the same metrics averaged.
+ */
+export async function evaluateRanker(rank: Ranker, mask: Csr, target: Csr, opts: EvaluationOptions = {}): Promise<Evaluation> {
+  const start = performance.now();
+  const ks = opts.ks ?? DEFAULT_KS;
+  const maxK = Math.max(...ks);
+  const acc = new MetricAccumulator(ks, { cappedRecall: opts.cappedRecall });
+  for (let u = 0; u < target.rows; u++) {
+    const held = rowOf(target, u);
+    if (held.length === 0) continue;
+    const ranked = await rank(u, rowOf(mask, u), maxK);
+    const relevant = new Set(held);
+    acc.add(ranked, ranked.length, (item) => relevant.has(item), held.length);
+  }
+  return { metrics: acc.result(), users: acc.userCount, seconds: (performance.now() - start) / 1000 };
+}

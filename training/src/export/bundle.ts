@@ -1,19 +1,20 @@
-// Writes the serving bundle of an embedding model into artifacts/<model>/: the ONNX top-K
-// graphs, the rated-movies lists, movie metadata, id maps and, last, the manifest with every
-// file's size and sha256.
+// Writes the serving bundle of a trained model into artifacts/<model>/: the ONNX top-K graphs,
+// the rated-movies lists, movie metadata, id maps and, last, the manifest with every file's
+// size and checksums and the metrics of the exported model.onnx.
 import { createHash, randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import {
   BECAUSE_GRAPH,
   BUNDLE_FILES,
   type BundleFileInfo,
+  type BundleFileKey,
   EMBEDDINGS_FILE,
   type IdMaps,
   type Manifest,
   type MetricsFile,
+  recsTakesHistory,
   type MovieMeta,
-  RECS_GRAPH,
   SIMILAR_GRAPH,
   encodeRated,
   modelDir,
@@ -21,7 +22,11 @@ import {
 import type { Dataset } from "../data/parse.ts";
 import type { Split } from "../protocol/protocols.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../util/fs-atomic.ts";
+import { evaluateGraph } from "./evaluate-graph.ts";
 import { buildBecauseGraph, buildTopKGraph } from "./onnx-graph.ts";
+
+/** The models training writes a serving graph for (an embedding or a fold-in served from histories). */
+const EXPORTABLE = "lightgcn, mf, ngcf, ials, ease, blend";
 
 export interface Embeddings {
   users: Float32Array;
@@ -70,12 +75,12 @@ function ratedLists(data: Dataset, split: Split): { indptr: Int32Array; indices:
   return { indptr, indices: Int32Array.from(lists.flat()) };
 }
 
-function readFoldInGraph(dir: string): Uint8Array {
-  const path = join(dir, BUNDLE_FILES.foldin);
+function readTrainedGraph(dir: string, file: string, model: string): Uint8Array {
+  const path = join(dir, file);
   try {
     return readFileSync(path);
   } catch {
-    throw new Error(`${path} is missing although metrics.json names a fold-in: train the model again (npm run train -- --model ...)`);
+    throw new Error(`${path} is missing although metrics.json says training wrote it: train the model again (npm run train -- --model ${model})`);
   }
 }
 
@@ -100,20 +105,26 @@ export function versionFor(model: string, date = new Date()): string {
   return `${model}-${date.toISOString().replace(/[-:.]/g, "")}-${randomBytes(3).toString("hex")}`;
 }
 
-export function exportBundle(
-  metrics: MetricsFile,
-  emb: Embeddings,
-  data: Dataset,
-  split: Split,
-  artifactsDir: string,
-  version = versionFor(metrics.model),
-): Manifest {
+export interface ExportOptions {
+  version?: string;
+  log?: (line: string) => void;
+}
+
+/**
+ * Writes the bundle of a trained model from what training left in artifacts/<model>/ (metrics,
+ * serving graphs, embeddings when the model has them) and evaluates its model.onnx: the
+ * manifest's metrics are those of the served graph.
+ */
+export async function exportBundle(metrics: MetricsFile, data: Dataset, split: Split, artifactsDir: string, opts: ExportOptions = {}): Promise<Manifest> {
   const dir = join(artifactsDir, modelDir(metrics.model));
   const users = split.userIds.length;
   const items = split.itemIds.length;
-  if (emb.users.length !== users * emb.dim || emb.items.length !== items * emb.dim) {
-    throw new Error(`embeddings (${emb.users.length / emb.dim} users, ${emb.items.length / emb.dim} items) do not match the split (${users}, ${items})`);
+  const recs = metrics.recs ?? (existsSync(join(dir, EMBEDDINGS_FILE)) ? "user" : null);
+  if (!recs) {
+    throw new Error(`${metrics.model} has no serving graph: only models whose training writes model.onnx can be exported (${EXPORTABLE})`);
   }
+  const recsGraph = readTrainedGraph(dir, BUNDLE_FILES.model, metrics.model);
+  const emb = existsSync(join(dir, EMBEDDINGS_FILE)) ? readEmbeddings(dir, users, items) : null;
   const movieById = new Map(data.movies.map((m) => [m.movieId, m]));
   const movies: MovieMeta[] = Array.from(split.itemIds, (id) => {
     const m = movieById.get(id);
@@ -122,18 +133,18 @@ export function exportBundle(
   const ids: IdMaps = { users: Array.from(split.userIds), items: Array.from(split.itemIds) };
   const rated = ratedLists(data, split);
 
-  const normalized = normalizedRows(emb.items, emb.dim);
-  const files = {
-    model: buildTopKGraph({
-      name: `${metrics.model} recommendations`,
-      queries: { name: RECS_GRAPH.initializers.queries, data: emb.users, rows: users },
-      candidates: { name: RECS_GRAPH.initializers.candidates, data: emb.items, rows: items },
-      dim: emb.dim,
-      inputs: RECS_GRAPH.inputs,
-      outputs: RECS_GRAPH.outputs,
-      docString: "Scores every item by dot product with the user's final embedding, excludes the given items, returns the top k.",
-    }),
-    similar: buildTopKGraph({
+  const files: Partial<Record<Exclude<BundleFileKey, "manifest">, Uint8Array | string>> = {
+    model: recsGraph,
+    rated: encodeRated(users, items, rated.indptr, rated.indices),
+    movies: JSON.stringify(movies),
+    ids: JSON.stringify(ids),
+  };
+  // a history-ranked graph scores each known user's train positives: the history it was evaluated on
+  if (recsTakesHistory(recs)) files.history = encodeRated(users, items, split.train.indptr, split.train.indices);
+  else if (metrics.foldin) files.foldin = readTrainedGraph(dir, BUNDLE_FILES.foldin, metrics.model);
+  if (emb) {
+    const normalized = normalizedRows(emb.items, emb.dim);
+    files.similar = buildTopKGraph({
       name: `${metrics.model} similar items`,
       queries: null,
       candidates: { name: SIMILAR_GRAPH.initializers.candidates, data: normalized, rows: items },
@@ -141,34 +152,37 @@ export function exportBundle(
       inputs: SIMILAR_GRAPH.inputs,
       outputs: SIMILAR_GRAPH.outputs,
       docString: "Cosine similarity of one item's embedding with every item's, excluding the given items, top k.",
-    }),
-    because: buildBecauseGraph(`${metrics.model} because`, normalized, items, emb.dim, BECAUSE_GRAPH),
-    rated: encodeRated(users, items, rated.indptr, rated.indices),
-    movies: JSON.stringify(movies),
-    ids: JSON.stringify(ids),
-  };
+    });
+    files.because = buildBecauseGraph(`${metrics.model} because`, normalized, items, emb.dim, BECAUSE_GRAPH);
+  }
+  opts.log?.(`${metrics.model}: evaluating the exported model.onnx (valid and test, full ranking)`);
+  const served = await evaluateGraph(recsGraph, recs, split);
+  opts.log?.(
+    `${metrics.model}: model.onnx test NDCG@10 ${served.test["ndcg@10"].toFixed(4)}, Recall@10 ${served.test["recall@10"].toFixed(4)} (${served.seconds.toFixed(1)} s)`,
+  );
+
   const fileInfo = {} as Manifest["files"];
-  for (const [key, content] of Object.entries(files) as [keyof typeof files, Uint8Array | string][]) {
-    writeFileAtomic(join(dir, BUNDLE_FILES[key]), content);
+  for (const [key, content] of Object.entries(files) as [Exclude<BundleFileKey, "manifest">, Uint8Array | string][]) {
+    if (key !== "model" && key !== "foldin") writeFileAtomic(join(dir, BUNDLE_FILES[key]), content);
     fileInfo[key] = info(content);
   }
-  // foldin.onnx was written by training, beside the embeddings
-  const foldin = metrics.foldin ?? null;
-  if (foldin) fileInfo.foldin = info(readFoldInGraph(dir));
+  for (const key of ["similar", "because", "history"] as const) if (!files[key]) rmSync(join(dir, BUNDLE_FILES[key]), { force: true });
   const manifest: Manifest = {
     format: 1,
-    version,
+    version: opts.version ?? versionFor(metrics.model),
     created: new Date().toISOString(),
     dataset: metrics.dataset,
     protocol: metrics.protocol,
     seed: metrics.seed,
     model: metrics.model,
     params: metrics.params,
-    metrics: metrics.test,
+    metrics: served.test,
+    valid: served.valid,
+    recs,
     users,
     items,
-    dim: emb.dim,
-    foldin,
+    dim: emb?.dim ?? 0,
+    foldin: metrics.foldin ?? null,
     files: fileInfo,
   };
   writeJsonAtomic(join(dir, BUNDLE_FILES.manifest), manifest);

@@ -4,11 +4,12 @@
 // top k (scores and indices, best first).
 import onnxProto from "onnx-proto";
 import type { BECAUSE_GRAPH } from "../contract/artifacts.ts";
-import type { FoldIn } from "../models/foldin.ts";
+import { type FoldIn, type PropagatedFoldIn, takesUser } from "../models/foldin.ts";
 
 const { onnx } = onnxProto;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
 const INT64 = onnx.TensorProto.DataType.INT64;
+const FLOAT16 = onnx.TensorProto.DataType.FLOAT16;
 /** ONNX IR 8 / opset 13: what onnx-proto's schema (ONNX 1.10) and onnxruntime-web both know. */
 const IR_VERSION = 8;
 const OPSET = 13;
@@ -26,6 +27,12 @@ export interface TopKGraphSpec {
 
 function floatTensor(name: string, data: Float32Array, dims: number[]): onnxProto.onnx.ITensorProto {
   return { name, dataType: FLOAT, dims, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+}
+
+/** float32 values stored as float16 (exact when they are already rounded to it). */
+function halfTensor(name: string, data: Float32Array, dims: number[]): onnxProto.onnx.ITensorProto {
+  const half = Float16Array.from(data);
+  return { name, dataType: FLOAT16, dims, rawData: new Uint8Array(half.buffer) };
 }
 
 function int64Tensor(name: string, values: number[]): onnxProto.onnx.ITensorProto {
@@ -96,102 +103,191 @@ export function buildTopKGraph(spec: TopKGraphSpec): Uint8Array {
   });
 }
 
-/** The fold-in graph's interface: a history of item indices instead of a user index. */
+/**
+ * The fold-in graph's interface: a history of item indices instead of a user index, and the
+ * user's index too (-1: not trained on) when the fold-in has a known-user part.
+ */
 export interface FoldInGraphNames {
-  inputs: { history: string; k: string; exclude: string };
+  inputs: { user?: string; history: string; k: string; exclude: string };
   outputs: { scores: string; items: string };
 }
 
-/** The fold-in's constants and the nodes from the history to all_scores [1 x items]. */
-function foldInScoringNodes(f: FoldIn, history: string): { initializer: onnxProto.onnx.ITensorProto[]; node: onnxProto.onnx.INodeProto[]; doc: string } {
-  const scalar = (name: string, v: number): onnxProto.onnx.ITensorProto => floatTensor(name, Float32Array.of(v), [1]);
+/** The propagated fold-in's user vector, named p("user_vector") [1 x dim]. */
+function propagatedVectorNodes(f: PropagatedFoldIn, history: string, p: (name: string) => string): Omit<Built, "doc"> {
+  return {
+    initializer: [floatTensor(p("item_contribution"), f.contributions, [f.items, f.dim])],
+    node: [
+      node("Gather", [p("item_contribution"), history], [p("history_rows")], [intAttr("axis", 0)]),
+      node("ReduceSum", [p("history_rows"), "axis0"], [p("history_sum")], [intAttr("keepdims", 1)]),
+      node("Shape", [history], [p("history_length")]),
+      node("Cast", [p("history_length")], [p("history_count")], [intAttr("to", FLOAT)]),
+      node("Sqrt", [p("history_count")], [p("history_norm")]),
+      node("Div", [p("history_sum"), p("history_norm")], [p("user_vector")]),
+    ],
+  };
+}
+
+/** The graph inputs scoring reads: the history, and the user's index for known-user parts. */
+interface QueryInputs {
+  user: string;
+  history: string;
+}
+
+type Built = { initializer: onnxProto.onnx.ITensorProto[]; node: onnxProto.onnx.INodeProto[]; doc: string };
+
+/**
+ * The fold-in's constants and the nodes from the history to `out` [1 x items]. Every name but
+ * the history input and axis0 carries `prefix`, so that a mix can hold several parts.
+ */
+function foldInScoringNodes(f: FoldIn, query: QueryInputs, out: string, prefix = ""): Built {
+  const { history } = query;
+  const p = (name: string): string => `${prefix}${name}`;
+  const scalar = (name: string, v: number): onnxProto.onnx.ITensorProto => floatTensor(p(name), Float32Array.of(v), [1]);
+  if (f.kind === "mix") return mixNodes(f, query, out, prefix);
   if (f.kind === "item-item") {
+    // stored as float16 (the description's weights are already rounded to it); only the
+    // history's rows are widened to float32 before they are summed
     return {
-      initializer: [floatTensor("item_weights", f.weights, [f.items, f.items])],
+      initializer: [halfTensor(p("item_weights"), f.weights, [f.items, f.items])],
       node: [
-        node("Gather", ["item_weights", history], ["history_rows"], [intAttr("axis", 0)]),
-        node("ReduceSum", ["history_rows", "axis0"], ["all_scores"], [intAttr("keepdims", 1)]),
+        node("Gather", [p("item_weights"), history], [p("history_rows_half")], [intAttr("axis", 0)]),
+        node("Cast", [p("history_rows_half")], [p("history_rows")], [intAttr("to", FLOAT)]),
+        node("ReduceSum", [p("history_rows"), "axis0"], [out], [intAttr("keepdims", 1)]),
       ],
-      doc: "EASE / item-item: the history's indicator row times the item-item weights, excluded items set to -inf, top k.",
+      doc: "EASE / item-item: the history's indicator row times the item-item weights (float16)",
     };
   }
   if (f.kind === "propagated") {
+    const vector = propagatedVectorNodes(f, history, p);
     return {
-      initializer: [floatTensor("item_contribution", f.contributions, [f.items, f.dim]), floatTensor("item_embedding", f.candidates, [f.items, f.dim])],
-      node: [
-        node("Gather", ["item_contribution", history], ["history_rows"], [intAttr("axis", 0)]),
-        node("ReduceSum", ["history_rows", "axis0"], ["history_sum"], [intAttr("keepdims", 1)]),
-        node("Shape", [history], ["history_length"]),
-        node("Cast", ["history_length"], ["history_count"], [intAttr("to", FLOAT)]),
-        node("Sqrt", ["history_count"], ["history_norm"]),
-        node("Div", ["history_sum", "history_norm"], ["user_vector"]),
-        node("Gemm", ["user_vector", "item_embedding"], ["all_scores"], [intAttr("transB", 1)]),
+      initializer: [...vector.initializer, floatTensor(p("item_embedding"), f.candidates, [f.items, f.dim])],
+      node: [...vector.node, node("Gemm", [p("user_vector"), p("item_embedding")], [out], [intAttr("transB", 1)])],
+      doc: "LightGCN fold-in: |H|^-1/2 times the sum of the history items' propagated contributions, dot every item's final embedding",
+    };
+  }
+  if (f.kind === "known-user") {
+    // both vectors are computed; Where keeps the trained one for user >= 0 (Gather reads row -1
+    // as the last row, a value Where then discards)
+    const folded = propagatedVectorNodes(f.foldIn, history, (n) => p(`folded_${n}`));
+    return {
+      initializer: [
+        ...folded.initializer,
+        floatTensor(p("user_embedding"), f.users, [f.users.length / f.dim, f.dim]),
+        floatTensor(p("item_embedding"), f.foldIn.candidates, [f.items, f.dim]),
+        int64Tensor(p("minus_one"), [-1]),
       ],
-      doc: "LightGCN fold-in: |H|^-1/2 times the sum of the history items' propagated contributions, dot every item's final embedding, excluded items set to -inf, top k.",
+      node: [
+        ...folded.node,
+        node("Gather", [p("user_embedding"), query.user], [p("trained_vector")], [intAttr("axis", 0)]),
+        node("Greater", [query.user, p("minus_one")], [p("is_known")]),
+        node("Where", [p("is_known"), p("trained_vector"), p("folded_user_vector")], [p("user_vector")]),
+        node("Gemm", [p("user_vector"), p("item_embedding")], [out], [intAttr("transB", 1)]),
+      ],
+      doc: "LightGCN: the trained user vector, or for user -1 the fold-in of the history, dot every item's final embedding",
     };
   }
   // Least squares: A x = b with A = gram + alpha Y_H^T Y_H and b = (1 + alpha) sum of Y_H rows,
   // solved by conjugate gradients unrolled for `dim` steps (exact in exact arithmetic; ONNX
   // has no linear solve). Vectors are [1 x d] rows; A is symmetric, so A p = p A.
   const nodes: onnxProto.onnx.INodeProto[] = [
-    node("Gather", ["item_factors", history], ["history_rows"], [intAttr("axis", 0)]),
-    node("Transpose", ["history_rows"], ["history_rows_t"]),
-    node("MatMul", ["history_rows_t", "history_rows"], ["history_gram"]),
-    node("Mul", ["history_gram", "alpha"], ["history_gram_weighted"]),
-    node("Add", ["gram", "history_gram_weighted"], ["system"]),
-    node("ReduceSum", ["history_rows", "axis0"], ["history_sum"], [intAttr("keepdims", 1)]),
-    node("Mul", ["history_sum", "one_plus_alpha"], ["r_0"]),
-    node("Mul", ["r_0", "zero"], ["x_0"]),
-    node("Mul", ["r_0", "r_0"], ["rr_terms_0"]),
-    node("ReduceSum", ["rr_terms_0", "axis1"], ["rr_0"], [intAttr("keepdims", 1)]),
+    node("Gather", [p("item_factors"), history], [p("history_rows")], [intAttr("axis", 0)]),
+    node("Transpose", [p("history_rows")], [p("history_rows_t")]),
+    node("MatMul", [p("history_rows_t"), p("history_rows")], [p("history_gram")]),
+    node("Mul", [p("history_gram"), p("alpha")], [p("history_gram_weighted")]),
+    node("Add", [p("gram"), p("history_gram_weighted")], [p("system")]),
+    node("ReduceSum", [p("history_rows"), "axis0"], [p("history_sum")], [intAttr("keepdims", 1)]),
+    node("Mul", [p("history_sum"), p("one_plus_alpha")], [p("r_0")]),
+    node("Mul", [p("r_0"), p("zero")], [p("x_0")]),
+    node("Mul", [p("r_0"), p("r_0")], [p("rr_terms_0")]),
+    node("ReduceSum", [p("rr_terms_0"), p("axis1")], [p("rr_0")], [intAttr("keepdims", 1)]),
   ];
-  let p = "r_0";
+  let dir = p("r_0");
   for (let k = 0; k < f.dim; k++) {
-    const [x, r, rr, n] = [`x_${k}`, `r_${k}`, `rr_${k}`, k + 1];
+    const [x, r, rr, n] = [p(`x_${k}`), p(`r_${k}`), p(`rr_${k}`), k + 1];
     nodes.push(
-      node("MatMul", [p, "system"], [`ap_${k}`]),
-      node("Mul", [p, `ap_${k}`], [`pap_terms_${k}`]),
-      node("ReduceSum", [`pap_terms_${k}`, "axis1"], [`pap_${k}`], [intAttr("keepdims", 1)]),
-      node("Add", [`pap_${k}`, "tiny"], [`pap_safe_${k}`]),
-      node("Div", [rr, `pap_safe_${k}`], [`step_${k}`]),
-      node("Mul", [`step_${k}`, p], [`dx_${k}`]),
-      node("Add", [x, `dx_${k}`], [`x_${n}`]),
-      node("Mul", [`step_${k}`, `ap_${k}`], [`dr_${k}`]),
-      node("Sub", [r, `dr_${k}`], [`r_${n}`]),
-      node("Mul", [`r_${n}`, `r_${n}`], [`rr_terms_${n}`]),
-      node("ReduceSum", [`rr_terms_${n}`, "axis1"], [`rr_${n}`], [intAttr("keepdims", 1)]),
-      node("Add", [rr, "tiny"], [`rr_safe_${k}`]),
-      node("Div", [`rr_${n}`, `rr_safe_${k}`], [`beta_${k}`]),
-      node("Mul", [`beta_${k}`, p], [`p_carry_${k}`]),
-      node("Add", [`r_${n}`, `p_carry_${k}`], [`p_${n}`]),
+      node("MatMul", [dir, p("system")], [p(`ap_${k}`)]),
+      node("Mul", [dir, p(`ap_${k}`)], [p(`pap_terms_${k}`)]),
+      node("ReduceSum", [p(`pap_terms_${k}`), p("axis1")], [p(`pap_${k}`)], [intAttr("keepdims", 1)]),
+      node("Add", [p(`pap_${k}`), p("tiny")], [p(`pap_safe_${k}`)]),
+      node("Div", [rr, p(`pap_safe_${k}`)], [p(`step_${k}`)]),
+      node("Mul", [p(`step_${k}`), dir], [p(`dx_${k}`)]),
+      node("Add", [x, p(`dx_${k}`)], [p(`x_${n}`)]),
+      node("Mul", [p(`step_${k}`), p(`ap_${k}`)], [p(`dr_${k}`)]),
+      node("Sub", [r, p(`dr_${k}`)], [p(`r_${n}`)]),
+      node("Mul", [p(`r_${n}`), p(`r_${n}`)], [p(`rr_terms_${n}`)]),
+      node("ReduceSum", [p(`rr_terms_${n}`), p("axis1")], [p(`rr_${n}`)], [intAttr("keepdims", 1)]),
+      node("Add", [rr, p("tiny")], [p(`rr_safe_${k}`)]),
+      node("Div", [p(`rr_${n}`), p(`rr_safe_${k}`)], [p(`beta_${k}`)]),
+      node("Mul", [p(`beta_${k}`), dir], [p(`p_carry_${k}`)]),
+      node("Add", [p(`r_${n}`), p(`p_carry_${k}`)], [p(`p_${n}`)]),
     );
-    p = `p_${n}`;
+    dir = p(`p_${n}`);
   }
-  nodes.push(node("Gemm", [`x_${f.dim}`, "item_factors"], ["all_scores"], [intAttr("transB", 1)]));
+  nodes.push(node("Gemm", [p(`x_${f.dim}`), p("item_factors")], [out], [intAttr("transB", 1)]));
   return {
     initializer: [
-      floatTensor("item_factors", f.factors, [f.items, f.dim]),
-      floatTensor("gram", f.gram, [f.dim, f.dim]),
+      floatTensor(p("item_factors"), f.factors, [f.items, f.dim]),
+      floatTensor(p("gram"), f.gram, [f.dim, f.dim]),
       scalar("alpha", f.alpha),
       scalar("one_plus_alpha", 1 + f.alpha),
       scalar("zero", 0),
       scalar("tiny", 1e-30),
-      int64Tensor("axis1", [1]),
+      int64Tensor(p("axis1"), [1]),
     ],
     node: nodes,
-    doc: "iALS fold-in: the user's least-squares solve against the fixed item factors (conjugate gradients), dot every item's factors, excluded items set to -inf, top k.",
+    doc: "iALS fold-in: the user's least-squares solve against the fixed item factors (conjugate gradients), dot every item's factors",
   };
+}
+
+/** Each part scored, standardized over the items (mean 0, sd 1) and weighted, then summed. */
+function mixNodes(f: Extract<FoldIn, { kind: "mix" }>, query: QueryInputs, out: string, prefix: string): Built {
+  const built: Built = {
+    initializer: [floatTensor(`${prefix}tiny`, Float32Array.of(1e-30), [1])],
+    node: [],
+    doc: "",
+  };
+  const axes1 = { name: "axes", type: onnx.AttributeProto.AttributeType.INTS, ints: [1] };
+  const weighted: string[] = [];
+  f.parts.forEach(({ weight, foldIn }, k) => {
+    const p = (name: string): string => `${prefix}part${k}_${name}`;
+    const part = foldInScoringNodes(foldIn, query, p("scores"), p(""));
+    built.initializer.push(...part.initializer, floatTensor(p("weight"), Float32Array.of(weight), [1]));
+    built.node.push(
+      ...part.node,
+      node("ReduceMean", [p("scores")], [p("mean")], [axes1, intAttr("keepdims", 1)]),
+      node("Sub", [p("scores"), p("mean")], [p("centered")]),
+      node("Mul", [p("centered"), p("centered")], [p("squares")]),
+      node("ReduceMean", [p("squares")], [p("variance")], [axes1, intAttr("keepdims", 1)]),
+      node("Sqrt", [p("variance")], [p("sd")]),
+      // a constant row stays all zeros, as in the reference
+      node("Max", [p("sd"), `${prefix}tiny`], [p("sd_safe")]),
+      node("Div", [p("centered"), p("sd_safe")], [p("standard")]),
+      node("Mul", [p("standard"), p("weight")], [p("weighted")]),
+    );
+    weighted.push(p("weighted"));
+    built.doc += `${k > 0 ? "; plus " : ""}${weight.toFixed(3)} x standardized (${part.doc})`;
+  });
+  built.node.push(node("Sum", weighted, [out]));
+  built.doc = `A blend: ${built.doc}`;
+  return built;
 }
 
 /** A top-K graph whose query is a history of item indices, scored by the model's fold-in. */
 export function buildFoldInGraph(name: string, f: FoldIn, names: FoldInGraphNames): Uint8Array {
   const { inputs, outputs } = names;
-  const scoring = foldInScoringNodes(f, inputs.history);
+  const user = takesUser(f) ? inputs.user : undefined;
+  if (takesUser(f) && !user) throw new Error(`${name}: the fold-in scores known users by their vectors, so the graph needs a user input`);
+  const scoring = foldInScoringNodes(f, { user: user ?? "", history: inputs.history }, "all_scores");
   return encode({
     name,
-    docString: scoring.doc,
+    docString: `${scoring.doc}; excluded items set to -inf, top k.`,
     initializer: [...scoring.initializer, int64Tensor("axis0", [0])],
-    input: [valueInfo(inputs.history, INT64, ["h"]), valueInfo(inputs.k, INT64, [1]), valueInfo(inputs.exclude, INT64, ["n"])],
+    input: [
+      ...(user ? [valueInfo(user, INT64, [1])] : []),
+      valueInfo(inputs.history, INT64, ["h"]),
+      valueInfo(inputs.k, INT64, [1]),
+      valueInfo(inputs.exclude, INT64, ["n"]),
+    ],
     output: rankingOutputs(outputs),
     node: [...scoring.node, ...rankingNodes("all_scores", inputs, outputs)],
   });

@@ -3,7 +3,7 @@
 // zero diagonal. The Gram matrix comes from TRAIN interactions only.
 import { engine } from "../engine/kernels.ts";
 import type { Csr } from "../protocol/csr.ts";
-import type { ItemItemFoldIn } from "./foldin.ts";
+import { type ItemItemFoldIn, roundToHalf } from "./foldin.ts";
 import { ItemItemScorer } from "./item-item.ts";
 import type { ModelFactory } from "./recommender.ts";
 import { ScorerModel } from "./scorer-model.ts";
@@ -33,10 +33,12 @@ class Ease extends ScorerModel {
     this.itemScorer = scorer;
   }
 
-  /** EASE scores a history exactly as it scores a train row: the indicator row times B. */
+  readonly serving = "history";
+
+  /** EASE scores a history as it scores a train row (the indicator row times B), B in half precision. */
   foldIn(): ItemItemFoldIn {
     if (!this.itemScorer) throw new Error("ease: foldIn() before fit()");
-    return { kind: "item-item", items: this.itemScorer.items, weights: this.itemScorer.weights.view().slice() };
+    return { kind: "item-item", items: this.itemScorer.items, weights: roundToHalf(this.itemScorer.weights.view()) };
   }
 }
 

@@ -35,7 +35,11 @@ export interface LeastSquaresFoldIn {
   alpha: number;
 }
 
-/** EASE / item-item: the history's indicator row times the items x items weight matrix. */
+/**
+ * EASE / item-item: the history's indicator row times the items x items weight matrix. The
+ * matrix is served in half precision (half the bytes of the largest table in any bundle), so
+ * the description holds weights already rounded to float16: reference and graph score alike.
+ */
 export interface ItemItemFoldIn {
   kind: "item-item";
   items: number;
@@ -43,15 +47,58 @@ export interface ItemItemFoldIn {
   weights: Float32Array;
 }
 
-export type FoldIn = PropagatedFoldIn | LeastSquaresFoldIn | ItemItemFoldIn;
+/**
+ * A trained user vector for a user the model was trained on, the propagated fold-in for anyone
+ * else; both are scored against the fold-in's candidates. It scores a (user, history) pair,
+ * user -1 meaning "not trained on", so one graph serves known and new users.
+ */
+export interface KnownUserFoldIn {
+  kind: "known-user";
+  items: number;
+  dim: number;
+  /** users x dim: the trained user vectors. */
+  users: Float32Array;
+  foldIn: PropagatedFoldIn;
+}
+
+/**
+ * A blend: each part's scores standardized over all items (mean 0, standard deviation 1), then
+ * summed with the parts' weights. Standardizing puts models with unlike score scales on one.
+ */
+export interface MixFoldIn {
+  kind: "mix";
+  items: number;
+  parts: { weight: number; foldIn: Exclude<FoldIn, MixFoldIn> }[];
+}
+
+export type FoldIn = PropagatedFoldIn | LeastSquaresFoldIn | ItemItemFoldIn | KnownUserFoldIn | MixFoldIn;
 export type FoldInKind = FoldIn["kind"];
 
-/** Scores every item for one history (internal item indices, no duplicates, at least one). */
-export function foldInScores(f: FoldIn, history: ArrayLike<number>, out: Float32Array): void {
+/** Whether scoring also takes the user's index (a known-user part): the graph then has a `user` input. */
+export function takesUser(f: FoldIn): boolean {
+  return f.kind === "known-user" || (f.kind === "mix" && f.parts.some((p) => takesUser(p.foldIn)));
+}
+
+/**
+ * Scores every item for one history (internal item indices, no duplicates, at least one).
+ * `user` is the user's trained index, or -1 for a user the model was not trained on; only
+ * known-user parts read it.
+ */
+export function foldInScores(f: FoldIn, history: ArrayLike<number>, out: Float32Array, user = -1): void {
   if (history.length === 0) throw new Error("fold-in needs at least one history item");
   if (out.length < f.items) throw new RangeError(`fold-in output holds ${out.length} scores, expected ${f.items}`);
   for (let k = 0; k < history.length; k++) {
     if (!(history[k] >= 0 && history[k] < f.items)) throw new RangeError(`history item ${history[k]} is outside 0..${f.items - 1}`);
+  }
+  if (f.kind === "mix") {
+    mixScores(f, history, out, user);
+    return;
+  }
+  if (f.kind === "known-user") {
+    if (user >= f.users.length / f.dim) throw new RangeError(`user ${user} is outside the ${f.users.length / f.dim} trained users`);
+    const vector = user >= 0 ? Float64Array.from(f.users.subarray(user * f.dim, (user + 1) * f.dim)) : propagatedUser(f.foldIn, history);
+    dotAll(vector, f.foldIn.candidates, f.items, f.dim, out);
+    return;
   }
   if (f.kind === "item-item") {
     out.fill(0, 0, f.items);
@@ -61,9 +108,37 @@ export function foldInScores(f: FoldIn, history: ArrayLike<number>, out: Float32
     }
     return;
   }
-  const user = f.kind === "propagated" ? propagatedUser(f, history) : leastSquaresUser(f, history);
+  const vector = f.kind === "propagated" ? propagatedUser(f, history) : leastSquaresUser(f, history);
   const table = f.kind === "propagated" ? f.candidates : f.factors;
-  dotAll(user, table, f.items, f.dim, out);
+  dotAll(vector, table, f.items, f.dim, out);
+}
+
+/** Rounds every weight to the nearest float16 (the precision item-item weights are served in). */
+export function roundToHalf(weights: Float32Array): Float32Array {
+  const out = new Float32Array(weights.length);
+  for (let k = 0; k < weights.length; k++) out[k] = Math.f16round(weights[k]);
+  return out;
+}
+
+/** Scales the first `n` scores to mean 0 and standard deviation 1 (left at 0 when all are equal). */
+export function standardize(scores: Float32Array, n: number): void {
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += scores[i];
+  mean /= n;
+  let sq = 0;
+  for (let i = 0; i < n; i++) sq += (scores[i] - mean) ** 2;
+  const sd = Math.sqrt(sq / n) || 1;
+  for (let i = 0; i < n; i++) scores[i] = (scores[i] - mean) / sd;
+}
+
+function mixScores(f: MixFoldIn, history: ArrayLike<number>, out: Float32Array, user: number): void {
+  const part = new Float32Array(f.items);
+  out.fill(0, 0, f.items);
+  for (const { weight, foldIn } of f.parts) {
+    foldInScores(foldIn, history, part, user);
+    standardize(part, f.items);
+    for (let i = 0; i < f.items; i++) out[i] += weight * part[i];
+  }
 }
 
 function propagatedUser(f: PropagatedFoldIn, history: ArrayLike<number>): Float64Array {
@@ -128,15 +203,17 @@ function dotAll(user: Float64Array, table: Float32Array, items: number, d: numbe
 /**
  * Scores rows of a history matrix by fold-in, with the same score(from, to, out) shape as a
  * Recommender, so full-ranking evaluation scores fold-in users without knowing it does.
+ * `rowsAreTrainedUsers`: row u is trained user u (known-user parts use its vector); otherwise
+ * every row is a user the model never saw.
  */
-export function foldInScorer(f: FoldIn, histories: Csr): { score(from: number, to: number, out: Float32Array): void } {
+export function foldInScorer(f: FoldIn, histories: Csr, rowsAreTrainedUsers = false): { score(from: number, to: number, out: Float32Array): void } {
   return {
     score(from, to, out) {
       for (let u = from; u < to; u++) {
         const row = out.subarray((u - from) * f.items, (u - from + 1) * f.items);
         const h = histories.indices.subarray(histories.indptr[u], histories.indptr[u + 1]);
         if (h.length === 0) row.fill(0);
-        else foldInScores(f, h, row);
+        else foldInScores(f, h, row, rowsAreTrainedUsers ? u : -1);
       }
     },
   };

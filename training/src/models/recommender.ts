@@ -1,6 +1,7 @@
 // The one interface every model implements, as in `implicit` and RecBole: fit on the train
 // matrix, then score any contiguous range of users over all items. Evaluation, tuning and
 // export only ever see this interface.
+import type { TuningRow } from "../contract/artifacts.ts";
 import type { MetricValues } from "../eval/metrics.ts";
 import type { Csr } from "../protocol/csr.ts";
 import type { FoldIn } from "./foldin.ts";
@@ -36,6 +37,10 @@ export interface FitInfo {
   best_epoch: number;
   train_seconds: number;
   stopped: "converged" | "max-epochs" | "interrupted";
+  /** Parameters the model chose on valid while fitting (they replace the given ones in metrics). */
+  chosen?: Params;
+  /** The candidates it compared on valid to choose them. */
+  tuning?: TuningRow[];
 }
 
 export interface Recommender {
@@ -57,6 +62,13 @@ export interface Recommender {
    * `overrides` changes fold-in-only parameters (chosen on valid) without refitting.
    */
   foldIn?(overrides?: Params): FoldIn | null;
+  /**
+   * How the serving bundle ranks a known user: "user" (default), by the trained user vector in
+   * model.onnx; "history", by the model's fold-in scoring of the user's train history (and index,
+   * for fold-ins with known-user parts), so one graph serves known and new users (EASE's B is
+   * too large to hold twice).
+   */
+  readonly serving?: "user" | "history";
 }
 
 /** How a model is made, with its default parameters and the grid tuned on valid. */

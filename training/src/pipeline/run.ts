@@ -1,8 +1,6 @@
 // The whole offline job for a list of models: prepare the split, train each, print the table.
-import { existsSync } from "node:fs";
-import { join } from "node:path";
-import { EMBEDDINGS_FILE, type MetricsFile } from "../contract/artifacts.ts";
-import { exportBundle, readEmbeddings } from "../export/bundle.ts";
+import type { MetricsFile } from "../contract/artifacts.ts";
+import { exportBundle } from "../export/bundle.ts";
 import { modelFactory } from "../models/registry.ts";
 import type { Params } from "../models/recommender.ts";
 import { prepare } from "./prepare.ts";
@@ -25,10 +23,6 @@ export interface RunOptions {
 export interface RunResult {
   results: MetricsFile[];
   table: string;
-}
-
-function hasEmbeddings(artifacts: string, model: string): boolean {
-  return existsSync(join(artifacts, model, EMBEDDINGS_FILE));
 }
 
 export async function runTraining(opts: RunOptions): Promise<RunResult> {
@@ -54,8 +48,8 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
       const r = await trainModel(f, split, { overrides: opts.params ?? {}, tune, artifactsDir: opts.artifacts, log, signal: controller.signal });
       log(`${f.name}: fit ${r.fit_seconds.toFixed(2)} s, test evaluation ${r.eval_seconds.toFixed(2)} s -> ${opts.artifacts}/${f.name}/metrics.json`);
       results.push(r);
-      if (hasEmbeddings(opts.artifacts, f.name)) {
-        const m = exportBundle(r, readEmbeddings(join(opts.artifacts, f.name), split.counts.users, split.counts.items), data, split, opts.artifacts);
+      if (r.recs) {
+        const m = await exportBundle(r, data, split, opts.artifacts, { log });
         log(`${f.name}: exported serving bundle ${m.version} to ${opts.artifacts}/${f.name}/`);
       }
     }

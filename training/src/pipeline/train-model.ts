@@ -2,14 +2,14 @@
 // chosen ones, evaluate valid and test, and write artifacts/<model>/metrics.json.
 import { appendFileSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { BUNDLE_FILES, FOLDIN_GRAPH, LOG_FILE, METRICS_FILE, type MetricsFile, type TuningRow, modelDir } from "../contract/artifacts.ts";
-import { buildFoldInGraph } from "../export/onnx-graph.ts";
+import { EMBEDDINGS_FILE, LOG_FILE, METRICS_FILE, type MetricsFile, type TuningRow, modelDir } from "../contract/artifacts.ts";
+import { writeServingGraphs } from "../export/serving-graphs.ts";
 import { engine } from "../engine/kernels.ts";
 import { evaluate } from "../eval/evaluate.ts";
 import type { EpochRecord, FitContext, ModelFactory, Params, Recommender } from "../models/recommender.ts";
 import type { Split } from "../protocol/protocols.ts";
 import { writeEmbeddings } from "../export/bundle.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../util/fs-atomic.ts";
+import { writeJsonAtomic } from "../util/fs-atomic.ts";
 
 /** The metric parameters are selected by, on valid. */
 export const SELECTION_METRIC = "ndcg@10";
@@ -74,6 +74,9 @@ export async function trainModel(factory: ModelFactory, split: Split, opts: Trai
     const fitSeconds = (performance.now() - t0) / 1000;
     epochLog?.close();
     const info = model.fitInfo?.();
+    // parameters the model chose on valid while fitting, and the candidates it compared
+    if (info?.chosen) params = { ...params, ...info.chosen };
+    if (info?.tuning) tuning.push(...info.tuning);
     const valid = split.valid ? evaluate(model, split, "valid", { ks }) : null;
     const test = evaluate(model, split, "test", { ks, cappedRecall: opts.cappedRecall });
     const result: MetricsFile = {
@@ -89,7 +92,7 @@ export async function trainModel(factory: ModelFactory, split: Split, opts: Trai
       eval_seconds: round(test.seconds),
       tuning,
       created: new Date().toISOString(),
-      ...(info ? { epochs: info.epochs, best_epoch: info.best_epoch, train_seconds: info.train_seconds, stopped: info.stopped } : {}),
+      ...(info?.epochs !== undefined ? { epochs: info.epochs, best_epoch: info.best_epoch, train_seconds: info.train_seconds, stopped: info.stopped } : {}),
       // the process's peak resident memory so far (kilobytes from the OS)
       peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
     };
@@ -97,12 +100,11 @@ export async function trainModel(factory: ModelFactory, split: Split, opts: Trai
     if (opts.artifactsDir) {
       const dir = join(opts.artifactsDir, modelDir(factory.name));
       if (model.embeddings) writeEmbeddings(dir, model.embeddings());
-      // The fold-in graph is written now, while the model lives; export adds it to the bundle.
-      const foldIn = model.foldIn?.() ?? null;
-      const foldInPath = join(dir, BUNDLE_FILES.foldin);
-      if (foldIn) writeFileAtomic(foldInPath, buildFoldInGraph(`${factory.name} fold-in`, foldIn, FOLDIN_GRAPH));
-      else rmSync(foldInPath, { force: true });
-      result.foldin = foldIn?.kind ?? null;
+      else rmSync(join(dir, EMBEDDINGS_FILE), { force: true });
+      // The serving graphs are written now, while the model lives; export adds them to the bundle.
+      const graphs = writeServingGraphs(dir, model);
+      result.recs = graphs.recs;
+      result.foldin = graphs.foldin;
       writeJsonAtomic(join(dir, METRICS_FILE), result);
     }
     return result;

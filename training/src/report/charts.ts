@@ -34,6 +34,10 @@ export async function comparisonCharts(c: Comparison): Promise<{ title: string; 
     ]),
   );
   const quality = rows.map((r) => ({ model: r.model, seconds: Math.max(r.fit_seconds, 0.01), ndcg: r.test["ndcg@10"] }));
+  // the served model's exported graph, at its model's fit time
+  const servedFit = rows.find((r) => r.model === c.served?.model)?.fit_seconds;
+  if (c.served && servedFit !== undefined)
+    quality.push({ model: `served ${c.served.model} (model.onnx)`, seconds: Math.max(servedFit, 0.01), ndcg: c.served.test["ndcg@10"] });
   const charts: { title: string; spec: TopLevelSpec }[] = [
     {
       title: "Test NDCG@10 each model reaches against the seconds it took to fit (log scale, this machine)",
@@ -48,7 +52,7 @@ export async function comparisonCharts(c: Comparison): Promise<{ title: string; 
         encoding: {
           x: { field: "seconds", type: "quantitative", scale: { type: "log" }, title: "fit seconds (log scale)" },
           y: { field: "ndcg", type: "quantitative", scale: { zero: false }, title: "test NDCG@10" },
-          color: { field: "model", sort: rows.map((r) => r.model), scale: { scheme: "tableau10" }, legend: null },
+          color: { field: "model", sort: quality.map((r) => r.model), scale: { scheme: "tableau20" }, legend: null },
           tooltip: [{ field: "model" }, { field: "seconds", format: ".1f" }, { field: "ndcg", format: ".4f" }],
         },
       } as TopLevelSpec,

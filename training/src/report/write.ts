@@ -43,6 +43,22 @@ function headlineTable(c: Comparison): string[][] {
         .map((p) => `${p.recall10.toFixed(4)} / ${p.ndcg10.toFixed(4)} (${p.source}, published)`)
         .join("; "),
     ]),
+    ...(c.served
+      ? [
+          [
+            `served: ${c.served.model} (its model.onnx)`,
+            f4(c.served.test["recall@10"]),
+            f4(c.served.test["ndcg@10"]),
+            f4(c.served.test["precision@10"]),
+            f4(c.served.test["recall@20"]),
+            f4(c.served.test["ndcg@20"]),
+            f4(c.served.test["precision@20"]),
+            "",
+            "",
+            `best published, any model: ${c.best_published.recall10.value} / ${c.best_published.ndcg10.value}`,
+          ],
+        ]
+      : []),
   ];
 }
 
@@ -93,6 +109,12 @@ function headlineNotes(c: Comparison): string[] {
   const notes = [
     `RecBole's best published figures on this protocol, for any model: Recall@10 ${c.best_published.recall10.value} (${c.best_published.recall10.model}), NDCG@10 ${c.best_published.ndcg10.value} (${c.best_published.ndcg10.model}).`,
   ];
+  if (c.served) {
+    const s = c.served;
+    notes.push(
+      `Served: \`npm run publish\` picks ${s.model}, the exportable model with the best valid NDCG@10 (${f4(s.valid?.["ndcg@10"])} from its model.onnx). Its row is its exported model.onnx run through the same evaluation (${s.recs === "user" ? "the trained user vectors" : `given each user's ${s.recs === "history" ? "train history" : "index and train history"}, as the Worker does`}); the bundle is ${(s.bundle_bytes / 2 ** 20).toFixed(1)} MiB, model.onnx ${(s.model_bytes / 2 ** 20).toFixed(1)} MiB.`,
+    );
+  }
   const t = c.time_to_quality;
   if (t) {
     notes.push(

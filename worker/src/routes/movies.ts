@@ -34,6 +34,9 @@ export const movies = new Hono<AppEnv>()
     const { k } = c.req.valid("query");
     const model = c.var.model;
     const item = movieIndex(model, c.req.valid("param").movieId);
+    if (!model.similar) {
+      throw new ApiError(404, "no_similar", `the served model (${model.manifest.model}) has no item embeddings, so it cannot list similar movies`);
+    }
     const ranked = await similarItems(model, item, k, [item]);
     return c.json({
       model: model.version,

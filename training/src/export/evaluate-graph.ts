@@ -1,0 +1,72 @@
+// The served model's metrics: model.onnx itself, run in onnxruntime-web (the runtime the Worker
+// uses), through the same full-ranking evaluation as training. Whatever the graph changes (float16
+// weights, a fold-in user vector), these are the numbers of what is served.
+import { createRequire } from "node:module";
+import { dirname } from "node:path";
+import { pathToFileURL } from "node:url";
+import * as ort from "onnxruntime-web";
+import { RECS_GRAPH, type RecsQuery, recsTakesHistory, recsTakesUser } from "../contract/artifacts.ts";
+import { type EvaluationOptions, evaluateRanker } from "../eval/evaluate.ts";
+import type { MetricValues } from "../eval/metrics.ts";
+import { rowOf } from "../protocol/csr.ts";
+import { type Split, evaluationMask, heldOut } from "../protocol/protocols.ts";
+
+export interface GraphMetrics {
+  valid: MetricValues | null;
+  test: MetricValues;
+  seconds: number;
+}
+
+/**
+ * onnxruntime-web finds its wasm beside its own module; under a bundler's module runner (the
+ * Workers tests' global setup) that place is lost, so it is given explicitly.
+ */
+function useInstalledWasm(): void {
+  const dist = dirname(createRequire(import.meta.url).resolve("onnxruntime-web"));
+  ort.env.wasm.wasmPaths = `${pathToFileURL(dist).href}/`;
+  ort.env.wasm.numThreads = 1;
+}
+
+function int64(values: ArrayLike<number>): ort.Tensor {
+  const data = new BigInt64Array(values.length);
+  for (let i = 0; i < values.length; i++) data[i] = BigInt(values[i]);
+  return new ort.Tensor("int64", data, [values.length]);
+}
+
+/** Evaluates model.onnx on valid (when the protocol has one) and test. */
+export async function evaluateGraph(graph: Uint8Array, recs: RecsQuery, split: Split, opts: EvaluationOptions = {}): Promise<GraphMetrics> {
+  useInstalledWasm();
+  const session = await ort.InferenceSession.create(graph);
+  const [byUser, byHistory] = [recsTakesUser(recs), recsTakesHistory(recs)];
+  const expected = [
+    ...(byUser ? [RECS_GRAPH.inputs.query] : []),
+    ...(byHistory ? [RECS_GRAPH.inputs.history] : []),
+    RECS_GRAPH.inputs.k,
+    RECS_GRAPH.inputs.exclude,
+  ];
+  if (session.inputNames.join() !== expected.join()) {
+    throw new Error(
+      `model.onnx takes ${session.inputNames.join(", ")}, but its metrics say it ranks from "${recs}" (${expected.join(", ")}): train the model again`,
+    );
+  }
+  const start = performance.now();
+  try {
+    const rank = async (user: number, exclude: Int32Array, k: number): Promise<ArrayLike<number>> => {
+      const history = rowOf(split.train, user);
+      if (byHistory && history.length === 0) return [];
+      const out = await session.run({
+        ...(byUser ? { [RECS_GRAPH.inputs.query]: int64([user]) } : {}),
+        ...(byHistory ? { [RECS_GRAPH.inputs.history]: int64(history) } : {}),
+        [RECS_GRAPH.inputs.k]: int64([Math.min(k, split.counts.items - exclude.length)]),
+        [RECS_GRAPH.inputs.exclude]: int64(exclude),
+      });
+      return Array.from(out[RECS_GRAPH.outputs.items].data as BigInt64Array, Number);
+    };
+    const run = (which: "valid" | "test") => evaluateRanker(rank, evaluationMask(split, which), heldOut(split, which), opts);
+    const valid = split.valid ? (await run("valid")).metrics : null;
+    const test = (await run("test")).metrics;
+    return { valid, test, seconds: (performance.now() - start) / 1000 };
+  } finally {
+    await session.release();
+  }
+}
