@@ -139,7 +139,7 @@ function syntheticDataset(): Dataset {
   }
   return {
     name: "ml-100k",
-    ratings: { length: u.length, user: Int32Array.from(u), item: Int32Array.from(it), rating: Uint8Array.from(r), timestamp: new Int32Array(u.length) },
+    ratings: { length: u.length, user: Int32Array.from(u), item: Int32Array.from(it), rating: Float32Array.from(r), timestamp: new Int32Array(u.length) },
     movies: [],
     users: [],
   };

@@ -122,7 +122,7 @@ describe("models against plain references", () => {
 const ml1m = realDatasetDir("ml-1m");
 describe.skipIf(!ml1m)("calibration on the real ML-1M (RecBole protocol)", () => {
   it("EASE with RecBole's best lambda (1000) lands within 0.006 of RecBole's published 0.2139 / 0.2865", async () => {
-    const split = buildSplit(loadDataset(DATASETS["ml-1m"], ml1m!), PROTOCOLS.recbole);
+    const split = buildSplit(await loadDataset(DATASETS["ml-1m"], ml1m!), PROTOCOLS.recbole);
     const r = await trainModel(ease, split, { overrides: { lambda: 1000 } });
     expect(Math.abs(r.test["recall@10"] - 0.2139)).toBeLessThan(0.006);
     expect(Math.abs(r.test["ndcg@10"] - 0.2865)).toBeLessThan(0.006);

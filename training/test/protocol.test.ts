@@ -22,7 +22,7 @@ function syntheticDataset(users: number, items: number, perUser: number, seed: n
   }
   return {
     name: "ml-100k",
-    ratings: { length: u.length, user: Int32Array.from(u), item: Int32Array.from(it), rating: Uint8Array.from(r), timestamp: new Int32Array(u.length) },
+    ratings: { length: u.length, user: Int32Array.from(u), item: Int32Array.from(it), rating: Float32Array.from(r), timestamp: new Int32Array(u.length) },
     movies: [],
     users: [],
   };
@@ -54,7 +54,7 @@ describe("positive interactions and k-core filtering", () => {
     add(3, 1, 2); // rating below the threshold
     const ds: Dataset = {
       name: "ml-100k",
-      ratings: { length: u.length, user: Int32Array.from(u), item: Int32Array.from(it), rating: Uint8Array.from(r), timestamp: new Int32Array(u.length) },
+      ratings: { length: u.length, user: Int32Array.from(u), item: Int32Array.from(it), rating: Float32Array.from(r), timestamp: new Int32Array(u.length) },
       movies: [],
       users: [],
     };
@@ -113,8 +113,8 @@ describe("global split (tutorial)", () => {
 
 const ml1m = realDatasetDir("ml-1m");
 describe.skipIf(!ml1m)("the RecBole protocol on the real ML-1M", () => {
-  it("yields 834,449 interactions, 6,033 users and 3,123 items", () => {
-    const split = buildSplit(loadDataset(DATASETS["ml-1m"], ml1m!), PROTOCOLS.recbole);
+  it("yields 834,449 interactions, 6,033 users and 3,123 items", async () => {
+    const split = buildSplit(await loadDataset(DATASETS["ml-1m"], ml1m!), PROTOCOLS.recbole);
     expect(split.counts.interactions).toBe(834_449);
     expect(split.counts.users).toBe(6_033);
     expect(split.counts.items).toBe(3_123);

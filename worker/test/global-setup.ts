@@ -45,7 +45,7 @@ function generatedDataset(): Dataset {
       length: user.length,
       user: Int32Array.from(user),
       item: Int32Array.from(item),
-      rating: Uint8Array.from(rating),
+      rating: Float32Array.from(rating),
       timestamp: new Int32Array(user.length),
     },
     movies,

@@ -5,16 +5,16 @@ import { Command } from "commander";
 import { METRICS_FILE, type MetricsFile, modelDir } from "../contract/artifacts.ts";
 import { exportBundle } from "../export/bundle.ts";
 import { prepare } from "../pipeline/prepare.ts";
-import { addDataOptions, runCli } from "./options.ts";
+import { type OwnDataOptions, addDataOptions, addOwnDataOptions, ownData, runCli } from "./options.ts";
 
-const program = addDataOptions(new Command("export"))
+const program = addOwnDataOptions(addDataOptions(new Command("export")))
   .description(
     "Write the serving bundle artifacts/<model>/{model.onnx, foldin.onnx or history.bin, similar.onnx and because.onnx when the model has item embeddings, rated.bin, movies.json, ids.json, manifest.json} from a trained model (lightgcn, mf, ngcf, ials, ease, blend), and evaluate the exported model.onnx: the manifest's metrics are the served graph's. `npm run train` does this already.",
   )
   .option("--model <name>", "trained model to export", "lightgcn")
   .option("--artifacts <dir>", "artifacts folder", "artifacts");
 program.parse();
-const opts = program.opts<{ model: string; artifacts: string; from?: string; dataDir: string }>();
+const opts = program.opts<OwnDataOptions & { model: string; artifacts: string; from?: string; dataDir: string }>();
 
 await runCli(async () => {
   const dir = join(opts.artifacts, modelDir(opts.model));
@@ -25,8 +25,12 @@ await runCli(async () => {
     throw new Error(`${join(dir, METRICS_FILE)} is missing or unreadable: run \`npm run train -- --model ${opts.model}\` first`);
   }
   const log = (l: string): void => console.error(l);
+  const custom = ownData(opts);
+  if (metrics.dataset.startsWith("custom-") && !custom)
+    throw new Error(`${opts.model} was trained on your own ratings (${metrics.dataset}): give the same --ratings (and --items, --columns) again`);
   const { data, split } = await prepare({
     dataset: metrics.dataset,
+    custom,
     protocol: metrics.protocol,
     seed: metrics.seed,
     from: opts.from,

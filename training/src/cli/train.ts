@@ -3,7 +3,16 @@ import { Command, InvalidArgumentError } from "commander";
 import { MODELS } from "../models/registry.ts";
 import type { Params } from "../models/recommender.ts";
 import { runTraining } from "../pipeline/run.ts";
-import { type DataOptions, type ProtocolOptions, addDataOptions, addProtocolOptions, runCli } from "./options.ts";
+import {
+  type DataOptions,
+  type OwnDataOptions,
+  type ProtocolOptions,
+  addDataOptions,
+  addOwnDataOptions,
+  addProtocolOptions,
+  ownData,
+  runCli,
+} from "./options.ts";
 
 function param(value: string, previous: Params): Params {
   const m = /^([A-Za-z_][\w-]*)=(.+)$/.exec(value);
@@ -12,7 +21,7 @@ function param(value: string, previous: Params): Params {
   return { ...previous, [m[1]]: m[2] === "true" ? true : m[2] === "false" ? false : Number.isFinite(n) ? n : m[2] };
 }
 
-const program = addProtocolOptions(addDataOptions(new Command("train")))
+const program = addOwnDataOptions(addProtocolOptions(addDataOptions(new Command("train"))))
   .description("Train and evaluate models (full ranking over all items) and write artifacts/<model>/metrics.json.")
   .option("--model <names>", `comma-separated models: ${MODELS.map((m) => m.name).join(", ")}`, "lightgcn")
   .option("--param <key=value>", "fix a model parameter (repeatable); fixed parameters are not tuned", param, {})
@@ -22,6 +31,7 @@ const program = addProtocolOptions(addDataOptions(new Command("train")))
 program.parse();
 const opts = program.opts<
   DataOptions &
+    OwnDataOptions &
     ProtocolOptions & {
       model: string;
       param: Params;
@@ -31,6 +41,6 @@ const opts = program.opts<
 >();
 
 await runCli(async () => {
-  const { results, table } = await runTraining({ ...opts, models: opts.model.split(","), params: opts.param });
+  const { results, table } = await runTraining({ ...opts, custom: ownData(opts), models: opts.model.split(","), params: opts.param });
   console.log(opts.json ? JSON.stringify(results, null, 2) : `\n${table}`);
 });

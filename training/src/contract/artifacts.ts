@@ -4,8 +4,11 @@
 import type { MetricValues } from "../eval/metrics.ts";
 
 export const SPLIT_DIR = "split";
-export const SPLIT_FILES = { train: "train.tsv", valid: "valid.tsv", test: "test.tsv", meta: "split.json" } as const;
-/** Header of every split TSV: original MovieLens ids. */
+export const SPLIT_FILES = { train: "train.tsv", valid: "valid.tsv", test: "test.tsv", meta: "split.json", keys: "keys.json" } as const;
+/**
+ * Header of every split TSV: original MovieLens ids (for a user's own file with ids that are
+ * not positive integers, the numbers keys.json maps back: keys.users[id - 1] is user id's key).
+ */
 export const SPLIT_HEADER = "user_id\tmovie_id";
 
 export const METRICS_FILE = "metrics.json";

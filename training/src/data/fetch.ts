@@ -44,22 +44,26 @@ export async function ensureDataset(spec: DatasetSpec, opts: FetchOptions = {}):
     log(`${spec.name}: already present in ${target}`);
     return target;
   }
+  if (!spec.url && !opts.from) {
+    throw new DatasetError(`${spec.name} is not downloaded but generated: run \`npm run data -- --synthetic ${spec.name.replace(/^synthetic-/, "")}\` first`);
+  }
   mkdirSync(resolve(opts.dataDir ?? "data"), { recursive: true });
   const staging = tempPathFor(target);
   try {
     if (opts.from) {
       const zip = join(resolve(opts.from), `${spec.name}.zip`);
       if (!existsSync(join(resolve(opts.from), spec.name)) && existsSync(zip)) {
-        // the official archive: its md5 is known
+        // the official archive: its md5 is pinned here, or published by GroupLens beside it
         const bytes = readFileSync(zip);
         const md5 = createHash("md5").update(bytes).digest("hex");
-        if (md5 !== spec.md5)
-          throw new DatasetError(`${zip}: checksum mismatch (md5 ${md5}, expected ${spec.md5}): not the official ${spec.name} archive; nothing was copied.`);
+        const expected = spec.md5 ?? publishedMd5(readLocalMd5(`${zip}.md5`), `${zip}.md5`);
+        if (md5 !== expected)
+          throw new DatasetError(`${zip}: checksum mismatch (md5 ${md5}, expected ${expected}): not the official ${spec.name} archive; nothing was copied.`);
         extract(spec, bytes, staging);
         log(`${spec.name}: extracted from ${zip} (md5 verified)`);
       } else {
         copyFromFolder(spec, resolve(opts.from), staging);
-        verifyCopy(spec, join(resolve(opts.from), spec.name), staging);
+        await verifyCopy(spec, join(resolve(opts.from), spec.name), staging);
         log(`${spec.name}: copied from ${resolve(opts.from, spec.name)} (parsed and counted: it matches the official files)`);
       }
     } else {
@@ -92,32 +96,65 @@ function copyFromFolder(spec: DatasetSpec, from: string, staging: string): void 
  * A folder has no archive checksum to verify: parse every file (a malformed line fails with its
  * file and line) and compare the row counts with the official dataset's.
  */
-function verifyCopy(spec: DatasetSpec, source: string, staging: string): void {
+async function verifyCopy(spec: DatasetSpec, source: string, staging: string): Promise<void> {
   let data: Dataset;
   try {
-    data = loadDataset(spec, staging);
+    data = await loadDataset(spec, staging);
   } catch (err) {
     throw new DatasetError(`${source}: ${(err as Error).message.replace(staging, source)}; nothing was copied.`);
   }
   if (!spec.expected) return;
-  const found = { ratings: data.ratings.length + (data.duplicatesMerged ?? 0), movies: data.movies.length, users: data.users.length };
+  // releases without a users file count the distinct users of the ratings
+  const users = spec.files.users ? data.users.length : new Set(data.ratings.user).size;
+  const found = { ratings: data.ratings.length + (data.duplicatesMerged ?? 0), movies: data.movies.length, users };
   for (const key of ["ratings", "movies", "users"] as const) {
     if (found[key] !== spec.expected[key]) {
       throw new DatasetError(
-        `${join(source, spec.files[key])} holds ${found[key].toLocaleString("en-US")} ${key}, the official ${spec.name} has ${spec.expected[key].toLocaleString("en-US")}: not the ${spec.name} files, or a changed copy; nothing was copied.`,
+        `${join(source, spec.files[key] ?? spec.files.ratings)} holds ${found[key].toLocaleString("en-US")} ${key}, the official ${spec.name} has ${spec.expected[key].toLocaleString("en-US")}: not the ${spec.name} files, or a changed copy; nothing was copied.`,
       );
     }
   }
 }
 
+function readLocalMd5(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    throw new DatasetError(`${path} is missing: the archive's checksum, as GroupLens publishes it beside the zip, is needed to verify it; nothing was copied.`);
+  }
+}
+
+/** The md5 in a checksum file as GroupLens publishes them ("<md5>  <file>" or "MD5 (<file>) = <md5>"). */
+export function publishedMd5(text: string, where: string): string {
+  const m = /\b([0-9a-f]{32})\b/i.exec(text);
+  if (!m) throw new DatasetError(`${where} holds no md5 checksum ("${text.trim().slice(0, 80)}"); nothing was kept.`);
+  return m[1].toLowerCase();
+}
+
+/** The archive's expected md5: pinned in the spec, or the one GroupLens publishes at <url>.md5. */
+async function expectedMd5(spec: DatasetSpec, url: string): Promise<string> {
+  if (spec.md5) return spec.md5;
+  let response: Response;
+  try {
+    response = await fetch(`${url}.md5`, { signal: AbortSignal.timeout(Number(process.env.EDGEREC_DOWNLOAD_IDLE_MS ?? DOWNLOAD_IDLE_MS)) });
+  } catch (err) {
+    throw new DatasetError(`${spec.name}: cannot fetch the published checksum ${url}.md5 (${causeOf(err)}); nothing was downloaded.`);
+  }
+  if (!response.ok) throw new DatasetError(`${spec.name}: ${url}.md5 answered HTTP ${response.status}; without the checksum nothing is downloaded.`);
+  return publishedMd5(await response.text(), `${url}.md5`);
+}
+
 async function downloadAndExtract(spec: DatasetSpec, staging: string, log: (line: string) => void): Promise<void> {
   const zipPath = `${staging}.zip`;
+  const url = spec.url;
+  if (!url) throw new DatasetError(`${spec.name} has no download`);
   try {
-    log(`${spec.name}: downloading ${spec.url}`);
-    const md5 = await download(spec.url, zipPath, spec.name);
-    if (md5 !== spec.md5) {
+    const expected = await expectedMd5(spec, url);
+    log(`${spec.name}: downloading ${url} (expected md5 ${expected})`);
+    const md5 = await download(url, zipPath, spec.name);
+    if (md5 !== expected) {
       throw new DatasetError(
-        `${spec.name}: checksum mismatch for ${spec.url}: md5 ${md5}, expected ${spec.md5}. ` +
+        `${spec.name}: checksum mismatch for ${url}: md5 ${md5}, expected ${expected}. ` +
           `The download is corrupt or not the official archive; nothing was kept. Try again, or point MOVIELENS_DIR at a local copy.`,
       );
     }
@@ -196,15 +233,16 @@ async function downloadWith(url: string, dest: string, label: string, signal: Ab
 }
 
 function extract(spec: DatasetSpec, zip: Uint8Array, staging: string): void {
+  // The official archives hold one top folder (ml-1m/, ml-32m/, ...); keep the files by base
+  // name, and inflate only those (ML-32M's archive holds tags and links too).
+  const wanted = new Set([...requiredFiles(spec), ...spec.extra]);
   let entries: Record<string, Uint8Array>;
   try {
-    entries = unzipSync(zip);
+    entries = unzipSync(zip, { filter: (file) => wanted.has(file.name.split("/").pop() ?? "") && file.name.split("/").length <= 2 });
   } catch (err) {
     throw new DatasetError(`${spec.name}: the archive is not a readable zip (${causeOf(err)}).`);
   }
   mkdirSync(staging, { recursive: true });
-  // The official archives hold one top folder (ml-1m/ or ml-100k/); keep the files by base name.
-  const wanted = new Set([...requiredFiles(spec), ...spec.extra]);
   const written = new Set<string>();
   for (const [path, bytes] of Object.entries(entries)) {
     const base = path.split("/").pop() ?? "";

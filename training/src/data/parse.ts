@@ -3,13 +3,15 @@
 // line number and what was wrong.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { DatasetName, DatasetSpec } from "./datasets.ts";
+import { parseMoviesCsv, parseRatingsCsv } from "./csv.ts";
+import type { DatasetSpec } from "./datasets.ts";
 
 export interface RatingTable {
   length: number;
   user: Int32Array;
   item: Int32Array;
-  rating: Uint8Array;
+  /** Stars: integers 1..5 in ML-1M and ML-100K, half stars 0.5..5 in the CSV releases; 0 in implicit data. */
+  rating: Float32Array;
   timestamp: Int32Array;
 }
 
@@ -29,36 +31,70 @@ export interface User {
 }
 
 export interface Dataset {
-  name: DatasetName;
+  /** A MovieLens dataset's name, or a name for a user's own ratings file. */
+  name: string;
   ratings: RatingTable;
   movies: Movie[];
+  /** Demographics, where the release has them (ML-1M, ML-100K). */
   users: User[];
   /** Rows dropped because the same (user, movie) pair came again (the last one is kept). */
   duplicatesMerged?: number;
+  /** No ratings, only interactions: every row is a positive (a user's own data without a rating column). */
+  implicit?: boolean;
+  /**
+   * The original ids when a user's own file used ids that are not positive integers: ids are
+   * then numbered 1..n in order of first appearance, and keys[n - 1] is the original of id n.
+   */
+  keys?: { users: string[] | null; items: string[] | null };
 }
 
 /**
  * One row per (user, movie): a pair that appears again replaces the earlier row (the later
- * line wins), so a repeated row never becomes a second training positive or exclusion.
+ * line wins), so a repeated row never becomes a second training positive or exclusion. Linear
+ * in the rows (a counting sort by user, then one stamp per item), for 32M-row files.
  */
 export function mergeDuplicateRatings(r: RatingTable): { ratings: RatingTable; merged: number } {
-  const last = new Map<number, number>();
+  let maxUser = 0;
   let maxItem = 0;
-  for (let k = 0; k < r.length; k++) maxItem = Math.max(maxItem, r.item[k]);
-  const key = (k: number): number => r.user[k] * (maxItem + 1) + r.item[k];
-  for (let k = 0; k < r.length; k++) last.set(key(k), k);
-  if (last.size === r.length) return { ratings: r, merged: 0 };
-  const keep: number[] = [];
-  for (let k = 0; k < r.length; k++) if (last.get(key(k)) === k) keep.push(k);
+  for (let k = 0; k < r.length; k++) {
+    if (r.user[k] > maxUser) maxUser = r.user[k];
+    if (r.item[k] > maxItem) maxItem = r.item[k];
+  }
+  // rows grouped by user, each group in file order
+  const start = new Int32Array(maxUser + 2);
+  for (let k = 0; k < r.length; k++) start[r.user[k] + 1]++;
+  for (let u = 0; u <= maxUser; u++) start[u + 1] += start[u];
+  const order = new Int32Array(r.length);
+  const fill = start.slice(0, maxUser + 1);
+  for (let k = 0; k < r.length; k++) order[fill[r.user[k]]++] = k;
+  const stamp = new Int32Array(maxItem + 1).fill(-1);
+  const lastRow = new Int32Array(maxItem + 1);
+  const dropped = new Uint8Array(r.length);
+  let merged = 0;
+  for (let u = 0; u <= maxUser; u++) {
+    for (let p = start[u]; p < start[u + 1]; p++) {
+      const k = order[p];
+      const i = r.item[k];
+      if (stamp[i] === u) {
+        dropped[lastRow[i]] = 1;
+        merged++;
+      }
+      stamp[i] = u;
+      lastRow[i] = k;
+    }
+  }
+  if (merged === 0) return { ratings: r, merged: 0 };
+  const keep = new Int32Array(r.length - merged);
+  for (let k = 0, n = 0; k < r.length; k++) if (!dropped[k]) keep[n++] = k;
   return {
     ratings: {
       length: keep.length,
-      user: Int32Array.from(keep, (k) => r.user[k]),
-      item: Int32Array.from(keep, (k) => r.item[k]),
-      rating: Uint8Array.from(keep, (k) => r.rating[k]),
-      timestamp: Int32Array.from(keep, (k) => r.timestamp[k]),
+      user: keep.map((k) => r.user[k]),
+      item: keep.map((k) => r.item[k]),
+      rating: Float32Array.from(keep, (k) => r.rating[k]),
+      timestamp: keep.map((k) => r.timestamp[k]),
     },
-    merged: r.length - keep.length,
+    merged,
   };
 }
 
@@ -94,7 +130,7 @@ export function parseRatings(buf: Uint8Array, file: string, sep: string): Rating
   for (let i = 0; i < buf.length; i++) if (buf[i] === NEWLINE) lines++;
   const user = new Int32Array(lines);
   const item = new Int32Array(lines);
-  const rating = new Uint8Array(lines);
+  const rating = new Float32Array(lines);
   const timestamp = new Int32Array(lines);
   const sepBytes = Buffer.from(sep, "latin1");
   const fields = [user, item, null, timestamp] as const;
@@ -270,25 +306,38 @@ export function parseUUser(buf: Uint8Array, file: string): User[] {
 }
 
 /** Reads and parses a dataset folder as fetched by `ensureDataset`. */
-export function loadDataset(spec: DatasetSpec, dir: string): Dataset {
+export async function loadDataset(spec: DatasetSpec, dir: string): Promise<Dataset> {
+  const path = (f: string): string => join(dir, f);
+  const hint = `run \`npm run data -- --dataset ${spec.name}\` first`;
   const read = (f: string): { buf: Uint8Array; path: string } => {
-    const path = join(dir, f);
     try {
-      return { buf: readFileSync(path), path };
+      return { buf: readFileSync(path(f)), path: path(f) };
     } catch (err) {
-      throw new Error(`cannot read ${path} (${(err as Error).message}); run \`npm run data -- --dataset ${spec.name}\` first`);
+      throw new Error(`cannot read ${path(f)} (${(err as Error).message}); ${hint}`);
     }
   };
+  if (spec.format === "csv") {
+    const readable = async <T>(f: string, parse: (p: string) => Promise<T>): Promise<T> => {
+      try {
+        return await parse(path(f));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new Error(`cannot read ${path(f)} (no such file); ${hint}`);
+        throw err;
+      }
+    };
+    const { ratings, merged } = mergeDuplicateRatings(await readable(spec.files.ratings, parseRatingsCsv));
+    return { name: spec.name, ratings, duplicatesMerged: merged, movies: await readable(spec.files.movies, parseMoviesCsv), users: [] };
+  }
   const r = read(spec.files.ratings);
   const m = read(spec.files.movies);
-  const u = read(spec.files.users);
-  const dat = spec.name === "ml-1m";
+  const u = spec.files.users ? read(spec.files.users) : null;
+  const dat = spec.format === "dat";
   const { ratings, merged } = mergeDuplicateRatings(parseRatings(r.buf, r.path, dat ? "::" : "\t"));
   return {
     name: spec.name,
     ratings,
     duplicatesMerged: merged,
     movies: dat ? parseMoviesDat(m.buf, m.path) : parseUItem(m.buf, m.path),
-    users: dat ? parseUsersDat(u.buf, u.path) : parseUUser(u.buf, u.path),
+    users: u ? (dat ? parseUsersDat(u.buf, u.path) : parseUUser(u.buf, u.path)) : [],
   };
 }

@@ -1,4 +1,5 @@
 // From a dataset name to a split: fetch if needed, parse, apply the protocol, write the split.
+import { type CustomDataOptions, loadCustomDataset } from "../data/custom.ts";
 import { datasetSpec } from "../data/datasets.ts";
 import { ensureDataset } from "../data/fetch.ts";
 import { type Dataset, loadDataset } from "../data/parse.ts";
@@ -7,6 +8,8 @@ import { writeSplit } from "./split-files.ts";
 
 export interface PrepareOptions {
   dataset: string;
+  /** A user's own ratings file, used instead of `dataset`. */
+  custom?: CustomDataOptions | undefined;
   protocol: string;
   seed: number;
   from?: string | undefined;
@@ -23,15 +26,21 @@ export interface Prepared {
 
 export async function prepare(opts: PrepareOptions): Promise<Prepared> {
   const log = opts.log ?? (() => {});
-  const spec = datasetSpec(opts.dataset);
   const protocol = protocolSpec(opts.protocol);
-  const dir = await ensureDataset(spec, { from: opts.from, dataDir: opts.dataDir ?? "data", log });
   let t = performance.now();
-  const data = loadDataset(spec, dir);
+  let data: Dataset;
+  if (opts.custom) {
+    data = await loadCustomDataset(opts.custom);
+  } else {
+    const spec = datasetSpec(opts.dataset);
+    const dir = await ensureDataset(spec, { from: opts.from, dataDir: opts.dataDir ?? "data", log });
+    t = performance.now();
+    data = await loadDataset(spec, dir);
+  }
   const parseSeconds = (performance.now() - t) / 1000;
   const merged = data.duplicatesMerged ?? 0;
   log(
-    `${spec.name}: parsed ${data.ratings.length.toLocaleString("en-US")} ratings, ${data.movies.length} movies, ${data.users.length} users in ${parseSeconds.toFixed(2)} s; ${merged} duplicate (user, movie) rows merged`,
+    `${data.name}: parsed ${data.ratings.length.toLocaleString("en-US")} ratings, ${data.movies.length} movies, ${data.users.length} users in ${parseSeconds.toFixed(2)} s; ${merged} duplicate (user, movie) rows merged`,
   );
   t = performance.now();
   const split = buildSplit(data, protocol, opts.seed);
@@ -40,6 +49,6 @@ export async function prepare(opts: PrepareOptions): Promise<Prepared> {
   log(
     `protocol ${protocol.name} (seed ${opts.seed}): ${c.interactions.toLocaleString("en-US")} interactions, ${c.users} users, ${c.items} items; train ${c.train}, valid ${c.valid}, test ${c.test}`,
   );
-  if (opts.artifactsDir) log(`split written to ${writeSplit(split, opts.artifactsDir)}`);
+  if (opts.artifactsDir) log(`split written to ${writeSplit(split, opts.artifactsDir, data.keys)}`);
   return { data, split, timings: { parse_seconds: parseSeconds, split_seconds: splitSeconds } };
 }

@@ -1,5 +1,6 @@
 // The whole offline job for a list of models: prepare the split, train each, print the table.
 import type { MetricsFile } from "../contract/artifacts.ts";
+import type { CustomDataOptions } from "../data/custom.ts";
 import { exportBundle } from "../export/bundle.ts";
 import { modelFactory } from "../models/registry.ts";
 import type { Params } from "../models/recommender.ts";
@@ -10,6 +11,8 @@ import { trainModel } from "./train-model.ts";
 export interface RunOptions {
   models: string[];
   dataset: string;
+  /** A user's own ratings file instead of `dataset`. */
+  custom?: CustomDataOptions | undefined;
   protocol: string;
   seed: number;
   from?: string | undefined;

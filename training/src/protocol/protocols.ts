@@ -68,45 +68,78 @@ export interface Split {
 export interface Interactions {
   user: Int32Array;
   item: Int32Array;
-  rating: Uint8Array;
+  rating: Float32Array;
 }
 
 export function positiveInteractions(dataset: Dataset, spec: ProtocolSpec): Interactions {
   const r = dataset.ratings;
-  let keep: number[] = [];
-  for (let i = 0; i < r.length; i++) if (r.rating[i] >= spec.minRating) keep.push(i);
+  // implicit data (no ratings) is all positives
+  let keep: Int32Array = new Int32Array(r.length);
+  let n = 0;
+  for (let i = 0; i < r.length; i++) if (dataset.implicit || r.rating[i] >= spec.minRating) keep[n++] = i;
+  keep = keep.slice(0, n);
   if (spec.minUserInteractions > 0 || spec.minItemInteractions > 0) {
     keep = kCore(keep, r.user, r.item, spec.minUserInteractions, spec.minItemInteractions);
   }
-  const idx = Int32Array.from(keep);
   return {
-    user: idx.map((i) => r.user[i]),
-    item: idx.map((i) => r.item[i]),
-    rating: Uint8Array.from(idx, (i) => r.rating[i]),
+    user: keep.map((i) => r.user[i]),
+    item: keep.map((i) => r.item[i]),
+    rating: Float32Array.from(keep, (i) => r.rating[i]),
   };
 }
 
-function kCore(rows: number[], user: Int32Array, item: Int32Array, minUser: number, minItem: number): number[] {
+function maxOf(a: Int32Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] > m) m = a[i];
+  return m;
+}
+
+/** Iterative k-core: drop users and items below their minimum until none is (counts by id). */
+function kCore(rows: Int32Array, user: Int32Array, item: Int32Array, minUser: number, minItem: number): Int32Array {
+  const uc = new Int32Array(maxOf(user) + 1);
+  const ic = new Int32Array(maxOf(item) + 1);
   let current = rows;
   for (;;) {
-    const uc = new Map<number, number>();
-    const ic = new Map<number, number>();
-    for (const i of current) {
-      uc.set(user[i], (uc.get(user[i]) ?? 0) + 1);
-      ic.set(item[i], (ic.get(item[i]) ?? 0) + 1);
+    uc.fill(0);
+    ic.fill(0);
+    for (let k = 0; k < current.length; k++) {
+      uc[user[current[k]]]++;
+      ic[item[current[k]]]++;
     }
-    const next = current.filter((i) => uc.get(user[i])! >= minUser && ic.get(item[i])! >= minItem);
-    if (next.length === current.length) return current;
-    current = next;
+    const next = new Int32Array(current.length);
+    let n = 0;
+    for (let k = 0; k < current.length; k++) {
+      const i = current[k];
+      if (uc[user[i]] >= minUser && ic[item[i]] >= minItem) next[n++] = i;
+    }
+    if (n === current.length) return current;
+    current = next.slice(0, n);
   }
 }
 
-function sortedIds(values: Int32Array): Int32Array {
-  return Int32Array.from(new Set(values)).sort();
+/** 0, 1, ..., n - 1. */
+function positions(n: number): Int32Array {
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) out[i] = i;
+  return out;
 }
 
-function indexOf(ids: Int32Array): Map<number, number> {
-  return new Map(Array.from(ids, (id, i) => [id, i]));
+/** The distinct ids, ascending. */
+function sortedIds(values: Int32Array): Int32Array {
+  const seen = new Uint8Array(maxOf(values) + 1);
+  for (let i = 0; i < values.length; i++) seen[values[i]] = 1;
+  const ids: number[] = [];
+  for (let id = 0; id < seen.length; id++) if (seen[id]) ids.push(id);
+  return Int32Array.from(ids);
+}
+
+/** id -> index into `ids`, as a dense table over 0..max id. */
+function indexOf(ids: Int32Array): Int32Array {
+  const index = new Int32Array((ids.length ? ids[ids.length - 1] : 0) + 1).fill(-1);
+  ids.forEach((id, i) => {
+    index[id] = i;
+  });
+  return index;
 }
 
 /** Applies a protocol to a dataset: filter, index, split (seeded). */
@@ -118,20 +151,15 @@ export function buildSplit(dataset: Dataset, spec: ProtocolSpec, seed = DEFAULT_
   const itemIds = sortedIds(pos.item);
   const uIndex = indexOf(userIds);
   const iIndex = indexOf(itemIds);
-  const u = Int32Array.from(pos.user, (id) => uIndex.get(id)!);
-  const it = Int32Array.from(pos.item, (id) => iIndex.get(id)!);
+  const u = pos.user.map((id) => uIndex[id]);
+  const it = pos.item.map((id) => iIndex[id]);
   const part = new Uint8Array(n); // 0 train, 1 valid, 2 test
   const rng = new Rng(seed);
 
   if (spec.split.kind === "per-user") {
     // Each user's interactions in file order, shuffled, then cut into train | valid | test
     // with valid = test = floor(0.1 n) (RecBole's split_by_ratio for 10-core users).
-    const byUser = csrFromTriples(
-      userIds.length,
-      1,
-      u,
-      Int32Array.from({ length: n }, (_, i) => i),
-    );
+    const byUser = csrFromTriples(userIds.length, 1, u, positions(n));
     // csrFromTriples sorted rows by column, i.e. by original position: file order.
     for (let r = 0; r < byUser.rows; r++) {
       const s = byUser.indptr[r];
@@ -146,20 +174,22 @@ export function buildSplit(dataset: Dataset, spec: ProtocolSpec, seed = DEFAULT_
       for (let k = nTrain + nValid; k < cnt; k++) part[rows[k]] = 2;
     }
   } else {
-    const order = rng.shuffle(Int32Array.from({ length: n }, (_, i) => i));
+    const order = rng.shuffle(positions(n));
     const nTest = Math.floor(n * spec.split.test + 1e-9);
     for (let k = n - nTest; k < n; k++) part[order[k]] = 2;
   }
 
   const pick = (p: number): Csr => {
-    const rows: number[] = [];
-    const cols: number[] = [];
-    const vals: number[] = [];
-    for (let i = 0; i < n; i++) {
+    let count = 0;
+    for (let i = 0; i < n; i++) if (part[i] === p) count++;
+    const rows = new Int32Array(count);
+    const cols = new Int32Array(count);
+    const vals = new Float32Array(count);
+    for (let i = 0, k = 0; i < n; i++) {
       if (part[i] !== p) continue;
-      rows.push(u[i]);
-      cols.push(it[i]);
-      vals.push(pos.rating[i]);
+      rows[k] = u[i];
+      cols[k] = it[i];
+      vals[k++] = pos.rating[i];
     }
     return p === 0 ? csrFromTriples(userIds.length, itemIds.length, rows, cols, vals) : csrFromTriples(userIds.length, itemIds.length, rows, cols);
   };
