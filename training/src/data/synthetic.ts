@@ -86,7 +86,7 @@ export class AliasTable {
     const scaled = Float64Array.from(weights, (w) => (w * n) / total);
     const small: number[] = [];
     const large: number[] = [];
-    scaled.forEach((p, i) => (p < 1 ? small : large).push(i));
+    for (let i = 0; i < n; i++) (scaled[i] < 1 ? small : large).push(i);
     while (small.length > 0 && large.length > 0) {
       const s = small.pop()!;
       const l = large.pop()!;
