@@ -51,6 +51,8 @@ export interface MetricsFile {
   counts: Counts;
   /** Metrics on valid (absent when the protocol has no valid set). */
   valid: MetricValues | null;
+  /** Users the valid metrics average over, when they come from a fixed sample (large datasets). */
+  valid_users?: number;
   test: MetricValues;
   fit_seconds: number;
   eval_seconds: number;

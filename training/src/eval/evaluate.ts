@@ -6,14 +6,27 @@ import { type Csr, rowOf } from "../protocol/csr.ts";
 import { type Split, evaluationMask, heldOut } from "../protocol/protocols.ts";
 import { MetricAccumulator, type MetricValues } from "./metrics.ts";
 import { topK } from "./topk.ts";
+import { Rng } from "../util/rng.ts";
 
 export const DEFAULT_KS = [10, 20] as const;
+
+/**
+ * A fixed, seeded sample of `n` of `rows` users (ascending), for validation during training at
+ * scale; null when there are no more users than that (every user is evaluated).
+ */
+export function userSample(rows: number, n: number, seed: number): Int32Array | null {
+  if (rows <= n) return null;
+  const all = Int32Array.from({ length: rows }, (_, i) => i);
+  return new Rng(seed).shuffle(all).slice(0, n).sort();
+}
 
 export interface EvaluationOptions {
   ks?: readonly number[];
   batchSize?: number;
   /** Also report the tutorial's hits / min(K, n) as recall_capped@K (never as recall). */
   cappedRecall?: boolean;
+  /** Evaluate only these users (ascending row indices): a fixed sample, at scale. */
+  users?: Int32Array;
 }
 
 export interface Evaluation {
@@ -42,20 +55,28 @@ export function evaluateMatrices(model: Scoring, items: number, mask: Csr, targe
   const isRelevant = new Uint8Array(items);
   const relevant = (item: number): boolean => isRelevant[item] === 1;
 
-  for (let from = 0; from < target.rows; from += batch) {
-    const to = Math.min(target.rows, from + batch);
-    // skip whole batches of users with nothing held out
-    if (target.indptr[to] === target.indptr[from]) continue;
-    model.score(from, to, scores);
-    for (let u = from; u < to; u++) {
-      const held = rowOf(target, u);
-      if (held.length === 0) continue;
-      const offset = (u - from) * items;
-      for (const i of rowOf(mask, u)) scores[offset + i] = Number.NEGATIVE_INFINITY;
-      const count = topK(scores, offset, items, maxK, ranked, best);
-      for (const i of held) isRelevant[i] = 1;
-      acc.add(ranked, count, relevant, held.length);
-      for (const i of held) isRelevant[i] = 0;
+  const rank = (u: number, offset: number): void => {
+    const held = rowOf(target, u);
+    for (const i of rowOf(mask, u)) scores[offset + i] = Number.NEGATIVE_INFINITY;
+    const count = topK(scores, offset, items, maxK, ranked, best);
+    for (const i of held) isRelevant[i] = 1;
+    acc.add(ranked, count, relevant, held.length);
+    for (const i of held) isRelevant[i] = 0;
+  };
+  if (opts.users) {
+    // a sample: one user at a time (sampled users are rarely neighbours)
+    for (const u of opts.users) {
+      if (target.indptr[u + 1] === target.indptr[u]) continue;
+      model.score(u, u + 1, scores);
+      rank(u, 0);
+    }
+  } else {
+    for (let from = 0; from < target.rows; from += batch) {
+      const to = Math.min(target.rows, from + batch);
+      // skip whole batches of users with nothing held out
+      if (target.indptr[to] === target.indptr[from]) continue;
+      model.score(from, to, scores);
+      for (let u = from; u < to; u++) if (target.indptr[u + 1] > target.indptr[u]) rank(u, (u - from) * items);
     }
   }
   return { metrics: acc.result(), users: acc.userCount, seconds: (performance.now() - start) / 1000 };

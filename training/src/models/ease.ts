@@ -4,20 +4,22 @@
 import { engine } from "../engine/kernels.ts";
 import type { Csr } from "../protocol/csr.ts";
 import { type ItemItemFoldIn, roundToHalf } from "./foldin.ts";
-import { ItemItemScorer } from "./item-item.ts";
-import type { ModelFactory } from "./recommender.ts";
+import { ITEM_MATRIX_BUDGET_BYTES, ItemItemScorer, itemCap } from "./item-item.ts";
+import type { FitContext, ModelFactory } from "./recommender.ts";
 import { ScorerModel } from "./scorer-model.ts";
 
 class Ease extends ScorerModel {
   readonly name = "ease";
   private itemScorer: ItemItemScorer | null = null;
 
-  async fit(train: Csr): Promise<void> {
+  async fit(train: Csr, ctx: FitContext): Promise<void> {
     const lambda = Number(this.params.lambda);
     if (!(lambda > 0)) throw new Error(`ease: lambda must be positive, got ${this.params.lambda}`);
     const e = engine();
-    const n = train.cols;
-    const scorer = ItemItemScorer.forTrain(train);
+    const scorer = ItemItemScorer.forTrain(train, itemCap(this.params.max_items));
+    const cap = scorer.describeCap();
+    if (cap) ctx.log(`ease: ${cap} (the dense item-item matrices must fit ${ITEM_MATRIX_BUDGET_BYTES / 2 ** 30} GiB of kernel memory); the others score -inf`);
+    const n = scorer.items;
     e.scoped(() => {
       const gram = e.gramBinary(scorer.x);
       const p = gram.view();
@@ -35,9 +37,13 @@ class Ease extends ScorerModel {
 
   readonly serving = "history";
 
-  /** EASE scores a history as it scores a train row (the indicator row times B), B in half precision. */
-  foldIn(): ItemItemFoldIn {
+  /**
+   * EASE scores a history as it scores a train row (the indicator row times B), B in half
+   * precision. A capped catalogue has no fold-in (nor serving graph): B covers only part of it.
+   */
+  foldIn(): ItemItemFoldIn | null {
     if (!this.itemScorer) throw new Error("ease: foldIn() before fit()");
+    if (this.itemScorer.kept) return null;
     return { kind: "item-item", items: this.itemScorer.items, weights: roundToHalf(this.itemScorer.weights.view()) };
   }
 }
@@ -45,7 +51,7 @@ class Ease extends ScorerModel {
 export const ease: ModelFactory = {
   name: "ease",
   description: "EASE closed-form item-item autoencoder (Steck 2019)",
-  defaults: { lambda: 1000 },
+  defaults: { lambda: 1000, max_items: "memory" },
   grid: [{ lambda: 250 }, { lambda: 500 }, { lambda: 1000 }, { lambda: 2000 }, { lambda: 4000 }],
   create: (params) => new Ease(params),
 };

@@ -4,27 +4,92 @@
 import { type Block, type CsrBlock, engine } from "../engine/kernels.ts";
 import type { Csr } from "../protocol/csr.ts";
 
+/**
+ * Kernel memory the dense item x item matrices may take while fitting: the f64 Gram matrix and
+ * the f32 weights, 12 bytes per item pair. 2 GiB holds 13,377 items; ML-1M's 3,123 take 117 MB,
+ * ML-32M's 87,585 would take 92 GB.
+ */
+export const ITEM_MATRIX_BUDGET_BYTES = 2 * 2 ** 30;
+const BYTES_PER_ITEM_PAIR = 12;
+
+/** The most items an item-item model keeps: "memory" (what the budget holds) or a number. */
+export function itemCap(param: number | string | boolean | undefined): number {
+  if (param === undefined || param === "memory") return Math.floor(Math.sqrt(ITEM_MATRIX_BUDGET_BYTES / BYTES_PER_ITEM_PAIR));
+  const n = Number(param);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`max_items must be "memory" or a positive integer, got ${param}`);
+  return n;
+}
+
 export class ItemItemScorer {
   private out: Block<"f32"> | null = null;
 
   private constructor(
-    /** The binary train matrix in kernel memory (also what the Gram matrix is built from). */
+    /** The binary train matrix in kernel memory (also what the Gram matrix is built from), over the kept items. */
     readonly x: CsrBlock,
     readonly weights: Block<"f32">,
+    /** Items the weights cover. */
     readonly items: number,
+    /** Every item of the catalogue. */
+    readonly allItems: number,
+    /** Kept item k is catalogue item kept[k]; null when every item is kept. */
+    readonly kept: Int32Array | null,
   ) {}
 
-  /** Copies the binary train matrix into kernel memory and allocates W (zeroed). */
-  static forTrain(train: Csr): ItemItemScorer {
+  /**
+   * Copies the binary train matrix into kernel memory and allocates W (zeroed). A catalogue over
+   * `maxItems` keeps its `maxItems` most popular items (by train interactions): the dense
+   * matrices are quadratic in items, and the rest score -inf.
+   */
+  static forTrain(train: Csr, maxItems = Number.POSITIVE_INFINITY): ItemItemScorer {
     const e = engine();
-    const x = e.csr({ rows: train.rows, cols: train.cols, indptr: train.indptr, indices: train.indices });
-    return new ItemItemScorer(x, e.alloc("f32", train.cols * train.cols), train.cols);
+    const kept = train.cols > maxItems ? mostPopular(train, maxItems) : null;
+    const m = kept ? restrictColumns(train, kept) : train;
+    const x = e.csr({ rows: m.rows, cols: m.cols, indptr: m.indptr, indices: m.indices });
+    return new ItemItemScorer(x, e.alloc("f32", m.cols * m.cols), m.cols, train.cols, kept);
+  }
+
+  /** "kept the 13,377 most popular of 87,585 items" or null when all are kept. */
+  describeCap(): string | null {
+    return this.kept ? `kept the ${this.items.toLocaleString("en-US")} most popular of ${this.allItems.toLocaleString("en-US")} items` : null;
   }
 
   score(from: number, to: number, out: Float32Array): void {
     const need = (to - from) * this.items;
     if (!this.out || this.out.length < need) this.out = engine().alloc("f32", need);
     engine().spmm(this.x, from, to, this.weights, this.items, this.out);
-    out.set(this.out.view().subarray(0, need));
+    const scores = this.out.view().subarray(0, need);
+    if (!this.kept) {
+      out.set(scores);
+      return;
+    }
+    const { kept, items, allItems } = this;
+    for (let r = 0; r < to - from; r++) {
+      const row = out.subarray(r * allItems, (r + 1) * allItems);
+      row.fill(Number.NEGATIVE_INFINITY);
+      for (let k = 0; k < items; k++) row[kept[k]] = scores[r * items + k];
+    }
   }
+}
+
+/** The `n` items with the most train interactions (ties: lower index), ascending. */
+function mostPopular(train: Csr, n: number): Int32Array {
+  const counts = new Int32Array(train.cols);
+  for (let p = 0; p < train.indptr[train.rows]; p++) counts[train.indices[p]]++;
+  const order = Int32Array.from({ length: train.cols }, (_, i) => i).sort((a, b) => counts[b] - counts[a] || a - b);
+  return order.slice(0, n).sort();
+}
+
+/** The train matrix over the kept items only, columns renumbered 0..kept.length - 1. */
+function restrictColumns(train: Csr, kept: Int32Array): Csr {
+  const local = new Int32Array(train.cols).fill(-1);
+  kept.forEach((item, k) => {
+    local[item] = k;
+  });
+  const indptr = new Int32Array(train.rows + 1);
+  const indices: number[] = [];
+  for (let u = 0; u < train.rows; u++) {
+    for (let p = train.indptr[u]; p < train.indptr[u + 1]; p++) if (local[train.indices[p]] >= 0) indices.push(local[train.indices[p]]);
+    indptr[u + 1] = indices.length;
+  }
+  return { rows: train.rows, cols: kept.length, indptr, indices: Int32Array.from(indices) };
 }

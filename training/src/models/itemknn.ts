@@ -4,21 +4,23 @@
 import { engine } from "../engine/kernels.ts";
 import type { Csr } from "../protocol/csr.ts";
 import { topK } from "../eval/topk.ts";
-import { ItemItemScorer } from "./item-item.ts";
-import type { ModelFactory } from "./recommender.ts";
+import { ITEM_MATRIX_BUDGET_BYTES, ItemItemScorer, itemCap } from "./item-item.ts";
+import type { FitContext, ModelFactory } from "./recommender.ts";
 import { ScorerModel } from "./scorer-model.ts";
 
 class ItemKnn extends ScorerModel {
   readonly name = "itemknn";
 
-  async fit(train: Csr): Promise<void> {
+  async fit(train: Csr, ctx: FitContext): Promise<void> {
     const k = Number(this.params.k);
     const shrink = Number(this.params.shrink);
     if (!Number.isInteger(k) || k < 1) throw new Error(`itemknn: k must be a positive integer, got ${this.params.k}`);
     if (!(shrink >= 0)) throw new Error(`itemknn: shrink must be >= 0, got ${this.params.shrink}`);
     const e = engine();
-    const n = train.cols;
-    const scorer = ItemItemScorer.forTrain(train);
+    const scorer = ItemItemScorer.forTrain(train, itemCap(this.params.max_items));
+    const cap = scorer.describeCap();
+    if (cap) ctx.log(`itemknn: ${cap} (the dense item-item matrices must fit ${ITEM_MATRIX_BUDGET_BYTES / 2 ** 30} GiB of kernel memory); the others score -inf`);
+    const n = scorer.items;
     e.scoped(() => {
       const gram = e.gramBinary(scorer.x).view();
       const norm = Float64Array.from({ length: n }, (_, i) => Math.sqrt(gram[i * n + i]));
@@ -42,7 +44,7 @@ class ItemKnn extends ScorerModel {
 export const itemknn: ModelFactory = {
   name: "itemknn",
   description: "item-item cosine k-nearest neighbours",
-  defaults: { k: 100, shrink: 0 },
+  defaults: { k: 100, shrink: 0, max_items: "memory" },
   grid: [{ k: 50 }, { k: 100 }, { k: 200 }, { k: 400 }],
   create: (params) => new ItemKnn(params),
 };

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { EMBEDDINGS_FILE, LOG_FILE, METRICS_FILE, type MetricsFile, type TuningRow, modelDir } from "../contract/artifacts.ts";
 import { writeServingGraphs } from "../export/serving-graphs.ts";
 import { engine } from "../engine/kernels.ts";
-import { evaluate } from "../eval/evaluate.ts";
+import { evaluate, userSample } from "../eval/evaluate.ts";
 import type { EpochRecord, FitContext, ModelFactory, Params, Recommender } from "../models/recommender.ts";
 import type { Split } from "../protocol/protocols.ts";
 import { writeEmbeddings } from "../export/bundle.ts";
@@ -13,6 +13,12 @@ import { writeJsonAtomic } from "../util/fs-atomic.ts";
 
 /** The metric parameters are selected by, on valid. */
 export const SELECTION_METRIC = "ndcg@10";
+
+/**
+ * Above this many users, valid metrics (early stopping, tuning, the reported valid row) come
+ * from a fixed, seeded sample of this many users; test always ranks every item for every user.
+ */
+export const VALID_SAMPLE_USERS = 20_000;
 
 export interface TrainOptions {
   /** Parameters fixed by the user; they are never tuned. */
@@ -33,11 +39,14 @@ export async function trainModel(factory: ModelFactory, split: Split, opts: Trai
   const log = opts.log ?? (() => {});
   const overrides = opts.overrides ?? {};
   const ks = opts.ks ?? [10, 20];
+  const sample = userSample(split.counts.users, VALID_SAMPLE_USERS, split.seed) ?? undefined;
+  if (sample && split.valid) log(`valid metrics on a fixed sample of ${sample.length.toLocaleString("en-US")} of ${split.counts.users.toLocaleString("en-US")} users (test ranks every user)`);
+  const validOn = { ks, users: sample };
   const ctx: FitContext = {
     seed: split.seed,
     log,
     signal: opts.signal,
-    validate: split.valid ? (m) => evaluate(m, split, "valid", { ks }).metrics : undefined,
+    validate: split.valid ? (m) => evaluate(m, split, "valid", validOn).metrics : undefined,
   };
   const base = { ...factory.defaults, ...overrides };
   const tuning: TuningRow[] = [];
@@ -52,7 +61,7 @@ export async function trainModel(factory: ModelFactory, split: Split, opts: Trai
       const metrics = await engine().scopedAsync(async () => {
         const model = factory.create(p);
         await model.fit(split.train, ctx);
-        return evaluate(model, split, "valid", { ks }).metrics;
+        return evaluate(model, split, "valid", validOn).metrics;
       });
       tuning.push({ params: p, valid: metrics });
       const score = metrics[SELECTION_METRIC];
@@ -77,7 +86,7 @@ export async function trainModel(factory: ModelFactory, split: Split, opts: Trai
     // parameters the model chose on valid while fitting, and the candidates it compared
     if (info?.chosen) params = { ...params, ...info.chosen };
     if (info?.tuning) tuning.push(...info.tuning);
-    const valid = split.valid ? evaluate(model, split, "valid", { ks }) : null;
+    const valid = split.valid ? evaluate(model, split, "valid", validOn) : null;
     const test = evaluate(model, split, "test", { ks, cappedRecall: opts.cappedRecall });
     const result: MetricsFile = {
       model: factory.name,
@@ -87,6 +96,7 @@ export async function trainModel(factory: ModelFactory, split: Split, opts: Trai
       params,
       counts: split.counts,
       valid: valid?.metrics ?? null,
+      ...(sample && valid ? { valid_users: valid.users } : {}),
       test: test.metrics,
       fit_seconds: round(fitSeconds),
       eval_seconds: round(test.seconds),
