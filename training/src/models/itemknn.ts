@@ -19,7 +19,8 @@ class ItemKnn extends ScorerModel {
     const e = engine();
     const scorer = ItemItemScorer.forTrain(train, itemCap(this.params.max_items));
     const cap = scorer.describeCap();
-    if (cap) ctx.log(`itemknn: ${cap} (the dense item-item matrices must fit ${ITEM_MATRIX_BUDGET_BYTES / 2 ** 30} GiB of kernel memory); the others score -inf`);
+    if (cap)
+      ctx.log(`itemknn: ${cap} (the dense item-item matrices must fit ${ITEM_MATRIX_BUDGET_BYTES / 2 ** 30} GiB of kernel memory); the others score -inf`);
     const n = scorer.items;
     e.scoped(() => {
       const gram = e.gramBinary(scorer.x).view();

@@ -40,7 +40,10 @@ export async function trainModel(factory: ModelFactory, split: Split, opts: Trai
   const overrides = opts.overrides ?? {};
   const ks = opts.ks ?? [10, 20];
   const sample = userSample(split.counts.users, VALID_SAMPLE_USERS, split.seed) ?? undefined;
-  if (sample && split.valid) log(`valid metrics on a fixed sample of ${sample.length.toLocaleString("en-US")} of ${split.counts.users.toLocaleString("en-US")} users (test ranks every user)`);
+  if (sample && split.valid)
+    log(
+      `valid metrics on a fixed sample of ${sample.length.toLocaleString("en-US")} of ${split.counts.users.toLocaleString("en-US")} users (test ranks every user)`,
+    );
   const validOn = { ks, users: sample };
   const ctx: FitContext = {
     seed: split.seed,
