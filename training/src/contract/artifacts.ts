@@ -195,6 +195,8 @@ export interface Manifest {
   metrics: MetricValues;
   /** Valid metrics of model.onnx, the same way (absent in older bundles). */
   valid?: MetricValues | null;
+  /** When the graph's metrics average over a fixed sample of users (datasets over 20,000 users): how many. */
+  metrics_users?: number;
   /** What model.onnx ranks a known user from (absent in older bundles: "user"). */
   recs?: RecsQuery;
   users: number;

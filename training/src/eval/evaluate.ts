@@ -11,6 +11,13 @@ import { Rng } from "../util/rng.ts";
 export const DEFAULT_KS = [10, 20] as const;
 
 /**
+ * Above this many users, valid metrics (early stopping, tuning, the reported valid row) come
+ * from a fixed, seeded sample of this many users; test always ranks every item for every user
+ * (the exported graph, run once per user, is evaluated on the sample too).
+ */
+export const VALID_SAMPLE_USERS = 20_000;
+
+/**
  * A fixed, seeded sample of `n` of `rows` users (ascending), for validation during training at
  * scale; null when there are no more users than that (every user is evaluated).
  */
@@ -86,6 +93,10 @@ export function evaluateMatrices(model: Scoring, items: number, mask: Csr, targe
  * Ranks one user's top `k` with `exclude` hidden (best first): what a served graph answers.
  * `exclude` is a view that is only valid during the call.
  */
+function* positions(n: number): Generator<number> {
+  for (let i = 0; i < n; i++) yield i;
+}
+
 export type Ranker = (user: number, exclude: Int32Array, k: number) => Promise<ArrayLike<number>>;
 
 /**
@@ -97,7 +108,7 @@ export async function evaluateRanker(rank: Ranker, mask: Csr, target: Csr, opts:
   const ks = opts.ks ?? DEFAULT_KS;
   const maxK = Math.max(...ks);
   const acc = new MetricAccumulator(ks, { cappedRecall: opts.cappedRecall });
-  for (let u = 0; u < target.rows; u++) {
+  for (const u of opts.users ?? positions(target.rows)) {
     const held = rowOf(target, u);
     if (held.length === 0) continue;
     const ranked = await rank(u, rowOf(mask, u), maxK);

@@ -178,6 +178,7 @@ export async function exportBundle(metrics: MetricsFile, data: Dataset, split: S
     params: metrics.params,
     metrics: served.test,
     valid: served.valid,
+    ...(served.sampleUsers ? { metrics_users: served.sampleUsers } : {}),
     recs,
     users,
     items,

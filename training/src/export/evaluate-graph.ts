@@ -6,7 +6,7 @@ import { dirname } from "node:path";
 import { pathToFileURL } from "node:url";
 import * as ort from "onnxruntime-web";
 import { RECS_GRAPH, type RecsQuery, recsTakesHistory, recsTakesUser } from "../contract/artifacts.ts";
-import { type EvaluationOptions, evaluateRanker } from "../eval/evaluate.ts";
+import { type EvaluationOptions, VALID_SAMPLE_USERS, evaluateRanker, userSample } from "../eval/evaluate.ts";
 import type { MetricValues } from "../eval/metrics.ts";
 import { rowOf } from "../protocol/csr.ts";
 import { type Split, evaluationMask, heldOut } from "../protocol/protocols.ts";
@@ -15,6 +15,8 @@ export interface GraphMetrics {
   valid: MetricValues | null;
   test: MetricValues;
   seconds: number;
+  /** Users the metrics average over when they come from a fixed sample (large datasets; see VALID_SAMPLE_USERS). */
+  sampleUsers: number | null;
 }
 
 /**
@@ -62,10 +64,12 @@ export async function evaluateGraph(graph: Uint8Array, recs: RecsQuery, split: S
       });
       return Array.from(out[RECS_GRAPH.outputs.items].data as BigInt64Array, Number);
     };
-    const run = (which: "valid" | "test") => evaluateRanker(rank, evaluationMask(split, which), heldOut(split, which), opts);
+    // one graph run per user: at scale, a fixed sample of users (the same one training validates on)
+    const users = userSample(split.counts.users, VALID_SAMPLE_USERS, split.seed) ?? undefined;
+    const run = (which: "valid" | "test") => evaluateRanker(rank, evaluationMask(split, which), heldOut(split, which), { ...opts, users });
     const valid = split.valid ? (await run("valid")).metrics : null;
-    const test = (await run("test")).metrics;
-    return { valid, test, seconds: (performance.now() - start) / 1000 };
+    const test = await run("test");
+    return { valid, test: test.metrics, seconds: (performance.now() - start) / 1000, sampleUsers: users ? test.users : null };
   } finally {
     await session.release();
   }

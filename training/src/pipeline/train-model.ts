@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { EMBEDDINGS_FILE, LOG_FILE, METRICS_FILE, type MetricsFile, type TuningRow, modelDir } from "../contract/artifacts.ts";
 import { writeServingGraphs } from "../export/serving-graphs.ts";
 import { engine } from "../engine/kernels.ts";
-import { evaluate, userSample } from "../eval/evaluate.ts";
+import { VALID_SAMPLE_USERS, evaluate, userSample } from "../eval/evaluate.ts";
 import type { EpochRecord, FitContext, ModelFactory, Params, Recommender } from "../models/recommender.ts";
 import type { Split } from "../protocol/protocols.ts";
 import { writeEmbeddings } from "../export/bundle.ts";
@@ -13,12 +13,6 @@ import { writeJsonAtomic } from "../util/fs-atomic.ts";
 
 /** The metric parameters are selected by, on valid. */
 export const SELECTION_METRIC = "ndcg@10";
-
-/**
- * Above this many users, valid metrics (early stopping, tuning, the reported valid row) come
- * from a fixed, seeded sample of this many users; test always ranks every item for every user.
- */
-export const VALID_SAMPLE_USERS = 20_000;
 
 export interface TrainOptions {
   /** Parameters fixed by the user; they are never tuned. */
