@@ -161,7 +161,7 @@ export function writeSyntheticDataset(shape: SyntheticShape, dir: string, seed: 
     const rw = new LineWriter(ratings);
     rw.line(RATINGS_CSV_HEADER);
     const taken = new Int32Array(shape.movies).fill(-1);
-    const picked = new Int32Array(Math.max(...counts));
+    const picked = new Int32Array(counts.reduce((a, b) => Math.max(a, b), 0));
     for (let u = 0; u < shape.users; u++) {
       const n = counts[u];
       let k = 0;

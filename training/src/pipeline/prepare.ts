@@ -40,14 +40,14 @@ export async function prepare(opts: PrepareOptions): Promise<Prepared> {
   const parseSeconds = (performance.now() - t) / 1000;
   const merged = data.duplicatesMerged ?? 0;
   log(
-    `${data.name}: parsed ${data.ratings.length.toLocaleString("en-US")} ratings, ${data.movies.length} movies, ${data.users.length} users in ${parseSeconds.toFixed(2)} s; ${merged} duplicate (user, movie) rows merged`,
+    `${data.name}: parsed ${data.ratings.length.toLocaleString("en-US")} ratings, ${data.movies.length} movies${data.users.length ? `, ${data.users.length} users` : ""} in ${parseSeconds.toFixed(2)} s; ${merged} duplicate (user, movie) rows merged`,
   );
   t = performance.now();
   const split = buildSplit(data, protocol, opts.seed);
   const splitSeconds = (performance.now() - t) / 1000;
   const c = split.counts;
   log(
-    `protocol ${protocol.name} (seed ${opts.seed}): ${c.interactions.toLocaleString("en-US")} interactions, ${c.users} users, ${c.items} items; train ${c.train}, valid ${c.valid}, test ${c.test}`,
+    `protocol ${protocol.name} (seed ${opts.seed}): ${c.interactions.toLocaleString("en-US")} interactions, ${c.users} users, ${c.items} items; train ${c.train}, valid ${c.valid}, test ${c.test} (${splitSeconds.toFixed(2)} s)`,
   );
   if (opts.artifactsDir) log(`split written to ${writeSplit(split, opts.artifactsDir, data.keys)}`);
   return { data, split, timings: { parse_seconds: parseSeconds, split_seconds: splitSeconds } };
