@@ -155,10 +155,11 @@ export async function exportBundle(metrics: MetricsFile, data: Dataset, split: S
     });
     files.because = buildBecauseGraph(`${metrics.model} because`, normalized, items, emb.dim, BECAUSE_GRAPH);
   }
-  opts.log?.(`${metrics.model}: evaluating the exported model.onnx (valid and test, full ranking)`);
+  opts.log?.(`${metrics.model}: evaluating the exported model.onnx (valid and test, full ranking over every item)`);
   const served = await evaluateGraph(recsGraph, recs, split);
+  const over = served.sampleUsers ? `a fixed sample of ${served.sampleUsers.toLocaleString("en-US")} test users, one graph run each` : "every test user";
   opts.log?.(
-    `${metrics.model}: model.onnx test NDCG@10 ${served.test["ndcg@10"].toFixed(4)}, Recall@10 ${served.test["recall@10"].toFixed(4)} (${served.seconds.toFixed(1)} s)`,
+    `${metrics.model}: model.onnx test NDCG@10 ${served.test["ndcg@10"].toFixed(4)}, Recall@10 ${served.test["recall@10"].toFixed(4)} over ${over} (${served.seconds.toFixed(1)} s)`,
   );
 
   const fileInfo = {} as Manifest["files"];
