@@ -48,25 +48,34 @@ function readTsv(path: string): [number, number][] {
   return lines.slice(1).map((l) => l.split("\t").map(Number) as [number, number]);
 }
 
-describe.skipIf(!ml100k)("export of a LightGCN trained on ML-100K", () => {
+/** Trains one model on ML-100K (seed 3) into a fresh artifacts folder, which it returns. */
+async function trainOnMl100k(model: string, params: Record<string, number>, tune = true): Promise<string> {
   const artifacts = mkdtempSync(join(tmpdir(), "edgerec-artifacts-"));
-  const dir = join(artifacts, "lightgcn");
+  await runTraining({
+    models: [model],
+    dataset: "ml-100k",
+    protocol: "recbole",
+    seed: 3,
+    from: dirname(ml100k!),
+    dataDir: mkdtempSync(join(tmpdir(), "edgerec-data-")),
+    artifacts,
+    params,
+    tune,
+    log: () => {},
+  });
+  return artifacts;
+}
+
+describe.skipIf(!ml100k)("export of a LightGCN trained on ML-100K", () => {
+  let artifacts: string;
+  let dir: string;
   let metrics: MetricsFile;
   let manifest: Manifest;
   let session: ort.InferenceSession;
 
   beforeAll(async () => {
-    await runTraining({
-      models: ["lightgcn"],
-      dataset: "ml-100k",
-      protocol: "recbole",
-      seed: 3,
-      from: dirname(ml100k!),
-      dataDir: mkdtempSync(join(tmpdir(), "edgerec-data-")),
-      artifacts,
-      params: { epochs: 8, batch: 2048, lr: 0.01, eval_every: 2 },
-      log: () => {},
-    });
+    artifacts = await trainOnMl100k("lightgcn", { epochs: 8, batch: 2048, lr: 0.01, eval_every: 2 });
+    dir = join(artifacts, "lightgcn");
     metrics = JSON.parse(readFileSync(join(dir, "metrics.json"), "utf8"));
     manifest = JSON.parse(readFileSync(join(dir, BUNDLE_FILES.manifest), "utf8"));
     session = await ort.InferenceSession.create(readFileSync(join(dir, BUNDLE_FILES.model)));
@@ -140,24 +149,14 @@ describe.skipIf(!ml100k)("export of a LightGCN trained on ML-100K", () => {
 });
 
 describe.skipIf(!ml100k)("export of EASE trained on ML-100K: a graph that ranks histories", () => {
-  const artifacts = mkdtempSync(join(tmpdir(), "edgerec-artifacts-"));
-  const dir = join(artifacts, "ease");
+  let artifacts: string;
+  let dir: string;
   let metrics: MetricsFile;
   let manifest: Manifest;
 
   beforeAll(async () => {
-    await runTraining({
-      models: ["ease"],
-      dataset: "ml-100k",
-      protocol: "recbole",
-      seed: 3,
-      from: dirname(ml100k!),
-      dataDir: mkdtempSync(join(tmpdir(), "edgerec-data-")),
-      artifacts,
-      params: { lambda: 300 },
-      tune: false,
-      log: () => {},
-    });
+    artifacts = await trainOnMl100k("ease", { lambda: 300 }, false);
+    dir = join(artifacts, "ease");
     metrics = JSON.parse(readFileSync(join(dir, "metrics.json"), "utf8"));
     manifest = JSON.parse(readFileSync(join(dir, BUNDLE_FILES.manifest), "utf8"));
   });
