@@ -10,7 +10,17 @@ import { join } from "node:path";
 import autocannon from "autocannon";
 import { Command } from "commander";
 import * as ort from "onnxruntime-web";
-import { BUNDLE_FILES, FOLDIN_GRAPH, type IdMaps, RECS_GRAPH, decodeRated } from "../../training/src/contract/artifacts.ts";
+import {
+  BUNDLE_FILES,
+  FOLDIN_GRAPH,
+  type IdMaps,
+  RECS_GRAPH,
+  type RatedCsr,
+  type RecsQuery,
+  decodeRated,
+  recsTakesHistory,
+  recsTakesUser,
+} from "../../training/src/contract/artifacts.ts";
 import { integer, runCli } from "../../training/src/cli/options.ts";
 import { readEmbeddings } from "../../training/src/export/bundle.ts";
 import { topK } from "../../training/src/eval/topk.ts";
@@ -35,16 +45,45 @@ const o = program.opts<{ model: string; artifacts: string; port: number; request
 
 const round = (x: number, digits = 3): number => Math.round(x * 10 ** digits) / 10 ** digits;
 
-/** Scoring of one user both ways, in this process (same onnxruntime-web wasm as the Worker). */
-async function scoringTimes(dir: string): Promise<{ ort_ms: number; ts_ms: number; agree: number }> {
+function readRated(dir: string, file: string): RatedCsr {
+  const buf = readFileSync(join(dir, file));
+  return decodeRated(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+}
+
+const int64 = (values: ArrayLike<number>): ort.Tensor => new ort.Tensor("int64", BigInt64Array.from(Array.from(values), BigInt), [values.length]);
+
+/** The query inputs of model.onnx for a known user, as the manifest's `recs` says (the Worker's rule). */
+function recsQuery(recs: RecsQuery, user: number, history: RatedCsr | null): Record<string, ort.Tensor> {
+  const query: Record<string, ort.Tensor> = {};
+  if (recsTakesUser(recs)) query[RECS_GRAPH.inputs.query] = int64([user]);
+  if (recsTakesHistory(recs) && history) query[RECS_GRAPH.inputs.history] = int64(history.indices.subarray(history.indptr[user], history.indptr[user + 1]));
+  return query;
+}
+
+/**
+ * Scoring of one user in this process (same onnxruntime-web wasm as the Worker), and for a graph
+ * over trained user vectors also by a plain TypeScript scorer (null for history graphs).
+ */
+async function scoringTimes(dir: string): Promise<{ ort_ms: number; ts_ms: number | null; agree: number | null }> {
   const manifest = readManifest(dir);
-  const emb = readEmbeddings(dir, manifest.users, manifest.items);
-  const buf = readFileSync(join(dir, BUNDLE_FILES.rated));
-  const rated = decodeRated(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  const recs = manifest.recs ?? "user";
+  const rated = readRated(dir, BUNDLE_FILES.rated);
+  const history = recsTakesHistory(recs) ? readRated(dir, BUNDLE_FILES.history) : null;
   ort.env.wasm.numThreads = 1;
   const session = await ort.InferenceSession.create(readFileSync(join(dir, BUNDLE_FILES.model)));
   const rng = new Rng(1);
   const users = Array.from({ length: o.queries }, () => rng.int(manifest.users));
+  const ortTop = async (u: number): Promise<number[]> => {
+    const ex = rated.indices.subarray(rated.indptr[u], rated.indptr[u + 1]);
+    const out = await session.run({ ...recsQuery(recs, u, history), [RECS_GRAPH.inputs.k]: int64([10]), [RECS_GRAPH.inputs.exclude]: int64(ex) });
+    return Array.from(out.items.data as BigInt64Array, Number);
+  };
+  for (const u of users.slice(0, 100)) await ortTop(u); // warm up
+  const t0 = performance.now();
+  for (const u of users) await ortTop(u);
+  const ortMs = (performance.now() - t0) / users.length;
+  if (recs !== "user") return { ort_ms: ortMs, ts_ms: null, agree: null };
+  const emb = readEmbeddings(dir, manifest.users, manifest.items);
   const d = emb.dim;
   const scores = new Float32Array(manifest.items);
   const best = new Int32Array(10);
@@ -59,23 +98,8 @@ async function scoringTimes(dir: string): Promise<{ ort_ms: number; ts_ms: numbe
     const n = topK(scores, 0, manifest.items, 10, best);
     return Array.from(best.subarray(0, n));
   };
-  const ortTop = async (u: number): Promise<number[]> => {
-    const ex = rated.indices.subarray(rated.indptr[u], rated.indptr[u + 1]);
-    const out = await session.run({
-      [RECS_GRAPH.inputs.query]: new ort.Tensor("int64", BigInt64Array.of(BigInt(u)), [1]),
-      [RECS_GRAPH.inputs.k]: new ort.Tensor("int64", BigInt64Array.of(10n), [1]),
-      [RECS_GRAPH.inputs.exclude]: new ort.Tensor("int64", BigInt64Array.from(ex, BigInt), [ex.length]),
-    });
-    return Array.from(out.items.data as BigInt64Array, Number);
-  };
-  for (const u of users.slice(0, 100)) {
-    tsTop(u);
-    await ortTop(u);
-  } // warm up
-  let t = performance.now();
-  for (const u of users) await ortTop(u);
-  const ortMs = (performance.now() - t) / users.length;
-  t = performance.now();
+  for (const u of users.slice(0, 100)) tsTop(u); // warm up
+  const t = performance.now();
   for (const u of users) tsTop(u);
   const tsMs = (performance.now() - t) / users.length;
   let agree = 0;
@@ -83,13 +107,18 @@ async function scoringTimes(dir: string): Promise<{ ort_ms: number; ts_ms: numbe
   return { ort_ms: ortMs, ts_ms: tsMs, agree: agree / 200 };
 }
 
-/** Fold-in scoring in this process: ORT on foldin.onnx for histories of real users' sizes. */
+/**
+ * Fold-in scoring in this process, for histories of real users' sizes: ORT on foldin.onnx, or on
+ * model.onnx when it ranks histories itself (with user -1 when it also takes a user).
+ */
 async function foldInTimes(dir: string): Promise<{ foldin_ms: number; mean_history: number } | null> {
   const manifest = readManifest(dir);
   if (!manifest.foldin) return null;
-  const session = await ort.InferenceSession.create(readFileSync(join(dir, BUNDLE_FILES.foldin)));
-  const buf = readFileSync(join(dir, BUNDLE_FILES.rated));
-  const rated = decodeRated(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  const recs = manifest.recs ?? "user";
+  const graph = recsTakesHistory(recs) ? BUNDLE_FILES.model : BUNDLE_FILES.foldin;
+  const session = await ort.InferenceSession.create(readFileSync(join(dir, graph)));
+  const rated = readRated(dir, BUNDLE_FILES.rated);
+  const asNewUser: Record<string, ort.Tensor> = session.inputNames.includes(RECS_GRAPH.inputs.query) ? { [RECS_GRAPH.inputs.query]: int64([-1]) } : {};
   const rng = new Rng(3);
   const histories = Array.from({ length: o.queries }, () => {
     const u = rng.int(manifest.users);
@@ -97,6 +126,7 @@ async function foldInTimes(dir: string): Promise<{ foldin_ms: number; mean_histo
   });
   const run = (h: BigInt64Array) =>
     session.run({
+      ...asNewUser,
       [FOLDIN_GRAPH.inputs.history]: new ort.Tensor("int64", h, [h.length]),
       [FOLDIN_GRAPH.inputs.k]: new ort.Tensor("int64", BigInt64Array.of(10n), [1]),
       [FOLDIN_GRAPH.inputs.exclude]: new ort.Tensor("int64", h, [h.length]),
@@ -208,7 +238,11 @@ await runCli(async () => {
   }
   const s = await scoringTimes(dir);
   console.log(
-    `scoring one user over ${readManifest(dir).items} items, top 10 (Node, same onnxruntime-web wasm): ORT ${round(s.ort_ms, 4)} ms, TypeScript ${round(s.ts_ms, 4)} ms; identical top-10 for ${(s.agree * 100).toFixed(1)}% of users`,
+    `scoring one user over ${readManifest(dir).items} items, top 10 (Node, same onnxruntime-web wasm): ORT ${round(s.ort_ms, 4)} ms${
+      s.ts_ms !== null && s.agree !== null
+        ? `, TypeScript ${round(s.ts_ms, 4)} ms; identical top-10 for ${(s.agree * 100).toFixed(1)}% of users`
+        : " (a history graph: no TypeScript scorer to compare)"
+    }`,
   );
   const f = await foldInTimes(dir);
   if (f)
@@ -220,7 +254,7 @@ await runCli(async () => {
       ...results,
       scoring: {
         ort_score_ms: round(s.ort_ms, 4),
-        ts_score_ms: round(s.ts_ms, 4),
+        ts_score_ms: s.ts_ms === null ? null : round(s.ts_ms, 4),
         topk_agreement: s.agree,
         ...(f ? { ort_foldin_ms: round(f.foldin_ms, 4) } : {}),
       },
