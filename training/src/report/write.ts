@@ -112,7 +112,7 @@ function headlineNotes(c: Comparison): string[] {
   if (c.served) {
     const s = c.served;
     notes.push(
-      `Served: \`npm run publish\` picks ${s.model}, the exportable model with the best valid NDCG@10 (${f4(s.valid?.["ndcg@10"])} from its model.onnx). Its row is its exported model.onnx run through the same evaluation (${s.recs === "user" ? "the trained user vectors" : `given each user's ${s.recs === "history" ? "train history" : "index and train history"}, as the Worker does`}); the bundle is ${(s.bundle_bytes / 2 ** 20).toFixed(1)} MiB, model.onnx ${(s.model_bytes / 2 ** 20).toFixed(1)} MiB.`,
+      `Served: npm run publish picks ${s.model}, the exportable model with the best valid NDCG@10 (${f4(s.valid?.["ndcg@10"])} from its model.onnx). Its row is its exported model.onnx run through the same evaluation (${s.recs === "user" ? "the trained user vectors" : `given each user's ${s.recs === "history" ? "train history" : "index and train history"}, as the Worker does`}); the bundle is ${(s.bundle_bytes / 2 ** 20).toFixed(1)} MiB, model.onnx ${(s.model_bytes / 2 ** 20).toFixed(1)} MiB.`,
     );
   }
   const t = c.time_to_quality;
