@@ -29,14 +29,19 @@ const round = (x: number): number => Math.round(x * 10) / 10;
 function memoryBucket(objects: Map<string, Uint8Array>, r2Md5: boolean): ModelBucket {
   const md5 = new Map([...objects].map(([key, bytes]) => [key, new Uint8Array(createHash("md5").update(bytes).digest()).buffer as ArrayBuffer]));
   return {
-    async get(key) {
-      const bytes = objects.get(key);
-      if (!bytes) return null;
+    async get(key, options) {
+      const whole = objects.get(key);
+      if (!whole) return null;
+      const bytes = options ? whole.subarray(options.range.offset, options.range.offset + options.range.length) : whole;
       return {
         checksums: r2Md5 ? { md5: md5.get(key) } : {},
         arrayBuffer: async () => new Uint8Array(bytes).buffer as ArrayBuffer, // a copy: a Buffer may share its pool
         json: async <T>() => JSON.parse(new TextDecoder().decode(bytes)) as T,
       };
+    },
+    async head(key) {
+      const bytes = objects.get(key);
+      return bytes ? { size: bytes.byteLength, checksums: r2Md5 ? { md5: md5.get(key) } : {} } : null;
     },
   };
 }

@@ -34,7 +34,7 @@ async function rank(reversed: boolean): Promise<number[]> {
   const session = await ort.InferenceSession.create(graph(reversed));
   if (reversed) expect(session.inputNames[0]).toBe(RECS_GRAPH.inputs.exclude);
   const model = { ort, recs: session, recsFrom: "user", manifest: { items: 9 } } as unknown as LoadedModel;
-  return (await recsForUser(model, 2, 3, [0, 4])).map((s) => s.item);
+  return (await recsForUser(model, { index: 2, rated: [], history: null }, 3, [0, 4])).map((s) => s.item);
 }
 
 describe("ONNX binding by name", () => {

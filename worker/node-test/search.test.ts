@@ -16,8 +16,7 @@ const titles = [
 const movies: MovieMeta[] = titles.map((title, i) => ({ movieId: i + 1, title, year: null, genres: [] }));
 // popularity: Toy Soldiers (2) is rated by more users than Toy Story (1)
 const counts = [5, 1, 3, 1, 2, 1, 1];
-const indices = Uint16Array.from(counts.flatMap((n, item) => Array.from({ length: n }, () => item)));
-const index = buildSearchIndex(movies, { users: 1, items: movies.length, indptr: Uint32Array.of(0, indices.length), indices });
+const index = buildSearchIndex(movies, Uint32Array.from(counts));
 const search = (q: string, limit = 10) => searchTitles(index, q, limit).map((i) => movies[i].title);
 
 describe("title search", () => {

@@ -21,13 +21,19 @@ import {
 } from "../../training/src/contract/artifacts.ts";
 import { ApiError } from "./errors.ts";
 import { type SearchIndex, buildSearchIndex } from "./search.ts";
+import { type RangeBucket, type UserStore, memoryUsers, r2Users } from "./user-store.ts";
 
 /** What the Worker uses of onnxruntime-web. */
 export type Ort = Pick<typeof import("onnxruntime-web"), "InferenceSession" | "Tensor">;
 
 /** The R2 reads a load makes: the Workers binding has them, and so has an in-memory stand-in in Node. */
-export interface ModelBucket {
-  get(key: string): Promise<{ arrayBuffer(): Promise<ArrayBuffer>; json<T>(): Promise<T>; checksums?: { md5?: ArrayBuffer } } | null>;
+export interface ModelBucket extends RangeBucket {
+  get(
+    key: string,
+    options?: { range: { offset: number; length: number } },
+  ): Promise<{ arrayBuffer(): Promise<ArrayBuffer>; json<T>(): Promise<T>; checksums?: { md5?: ArrayBuffer } } | null>;
+  /** Size and checksums without the bytes (per-user files left in R2 are checked this way). */
+  head(key: string): Promise<{ size: number; checksums?: { md5?: ArrayBuffer } } | null>;
 }
 
 /** Called after each phase of a load with its wall time (the cold-start bench). */
@@ -40,8 +46,8 @@ export interface LoadedModel {
   recs: import("onnxruntime-web").InferenceSession;
   /** What model.onnx is given for a known user: the user's row, or the user's history. */
   recsFrom: RecsQuery;
-  /** Known users' train positives, the history model.onnx scores (when `recsFrom` takes one). */
-  history: RatedCsr | null;
+  /** Known users: index, rated movies and (for history graphs) train history, in memory or in R2. */
+  users: UserStore;
   /** The similar-movies graph, when the bundle has item embeddings. */
   similar: import("onnxruntime-web").InferenceSession | null;
   /** The graph that ranks a history (fold-in): foldin.onnx, or model.onnx when it ranks histories. */
@@ -51,11 +57,19 @@ export interface LoadedModel {
   /** The title search index, built on the first search (not during the load: most loads never search). */
   search(): SearchIndex;
   ort: Ort;
-  rated: RatedCsr;
   movies: MovieMeta[];
-  userIndex: Map<number, number>;
   itemIndex: Map<number, number>;
   loadedAt: string;
+}
+
+/** Files with a row per user: left in R2 when the manifest says per_user "r2". */
+const PER_USER_FILES: readonly string[] = ["rated", "history", "users"];
+
+/** Users who rated each movie (the title search's tie-break). */
+function itemPopularity(rated: RatedCsr, items: number): Uint32Array {
+  const popularity = new Uint32Array(items);
+  for (let p = 0; p < rated.indices.length; p++) popularity[rated.indices[p]]++;
+  return popularity;
 }
 
 export const PUBLISH_HINT = "run `npm run publish -- --local` (or `-- --remote`) to publish a trained model";
@@ -113,50 +127,75 @@ export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, 
   if (manifest.format !== 1 || manifest.version !== pointer.version) {
     throw new ApiError(503, "model_unavailable", `manifest of ${pointer.version} is not readable (format or version mismatch); ${PUBLISH_HINT}`);
   }
-  const keys = Object.keys(manifest.files) as (keyof Manifest["files"])[];
+  const inR2 = manifest.per_user === "r2";
+  const all = Object.keys(manifest.files) as (keyof Manifest["files"])[];
+  // per-user files stay in R2: checked by size and R2's MD5 now, read by range per request
+  const left = all.filter((k) => inR2 && PER_USER_FILES.includes(k));
+  const keys = all.filter((k) => !left.includes(k));
   const stored = await Promise.all(keys.map(async (k) => [k, await readStored(bucket, r2Key(manifest.version, BUNDLE_FILES[k]))] as const));
   lap("fetch");
+  const mismatch = (k: keyof Manifest["files"]): ApiError =>
+    new ApiError(503, "model_unavailable", `${BUNDLE_FILES[k]} of ${manifest.version} does not match its manifest (size or checksum); ${PUBLISH_HINT}`);
   for (const [k, { data, md5 }] of stored) {
     const expected = manifest.files[k]!;
     const matches = expected.md5 && md5 ? md5 === expected.md5 : (await sha256(data)) === expected.sha256;
-    if (data.byteLength !== expected.bytes || !matches) {
-      throw new ApiError(503, "model_unavailable", `${BUNDLE_FILES[k]} of ${manifest.version} does not match its manifest (size or checksum); ${PUBLISH_HINT}`);
-    }
+    if (data.byteLength !== expected.bytes || !matches) throw mismatch(k);
+  }
+  for (const k of left) {
+    const head = await bucket.head(r2Key(manifest.version, BUNDLE_FILES[k]));
+    if (!head)
+      throw new ApiError(503, "model_unavailable", `published model is incomplete: ${BUNDLE_FILES[k]} of ${manifest.version} is missing; ${PUBLISH_HINT}`);
+    const md5 = head.checksums?.md5;
+    const expected = manifest.files[k]!;
+    // without R2's MD5 (a multipart upload) only the size can be checked without reading the file
+    if (head.size !== expected.bytes || (md5 && expected.md5 && hex(md5) !== expected.md5)) throw mismatch(k);
   }
   lap("verify");
-  const bytes = Object.fromEntries(stored.map(([k, { data }]) => [k, data])) as Record<RequiredBundleFile, ArrayBuffer> &
-    Partial<Record<OptionalBundleFile, ArrayBuffer>>;
+  const bytes = Object.fromEntries(stored.map(([k, { data }]) => [k, data])) as Partial<Record<RequiredBundleFile | OptionalBundleFile, ArrayBuffer>>;
+  const need = (k: RequiredBundleFile | OptionalBundleFile): ArrayBuffer => {
+    const b = bytes[k];
+    if (!b) throw new ApiError(503, "model_unavailable", `${manifest.version} has no ${BUNDLE_FILES[k]}; ${PUBLISH_HINT}`);
+    return b;
+  };
   const recsFrom = manifest.recs ?? "user";
-  if (recsTakesHistory(recsFrom) && !bytes.history) {
+  if (recsTakesHistory(recsFrom) && !manifest.files.history) {
     throw new ApiError(503, "model_unavailable", `${manifest.version} ranks users from their history but has no ${BUNDLE_FILES.history}; ${PUBLISH_HINT}`);
   }
   const session = (b: ArrayBuffer | undefined) => (b ? ort.InferenceSession.create(new Uint8Array(b)) : null);
   const [recs, similar, foldinGraph, because] = await Promise.all([
-    ort.InferenceSession.create(new Uint8Array(bytes.model)),
+    ort.InferenceSession.create(new Uint8Array(need("model"))),
     session(bytes.similar),
     manifest.foldin ? session(bytes.foldin) : null,
     session(bytes.because),
   ]);
   lap("sessions");
   const text = (b: ArrayBuffer): string => new TextDecoder().decode(b);
-  const ids = JSON.parse(text(bytes.ids)) as IdMaps;
-  const movies = JSON.parse(text(bytes.movies)) as MovieMeta[];
-  const rated = decodeRated(bytes.rated);
+  const ids = JSON.parse(text(need("ids"))) as IdMaps;
+  const movies = JSON.parse(text(need("movies"))) as MovieMeta[];
+  const history = recsTakesHistory(recsFrom);
+  let users: UserStore;
+  let popularity: Uint32Array;
+  if (inR2) {
+    users = r2Users(bucket, manifest, history);
+    popularity = new Uint32Array(need("popularity"));
+  } else {
+    const rated = decodeRated(need("rated"));
+    users = memoryUsers(ids.users, rated, history ? decodeRated(need("history")) : null);
+    popularity = itemPopularity(rated, manifest.items);
+  }
   const model: LoadedModel = {
     version: manifest.version,
     manifest,
     recs,
     recsFrom,
-    history: bytes.history ? decodeRated(bytes.history) : null,
+    users,
     similar,
     // a graph that ranks known users from their history ranks any history
     foldin: foldinGraph ?? (recsTakesHistory(recsFrom) && manifest.foldin ? recs : null),
     because,
-    search: lazily(() => buildSearchIndex(movies, rated)),
+    search: lazily(() => buildSearchIndex(movies, popularity)),
     ort,
-    rated,
     movies,
-    userIndex: new Map(ids.users.map((id, i) => [id, i])),
     itemIndex: new Map(ids.items.map((id, i) => [id, i])),
     loadedAt: new Date().toISOString(),
   };

@@ -5,7 +5,7 @@
 import { ApiError } from "./errors.ts";
 import type { LiveRating } from "./live-store.ts";
 import type { LoadedModel } from "./model-store.ts";
-import { type Scored, mostSimilarInHistory, ratedItems, recsForHistory, recsForUser } from "./scoring.ts";
+import { type Scored, mostSimilarInHistory, recsForHistory, recsForUser } from "./scoring.ts";
 import { isPositive } from "./validation.ts";
 
 type Source = "model" | "fold-in";
@@ -56,9 +56,9 @@ export async function rankHistory(
  * then ranked from the snapshot alone (the caller says so in a header).
  */
 export async function rankUser(model: LoadedModel, userId: number, live: LiveRating[] | null, k: number): Promise<Ranked> {
-  const user = model.userIndex.get(userId);
-  if (user !== undefined) {
-    const snapshot = ratedItems(model, user);
+  const user = await model.users.get(userId);
+  if (user) {
+    const snapshot = Array.from(user.rated);
     const exclude = new Set<number>(snapshot);
     for (const i of itemsOf(model, live ?? [])) exclude.add(i);
     // the snapshot keeps no ratings, only what was rated: every snapshot movie may be a reason

@@ -1,6 +1,7 @@
 // Runs the exported ONNX top-K graphs, binding inputs and outputs by the contract's names.
-import { BECAUSE_GRAPH, FOLDIN_GRAPH, RECS_GRAPH, type RatedCsr, SIMILAR_GRAPH, recsTakesHistory } from "../../training/src/contract/artifacts.ts";
+import { BECAUSE_GRAPH, FOLDIN_GRAPH, RECS_GRAPH, SIMILAR_GRAPH, recsTakesHistory } from "../../training/src/contract/artifacts.ts";
 import type { LoadedModel } from "./model-store.ts";
+import type { UserSnapshot } from "./user-store.ts";
 
 export interface Scored {
   item: number;
@@ -37,12 +38,18 @@ async function rank(
  * A known user's top k from model.onnx: by the trained user vector, or by the user's train
  * history plus `livePositives` when the graph ranks histories (then live ratings count at once).
  */
-export function recsForUser(model: LoadedModel, user: number, k: number, exclude: ArrayLike<number>, livePositives: readonly number[] = []): Promise<Scored[]> {
-  if (!recsTakesHistory(model.recsFrom)) return rank(model, model.recs, RECS_GRAPH, { [RECS_GRAPH.inputs.query]: int64(model, [user]) }, k, exclude);
-  if (!model.history) throw new Error("the model ranks histories but has no history lists");
-  const history = new Set<number>(rowOf(model.history, user));
+export function recsForUser(
+  model: LoadedModel,
+  user: UserSnapshot,
+  k: number,
+  exclude: ArrayLike<number>,
+  livePositives: readonly number[] = [],
+): Promise<Scored[]> {
+  if (!recsTakesHistory(model.recsFrom)) return rank(model, model.recs, RECS_GRAPH, { [RECS_GRAPH.inputs.query]: int64(model, [user.index]) }, k, exclude);
+  if (!user.history) throw new Error("the model ranks histories but the user's history was not read");
+  const history = new Set<number>(Array.from(user.history));
   for (const i of livePositives) history.add(i);
-  return rank(model, model.recs, RECS_GRAPH, historyQuery(model, model.recs, user, [...history]), k, exclude);
+  return rank(model, model.recs, RECS_GRAPH, historyQuery(model, model.recs, user.index, [...history]), k, exclude);
 }
 
 /** A history graph's query; a graph that also takes the user gets -1 for "not trained on". */
@@ -78,13 +85,4 @@ export async function mostSimilarInHistory(
   const position = out[BECAUSE_GRAPH.outputs.position].data as BigInt64Array;
   const similarity = out[BECAUSE_GRAPH.outputs.similarity].data as Float32Array;
   return items.map((_, k) => ({ position: Number(position[k]), similarity: similarity[k] }));
-}
-
-function rowOf({ indptr, indices }: RatedCsr, user: number): Uint16Array | Uint32Array {
-  return indices.subarray(indptr[user], indptr[user + 1]);
-}
-
-/** The user's rated movies in the snapshot (internal item indices). */
-export function ratedItems(model: LoadedModel, user: number): Uint16Array | Uint32Array {
-  return rowOf(model.rated, user);
 }

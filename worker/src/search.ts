@@ -2,7 +2,7 @@
 // articles ("Matrix, The (1999)") read as leading ones, ranked by how the query matches (the
 // title starts with it, then a word of the title starts with it, then it appears anywhere) and
 // then by popularity (how many users rated the movie).
-import type { MovieMeta, RatedCsr } from "../../training/src/contract/artifacts.ts";
+import type { MovieMeta } from "../../training/src/contract/artifacts.ts";
 
 export interface SearchIndex {
   /** Per movie: its normalized title with the article in front, and without any leading article. */
@@ -31,10 +31,9 @@ function fullTitle(title: string): string {
   return normalize(moved);
 }
 
-export function buildSearchIndex(movies: MovieMeta[], rated: RatedCsr): SearchIndex {
+/** `popularity`: users who rated each movie, in internal item order. */
+export function buildSearchIndex(movies: MovieMeta[], popularity: Uint32Array): SearchIndex {
   const full = movies.map((m) => fullTitle(m.title));
-  const popularity = new Uint32Array(movies.length);
-  for (let p = 0; p < rated.indices.length; p++) popularity[rated.indices[p]]++;
   return { full, bare: full.map((t) => t.replace(ARTICLES, "")), popularity };
 }
 

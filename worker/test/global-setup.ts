@@ -1,12 +1,13 @@
 /// <reference path="./provided.d.ts" />
 // Runs in Node before the Workers tests: trains a small LightGCN on a generated graph and
 // exports it with the real exporter, twice (two versions), then an EASE bundle (ranked from
-// histories) and a blend bundle (ranked from user and history), and hands the bundles' bytes to
-// the tests inside workerd.
+// histories), a blend bundle (ranked from user and history) and fixture-v1's model with its
+// per-user data left in R2, and hands the bundles' bytes to the tests inside workerd.
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
+import type { PerUserStore } from "../../training/src/contract/artifacts.ts";
 import { exportBundle } from "../../training/src/export/bundle.ts";
 import type { Dataset } from "../../training/src/data/parse.ts";
 import { blend } from "../../training/src/models/blend.ts";
@@ -63,18 +64,23 @@ const FIXTURE_MODELS = {
 };
 
 /** Trains a fixture model and exports its bundle; returns the bundle's folder. */
-export async function fixtureBundleDir(version: string, seed: number, model: keyof typeof FIXTURE_MODELS = "lightgcn"): Promise<string> {
+export async function fixtureBundleDir(
+  version: string,
+  seed: number,
+  model: keyof typeof FIXTURE_MODELS = "lightgcn",
+  perUser?: PerUserStore,
+): Promise<string> {
   const data = generatedDataset();
   const split = buildSplit(data, PROTOCOLS.recbole, seed);
   const artifacts = mkdtempSync(join(tmpdir(), "edgerec-fixture-"));
   const { factory, overrides } = FIXTURE_MODELS[model];
   const metrics = await trainModel(factory, split, { overrides, tune: false, artifactsDir: artifacts });
-  await exportBundle(metrics, data, split, artifacts, { version });
+  await exportBundle(metrics, data, split, artifacts, { version, perUser });
   return join(artifacts, model);
 }
 
-async function bundle(version: string, seed: number, model: keyof typeof FIXTURE_MODELS = "lightgcn"): Promise<FixtureBundle> {
-  const dir = await fixtureBundleDir(version, seed, model);
+async function bundle(version: string, seed: number, model: keyof typeof FIXTURE_MODELS = "lightgcn", perUser?: PerUserStore): Promise<FixtureBundle> {
+  const dir = await fixtureBundleDir(version, seed, model, perUser);
   const files: Record<string, string> = {};
   for (const f of readdirSync(dir)) files[f] = readFileSync(join(dir, f)).toString("base64");
   return { version, files };
@@ -86,5 +92,7 @@ export default async function setup(project: TestProject): Promise<void> {
     await bundle("fixture-v2", 2),
     await bundle("fixture-ease", 1, "ease"),
     await bundle("fixture-blend", 1, "blend"),
+    // fixture-v1's model again, with its per-user data left in R2
+    await bundle("fixture-r2", 1, "lightgcn", "r2"),
   ]);
 }

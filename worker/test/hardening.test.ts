@@ -43,7 +43,8 @@ describe("hardening of the model store and the headers", () => {
     next.release();
     expect(store.released).toBe(0);
     // the request that still holds v1 can still score with it
-    const ranked = await recsForUser(held.model, 0, 5, []);
+    const user = await held.model.users.get(fixtureData(v1).users[0]);
+    const ranked = await recsForUser(held.model, user!, 5, []);
     expect(ranked).toHaveLength(5);
     held.release();
     expect(store.released).toBe(1);

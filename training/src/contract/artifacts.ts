@@ -104,6 +104,10 @@ export const BUNDLE_FILES = {
   rated: "rated.bin",
   /** Optional (Manifest.recs takes a history): each user's train positives, the history model.onnx scores. */
   history: "history.bin",
+  /** Optional (Manifest.per_user "r2"): each user id's record, read by range (see USER_RECORD). */
+  users: "users.bin",
+  /** Optional (Manifest.per_user "r2"): users who rated each movie, uint32 per internal item (title search ties). */
+  popularity: "popularity.bin",
   /** MovieMeta[] in internal item order. */
   movies: "movies.json",
   /** IdMaps. */
@@ -112,7 +116,7 @@ export const BUNDLE_FILES = {
   manifest: "manifest.json",
 } as const;
 export type BundleFileKey = keyof typeof BUNDLE_FILES;
-export type OptionalBundleFile = "similar" | "because" | "foldin" | "history";
+export type OptionalBundleFile = "similar" | "because" | "foldin" | "history" | "users" | "popularity";
 export type RequiredBundleFile = Exclude<BundleFileKey, OptionalBundleFile | "manifest">;
 
 /**
@@ -199,12 +203,75 @@ export interface Manifest {
   metrics_users?: number;
   /** What model.onnx ranks a known user from (absent in older bundles: "user"). */
   recs?: RecsQuery;
+  /**
+   * Where the Worker finds per-user data (rated lists, histories, the user id's index): "bundle"
+   * (absent: the same), loaded with the model; "r2", read per request by range from users.bin,
+   * rated.bin and history.bin, so the isolate's memory does not grow with the users.
+   */
+  per_user?: PerUserStore;
+  /** With per_user "r2": the largest user id, the last record of users.bin. */
+  max_user_id?: number;
   users: number;
   items: number;
   dim: number;
   /** How foldin.onnx builds a user from a history; null (or absent, in older bundles): no fold-in. */
   foldin?: FoldInKind | null;
   files: Record<RequiredBundleFile, BundleFileInfo> & Partial<Record<OptionalBundleFile, BundleFileInfo>>;
+}
+
+export type PerUserStore = "bundle" | "r2";
+
+// users.bin: eight bytes (magic "USR1", the largest user id), then one record per user id
+// 0..max id, five uint32 each, little-endian: the internal user index (0xFFFFFFFF: no such
+// user), then the user's row in rated.bin and in history.bin as [start, end) entry offsets
+// (history 0, 0 without history.bin). A user's record is one ranged read at a known offset.
+const USERS_MAGIC = 0x31525355; // "USR1"
+export const USER_RECORD = { bytes: 20, header: 8, none: 0xffffffff } as const;
+/** Ids above this need a users.bin over 320 MB: such ids should be renumbered first. */
+export const MAX_DIRECT_USER_ID = 16_000_000;
+
+export interface UserRecord {
+  index: number;
+  rated: [number, number];
+  history: [number, number];
+}
+
+export function encodeUserRecords(userIds: ArrayLike<number>, rated: { indptr: ArrayLike<number> }, history: { indptr: ArrayLike<number> } | null): Uint8Array {
+  let maxId = 0;
+  for (let u = 0; u < userIds.length; u++) maxId = Math.max(maxId, userIds[u]);
+  if (maxId > MAX_DIRECT_USER_ID)
+    throw new Error(`users.bin addresses users by id: the largest id ${maxId} is over ${MAX_DIRECT_USER_ID}; renumber the users first`);
+  const out = new Uint8Array(USER_RECORD.header + (maxId + 1) * USER_RECORD.bytes);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, USERS_MAGIC, true);
+  view.setUint32(4, maxId, true);
+  for (let id = 0; id <= maxId; id++) view.setUint32(userRecordOffset(id), USER_RECORD.none, true);
+  for (let u = 0; u < userIds.length; u++) {
+    const at = userRecordOffset(userIds[u]);
+    const values = [u, rated.indptr[u], rated.indptr[u + 1], history ? history.indptr[u] : 0, history ? history.indptr[u + 1] : 0];
+    for (const [k, v] of values.entries()) view.setUint32(at + 4 * k, v, true);
+  }
+  return out;
+}
+
+/** Where user id `id`'s record starts in users.bin. */
+export function userRecordOffset(id: number): number {
+  return USER_RECORD.header + id * USER_RECORD.bytes;
+}
+
+/** A record read from users.bin (null: no user with that id). */
+export function decodeUserRecord(bytes: ArrayBuffer): UserRecord | null {
+  if (bytes.byteLength !== USER_RECORD.bytes) throw new Error(`users.bin: a record is ${USER_RECORD.bytes} bytes, read ${bytes.byteLength}`);
+  const v = new DataView(bytes);
+  const index = v.getUint32(0, true);
+  if (index === USER_RECORD.none) return null;
+  return { index, rated: [v.getUint32(4, true), v.getUint32(8, true)], history: [v.getUint32(12, true), v.getUint32(16, true)] };
+}
+
+/** Byte range of entries [start, end) of a RatedCsr file with `users` rows over `items` items. */
+export function ratedRowRange(users: number, items: number, [start, end]: [number, number]): { offset: number; length: number; indexBytes: 2 | 4 } {
+  const indexBytes = items <= 65536 ? 2 : 4;
+  return { offset: 20 + 4 * (users + 1) + start * indexBytes, length: (end - start) * indexBytes, indexBytes };
 }
 
 /** R2 layout: a version's files under models/<version>/, the pointer written last. */

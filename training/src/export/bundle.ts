@@ -13,6 +13,8 @@ import {
   type IdMaps,
   type Manifest,
   type MetricsFile,
+  type PerUserStore,
+  encodeUserRecords,
   recsTakesHistory,
   type MovieMeta,
   SIMILAR_GRAPH,
@@ -108,7 +110,12 @@ export function versionFor(model: string, date = new Date()): string {
 export interface ExportOptions {
   version?: string;
   log?: (line: string) => void;
+  /** Where the Worker reads per-user data; default "r2" above PER_USER_IN_R2_ABOVE users. */
+  perUser?: PerUserStore;
 }
+
+/** Above this many users, per-user data stays in R2 and is read by range (the isolate's memory is 128 MB). */
+export const PER_USER_IN_R2_ABOVE = 50_000;
 
 /**
  * Writes the bundle of a trained model from what training left in artifacts/<model>/ (metrics,
@@ -130,7 +137,9 @@ export async function exportBundle(metrics: MetricsFile, data: Dataset, split: S
     const m = movieById.get(id);
     return { movieId: id, title: m?.title ?? `Movie ${id}`, year: m?.year ?? null, genres: m?.genres ?? [] };
   });
-  const ids: IdMaps = { users: Array.from(split.userIds), items: Array.from(split.itemIds) };
+  const perUser = opts.perUser ?? (users > PER_USER_IN_R2_ABOVE ? "r2" : "bundle");
+  // with per-user data in R2, users.bin maps ids to indices: ids.json keeps the items only
+  const ids: IdMaps = { users: perUser === "r2" ? [] : Array.from(split.userIds), items: Array.from(split.itemIds) };
   const rated = ratedLists(data, split);
 
   const files: Partial<Record<Exclude<BundleFileKey, "manifest">, Uint8Array | string>> = {
@@ -142,6 +151,12 @@ export async function exportBundle(metrics: MetricsFile, data: Dataset, split: S
   // a history-ranked graph scores each known user's train positives: the history it was evaluated on
   if (recsTakesHistory(recs)) files.history = encodeRated(users, items, split.train.indptr, split.train.indices);
   else if (metrics.foldin) files.foldin = readTrainedGraph(dir, BUNDLE_FILES.foldin, metrics.model);
+  if (perUser === "r2") {
+    files.users = encodeUserRecords(split.userIds, rated, recsTakesHistory(recs) ? split.train : null);
+    const popularity = new Uint32Array(items);
+    for (const i of rated.indices) popularity[i]++;
+    files.popularity = new Uint8Array(popularity.buffer);
+  }
   if (emb) {
     const normalized = normalizedRows(emb.items, emb.dim);
     files.similar = buildTopKGraph({
@@ -167,7 +182,7 @@ export async function exportBundle(metrics: MetricsFile, data: Dataset, split: S
     if (key !== "model" && key !== "foldin") writeFileAtomic(join(dir, BUNDLE_FILES[key]), content);
     fileInfo[key] = info(content);
   }
-  for (const key of ["similar", "because", "history"] as const) if (!files[key]) rmSync(join(dir, BUNDLE_FILES[key]), { force: true });
+  for (const key of ["similar", "because", "history", "users", "popularity"] as const) if (!files[key]) rmSync(join(dir, BUNDLE_FILES[key]), { force: true });
   const manifest: Manifest = {
     format: 1,
     version: opts.version ?? versionFor(metrics.model),
@@ -181,6 +196,7 @@ export async function exportBundle(metrics: MetricsFile, data: Dataset, split: S
     valid: served.valid,
     ...(served.sampleUsers ? { metrics_users: served.sampleUsers } : {}),
     recs,
+    ...(perUser === "r2" ? { per_user: perUser, max_user_id: split.userIds.reduce((m, id) => Math.max(m, id), 0) } : {}),
     users,
     items,
     dim: emb?.dim ?? 0,
