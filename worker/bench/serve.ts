@@ -17,7 +17,10 @@ import {
   RECS_GRAPH,
   type RatedCsr,
   type RecsQuery,
+  USER_RECORD,
   decodeRated,
+  decodeUserRecord,
+  userRecordOffset,
   recsTakesHistory,
   recsTakesUser,
 } from "../../training/src/contract/artifacts.ts";
@@ -44,6 +47,15 @@ program.parse();
 const o = program.opts<{ model: string; artifacts: string; port: number; requests: number; connections: number; queries: number; liveUsers: number }>();
 
 const round = (x: number, digits = 3): number => Math.round(x * 10 ** digits) / 10 ** digits;
+
+function userIdsOf(usersBin: Uint8Array): number[] {
+  const out: number[] = [];
+  for (let id = 0; userRecordOffset(id) + USER_RECORD.bytes <= usersBin.byteLength; id++) {
+    const at = usersBin.byteOffset + userRecordOffset(id);
+    if (decodeUserRecord(usersBin.buffer.slice(at, at + USER_RECORD.bytes) as ArrayBuffer)) out.push(id);
+  }
+  return out;
+}
 
 function readRated(dir: string, file: string): RatedCsr {
   const buf = readFileSync(join(dir, file));
@@ -174,6 +186,8 @@ async function load(url: string, s: Scenario, token: string): Promise<Record<str
 await runCli(async () => {
   const dir = join(o.artifacts, o.model);
   const ids = JSON.parse(readFileSync(join(dir, BUNDLE_FILES.ids), "utf8")) as IdMaps;
+  // per-user data in R2: the user ids are the records of users.bin that hold a user
+  if (ids.users.length === 0) ids.users = userIdsOf(readFileSync(join(dir, BUNDLE_FILES.users)));
   const target = await localTarget();
   try {
     await publishBundle(readBundle(dir), target, { force: true });

@@ -1,8 +1,8 @@
 // npm run export: (re)write the serving bundle of a trained embedding model.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Command } from "commander";
-import { METRICS_FILE, type MetricsFile, modelDir } from "../contract/artifacts.ts";
+import { Command, Option } from "commander";
+import { METRICS_FILE, type MetricsFile, type PerUserStore, modelDir } from "../contract/artifacts.ts";
 import { exportBundle } from "../export/bundle.ts";
 import { prepare } from "../pipeline/prepare.ts";
 import { type OwnDataOptions, addDataOptions, addOwnDataOptions, ownData, runCli } from "./options.ts";
@@ -12,9 +12,15 @@ const program = addOwnDataOptions(addDataOptions(new Command("export")))
     "Write the serving bundle artifacts/<model>/{model.onnx, foldin.onnx or history.bin, similar.onnx and because.onnx when the model has item embeddings, rated.bin, movies.json, ids.json, manifest.json} from a trained model (lightgcn, mf, ngcf, ials, ease, blend), and evaluate the exported model.onnx: the manifest's metrics are the served graph's. `npm run train` does this already.",
   )
   .option("--model <name>", "trained model to export", "lightgcn")
-  .option("--artifacts <dir>", "artifacts folder", "artifacts");
+  .option("--artifacts <dir>", "artifacts folder", "artifacts")
+  .addOption(
+    new Option(
+      "--per-user <store>",
+      "where the Worker reads per-user data: bundle (loaded with the model) or r2 (read by range per request); default r2 above 50,000 users",
+    ).choices(["bundle", "r2"]),
+  );
 program.parse();
-const opts = program.opts<OwnDataOptions & { model: string; artifacts: string; from?: string; dataDir: string }>();
+const opts = program.opts<OwnDataOptions & { model: string; artifacts: string; from?: string; dataDir: string; perUser?: PerUserStore }>();
 
 await runCli(async () => {
   const dir = join(opts.artifacts, modelDir(opts.model));
@@ -37,7 +43,7 @@ await runCli(async () => {
     dataDir: opts.dataDir,
     log,
   });
-  const manifest = await exportBundle(metrics, data, split, opts.artifacts, { log });
+  const manifest = await exportBundle(metrics, data, split, opts.artifacts, { log, perUser: opts.perUser });
   console.log(`exported ${manifest.version} to ${dir}/`);
   for (const [name, f] of Object.entries(manifest.files))
     console.log(`  ${name.padEnd(8)} ${String(f.bytes).padStart(9)} bytes  sha256 ${f.sha256.slice(0, 16)}...`);
