@@ -49,7 +49,7 @@ function readTsv(path: string): [number, number][] {
 }
 
 /** Trains one model on ML-100K (seed 3) into a fresh artifacts folder, which it returns. */
-async function trainOnMl100k(model: string, params: Record<string, number>, tune = true): Promise<string> {
+async function trainOnMl100k(model: string, params: Record<string, number | string>, tune = true): Promise<string> {
   const artifacts = mkdtempSync(join(tmpdir(), "edgerec-artifacts-"));
   await runTraining({
     models: [model],
@@ -182,5 +182,21 @@ describe.skipIf(!ml100k)("export of EASE trained on ML-100K: a graph that ranks 
     expect(row).toContain(ids.items.indexOf(i));
     // half precision moves the ranking a little, not the quality
     for (const key of ["recall@10", "ndcg@10"] as const) expect(Math.abs(manifest.metrics[key] - metrics.test[key])).toBeLessThan(0.005);
+  });
+});
+
+describe.skipIf(!ml100k)("export of a LightGCN served from histories (serve_from=history)", () => {
+  it("writes model.onnx as the fold-in over history and k, with no user table, history.bin and no foldin.onnx", async () => {
+    const artifacts = await trainOnMl100k("lightgcn", { epochs: 4, batch: 2048, lr: 0.01, eval_every: 2, serve_from: "history" });
+    const dir = join(artifacts, "lightgcn");
+    const manifest = JSON.parse(readFileSync(join(dir, BUNDLE_FILES.manifest), "utf8")) as Manifest;
+    expect(manifest.recs).toBe("history");
+    expect(manifest.foldin).toBe("propagated");
+    expect(Object.keys(manifest.files)).toContain("history");
+    expect(Object.keys(manifest.files)).not.toContain("foldin");
+    const session = await ort.InferenceSession.create(readFileSync(join(dir, BUNDLE_FILES.model)));
+    expect(session.inputNames).toEqual([RECS_GRAPH.inputs.history, RECS_GRAPH.inputs.k, RECS_GRAPH.inputs.exclude]);
+    // no user_embedding initializer: the graph is the size of the item tables
+    expect(manifest.files.model.bytes).toBeLessThan(2 * manifest.items * manifest.dim * 4 + 10_000);
   });
 });

@@ -72,7 +72,17 @@ export class EmbeddingModel implements Recommender {
     private readonly build: (c: CoreBuildContext) => TrainableCore,
   ) {}
 
+  /**
+   * serve_from "history" serves known users by the fold-in of their train history, so the
+   * bundle carries no user table (a large catalogue's isolate cannot hold one); default "user".
+   */
+  get serving(): "user" | "history" {
+    return this.params.serve_from === "history" ? "history" : "user";
+  }
+
   async fit(train: Csr, ctx: FitContext): Promise<void> {
+    const serveFrom = this.params.serve_from ?? "user";
+    if (serveFrom !== "user" && serveFrom !== "history") throw new Error(`${this.name}: serve_from must be "user" or "history", got ${serveFrom}`);
     const e = engine();
     const threads = numberParam(this.params, "threads", (v) => Number.isInteger(v) && v >= 1 && v <= 64, "an integer in 1..64");
     const ops = new GraphOps(e, threads);
