@@ -141,8 +141,8 @@ export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, 
     const matches = expected.md5 && md5 ? md5 === expected.md5 : (await sha256(data)) === expected.sha256;
     if (data.byteLength !== expected.bytes || !matches) throw mismatch(k);
   }
-  for (const k of left) {
-    const head = await bucket.head(r2Key(manifest.version, BUNDLE_FILES[k]));
+  const heads = await Promise.all(left.map(async (k) => [k, await bucket.head(r2Key(manifest.version, BUNDLE_FILES[k]))] as const));
+  for (const [k, head] of heads) {
     if (!head)
       throw new ApiError(503, "model_unavailable", `published model is incomplete: ${BUNDLE_FILES[k]} of ${manifest.version} is missing; ${PUBLISH_HINT}`);
     const md5 = head.checksums?.md5;
