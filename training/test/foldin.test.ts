@@ -16,6 +16,7 @@ import {
   type PropagatedFoldIn,
   foldInScorer,
   foldInScores,
+  compactFoldIn,
   roundToHalf,
   takesUser,
 } from "../src/models/foldin.ts";
@@ -77,7 +78,7 @@ function randomFoldIns(rng: Rng): FoldIn[] {
       { weight: 0.7, foldIn: knownUser },
     ],
   };
-  return [propagated, leastSquares, itemItem, mix, knownUser, served];
+  return [propagated, leastSquares, itemItem, mix, knownUser, served, compactFoldIn(propagated)];
 }
 
 /** Trained users of the random known-user fold-ins. */
@@ -108,7 +109,7 @@ async function runGraph(
 
 describe("fold-in graphs in onnxruntime-web", () => {
   for (const f of randomFoldIns(new Rng(7))) {
-    const name = f.kind === "mix" && takesUser(f) ? "mix with a known-user part" : f.kind;
+    const name = f.kind === "mix" && takesUser(f) ? "mix with a known-user part" : f.kind === "propagated" && f.compact ? "propagated, compact (float16 and int8)" : f.kind;
     it(`${name}: top k and scores match the TypeScript fold-in on random histories, with exclusion`, async () => {
       const session = await ort.InferenceSession.create(buildFoldInGraph("test", f, WITH_USER));
       expect(session.inputNames).toEqual(Object.values((takesUser(f) ? WITH_USER : FOLDIN_GRAPH).inputs));
@@ -134,6 +135,23 @@ describe("fold-in graphs in onnxruntime-web", () => {
       }
     });
   }
+
+  it("compact tables stay close to float32: within 2% of the largest score", () => {
+    const f = randomFoldIns(new Rng(3))[0];
+    if (f.kind !== "propagated") throw new Error("expected the propagated fold-in first");
+    const c = compactFoldIn(f);
+    expect(c.compact?.values).toHaveLength(f.items * f.dim);
+    for (const v of c.contributions) expect(Math.f16round(v)).toBe(v);
+    const rng = new Rng(4);
+    const [exact, compact] = [new Float32Array(f.items), new Float32Array(f.items)];
+    for (let trial = 0; trial < 20; trial++) {
+      const history = randomHistory(rng, f.items, 12);
+      foldInScores(f, history, exact);
+      foldInScores(c, history, compact);
+      const largest = Math.max(...Array.from(exact, Math.abs));
+      for (let j = 0; j < f.items; j++) expect(Math.abs(compact[j] - exact[j])).toBeLessThan(0.02 * largest);
+    }
+  });
 
   it("scores a known user by its trained vector and anyone else (-1) by the fold-in", () => {
     const f = randomFoldIns(new Rng(2)).find((x) => x.kind === "known-user");

@@ -4,12 +4,13 @@
 // top k (scores and indices, best first).
 import onnxProto from "onnx-proto";
 import type { BECAUSE_GRAPH } from "../contract/artifacts.ts";
-import { type FoldIn, type PropagatedFoldIn, takesUser } from "../models/foldin.ts";
+import { type CompactCandidates, type FoldIn, type PropagatedFoldIn, takesUser } from "../models/foldin.ts";
 
 const { onnx } = onnxProto;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
 const INT64 = onnx.TensorProto.DataType.INT64;
 const FLOAT16 = onnx.TensorProto.DataType.FLOAT16;
+const INT8 = onnx.TensorProto.DataType.INT8;
 /** ONNX IR 8 / opset 13: what onnx-proto's schema (ONNX 1.10) and onnxruntime-web both know. */
 const IR_VERSION = 8;
 const OPSET = 13;
@@ -114,10 +115,17 @@ export interface FoldInGraphNames {
 
 /** The propagated fold-in's user vector, named p("user_vector") [1 x dim]. */
 function propagatedVectorNodes(f: PropagatedFoldIn, history: string, p: (name: string) => string): Omit<Built, "doc"> {
+  // compact: the contributions are stored in float16, only the history's rows widened
+  const gather = f.compact
+    ? [
+        node("Gather", [p("item_contribution"), history], [p("history_rows_half")], [intAttr("axis", 0)]),
+        node("Cast", [p("history_rows_half")], [p("history_rows")], [intAttr("to", FLOAT)]),
+      ]
+    : [node("Gather", [p("item_contribution"), history], [p("history_rows")], [intAttr("axis", 0)])];
   return {
-    initializer: [floatTensor(p("item_contribution"), f.contributions, [f.items, f.dim])],
+    initializer: [(f.compact ? halfTensor : floatTensor)(p("item_contribution"), f.contributions, [f.items, f.dim])],
     node: [
-      node("Gather", [p("item_contribution"), history], [p("history_rows")], [intAttr("axis", 0)]),
+      ...gather,
       node("ReduceSum", [p("history_rows"), "axis0"], [p("history_sum")], [intAttr("keepdims", 1)]),
       node("Shape", [history], [p("history_length")]),
       node("Cast", [p("history_length")], [p("history_count")], [intAttr("to", FLOAT)]),
@@ -131,6 +139,30 @@ function propagatedVectorNodes(f: PropagatedFoldIn, history: string, p: (name: s
 interface QueryInputs {
   user: string;
   history: string;
+}
+
+/**
+ * Scores a float32 [1 x d] vector against int8 candidates: the vector quantized on the fly
+ * (DynamicQuantizeLinear), an integer matrix product against the transposed table, then the
+ * vector's scale and each item's.
+ */
+function int8ScoringNodes(q: CompactCandidates, items: number, d: number, vector: string, out: string, p: (name: string) => string): Omit<Built, "doc"> {
+  const transposed = new Int8Array(items * d);
+  for (let j = 0; j < items; j++) for (let c = 0; c < d; c++) transposed[c * items + j] = q.values[j * d + c];
+  return {
+    initializer: [
+      { name: p("item_embedding_int8"), dataType: INT8, dims: [d, items], rawData: new Uint8Array(transposed.buffer) },
+      { name: p("int8_zero"), dataType: INT8, dims: [], rawData: new Uint8Array(1) },
+      floatTensor(p("item_scale"), q.scales, [items]),
+    ],
+    node: [
+      node("DynamicQuantizeLinear", [vector], [p("vector_q"), p("vector_scale"), p("vector_zero")]),
+      node("MatMulInteger", [p("vector_q"), p("item_embedding_int8"), p("vector_zero"), p("int8_zero")], [p("int_scores")]),
+      node("Cast", [p("int_scores")], [p("float_scores")], [intAttr("to", FLOAT)]),
+      node("Mul", [p("float_scores"), p("vector_scale")], [p("vector_scaled")]),
+      node("Mul", [p("vector_scaled"), p("item_scale")], [out]),
+    ],
+  };
 }
 
 type Built = { initializer: onnxProto.onnx.ITensorProto[]; node: onnxProto.onnx.INodeProto[]; doc: string };
@@ -159,6 +191,14 @@ function foldInScoringNodes(f: FoldIn, query: QueryInputs, out: string, prefix =
   }
   if (f.kind === "propagated") {
     const vector = propagatedVectorNodes(f, history, p);
+    if (f.compact) {
+      const scoring = int8ScoringNodes(f.compact, f.items, f.dim, p("user_vector"), out, p);
+      return {
+        initializer: [...vector.initializer, ...scoring.initializer],
+        node: [...vector.node, ...scoring.node],
+        doc: "LightGCN fold-in, compact: |H|^-1/2 times the sum of the history items' propagated contributions (float16), dot every item's final embedding (int8, a scale per item)",
+      };
+    }
     return {
       initializer: [...vector.initializer, floatTensor(p("item_embedding"), f.candidates, [f.items, f.dim])],
       node: [...vector.node, node("Gemm", [p("user_vector"), p("item_embedding")], [out], [intAttr("transB", 1)])],

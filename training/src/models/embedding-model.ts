@@ -10,7 +10,7 @@ import { Rng } from "../util/rng.ts";
 import type { TrainableCore } from "./graph/core.ts";
 import { type TrainSettings, trainCore } from "./graph/trainer.ts";
 import { numberParam } from "./params.ts";
-import type { FoldIn } from "./foldin.ts";
+import { type FoldIn, compactFoldIn } from "./foldin.ts";
 import type { FitContext, FitInfo, Params, Recommender } from "./recommender.ts";
 
 export interface CoreBuildContext {
@@ -83,6 +83,8 @@ export class EmbeddingModel implements Recommender {
   async fit(train: Csr, ctx: FitContext): Promise<void> {
     const serveFrom = this.params.serve_from ?? "user";
     if (serveFrom !== "user" && serveFrom !== "history") throw new Error(`${this.name}: serve_from must be "user" or "history", got ${serveFrom}`);
+    const precision = this.params.item_precision ?? "float32";
+    if (precision !== "float32" && precision !== "compact") throw new Error(`${this.name}: item_precision must be "float32" or "compact", got ${precision}`);
     const e = engine();
     const threads = numberParam(this.params, "threads", (v) => Number.isInteger(v) && v >= 1 && v <= 64, "an integer in 1..64");
     const ops = new GraphOps(e, threads);
@@ -125,7 +127,9 @@ export class EmbeddingModel implements Recommender {
     if (!core.foldIn) return null;
     const p = { ...this.params, ...overrides };
     const ego = p.foldin_ego === "fit" ? "fit" : numberParam(p, "foldin_ego", (v) => v >= 0, `"fit" or a number >= 0`);
-    return core.foldIn(train, ego);
+    const f = core.foldIn(train, ego);
+    // item_precision "compact": float16 contributions and int8 candidates, for large catalogues
+    return p.item_precision === "compact" && f.kind === "propagated" ? compactFoldIn(f) : f;
   }
 
   fitInfo(): FitInfo {
