@@ -109,7 +109,12 @@ async function runGraph(
 
 describe("fold-in graphs in onnxruntime-web", () => {
   for (const f of randomFoldIns(new Rng(7))) {
-    const name = f.kind === "mix" && takesUser(f) ? "mix with a known-user part" : f.kind === "propagated" && f.compact ? "propagated, compact (float16 and int8)" : f.kind;
+    const name =
+      f.kind === "mix" && takesUser(f)
+        ? "mix with a known-user part"
+        : f.kind === "propagated" && f.compact
+          ? "propagated, compact (float16 and int8)"
+          : f.kind;
     it(`${name}: top k and scores match the TypeScript fold-in on random histories, with exclusion`, async () => {
       const session = await ort.InferenceSession.create(buildFoldInGraph("test", f, WITH_USER));
       expect(session.inputNames).toEqual(Object.values((takesUser(f) ? WITH_USER : FOLDIN_GRAPH).inputs));

@@ -25,7 +25,8 @@ import type { Dataset } from "../data/parse.ts";
 import type { Split } from "../protocol/protocols.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../util/fs-atomic.ts";
 import { evaluateGraph } from "./evaluate-graph.ts";
-import { buildBecauseGraph, buildTopKGraph } from "./onnx-graph.ts";
+import { quantizeRows } from "../models/foldin.ts";
+import { buildBecauseGraph, buildCompactBecauseGraph, buildCompactSimilarGraph, buildTopKGraph } from "./onnx-graph.ts";
 
 /** The models training writes a serving graph for (an embedding or a fold-in served from histories). */
 const EXPORTABLE = "lightgcn, mf, ngcf, ials, ease, blend";
@@ -157,7 +158,12 @@ export async function exportBundle(metrics: MetricsFile, data: Dataset, split: S
     for (const i of rated.indices) popularity[i]++;
     files.popularity = new Uint8Array(popularity.buffer);
   }
-  if (emb) {
+  if (emb && metrics.params.item_precision === "compact") {
+    // int8 normalized embeddings with a scale per item, as the compact fold-in scores
+    const q = quantizeRows(normalizedRows(emb.items, emb.dim), items, emb.dim);
+    files.similar = buildCompactSimilarGraph(`${metrics.model} similar items`, q, items, emb.dim, SIMILAR_GRAPH);
+    files.because = buildCompactBecauseGraph(`${metrics.model} because`, q, items, emb.dim, BECAUSE_GRAPH);
+  } else if (emb) {
     const normalized = normalizedRows(emb.items, emb.dim);
     files.similar = buildTopKGraph({
       name: `${metrics.model} similar items`,

@@ -3,7 +3,7 @@
 // candidate by dot product with the query's row, set the excluded ones to -inf, return the
 // top k (scores and indices, best first).
 import onnxProto from "onnx-proto";
-import type { BECAUSE_GRAPH } from "../contract/artifacts.ts";
+import type { BECAUSE_GRAPH, SIMILAR_GRAPH } from "../contract/artifacts.ts";
 import { type CompactCandidates, type FoldIn, type PropagatedFoldIn, takesUser } from "../models/foldin.ts";
 
 const { onnx } = onnxProto;
@@ -346,6 +346,67 @@ export function buildBecauseGraph(name: string, normalized: Float32Array, rows: 
       node("Gather", [initializers.table, inputs.items], ["item_rows"], [intAttr("axis", 0)]),
       node("Gather", [initializers.table, inputs.history], ["history_rows"], [intAttr("axis", 0)]),
       node("Gemm", ["item_rows", "history_rows"], ["cosines"], [intAttr("transB", 1)]),
+      node("ArgMax", ["cosines"], [outputs.position], [intAttr("axis", 1), intAttr("keepdims", 0), intAttr("select_last_index", 0)]),
+      node("ReduceMax", ["cosines"], [outputs.similarity], [{ name: "axes", type: onnx.AttributeProto.AttributeType.INTS, ints: [1] }, intAttr("keepdims", 0)]),
+    ],
+  });
+}
+
+/** The int8 table's initializers, shared by the compact similar and because graphs (transposed, d x rows). */
+function int8Table(q: CompactCandidates, rows: number, d: number, name: string): onnxProto.onnx.ITensorProto[] {
+  const transposed = new Int8Array(rows * d);
+  for (let j = 0; j < rows; j++) for (let c = 0; c < d; c++) transposed[c * rows + j] = q.values[j * d + c];
+  return [{ name, dataType: INT8, dims: [d, rows], rawData: new Uint8Array(transposed.buffer) }, floatTensor(`${name}_scale`, q.scales, [rows])];
+}
+
+/** Rows `indices` of the int8 table, widened and scaled: [d x n] floats. */
+function int8Columns(table: string, scales: string, indices: string, out: string): onnxProto.onnx.INodeProto[] {
+  return [
+    node("Gather", [table, indices], [`${out}_int8`], [intAttr("axis", 1)]),
+    node("Cast", [`${out}_int8`], [`${out}_unscaled`], [intAttr("to", FLOAT)]),
+    node("Gather", [scales, indices], [`${out}_scale`], [intAttr("axis", 0)]),
+    node("Mul", [`${out}_unscaled`, `${out}_scale`], [out]),
+  ];
+}
+
+/**
+ * The similar-items graph over an int8 table of normalized embeddings (a scale per row): the
+ * query row widened, then scored against every row in int8 (see int8ScoringNodes).
+ */
+export function buildCompactSimilarGraph(name: string, q: CompactCandidates, rows: number, d: number, names: typeof SIMILAR_GRAPH): Uint8Array {
+  const { inputs, outputs } = names;
+  const scoring = int8ScoringNodes(q, rows, d, "query_vector", "all_scores", (n) => n);
+  return encode({
+    name,
+    docString:
+      "Cosine similarity of one item's embedding with every item's, from int8 normalized embeddings with a scale per item, excluding the given items, top k.",
+    initializer: [...scoring.initializer, int64Tensor("axis0", [0])],
+    input: [valueInfo(inputs.query, INT64, [1]), valueInfo(inputs.k, INT64, [1]), valueInfo(inputs.exclude, INT64, ["n"])],
+    output: rankingOutputs(outputs),
+    node: [
+      ...int8Columns("item_embedding_int8", "item_scale", inputs.query, "query_column"),
+      node("Transpose", ["query_column"], ["query_vector"]),
+      ...scoring.node,
+      ...rankingNodes("all_scores", inputs, outputs),
+    ],
+  });
+}
+
+/** The because graph (see BECAUSE_GRAPH) over an int8 table of normalized embeddings. */
+export function buildCompactBecauseGraph(name: string, q: CompactCandidates, rows: number, d: number, names: typeof BECAUSE_GRAPH): Uint8Array {
+  const { inputs, outputs } = names;
+  return encode({
+    name,
+    docString:
+      "For each recommended item, the most similar history item by cosine of int8 normalized embeddings: its position in the history and the similarity.",
+    initializer: int8Table(q, rows, d, "table"),
+    input: [valueInfo(inputs.items, INT64, ["k"]), valueInfo(inputs.history, INT64, ["h"])],
+    output: [valueInfo(outputs.position, INT64, ["k"]), valueInfo(outputs.similarity, FLOAT, ["k"])],
+    node: [
+      ...int8Columns("table", "table_scale", inputs.items, "item_columns"),
+      node("Transpose", ["item_columns"], ["item_rows"]),
+      ...int8Columns("table", "table_scale", inputs.history, "history_columns"),
+      node("MatMul", ["item_rows", "history_columns"], ["cosines"]),
       node("ArgMax", ["cosines"], [outputs.position], [intAttr("axis", 1), intAttr("keepdims", 0), intAttr("select_last_index", 0)]),
       node("ReduceMax", ["cosines"], [outputs.similarity], [{ name: "axes", type: onnx.AttributeProto.AttributeType.INTS, ints: [1] }, intAttr("keepdims", 0)]),
     ],

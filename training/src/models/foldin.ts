@@ -134,16 +134,21 @@ export function foldInScores(f: FoldIn, history: ArrayLike<number>, out: Float32
  * quantized to int8 with a scale per item (symmetric, 127 steps), about 3x smaller than float32.
  */
 export function compactFoldIn(f: PropagatedFoldIn): PropagatedFoldIn {
-  const values = new Int8Array(f.items * f.dim);
-  const scales = new Float32Array(f.items);
-  for (let j = 0; j < f.items; j++) {
+  return { ...f, contributions: roundToHalf(f.contributions), compact: quantizeRows(f.candidates, f.items, f.dim) };
+}
+
+/** int8 rows with a scale each (symmetric: the row's largest magnitude maps to 127). */
+export function quantizeRows(table: Float32Array, rows: number, dim: number): CompactCandidates {
+  const values = new Int8Array(rows * dim);
+  const scales = new Float32Array(rows);
+  for (let j = 0; j < rows; j++) {
     let max = 0;
-    for (let c = 0; c < f.dim; c++) max = Math.max(max, Math.abs(f.candidates[j * f.dim + c]));
+    for (let c = 0; c < dim; c++) max = Math.max(max, Math.abs(table[j * dim + c]));
     const scale = max > 0 ? max / 127 : 1;
     scales[j] = scale;
-    for (let c = 0; c < f.dim; c++) values[j * f.dim + c] = Math.max(-127, Math.min(127, Math.round(f.candidates[j * f.dim + c] / scale)));
+    for (let c = 0; c < dim; c++) values[j * dim + c] = Math.max(-127, Math.min(127, Math.round(table[j * dim + c] / scale)));
   }
-  return { ...f, contributions: roundToHalf(f.contributions), compact: { values, scales } };
+  return { values, scales };
 }
 
 /** Round half to even, as ONNX's quantization rounds. */
