@@ -9,20 +9,26 @@ import { Rng } from "../src/util/rng.ts";
 
 ort.env.wasm.numThreads = 1;
 
+/** Random rows of unit length. */
+function normalizedTable(rng: Rng, rows: number, dim: number): Float32Array {
+  const table = new Float32Array(rows * dim);
+  for (let r = 0; r < rows; r++) {
+    let n = 0;
+    for (let c = 0; c < dim; c++) {
+      table[r * dim + c] = rng.normal();
+      n += table[r * dim + c] ** 2;
+    }
+    for (let c = 0; c < dim; c++) table[r * dim + c] /= Math.sqrt(n);
+  }
+  return table;
+}
+
 describe("the because graph", () => {
   it("names the most similar history item and its cosine for every recommended item", async () => {
     const rng = new Rng(12);
     const rows = 40;
     const dim = 7;
-    const table = new Float32Array(rows * dim);
-    for (let r = 0; r < rows; r++) {
-      let n = 0;
-      for (let c = 0; c < dim; c++) {
-        table[r * dim + c] = rng.normal();
-        n += table[r * dim + c] ** 2;
-      }
-      for (let c = 0; c < dim; c++) table[r * dim + c] /= Math.sqrt(n);
-    }
+    const table = normalizedTable(rng, rows, dim);
     const session = await ort.InferenceSession.create(buildBecauseGraph("t", table, rows, dim, BECAUSE_GRAPH));
     const t = (v: number[]) => new ort.Tensor("int64", BigInt64Array.from(v.map(BigInt)), [v.length]);
     for (let trial = 0; trial < 20; trial++) {
@@ -45,15 +51,7 @@ describe("the compact (int8) similar and because graphs", () => {
   const rng = new Rng(21);
   const rows = 50;
   const dim = 9;
-  const table = new Float32Array(rows * dim);
-  for (let r = 0; r < rows; r++) {
-    let n = 0;
-    for (let c = 0; c < dim; c++) {
-      table[r * dim + c] = rng.normal();
-      n += table[r * dim + c] ** 2;
-    }
-    for (let c = 0; c < dim; c++) table[r * dim + c] /= Math.sqrt(n);
-  }
+  const table = normalizedTable(rng, rows, dim);
   const q = quantizeRows(table, rows, dim);
   const cosine = (a: number, b: number): number => Array.from({ length: dim }, (_, c) => table[a * dim + c] * table[b * dim + c]).reduce((x, y) => x + y, 0);
   const t = (v: number[]) => new ort.Tensor("int64", BigInt64Array.from(v.map(BigInt)), [v.length]);
