@@ -9,6 +9,21 @@ import { Rng } from "../src/util/rng.ts";
 
 ort.env.wasm.numThreads = 1;
 
+const t = (v: number[]) => new ort.Tensor("int64", BigInt64Array.from(v.map(BigInt)), [v.length]);
+
+/** Runs a because graph on random recommended items and a random history. */
+async function randomReasons(session: ort.InferenceSession, rng: Rng, rows: number) {
+  const items = Array.from({ length: 1 + rng.int(8) }, () => rng.int(rows));
+  const history = Array.from({ length: 1 + rng.int(6) }, () => rng.int(rows));
+  const out = await session.run({ [BECAUSE_GRAPH.inputs.items]: t(items), [BECAUSE_GRAPH.inputs.history]: t(history) });
+  return {
+    items,
+    history,
+    position: Array.from(out[BECAUSE_GRAPH.outputs.position].data as BigInt64Array, Number),
+    similarity: Array.from(out[BECAUSE_GRAPH.outputs.similarity].data as Float32Array),
+  };
+}
+
 /** Random rows of unit length. */
 function normalizedTable(rng: Rng, rows: number, dim: number): Float32Array {
   const table = new Float32Array(rows * dim);
@@ -30,13 +45,8 @@ describe("the because graph", () => {
     const dim = 7;
     const table = normalizedTable(rng, rows, dim);
     const session = await ort.InferenceSession.create(buildBecauseGraph("t", table, rows, dim, BECAUSE_GRAPH));
-    const t = (v: number[]) => new ort.Tensor("int64", BigInt64Array.from(v.map(BigInt)), [v.length]);
     for (let trial = 0; trial < 20; trial++) {
-      const items = Array.from({ length: 1 + rng.int(8) }, () => rng.int(rows));
-      const history = Array.from({ length: 1 + rng.int(6) }, () => rng.int(rows));
-      const out = await session.run({ [BECAUSE_GRAPH.inputs.items]: t(items), [BECAUSE_GRAPH.inputs.history]: t(history) });
-      const position = Array.from(out[BECAUSE_GRAPH.outputs.position].data as BigInt64Array, Number);
-      const similarity = Array.from(out[BECAUSE_GRAPH.outputs.similarity].data as Float32Array);
+      const { items, history, position, similarity } = await randomReasons(session, rng, rows);
       items.forEach((item, k) => {
         const cos = history.map((h) => Array.from({ length: dim }, (_, c) => table[item * dim + c] * table[h * dim + c]).reduce((a, b) => a + b, 0));
         const best = cos.indexOf(Math.max(...cos));
@@ -54,16 +64,11 @@ describe("the compact (int8) similar and because graphs", () => {
   const table = normalizedTable(rng, rows, dim);
   const q = quantizeRows(table, rows, dim);
   const cosine = (a: number, b: number): number => Array.from({ length: dim }, (_, c) => table[a * dim + c] * table[b * dim + c]).reduce((x, y) => x + y, 0);
-  const t = (v: number[]) => new ort.Tensor("int64", BigInt64Array.from(v.map(BigInt)), [v.length]);
 
   it("because: every reason's cosine is within 0.02 of the best exact cosine in the history", async () => {
     const session = await ort.InferenceSession.create(buildCompactBecauseGraph("t", q, rows, dim, BECAUSE_GRAPH));
     for (let trial = 0; trial < 20; trial++) {
-      const items = Array.from({ length: 1 + rng.int(8) }, () => rng.int(rows));
-      const history = Array.from({ length: 1 + rng.int(6) }, () => rng.int(rows));
-      const out = await session.run({ [BECAUSE_GRAPH.inputs.items]: t(items), [BECAUSE_GRAPH.inputs.history]: t(history) });
-      const position = Array.from(out[BECAUSE_GRAPH.outputs.position].data as BigInt64Array, Number);
-      const similarity = Array.from(out[BECAUSE_GRAPH.outputs.similarity].data as Float32Array);
+      const { items, history, position, similarity } = await randomReasons(session, rng, rows);
       items.forEach((item, k) => {
         const best = Math.max(...history.map((h) => cosine(item, h)));
         expect(cosine(item, history[position[k]])).toBeGreaterThan(best - 0.02);
