@@ -5,7 +5,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const source = join(root, "src/engine/assembly/kernels.ts");
+const source = join(root, "src/engine/wasm/assembly/kernels.ts");
 const outDir = join(root, "build");
 const out = join(outDir, "kernels.wasm");
 const tmp = `${out}.${process.pid}.tmp`;

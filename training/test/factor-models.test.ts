@@ -1,7 +1,7 @@
 // The matrix-factorization kernels against plain references, and the baselines' behaviour.
 import { describe, expect, it } from "vitest";
-import { engine } from "../src/engine/kernels.ts";
-import { FactorOps } from "../src/engine/factor-ops.ts";
+import { engine } from "../src/engine/wasm/kernels.ts";
+import { FactorOps } from "../src/engine/wasm/factor-ops.ts";
 import { MetricAccumulator } from "../src/eval/metrics.ts";
 import { ials } from "../src/models/ials.ts";
 import { puresvd } from "../src/models/puresvd.ts";

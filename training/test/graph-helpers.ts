@@ -1,8 +1,9 @@
 // Shared by the graph-model tests: small random train matrices and kernel pools of 1 and 2
 // threads (closed after the file's tests).
 import { afterAll } from "vitest";
-import { engine } from "../src/engine/kernels.ts";
-import { GraphOps } from "../src/engine/graph-ops.ts";
+import { engine } from "../src/engine/wasm/kernels.ts";
+import { GraphOps } from "../src/engine/wasm/graph-ops.ts";
+import { WasmBackend } from "../src/engine/wasm/backend.ts";
 import { type Csr, csrFromTriples } from "../src/protocol/csr.ts";
 import { Rng } from "../src/util/rng.ts";
 
@@ -28,4 +29,9 @@ export function graphPools(): GraphOps[] {
     for (const o of pools) await o.pool.close();
   });
   return pools;
+}
+
+/** The CPU backend with 1 and 2 threads (their pools are the process's shared ones). */
+export function cpuBackends(): WasmBackend[] {
+  return [1, 2].map((t) => WasmBackend.create(t));
 }

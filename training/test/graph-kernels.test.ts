@@ -1,9 +1,9 @@
 // The graph-model kernels against plain TypeScript references on random inputs: odd sizes,
 // widths that are not multiples of 4 or 16, empty rows, a single row, 1 to 3 threads.
 import { afterAll, describe, expect, it } from "vitest";
-import { engine } from "../src/engine/kernels.ts";
-import { GraphOps } from "../src/engine/graph-ops.ts";
-import { columnBlocks, planPropagation } from "../src/engine/propagation-plan.ts";
+import { engine } from "../src/engine/wasm/kernels.ts";
+import { GraphOps } from "../src/engine/wasm/graph-ops.ts";
+import { columnBlocks, planPropagation } from "../src/engine/wasm/propagation-plan.ts";
 import { csrFromTriples } from "../src/protocol/csr.ts";
 import { Rng } from "../src/util/rng.ts";
 
@@ -46,7 +46,7 @@ describe("tiled propagation", () => {
           e.scoped(() => {
             const a = randomWeightedCsr(rows, 0.2);
             // users/items split is arbitrary here: cut the columns into small blocks
-            const plan = planPropagation(e, a, o.threads, columnBlocks(Math.floor(rows / 2), rows - Math.floor(rows / 2), 7));
+            const plan = planPropagation(e, a, o.threads, columnBlocks([Math.floor(rows / 2), rows - Math.floor(rows / 2)], 7));
             const src = rand(rows * d);
             const accStart = rand(rows * d);
             const dst = e.alloc("f32", rows * d);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { engine } from "../src/engine/kernels.ts";
+import { engine } from "../src/engine/wasm/kernels.ts";
 import { Rng } from "../src/util/rng.ts";
 
 const rng = new Rng(7);

@@ -1,20 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { engine } from "../src/engine/kernels.ts";
-import { columnBlocks, planPropagation } from "../src/engine/propagation-plan.ts";
 import { evaluate } from "../src/eval/evaluate.ts";
 import { normalizedAdjacency } from "../src/models/graph/adjacency.ts";
-import { LightGcnCore } from "../src/models/graph/lightgcn-core.ts";
 import { BprSampler } from "../src/models/graph/sampler.ts";
 import { lightgcn, mf } from "../src/models/lightgcn.ts";
-import { initEmbeddings } from "../src/models/embedding-model.ts";
-import { type Csr, rowOf } from "../src/protocol/csr.ts";
+import { rowOf } from "../src/protocol/csr.ts";
 import { PROTOCOLS, buildSplit } from "../src/protocol/protocols.ts";
 import type { Dataset } from "../src/data/parse.ts";
 import type { Recommender } from "../src/models/recommender.ts";
 import { Rng } from "../src/util/rng.ts";
-import { graphPools, randomTrain } from "./graph-helpers.ts";
+import { cpuBackends, randomTrain } from "./graph-helpers.ts";
+import { lightGcnGradientCheck } from "./lightgcn-gradient.ts";
 
-const pools = graphPools();
+const backends = cpuBackends();
 
 describe("normalized adjacency", () => {
   it("is symmetric with weights 1 / sqrt(deg(u) deg(i)) from train interactions only", () => {
@@ -55,67 +52,14 @@ describe("BPR sampler", () => {
   });
 });
 
-/** f64 reference of the LightGCN batch loss (BPR mean + L2 on the batch's ego rows). */
-function referenceLoss(e0: Float64Array, train: Csr, layers: number, d: number, reg: number, t: { u: number[]; p: number[]; n: number[] }): number {
-  const a = normalizedAdjacency(train);
-  const nodes = a.rows;
-  let cur = Float64Array.from(e0);
-  const sum = Float64Array.from(e0);
-  for (let l = 0; l < layers; l++) {
-    const next = new Float64Array(nodes * d);
-    for (let r = 0; r < nodes; r++)
-      for (let p = a.indptr[r]; p < a.indptr[r + 1]; p++) for (let c = 0; c < d; c++) next[r * d + c] += a.values[p] * cur[a.indices[p] * d + c];
-    for (let i = 0; i < sum.length; i++) sum[i] += next[i];
-    cur = next;
-  }
-  const f = sum.map((x) => x / (layers + 1));
-  let loss = 0;
-  let sq = 0;
-  const B = t.u.length;
-  for (let k = 0; k < B; k++) {
-    let x = 0;
-    for (let c = 0; c < d; c++) x += f[t.u[k] * d + c] * (f[t.p[k] * d + c] - f[t.n[k] * d + c]);
-    loss += Math.log1p(Math.exp(-x));
-    for (const row of [t.u[k], t.p[k], t.n[k]]) for (let c = 0; c < d; c++) sq += e0[row * d + c] ** 2;
-  }
-  return loss / B + (reg * sq) / (2 * B);
-}
-
 describe("LightGCN gradient (finite differences in float64)", () => {
   for (const layers of [0, 1, 3]) {
-    for (const o of pools) {
-      it(`analytic gradient matches central differences: ${layers} layer(s), ${o.threads} thread(s)`, () => {
-        const e = engine();
-        e.scoped(() => {
-          const users = 6,
-            items = 7,
-            d = 5,
-            reg = 0.05;
-          const train = randomTrain(users, items, 3, 5);
-          const init = initEmbeddings(new Rng(4), users, items, d, "normal", 0.5);
-          const plan = layers > 0 ? planPropagation(e, normalizedAdjacency(train), o.threads, columnBlocks(users, items, 3)) : null;
-          const core = new LightGcnCore(o, e, plan, users, items, d, layers, reg, init);
-          const t = { u: [0, 3, 5, 0], p: [6, 8, 12, 7], n: [9, 10, 6, 12] };
-          const triples = { users: e.from("i32", t.u), pos: e.from("i32", t.p), neg: e.from("i32", t.n) };
-          const { bpr, reg: regLoss } = core.lossAndGrad(triples, 4);
-          const e0 = Float64Array.from(core.params[0].view());
-          expect(bpr + regLoss).toBeCloseTo(referenceLoss(e0, train, layers, d, reg, t), 5);
-          const analytic = Array.from(core.grads[0].view(), (g) => g * core.gradScales[0]);
-          const h = 1e-6;
-          let num = 0,
-            den = 0;
-          for (let i = 0; i < e0.length; i++) {
-            const plus = Float64Array.from(e0);
-            plus[i] += h;
-            const minus = Float64Array.from(e0);
-            minus[i] -= h;
-            const fd = (referenceLoss(plus, train, layers, d, reg, t) - referenceLoss(minus, train, layers, d, reg, t)) / (2 * h);
-            num += (analytic[i] - fd) ** 2;
-            den += fd ** 2;
-          }
-          // the analytic gradient is float32: its relative error is bounded well below 1e-4
-          expect(Math.sqrt(num / den)).toBeLessThan(1e-4);
-        });
+    for (const backend of backends) {
+      it(`analytic gradient matches central differences: ${layers} layer(s), ${backend.description}`, async () => {
+        const check = await lightGcnGradientCheck(backend, layers);
+        expect(check.loss).toBeCloseTo(check.referenceLoss, 5);
+        // the analytic gradient is float32: its relative error is bounded well below 1e-4
+        expect(check.relativeError).toBeLessThan(1e-4);
       });
     }
   }
@@ -152,9 +96,13 @@ describe("training", () => {
   async function trainOnce(threads: number) {
     const model = lightgcn.create({ ...params, threads });
     const log: number[] = [];
-    await engine().scopedAsync(async () => {
-      await model.fit(split.train, { seed: 5, log: () => {}, validate: (m) => evaluate(m, split, "valid").metrics, onEpoch: (r) => log.push(r.loss) });
+    await model.fit(split.train, {
+      seed: 5,
+      log: () => {},
+      validate: async (m) => (await evaluate(m, split, "valid")).metrics,
+      onEpoch: (r) => log.push(r.loss),
     });
+    model.dispose?.();
     return { log, info: model.fitInfo!() };
   }
 
@@ -181,8 +129,8 @@ describe("training", () => {
         for (let i = 0; i < (to - from) * split.counts.items; i++) out[i] = g.next();
       },
     };
-    const learned = evaluate(model, split, "test").metrics["ndcg@10"];
-    const chance = evaluate(random, split, "test").metrics["ndcg@10"];
+    const learned = (await evaluate(model, split, "test")).metrics["ndcg@10"];
+    const chance = (await evaluate(random, split, "test")).metrics["ndcg@10"];
     expect(learned).toBeGreaterThan(chance * 1.5);
   });
 
@@ -194,7 +142,7 @@ describe("training", () => {
       seed: 1,
       log: () => {},
       signal: controller.signal,
-      validate: (m) => evaluate(m, split, "valid").metrics,
+      validate: async (m) => (await evaluate(m, split, "valid")).metrics,
       onEpoch: () => {
         if (++epochs === 2) controller.abort();
       },

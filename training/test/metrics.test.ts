@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { evaluateMatrices } from "../src/eval/evaluate.ts";
 import { MetricAccumulator } from "../src/eval/metrics.ts";
-import { topK } from "../src/eval/topk.ts";
+import { topK } from "../src/util/topk.ts";
 import { csrFromTriples } from "../src/protocol/csr.ts";
 import type { Recommender } from "../src/models/recommender.ts";
 
@@ -88,8 +88,8 @@ describe("evaluateMatrices", () => {
   const mask = csrFromTriples(3, 6, [0, 1, 2], [0, 0, 5]);
   const target = csrFromTriples(3, 6, [0, 0, 1], [2, 4, 3]);
 
-  it("masks seen items, ranks the rest with ties by index, skips users with nothing held out", () => {
-    const r = evaluateMatrices(fixedModel(scores), 6, mask, target, { ks: [1, 4], batchSize: 2 });
+  it("masks seen items, ranks the rest with ties by index, skips users with nothing held out", async () => {
+    const r = await evaluateMatrices(fixedModel(scores), 6, mask, target, { ks: [1, 4], batchSize: 2 });
     expect(r.users).toBe(2);
     // user 0: ranking [3, 5, 1, 2] -> hit at 4 of 2 relevant; user 1: ranking [3, ...] -> hit at 1
     expect(r.metrics["recall@1"]).toBeCloseTo((0 + 1) / 2, 12);
@@ -98,15 +98,15 @@ describe("evaluateMatrices", () => {
     expect(r.metrics["ndcg@4"]).toBeCloseTo((1 / Math.log2(5) / (1 + 1 / Math.log2(3)) + 1) / 2, 12);
   });
 
-  it("never counts a masked item even if it is held out", () => {
+  it("never counts a masked item even if it is held out", async () => {
     const leaky = csrFromTriples(3, 6, [0], [0]);
-    const r = evaluateMatrices(fixedModel(scores), 6, mask, leaky, { ks: [1] });
+    const r = await evaluateMatrices(fixedModel(scores), 6, mask, leaky, { ks: [1] });
     expect(r.metrics["hit@1"]).toBe(0);
   });
 
-  it("does not depend on the batch size", () => {
-    const a = evaluateMatrices(fixedModel(scores), 6, mask, target, { ks: [2, 3], batchSize: 1 });
-    const b = evaluateMatrices(fixedModel(scores), 6, mask, target, { ks: [2, 3], batchSize: 64 });
+  it("does not depend on the batch size", async () => {
+    const a = await evaluateMatrices(fixedModel(scores), 6, mask, target, { ks: [2, 3], batchSize: 1 });
+    const b = await evaluateMatrices(fixedModel(scores), 6, mask, target, { ks: [2, 3], batchSize: 64 });
     expect(a.metrics).toEqual(b.metrics);
   });
 });

@@ -8,7 +8,7 @@ import type { ModelFactory, Params } from "../src/models/recommender.ts";
 import { type Csr, csrFromTriples } from "../src/protocol/csr.ts";
 import { PROTOCOLS, buildSplit } from "../src/protocol/protocols.ts";
 import { trainModel } from "../src/pipeline/train-model.ts";
-import { engine } from "../src/engine/kernels.ts";
+import { engine } from "../src/engine/wasm/kernels.ts";
 import { Rng } from "../src/util/rng.ts";
 import { realDatasetDir } from "./real-data.ts";
 

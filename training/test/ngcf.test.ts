@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { engine } from "../src/engine/kernels.ts";
-import { columnBlocks, planPropagation } from "../src/engine/propagation-plan.ts";
+import { WasmBackend } from "../src/engine/wasm/backend.ts";
+import { engine } from "../src/engine/wasm/kernels.ts";
+import { columnBlocks, planPropagation } from "../src/engine/wasm/propagation-plan.ts";
 import { normalizedAdjacency } from "../src/models/graph/adjacency.ts";
 import { NgcfCore } from "../src/models/graph/ngcf-core.ts";
 import { initEmbeddings } from "../src/models/embedding-model.ts";
@@ -76,18 +77,18 @@ describe("NGCF gradient (finite differences in float64)", () => {
     [3, 0.1],
   ] as const) {
     for (const o of pools) {
-      it(`analytic gradient of every parameter matches: ${layers} layer(s), dropout ${dropout}, ${o.threads} thread(s)`, () => {
+      it(`analytic gradient of every parameter matches: ${layers} layer(s), dropout ${dropout}, ${o.threads} thread(s)`, async () => {
         const e = engine();
-        e.scoped(() => {
+        await e.scopedAsync(async () => {
           const users = 5,
             items = 6,
             d = 3,
             reg = 0.05;
           const train = randomTrain(users, items, 3, 9);
-          const plan = planPropagation(e, normalizedAdjacency(train), o.threads, columnBlocks(users, items, 4));
+          const backend = new WasmBackend(e, o.threads);
+          const plan = planPropagation(e, normalizedAdjacency(train), o.threads, columnBlocks([users, items], 4));
           const core = new NgcfCore(
-            o,
-            e,
+            backend,
             plan,
             users,
             items,
@@ -99,7 +100,12 @@ describe("NGCF gradient (finite differences in float64)", () => {
             if (i > 0 && p.length === d) p.view().set([0.1, -0.2, 0.05]);
           });
           const t = { u: [0, 2, 4, 1], p: [5, 7, 10, 6], n: [8, 9, 5, 10] };
-          const { bpr, reg: regLoss } = core.lossAndGrad({ users: e.from("i32", t.u), pos: e.from("i32", t.p), neg: e.from("i32", t.n) }, 4);
+          const triples = backend.triples(4);
+          backend.setTriples(triples, Int32Array.from(t.u), Int32Array.from(t.p), Int32Array.from(t.n), 4);
+          await backend.takeLosses();
+          core.lossAndGrad(triples);
+          const sums = core.losses(await backend.takeLosses());
+          const [bpr, regLoss] = [sums.bpr / 4, sums.reg / 4];
           const masks = core.lastMasks;
           if (dropout > 0) expect(masks.some((m) => m.some((v) => v === 0))).toBe(true);
           const params = core.params.map((p) => Float64Array.from(p.view()));

@@ -78,7 +78,7 @@ describe("validation on a fixed sample of users", () => {
     expect(Array.from(userSample(1000, 50, 8)!)).not.toEqual(Array.from(a));
   });
 
-  it("averages over exactly the sampled users", () => {
+  it("averages over exactly the sampled users", async () => {
     const train = randomTrain(60, 20, 4, 2);
     const target = randomTrain(60, 20, 2, 3);
     const model = {
@@ -87,7 +87,7 @@ describe("validation on a fixed sample of users", () => {
       },
     };
     const sample = userSample(60, 15, 5)!;
-    const sampled = evaluateMatrices(model, 20, train, target, { users: sample });
+    const sampled = await evaluateMatrices(model, 20, train, target, { users: sample });
     // the same users through the batched path: a target holding only their rows
     const r: number[] = [];
     const c: number[] = [];
@@ -97,7 +97,7 @@ describe("validation on a fixed sample of users", () => {
         c.push(i);
       }
     }
-    const only = evaluateMatrices(model, 20, train, csrFromTriples(60, 20, r, c));
+    const only = await evaluateMatrices(model, 20, train, csrFromTriples(60, 20, r, c));
     expect(sampled.users).toBe(15);
     expect(sampled.metrics).toEqual(only.metrics);
   });

@@ -26,7 +26,7 @@ import {
 } from "../../training/src/contract/artifacts.ts";
 import { integer, runCli } from "../../training/src/cli/options.ts";
 import { readEmbeddings } from "../../training/src/export/bundle.ts";
-import { topK } from "../../training/src/eval/topk.ts";
+import { topK } from "../../training/src/util/topk.ts";
 import { publishBundle } from "../../training/src/publish/publish.ts";
 import { readBundle, readManifest } from "../../training/src/publish/read-bundle.ts";
 import { localTarget } from "../../training/src/publish/targets.ts";

@@ -1,5 +1,6 @@
 // npm run train: fit models on the protocol's split, evaluate with full ranking, write metrics.
-import { Command, InvalidArgumentError } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { DEVICES, type Device } from "../engine/backend.ts";
 import { MODELS } from "../models/registry.ts";
 import type { Params } from "../models/recommender.ts";
 import { runTraining } from "../pipeline/run.ts";
@@ -26,6 +27,14 @@ const program = addOwnDataOptions(addProtocolOptions(addDataOptions(new Command(
   .option("--model <names>", `comma-separated models: ${MODELS.map((m) => m.name).join(", ")}`, "lightgcn")
   .option("--param <key=value>", "fix a model parameter (repeatable); fixed parameters are not tuned", param, {})
   .option("--no-tune", "skip choosing parameters on valid; use the defaults")
+  .addOption(
+    new Option(
+      "--device <device>",
+      "where LightGCN and BPR-MF train: cpu (WebAssembly SIMD threads) or gpu (WebGPU through Dawn; needs a Vulkan driver, see README)",
+    )
+      .choices([...DEVICES])
+      .default("cpu"),
+  )
   .option("--json", "print the metrics as JSON instead of a table", false);
 
 program.parse();
@@ -37,10 +46,11 @@ const opts = program.opts<
       param: Params;
       tune: boolean;
       json: boolean;
+      device: Device;
     }
 >();
 
 await runCli(async () => {
-  const { results, table } = await runTraining({ ...opts, custom: ownData(opts), models: opts.model.split(","), params: opts.param });
+  const { results, table } = await runTraining({ ...opts, custom: ownData(opts), models: opts.model.split(","), params: opts.param, device: opts.device });
   console.log(opts.json ? JSON.stringify(results, null, 2) : `\n${table}`);
 });

@@ -1,7 +1,18 @@
 // The artifact contract: every file name, layout and JSON shape under artifacts/, in one
 // place, imported by the training pipeline (which writes them) and the Worker (which reads
 // them). Paths are relative to the artifacts root.
-import type { MetricValues } from "../eval/metrics.ts";
+
+/** The ranking metrics every metrics file reports, at each cut-off K. */
+export const METRIC_NAMES = ["recall", "ndcg", "precision", "hit", "mrr"] as const;
+/**
+ * Hits divided by min(K, |held-out|): the "recall" of the widely shared tutorial. Only ever
+ * computed on request and reported under its own name, never as Recall.
+ */
+export const CAPPED_RECALL = "recall_capped";
+export type MetricName = (typeof METRIC_NAMES)[number] | typeof CAPPED_RECALL;
+/** e.g. "recall@10" */
+export type MetricKey = `${MetricName}@${number}`;
+export type MetricValues = Record<MetricKey, number>;
 
 export const SPLIT_DIR = "split";
 export const SPLIT_FILES = { train: "train.tsv", valid: "valid.tsv", test: "test.tsv", meta: "split.json", keys: "keys.json" } as const;
@@ -66,6 +77,8 @@ export interface MetricsFile {
   stopped?: "converged" | "max-epochs" | "interrupted";
   /** Peak resident memory of the training process when the file was written. */
   peak_rss_mb: number;
+  /** What trained a graph model when it was not the CPU backend (e.g. "WebGPU on NVIDIA ..."). */
+  trained_on?: string;
   /** The model's fold-in (absent or null: none): in foldin.onnx, or in model.onnx when `recs` takes a history. */
   foldin?: FoldInKind | null;
   /** What model.onnx, written beside it by training, ranks from (absent or null: no serving graph). */

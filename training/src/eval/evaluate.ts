@@ -5,7 +5,7 @@ import type { Recommender } from "../models/recommender.ts";
 import { type Csr, rowOf } from "../protocol/csr.ts";
 import { type Split, evaluationMask, heldOut } from "../protocol/protocols.ts";
 import { MetricAccumulator, type MetricValues } from "./metrics.ts";
-import { topK } from "./topk.ts";
+import { topK } from "../util/topk.ts";
 import { Rng } from "../util/rng.ts";
 
 export const DEFAULT_KS = [10, 20] as const;
@@ -42,15 +42,16 @@ export interface Evaluation {
   seconds: number;
 }
 
-export function evaluate(model: Recommender, split: Split, which: "valid" | "test", opts: EvaluationOptions = {}): Evaluation {
+export function evaluate(model: Recommender, split: Split, which: "valid" | "test", opts: EvaluationOptions = {}): Promise<Evaluation> {
   return evaluateMatrices(model, split.train.cols, evaluationMask(split, which), heldOut(split, which), opts);
 }
 
-/** What evaluation needs of a model: score users from..to over all items. */
-export type Scoring = Pick<Recommender, "score">;
+/** What evaluation needs of a model: score users from..to over all items, or rank them itself. */
+export type Scoring = Pick<Recommender, "score" | "rank">;
 
 /** The same, over explicit matrices: `mask` rows are hidden, `target` rows are relevant. */
-export function evaluateMatrices(model: Scoring, items: number, mask: Csr, target: Csr, opts: EvaluationOptions = {}): Evaluation {
+export async function evaluateMatrices(model: Scoring, items: number, mask: Csr, target: Csr, opts: EvaluationOptions = {}): Promise<Evaluation> {
+  if (model.rank) return evaluateRanked(model.rank.bind(model), mask, target, opts);
   const start = performance.now();
   const ks = opts.ks ?? DEFAULT_KS;
   const maxK = Math.max(...ks);
@@ -87,6 +88,47 @@ export function evaluateMatrices(model: Scoring, items: number, mask: Csr, targe
     }
   }
   return { metrics: acc.result(), users: acc.userCount, seconds: (performance.now() - start) / 1000 };
+}
+
+/**
+ * Evaluation of a model that ranks batches of users itself (on its backend): the same users,
+ * masks and metrics as scoring, with the top-K selection done by the model.
+ */
+async function evaluateRanked(rank: NonNullable<Scoring["rank"]>, mask: Csr, target: Csr, opts: EvaluationOptions): Promise<Evaluation> {
+  const start = performance.now();
+  const ks = opts.ks ?? DEFAULT_KS;
+  const maxK = Math.max(...ks);
+  const batch = opts.batchSize ?? 256;
+  const acc = new MetricAccumulator(ks, { cappedRecall: opts.cappedRecall });
+  const users = Int32Array.from(opts.users ?? positions(target.rows)).filter((u) => target.indptr[u + 1] > target.indptr[u]);
+  const isRelevant = new Uint8Array(target.cols);
+  const relevant = (item: number): boolean => isRelevant[item] === 1;
+  for (let b = 0; b < users.length; b += batch) {
+    const chunk = users.subarray(b, Math.min(users.length, b + batch));
+    const ranked = await rank(chunk, rowsOf(mask, chunk), maxK);
+    chunk.forEach((u, r) => {
+      const list = ranked.subarray(r * maxK, (r + 1) * maxK);
+      const count = list.indexOf(-1) < 0 ? maxK : list.indexOf(-1);
+      const held = rowOf(target, u);
+      for (const i of held) isRelevant[i] = 1;
+      acc.add(list, count, relevant, held.length);
+      for (const i of held) isRelevant[i] = 0;
+    });
+  }
+  return { metrics: acc.result(), users: acc.userCount, seconds: (performance.now() - start) / 1000 };
+}
+
+/** The rows `users` of m, as a matrix of their own (row r is m's row users[r]). */
+function rowsOf(m: Csr, users: Int32Array): Csr {
+  const indptr = new Int32Array(users.length + 1);
+  users.forEach((u, r) => {
+    indptr[r + 1] = indptr[r] + m.indptr[u + 1] - m.indptr[u];
+  });
+  const indices = new Int32Array(indptr[users.length]);
+  users.forEach((u, r) => {
+    indices.set(m.indices.subarray(m.indptr[u], m.indptr[u + 1]), indptr[r]);
+  });
+  return { rows: users.length, cols: m.cols, indptr, indices };
 }
 
 /**

@@ -2,16 +2,9 @@
 // items. Recall divides by the user's number of held-out items (never by min(K, n));
 // NDCG's ideal DCG places min(K, n) relevant items first.
 
-export const METRIC_NAMES = ["recall", "ndcg", "precision", "hit", "mrr"] as const;
-/**
- * Hits divided by min(K, |held-out|): the "recall" of the widely shared tutorial. Only ever
- * computed on request and reported under its own name, never as Recall.
- */
-export const CAPPED_RECALL = "recall_capped";
-export type MetricName = (typeof METRIC_NAMES)[number] | typeof CAPPED_RECALL;
-/** e.g. "recall@10" */
-export type MetricKey = `${MetricName}@${number}`;
-export type MetricValues = Record<MetricKey, number>;
+import { CAPPED_RECALL, METRIC_NAMES, type MetricKey, type MetricName, type MetricValues } from "../contract/artifacts.ts";
+
+export { CAPPED_RECALL, METRIC_NAMES, type MetricKey, type MetricName, type MetricValues };
 
 const discount = (rank: number): number => 1 / Math.log2(rank + 2);
 

@@ -62,7 +62,7 @@ class Blend implements Recommender {
     let best = Number.NEGATIVE_INFINITY;
     for (const w of BLEND_WEIGHTS) {
       this.weight = w;
-      const valid = ctx.validate(this);
+      const valid = await ctx.validate(this);
       this.tuning.push({ params: { ...this.params, ease_weight: w }, valid });
       ctx.log(`blend: ease_weight ${w}: valid NDCG@10 ${valid["ndcg@10"].toFixed(4)}`);
       if (valid["ndcg@10"] > best) best = valid["ndcg@10"];

@@ -1,7 +1,7 @@
 // EASE (Steck, "Embarrassingly Shallow Autoencoders for Sparse Data", WWW 2019):
 // B = I - P diag(1 / diag(P)) with P = (X^T X + lambda I)^-1, i.e. B_ij = -P_ij / P_jj and a
 // zero diagonal. The Gram matrix comes from TRAIN interactions only.
-import { engine } from "../engine/kernels.ts";
+import { engine } from "../engine/wasm/kernels.ts";
 import type { Csr } from "../protocol/csr.ts";
 import { type ItemItemFoldIn, roundToHalf } from "./foldin.ts";
 import { ITEM_MATRIX_BUDGET_BYTES, ItemItemScorer, itemCap } from "./item-item.ts";

@@ -1,9 +1,9 @@
 // A Recommender over final user and item embeddings (LightGCN, BPR-MF, NGCF): fit trains a
-// graph core with the shared trainer; score is the dot product of a user's final embedding
-// with every item's.
-import { type Block, type Engine, engine } from "../engine/kernels.ts";
-import { GraphOps } from "../engine/graph-ops.ts";
-import { DEFAULT_TILE_BYTES, type PropagationPlan, columnBlocks, planPropagation } from "../engine/propagation-plan.ts";
+// graph core with the shared trainer on the fit context's backend (CPU threads by default, or
+// the GPU); ranking runs on that backend, and score is the dot product of a user's final
+// embedding with every item's.
+import type { GraphBackend, Propagation, SparseRows, Tensor } from "../engine/backend.ts";
+import { WasmBackend } from "../engine/wasm/backend.ts";
 import { normalizedAdjacency } from "./graph/adjacency.ts";
 import type { Csr } from "../protocol/csr.ts";
 import { Rng } from "../util/rng.ts";
@@ -14,17 +14,15 @@ import { type FoldIn, compactFoldIn } from "./foldin.ts";
 import type { FitContext, FitInfo, Params, Recommender } from "./recommender.ts";
 
 export interface CoreBuildContext {
-  engine: Engine;
-  ops: GraphOps;
+  backend: GraphBackend;
   train: Csr;
   rng: Rng;
   params: Params;
 }
 
-/** The normalized train graph, cut into per-thread, cache-sized tiles. */
-export function propagationPlan({ engine, ops, train }: CoreBuildContext, dim: number): PropagationPlan {
-  const blockRows = Math.max(1, Math.floor(DEFAULT_TILE_BYTES / (dim * 4)));
-  return planPropagation(engine, normalizedAdjacency(train), ops.threads, columnBlocks(train.rows, train.cols, blockRows));
+/** The normalized train graph, prepared for the backend's propagation. */
+export function propagationPlan({ backend, train }: CoreBuildContext, dim: number): Propagation {
+  return backend.propagation(normalizedAdjacency(train), dim, [train.rows, train.cols]);
 }
 
 export function trainSettings(p: Params): TrainSettings {
@@ -60,16 +58,20 @@ export function initEmbeddings(rng: Rng, users: number, items: number, dim: numb
 
 export class EmbeddingModel implements Recommender {
   private core: TrainableCore | null = null;
-  private ops: GraphOps | null = null;
-  private final: Block<"f32"> | null = null;
-  private out: Block<"f32"> | null = null;
+  private backend: GraphBackend | null = null;
+  private final: Tensor | null = null;
+  /** Final embeddings on the host (after fit), for score() and export. */
+  private finalOnHost: Float32Array | null = null;
   private info: FitInfo | null = null;
   private train: Csr | null = null;
+  private release: (() => void) | null = null;
 
   constructor(
     readonly name: string,
     readonly params: Params,
     private readonly build: (c: CoreBuildContext) => TrainableCore,
+    /** Backends this model's core runs on (NGCF's dense ops exist only on the CPU). */
+    readonly backends: readonly GraphBackend["kind"][] = ["wasm", "webgpu"],
   ) {}
 
   /**
@@ -85,39 +87,68 @@ export class EmbeddingModel implements Recommender {
     if (serveFrom !== "user" && serveFrom !== "history") throw new Error(`${this.name}: serve_from must be "user" or "history", got ${serveFrom}`);
     const precision = this.params.item_precision ?? "float32";
     if (precision !== "float32" && precision !== "compact") throw new Error(`${this.name}: item_precision must be "float32" or "compact", got ${precision}`);
-    const e = engine();
     const threads = numberParam(this.params, "threads", (v) => Number.isInteger(v) && v >= 1 && v <= 64, "an integer in 1..64");
-    const ops = new GraphOps(e, threads);
+    const backend = ctx.backend ?? WasmBackend.create(threads);
+    if (!this.backends.includes(backend.kind)) {
+      throw new Error(`${this.name} trains on the CPU only: the ${backend.kind} backend has no kernels for it. Train it with --device cpu.`);
+    }
+    this.dispose();
+    this.release = backend.openScope();
     const settings = trainSettings(this.params);
-    const core = this.build({ engine: e, ops, train, rng: new Rng(ctx.seed), params: this.params });
+    const core = this.build({ backend, train, rng: new Rng(ctx.seed), params: this.params });
     this.core = core;
-    this.ops = ops;
+    this.backend = backend;
     this.train = train;
-    const validate = (): ReturnType<NonNullable<FitContext["validate"]>> | null => {
+    const validate = async (): Promise<Awaited<ReturnType<NonNullable<FitContext["validate"]>>> | null> => {
       this.final = core.finalEmbeddings();
-      return ctx.validate ? ctx.validate(this) : null;
+      return ctx.validate ? await ctx.validate(this) : null;
     };
-    this.info = await trainCore(core, ops, e, train, settings, ctx, validate, this.name);
+    this.info = await trainCore(core, backend, train, settings, ctx, validate, this.name);
     this.final = core.finalEmbeddings();
+    await core.snapshot?.();
+    this.final = core.finalEmbeddings();
+    this.finalOnHost = await backend.download(this.final);
+  }
+
+  /** Frees the model's backend memory; the model cannot score afterwards. */
+  dispose(): void {
+    this.release?.();
+    this.release = null;
+    this.core = null;
+    this.final = null;
+  }
+
+  /** Full ranking on the backend that trained the model (see GraphBackend.topK). */
+  rank(users: Int32Array, exclude: SparseRows, k: number): Promise<Int32Array> {
+    const { core, backend, final } = this;
+    if (!core || !backend || !final) throw new Error(`${this.name}: rank() before fit()`);
+    return backend.topK(final, core.outDim, core.users, core.items, users, exclude, k);
   }
 
   score(from: number, to: number, out: Float32Array): void {
-    const { core, ops, final } = this;
-    if (!core || !ops || !final) throw new Error(`${this.name}: score() before fit()`);
+    const { core, finalOnHost: f } = this;
+    if (!core || !f) throw new Error(`${this.name}: score() before fit()`);
     const d = core.outDim;
-    const need = (to - from) * core.items;
-    if (!this.out || this.out.length < need) this.out = ops.engine.alloc("f32", need);
-    ops.dotScores(final.slice(0, core.users * d), final.slice(core.users * d, core.items * d), core.items, d, from, to, this.out);
-    out.set(this.out.view().subarray(0, need));
+    const items = core.items;
+    const itemBase = core.users * d;
+    for (let u = from; u < to; u++) {
+      const ub = u * d;
+      const row = (u - from) * items;
+      for (let i = 0; i < items; i++) {
+        const ib = itemBase + i * d;
+        let s = 0;
+        for (let c = 0; c < d; c++) s += f[ub + c] * f[ib + c];
+        out[row + i] = s;
+      }
+    }
   }
 
   /** Final embeddings as plain arrays (for export). */
   embeddings(): { users: Float32Array; items: Float32Array; dim: number } {
-    const { core, final } = this;
-    if (!core || !final) throw new Error(`${this.name}: embeddings() before fit()`);
-    const v = final.view();
+    const { core, finalOnHost: f } = this;
+    if (!core || !f) throw new Error(`${this.name}: embeddings() before fit()`);
     const split = core.users * core.outDim;
-    return { users: v.slice(0, split), items: v.slice(split), dim: core.outDim };
+    return { users: f.slice(0, split), items: f.slice(split), dim: core.outDim };
   }
 
   /** LightGCN and BPR-MF fold in new users; NGCF has no fold-in (null). */

@@ -1,7 +1,7 @@
 // Scores users against items by the dot product of user and item factor rows (iALS, PureSVD,
 // SVD), with the dot-product kernel on all threads.
-import { type Block, engine } from "../engine/kernels.ts";
-import { GraphOps } from "../engine/graph-ops.ts";
+import { type Block, engine } from "../engine/wasm/kernels.ts";
+import { GraphOps } from "../engine/wasm/graph-ops.ts";
 
 export class FactorScorer {
   private readonly users: Block<"f32">;

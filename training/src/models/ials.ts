@@ -3,8 +3,8 @@
 // ones, squared loss over ALL user-item pairs, L2 weight `reg`; alternating least squares with
 // an exact Cholesky solve per row (the tutorial's "ALS (Spark)" row; Spark's implicit ALS is
 // this algorithm).
-import { engine } from "../engine/kernels.ts";
-import { FactorOps } from "../engine/factor-ops.ts";
+import { engine } from "../engine/wasm/kernels.ts";
+import { FactorOps } from "../engine/wasm/factor-ops.ts";
 import { type Csr, csrTranspose } from "../protocol/csr.ts";
 import { Rng } from "../util/rng.ts";
 import type { LeastSquaresFoldIn } from "./foldin.ts";

@@ -1,7 +1,7 @@
 // Scoring shared by the item-item models (ItemKNN, EASE): score(u, j) = sum over the user's
 // train items i of W[i][j], i.e. the user's sparse train row times a dense item x item matrix,
 // computed by the SpMM kernel.
-import { type Block, type CsrBlock, engine } from "../engine/kernels.ts";
+import { type Block, type CsrBlock, engine } from "../engine/wasm/kernels.ts";
 import type { Csr } from "../protocol/csr.ts";
 
 /**

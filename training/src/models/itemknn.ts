@@ -1,9 +1,9 @@
 // Item-based k-nearest neighbours: cosine similarity between the items' train columns,
 // S_ij = |U_i & U_j| / (sqrt(|U_i| |U_j|) + shrink); for every target item j only its k most
 // similar items i keep their weight; score(u, j) = sum over the user's items i of S_ij.
-import { engine } from "../engine/kernels.ts";
+import { engine } from "../engine/wasm/kernels.ts";
 import type { Csr } from "../protocol/csr.ts";
-import { topK } from "../eval/topk.ts";
+import { topK } from "../util/topk.ts";
 import { ITEM_MATRIX_BUDGET_BYTES, ItemItemScorer, itemCap } from "./item-item.ts";
 import type { FitContext, ModelFactory } from "./recommender.ts";
 import { ScorerModel } from "./scorer-model.ts";

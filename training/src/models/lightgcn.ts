@@ -5,14 +5,14 @@ import { defaultThreads, numberParam } from "./params.ts";
 import type { ModelFactory, Params } from "./recommender.ts";
 
 function buildLightGcn(c: CoreBuildContext): LightGcnCore {
-  const { engine, ops, train, rng, params } = c;
+  const { backend, train, rng, params } = c;
   const layers = numberParam(params, "layers", (v) => Number.isInteger(v) && v >= 0, "a non-negative integer");
   const dim = numberParam(params, "dim", (v) => Number.isInteger(v) && v >= 1, "a positive integer");
   const reg = numberParam(params, "reg", (v) => v >= 0, ">= 0");
   const std = numberParam(params, "init_std", (v) => v > 0, "positive");
   const init = initEmbeddings(rng, train.rows, train.cols, dim, String(params.init), std);
   const adj = layers > 0 ? propagationPlan(c, dim) : null;
-  return new LightGcnCore(ops, engine, adj, train.rows, train.cols, dim, layers, reg, init);
+  return new LightGcnCore(backend, adj, train.rows, train.cols, dim, layers, reg, init);
 }
 
 /**
@@ -49,6 +49,7 @@ export const lightgcn: ModelFactory = {
   // on ML-1M valid (npm run foldin), the fitted map beat every fixed multiple of layer 1.
   defaults: { ...common, layers: 3, foldin_ego: "fit" },
   grid: [],
+  devices: ["cpu", "gpu"],
   create: (params) => new EmbeddingModel("lightgcn", params, buildLightGcn),
 };
 
@@ -62,5 +63,6 @@ export const mf: ModelFactory = {
   description: "BPR-MF: matrix factorization trained with BPR (LightGCN with zero layers)",
   defaults: { ...common, layers: 0, batch: 16384, lr: 1e-2, reg: 1e-2, eval_every: 2 },
   grid: [],
+  devices: ["cpu", "gpu"],
   create: (params) => new EmbeddingModel("mf", params, buildLightGcn),
 };

@@ -1,4 +1,5 @@
 // NGCF on the shared graph engine.
+import { WasmBackend } from "../engine/wasm/backend.ts";
 import { NgcfCore } from "./graph/ngcf-core.ts";
 import { type CoreBuildContext, EmbeddingModel, initEmbeddings, propagationPlan } from "./embedding-model.ts";
 import { numberParam } from "./params.ts";
@@ -6,7 +7,8 @@ import { common } from "./lightgcn.ts";
 import type { ModelFactory } from "./recommender.ts";
 
 function buildNgcf(c: CoreBuildContext): NgcfCore {
-  const { engine, ops, train, rng, params } = c;
+  const { backend, train, rng, params } = c;
+  if (!(backend instanceof WasmBackend)) throw new Error("NGCF trains on the CPU backend only");
   const layers = numberParam(params, "layers", (v) => Number.isInteger(v) && v >= 0, "a non-negative integer");
   const dim = numberParam(params, "dim", (v) => Number.isInteger(v) && v >= 1, "a positive integer");
   const settings = {
@@ -25,7 +27,7 @@ function buildNgcf(c: CoreBuildContext): NgcfCore {
     String(params.init),
     numberParam(params, "init_std", (v) => v > 0, "positive"),
   );
-  return new NgcfCore(ops, engine, propagationPlan(c, dim), train.rows, train.cols, settings, init);
+  return new NgcfCore(backend, propagationPlan(c, dim), train.rows, train.cols, settings, init);
 }
 
 /**
@@ -40,5 +42,5 @@ export const ngcf: ModelFactory = {
   description: "NGCF (Wang et al. 2019): propagation with per-layer W1, W2, the element-wise interaction term, LeakyReLU, message dropout, concatenated layers",
   defaults: { ...common, layers: 3, dropout: 0.1, init: "xavier", batch: 16384, lr: 5e-3, reg: 1e-2, eval_every: 2, epochs: 200, patience: 8 },
   grid: [],
-  create: (params) => new EmbeddingModel("ngcf", params, buildNgcf),
+  create: (params) => new EmbeddingModel("ngcf", params, buildNgcf, ["wasm"]),
 };

@@ -2,7 +2,7 @@
 // R = U S V^T; a user's scores are r_u V V^T. V spans the top-f eigenvectors of R^T R, found by
 // block power (subspace) iteration on the Gram matrix with the GEMM kernel; the scores only
 // depend on that subspace.
-import { engine } from "../engine/kernels.ts";
+import { engine } from "../engine/wasm/kernels.ts";
 import type { Csr } from "../protocol/csr.ts";
 import { Rng } from "../util/rng.ts";
 import { defaultThreads, numberParam } from "./params.ts";

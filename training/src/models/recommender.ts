@@ -2,7 +2,8 @@
 // matrix, then score any contiguous range of users over all items. Evaluation, tuning and
 // export only ever see this interface.
 import type { TuningRow } from "../contract/artifacts.ts";
-import type { MetricValues } from "../eval/metrics.ts";
+import type { MetricValues } from "../contract/artifacts.ts";
+import type { Device, GraphBackend, SparseRows } from "../engine/backend.ts";
 import type { Csr } from "../protocol/csr.ts";
 import type { FoldIn } from "./foldin.ts";
 
@@ -25,7 +26,12 @@ export interface FitContext {
    * Valid-set metrics of the model as it stands, for early stopping. Models get numbers, never
    * the held-out interactions themselves.
    */
-  validate?: (model: Recommender) => MetricValues;
+  validate?: (model: Recommender) => Promise<MetricValues>;
+  /**
+   * The backend graph models train on (the GPU with --device gpu); without one they train on
+   * the CPU backend with their `threads` parameter. Models that have no kernels on it say so.
+   */
+  backend?: GraphBackend;
   onEpoch?: (record: EpochRecord) => void;
   /** Aborted on Ctrl-C: iterative models stop and keep their best checkpoint. */
   signal?: AbortSignal;
@@ -52,6 +58,14 @@ export interface Recommender {
    * [from, to). Higher is better; masking seen items is the caller's job.
    */
   score(from: number, to: number, out: Float32Array): void;
+  /**
+   * Models that rank on their own backend: the k best items per user of `users`, with the
+   * user's row of `exclude` hidden, -1 padded (see GraphBackend.topK). Evaluation prefers it
+   * to `score`, so embeddings trained on a GPU are ranked there.
+   */
+  rank?(users: Int32Array, exclude: SparseRows, k: number): Promise<Int32Array>;
+  /** Frees what the model holds on its backend; the model cannot score afterwards. */
+  dispose?(): void;
   /** Iterative models: epochs run, best epoch, training time. */
   fitInfo?(): FitInfo;
   /** Models that end in user and item embeddings (exportable to the serving bundle). */
@@ -78,5 +92,7 @@ export interface ModelFactory {
   defaults: Params;
   /** Candidate settings to choose from on the valid set (each merged over defaults). */
   grid: Params[];
+  /** Where it trains: every model on "cpu"; LightGCN and BPR-MF on "gpu" too (default ["cpu"]). */
+  devices?: readonly Device[];
   create(params: Params): Recommender;
 }

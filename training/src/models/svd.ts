@@ -1,8 +1,8 @@
 // "SVD" as in the Surprise library (Funk-style biased matrix factorization): the explicit 1-5
 // ratings of the train interactions are fit by SGD, r_hat = mu + b_u + b_i + q_i . p_u, and
 // items are ranked by predicted rating (the tutorial's "SVD" row).
-import { engine } from "../engine/kernels.ts";
-import { FactorOps } from "../engine/factor-ops.ts";
+import { engine } from "../engine/wasm/kernels.ts";
+import { FactorOps } from "../engine/wasm/factor-ops.ts";
 import type { Csr } from "../protocol/csr.ts";
 import { Rng } from "../util/rng.ts";
 import { defaultThreads, numberParam } from "./params.ts";

@@ -2,8 +2,10 @@
 import type { MetricsFile } from "../contract/artifacts.ts";
 import type { CustomDataOptions } from "../data/custom.ts";
 import { exportBundle } from "../export/bundle.ts";
-import { modelFactory } from "../models/registry.ts";
-import type { Params } from "../models/recommender.ts";
+import type { Device } from "../engine/backend.ts";
+import { createBackend } from "../engine/create.ts";
+import { MODELS, modelFactory } from "../models/registry.ts";
+import type { ModelFactory, Params } from "../models/recommender.ts";
 import { prepare } from "./prepare.ts";
 import { resultsTable } from "./table.ts";
 import { trainModel } from "./train-model.ts";
@@ -20,7 +22,19 @@ export interface RunOptions {
   artifacts: string;
   params?: Params;
   tune?: boolean;
+  /** Where graph models train: "cpu" (default) or "gpu" (WebGPU). */
+  device?: Device;
   log?: (line: string) => void;
+}
+
+/** Fails before any work when a model has no kernels on the device (never a silent CPU fallback). */
+export function checkDevice(factories: readonly ModelFactory[], device: Device): void {
+  const unsupported = factories.filter((f) => !(f.devices ?? ["cpu"]).includes(device));
+  if (unsupported.length === 0) return;
+  const covered = MODELS.filter((f) => (f.devices ?? ["cpu"]).includes(device)).map((f) => f.name);
+  throw new Error(
+    `--device ${device}: ${unsupported.map((f) => f.name).join(", ")} train${unsupported.length === 1 ? "s" : ""} on the CPU only (the ${device} backend covers ${covered.join(", ")}). Train ${unsupported.length === 1 ? "it" : "them"} with --device cpu, or leave ${unsupported.length === 1 ? "it" : "them"} out of --model.`,
+  );
 }
 
 export interface RunResult {
@@ -32,6 +46,8 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
   const log = opts.log ?? ((line: string) => console.error(line));
   const factories = opts.models.map((n) => modelFactory(n.trim()));
   const tune = opts.tune ?? true;
+  const device = opts.device ?? "cpu";
+  checkDevice(factories, device);
   const { data, split } = await prepare({ ...opts, artifactsDir: opts.artifacts, log });
   const results: MetricsFile[] = [];
   // First Ctrl-C: iterative training stops after the current step, keeps its best checkpoint,
@@ -43,12 +59,15 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
     controller.abort();
   };
   process.on("SIGINT", onSigint);
+  // the CPU backend is each model's own (its threads parameter); the GPU is opened once
+  const backend = device === "gpu" ? await createBackend("gpu", 1) : undefined;
+  if (backend) log(`training on ${backend.description}`);
   try {
     for (const f of factories) {
       if (controller.signal.aborted) break;
       const tuned = tune && split.valid && f.grid.length > 1;
       log(`training ${f.name}${tuned ? ` (choosing ${Object.keys(f.grid[0]).join(", ")} on valid)` : ""}`);
-      const r = await trainModel(f, split, { overrides: opts.params ?? {}, tune, artifactsDir: opts.artifacts, log, signal: controller.signal });
+      const r = await trainModel(f, split, { overrides: opts.params ?? {}, tune, artifactsDir: opts.artifacts, log, signal: controller.signal, backend });
       log(`${f.name}: fit ${r.fit_seconds.toFixed(2)} s, test evaluation ${r.eval_seconds.toFixed(2)} s -> ${opts.artifacts}/${f.name}/metrics.json`);
       results.push(r);
       if (r.recs) {
@@ -58,6 +77,7 @@ export async function runTraining(opts: RunOptions): Promise<RunResult> {
     }
   } finally {
     process.off("SIGINT", onSigint);
+    await backend?.close();
   }
   const title = `${split.dataset}, protocol ${split.protocol}, seed ${split.seed} (full ranking over ${split.counts.items} items, ${split.counts.users} users)`;
   return { results, table: `${title}\n${resultsTable(results)}` };

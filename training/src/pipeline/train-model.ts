@@ -4,7 +4,8 @@ import { appendFileSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { EMBEDDINGS_FILE, LOG_FILE, METRICS_FILE, type MetricsFile, type TuningRow, modelDir } from "../contract/artifacts.ts";
 import { writeServingGraphs } from "../export/serving-graphs.ts";
-import { engine } from "../engine/kernels.ts";
+import type { GraphBackend } from "../engine/backend.ts";
+import { engine } from "../engine/wasm/kernels.ts";
 import { VALID_SAMPLE_USERS, evaluate, userSample } from "../eval/evaluate.ts";
 import type { EpochRecord, FitContext, ModelFactory, Params, Recommender } from "../models/recommender.ts";
 import type { Split } from "../protocol/protocols.ts";
@@ -25,6 +26,8 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /** Report the tutorial's capped recall beside the standard metrics (comparison only). */
   cappedRecall?: boolean;
+  /** The backend graph models train on (default: the CPU backend, per model). */
+  backend?: GraphBackend;
   /** Called with the final fitted model, while its memory is still live (fold-in study, export). */
   withModel?: (model: Recommender) => void | Promise<void>;
 }
@@ -43,7 +46,8 @@ export async function trainModel(factory: ModelFactory, split: Split, opts: Trai
     seed: split.seed,
     log,
     signal: opts.signal,
-    validate: split.valid ? (m) => evaluate(m, split, "valid", validOn).metrics : undefined,
+    validate: split.valid ? async (m) => (await evaluate(m, split, "valid", validOn)).metrics : undefined,
+    backend: opts.backend,
   };
   const base = { ...factory.defaults, ...overrides };
   const tuning: TuningRow[] = [];
@@ -57,8 +61,12 @@ export async function trainModel(factory: ModelFactory, split: Split, opts: Trai
       const p = { ...base, ...candidate };
       const metrics = await engine().scopedAsync(async () => {
         const model = factory.create(p);
-        await model.fit(split.train, ctx);
-        return evaluate(model, split, "valid", validOn).metrics;
+        try {
+          await model.fit(split.train, ctx);
+          return (await evaluate(model, split, "valid", validOn)).metrics;
+        } finally {
+          model.dispose?.();
+        }
       });
       tuning.push({ params: p, valid: metrics });
       const score = metrics[SELECTION_METRIC];
@@ -83,8 +91,8 @@ export async function trainModel(factory: ModelFactory, split: Split, opts: Trai
     // parameters the model chose on valid while fitting, and the candidates it compared
     if (info?.chosen) params = { ...params, ...info.chosen };
     if (info?.tuning) tuning.push(...info.tuning);
-    const valid = split.valid ? evaluate(model, split, "valid", validOn) : null;
-    const test = evaluate(model, split, "test", { ks, cappedRecall: opts.cappedRecall });
+    const valid = split.valid ? await evaluate(model, split, "valid", validOn) : null;
+    const test = await evaluate(model, split, "test", { ks, cappedRecall: opts.cappedRecall });
     const result: MetricsFile = {
       model: factory.name,
       dataset: split.dataset,
@@ -102,6 +110,7 @@ export async function trainModel(factory: ModelFactory, split: Split, opts: Trai
       ...(info?.epochs !== undefined ? { epochs: info.epochs, best_epoch: info.best_epoch, train_seconds: info.train_seconds, stopped: info.stopped } : {}),
       // the process's peak resident memory so far (kilobytes from the OS)
       peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+      ...(opts.backend ? { trained_on: opts.backend.description } : {}),
     };
     await opts.withModel?.(model);
     if (opts.artifactsDir) {
@@ -114,6 +123,7 @@ export async function trainModel(factory: ModelFactory, split: Split, opts: Trai
       result.foldin = graphs.foldin;
       writeJsonAtomic(join(dir, METRICS_FILE), result);
     }
+    model.dispose?.();
     return result;
   });
 }

@@ -43,7 +43,7 @@ export interface FoldInStudy {
 
 const KS = [10, 20];
 
-function chooseOnValid(model: Recommender, split: Split, grid: Params[]): { foldIn: FoldIn; params: Params; tuning: FoldInRow["tuning"] } {
+async function chooseOnValid(model: Recommender, split: Split, grid: Params[]): Promise<{ foldIn: FoldIn; params: Params; tuning: FoldInRow["tuning"] }> {
   const candidates = grid.length > 0 ? grid : [{}];
   if (!split.valid) throw new Error("the fold-in study needs a protocol with a valid set");
   let best: { foldIn: FoldIn; params: Params; score: number } | null = null;
@@ -51,14 +51,20 @@ function chooseOnValid(model: Recommender, split: Split, grid: Params[]): { fold
   for (const params of candidates) {
     const f = model.foldIn?.(params);
     if (!f) throw new Error(`${model.name} has no fold-in`);
-    const valid = evaluateMatrices(foldInScorer(f, split.train), f.items, split.train, split.valid, { ks: KS }).metrics;
+    const valid = (await evaluateMatrices(foldInScorer(f, split.train), f.items, split.train, split.valid, { ks: KS })).metrics;
     tuning.push({ params, valid });
     if (!best || valid[SELECTION_METRIC] > best.score) best = { foldIn: f, params, score: valid[SELECTION_METRIC] };
   }
   return { foldIn: best!.foldIn, params: best!.params, tuning: candidates.length > 1 ? tuning : [] };
 }
 
-function foldInRow(model: string, setting: FoldInRow["setting"], e: Evaluation, fitted: Recommender, chosen: ReturnType<typeof chooseOnValid>): FoldInRow {
+function foldInRow(
+  model: string,
+  setting: FoldInRow["setting"],
+  e: Evaluation,
+  fitted: Recommender,
+  chosen: Awaited<ReturnType<typeof chooseOnValid>>,
+): FoldInRow {
   return { model, setting, users: e.users, trained: null, foldIn: e.metrics, params: fitted.params, foldInParams: chosen.params, tuning: chosen.tuning };
 }
 
@@ -73,10 +79,10 @@ export async function foldInStudy(split: Split, models: string[], heldOutFractio
     let row: FoldInRow | null = null;
     const trained = await trainModel(factory, split, {
       log,
-      withModel: (model) => {
-        const chosen = chooseOnValid(model, split, grid);
+      withModel: async (model) => {
+        const chosen = await chooseOnValid(model, split, grid);
         const history = csrUnion(split.train, split.valid!);
-        const e = evaluateMatrices(foldInScorer(chosen.foldIn, history), split.counts.items, history, split.test, { ks: KS });
+        const e = await evaluateMatrices(foldInScorer(chosen.foldIn, history), split.counts.items, history, split.test, { ks: KS });
         row = foldInRow(name, "same users", e, model, chosen);
       },
     });
@@ -85,9 +91,11 @@ export async function foldInStudy(split: Split, models: string[], heldOutFractio
     log(`${name}: held-out users (${held.heldOut.users.length} users never trained on; fold in 80%, rank 20%)`);
     await trainModel(factory, held.split, {
       log,
-      withModel: (model) => {
-        const chosen = chooseOnValid(model, held.split, grid);
-        const e = evaluateMatrices(foldInScorer(chosen.foldIn, held.heldOut.foldIn), split.counts.items, held.heldOut.foldIn, held.heldOut.target, { ks: KS });
+      withModel: async (model) => {
+        const chosen = await chooseOnValid(model, held.split, grid);
+        const e = await evaluateMatrices(foldInScorer(chosen.foldIn, held.heldOut.foldIn), split.counts.items, held.heldOut.foldIn, held.heldOut.target, {
+          ks: KS,
+        });
         rows.push(foldInRow(name, "held-out users", e, model, chosen));
       },
     });

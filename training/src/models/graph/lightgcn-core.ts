@@ -3,31 +3,30 @@
 // score = F_u . F_i. BPR with one negative per positive, L2 on the batch's ego embeddings.
 // Layers = 0 is BPR-MF. The backward pass is exact: A_hat is symmetric, so
 // dLoss/dE0 = 1/(L+1) * sum_l A_hat^l G with G = dLoss/dF, plus the L2 term.
-import type { Block, Engine } from "../../engine/kernels.ts";
-import type { GraphOps, Triples } from "../../engine/graph-ops.ts";
-import type { PropagationPlan } from "../../engine/propagation-plan.ts";
+import type { GraphBackend, LossSums, Propagation, Tensor, Triples } from "../../engine/backend.ts";
 import type { Csr } from "../../protocol/csr.ts";
 import type { PropagatedFoldIn } from "../foldin.ts";
 import type { TrainableCore } from "./core.ts";
 
 export class LightGcnCore implements TrainableCore {
-  readonly params: Block<"f32">[];
-  readonly grads: Block<"f32">[];
+  readonly params: Tensor[];
+  readonly grads: Tensor[];
   readonly gradScales: number[];
   readonly outDim: number;
   private readonly nodes: number;
   private readonly scale: number;
-  private readonly e0: Block<"f32">;
-  private readonly acc: Block<"f32">;
-  private readonly bufA: Block<"f32">;
-  private readonly bufB: Block<"f32">;
-  private readonly grad: Block<"f32">;
-  private readonly gradAcc: Block<"f32">;
+  private readonly e0: Tensor;
+  private readonly acc: Tensor;
+  private readonly bufA: Tensor;
+  private readonly bufB: Tensor;
+  private readonly grad: Tensor;
+  private readonly gradAcc: Tensor;
+  /** E_0..E_L and the final embeddings on the host, once `snapshot` has run. */
+  private host: { layers: Float32Array[]; final: Float32Array } | null = null;
 
   constructor(
-    private readonly ops: GraphOps,
-    private readonly engine: Engine,
-    private readonly adj: PropagationPlan | null,
+    private readonly backend: GraphBackend,
+    private readonly adj: Propagation | null,
     readonly users: number,
     readonly items: number,
     private readonly dim: number,
@@ -39,12 +38,12 @@ export class LightGcnCore implements TrainableCore {
     if (layers > 0 && (!adj || adj.rows !== this.nodes)) throw new Error("LightGCN needs the normalized adjacency of users + items");
     if (init.length !== this.nodes * dim) throw new RangeError(`init holds ${init.length} values, expected ${this.nodes * dim}`);
     const size = this.nodes * dim;
-    this.e0 = engine.from("f32", init);
-    this.acc = engine.alloc("f32", size);
-    this.bufA = engine.alloc("f32", layers > 1 ? size : 0);
-    this.bufB = engine.alloc("f32", layers > 2 ? size : 0);
-    this.grad = engine.alloc("f32", size);
-    this.gradAcc = engine.alloc("f32", size);
+    this.e0 = backend.upload(init);
+    this.acc = backend.zeros("f32", size);
+    this.bufA = backend.zeros("f32", layers > 1 ? size : 0);
+    this.bufB = backend.zeros("f32", layers > 2 ? size : 0);
+    this.grad = backend.zeros("f32", size);
+    this.gradAcc = backend.zeros("f32", size);
     this.scale = 1 / (layers + 1);
     this.params = [this.e0];
     this.grads = [this.gradAcc];
@@ -53,32 +52,53 @@ export class LightGcnCore implements TrainableCore {
   }
 
   /** out = sum_{l=0..L} A_hat^l x (unscaled), using the two scratch buffers. */
-  private propagateSum(x: Block<"f32">, out: Block<"f32">): void {
-    out.view().set(x.view());
+  private propagateSum(x: Tensor, out: Tensor): void {
+    this.backend.copy(x, out);
     let src = x;
     for (let l = 1; l <= this.layers; l++) {
       const last = l === this.layers;
       const dst = last ? null : l % 2 === 1 ? this.bufA : this.bufB;
-      this.ops.propagate(this.adj!, src, dst, out, this.dim);
+      this.backend.propagate(this.adj!, src, dst, out, this.dim);
       if (dst) src = dst;
     }
   }
 
-  lossAndGrad(t: Triples, count: number): { bpr: number; reg: number } {
+  lossAndGrad(t: Triples): void {
+    const b = this.backend;
     this.propagateSum(this.e0, this.acc);
-    this.grad.view().fill(0);
-    const bpr = this.ops.bprGrad(t, 0, count, this.acc, this.scale, this.grad, this.dim, count) / count;
+    b.fill(this.grad, 0);
+    b.bprGrad(t, this.acc, this.scale, this.grad, this.dim);
     this.propagateSum(this.grad, this.gradAcc);
     // Adam multiplies the whole buffer by `scale`; pre-divide the L2 term to compensate.
-    const sq = this.ops.l2Grad(t, 0, count, this.e0, this.gradAcc, this.dim, this.reg / count / this.scale);
-    return { bpr, reg: (this.reg * sq) / (2 * count) };
+    b.l2Grad(t, this.e0, this.gradAcc, this.dim, this.reg / t.count / this.scale);
   }
 
-  finalEmbeddings(): Block<"f32"> {
+  losses(sums: LossSums): { bpr: number; reg: number } {
+    return { bpr: sums.bpr, reg: (this.reg * sums.squaredNorms) / 2 };
+  }
+
+  finalEmbeddings(): Tensor {
     this.propagateSum(this.e0, this.acc);
-    const f = this.acc.view();
-    for (let i = 0; i < f.length; i++) f[i] *= this.scale;
+    this.backend.scale(this.acc, this.scale);
     return this.acc;
+  }
+
+  async snapshot(): Promise<void> {
+    const b = this.backend;
+    const layers = [await b.download(this.e0)];
+    const close = b.openScope();
+    try {
+      let src = this.e0;
+      for (let l = 1; l <= this.layers; l++) {
+        const dst = b.zeros("f32", this.nodes * this.dim);
+        b.propagate(this.adj!, src, dst, null, this.dim);
+        layers.push(await b.download(dst));
+        src = dst;
+      }
+    } finally {
+      close();
+    }
+    this.host = { layers, final: await b.download(this.finalEmbeddings()) };
   }
 
   /**
@@ -96,19 +116,9 @@ export class LightGcnCore implements TrainableCore {
     const { users, items, dim: d, layers } = this;
     const degree = new Float64Array(items);
     for (let p = 0; p < train.indptr[train.rows]; p++) degree[train.indices[p]]++;
-    // E_0..E_L of every node (E_L only when the ego map is fitted: its user rows are features)
-    const depth = egoWeight === "fit" ? layers : layers - 1;
     if (egoWeight === "fit" && layers === 0) throw new Error("foldin_ego=fit needs at least one layer");
-    const layerTables: Float32Array[] = [this.e0.view().slice()];
-    this.engine.scoped(() => {
-      let src = this.e0;
-      for (let l = 1; l <= depth; l++) {
-        const dst = this.engine.alloc("f32", this.nodes * d);
-        this.ops.propagate(this.adj!, src, dst, null, d);
-        layerTables.push(dst.view().slice());
-        src = dst;
-      }
-    });
+    if (!this.host) throw new Error("LightGCN: foldIn() before snapshot()");
+    const layerTables = this.host.layers;
     // T_l[i] = E_l[item i] / sqrt(deg i): what item i sends to a user at layer l + 1
     const sent = (l: number): Float64Array => {
       const t = new Float64Array(items * d);
@@ -132,7 +142,7 @@ export class LightGcnCore implements TrainableCore {
       add(sentBy[0], egoWeight);
     }
     const scale = 1 / (layers + 1);
-    const final = this.finalEmbeddings().view();
+    const final = this.host.final;
     return {
       kind: "propagated",
       items,

@@ -4,9 +4,10 @@
 // H feeds the next layer and its row-normalized copy is the layer's output; the final
 // embedding concatenates E0 and every layer's output. BPR with L2 on the batch's ego rows.
 // The backward pass is exact (checked against finite differences in the tests).
-import type { Block, Engine } from "../../engine/kernels.ts";
-import { type GraphOps, type NgcfLayerBuffers, NgcfOps, type Triples } from "../../engine/graph-ops.ts";
-import type { PropagationPlan } from "../../engine/propagation-plan.ts";
+import type { LossSums, Propagation, Triples } from "../../engine/backend.ts";
+import type { WasmBackend } from "../../engine/wasm/backend.ts";
+import type { Block } from "../../engine/wasm/kernels.ts";
+import { type NgcfLayerBuffers, NgcfOps } from "./ngcf-ops.ts";
 import { Rng } from "../../util/rng.ts";
 import type { TrainableCore } from "./core.ts";
 
@@ -43,15 +44,15 @@ export class NgcfCore implements TrainableCore {
   private step = 0;
 
   constructor(
-    private readonly ops: GraphOps,
-    engine: Engine,
-    private readonly plan: PropagationPlan,
+    private readonly backend: WasmBackend,
+    private readonly plan: Propagation,
     readonly users: number,
     readonly items: number,
     private readonly s: NgcfSettings,
     init: Float32Array,
   ) {
     const d = s.dim;
+    const engine = backend.engine;
     this.dim = d;
     this.nodes = users + items;
     const size = this.nodes * d;
@@ -101,7 +102,7 @@ export class NgcfCore implements TrainableCore {
     this.dx = this.layerBufs.map(() => engine.alloc("f32", size));
     this.w1t = engine.alloc("f32", d * d);
     this.w2t = engine.alloc("f32", d * d);
-    this.nops = new NgcfOps(ops, this.nodes, d, s.slope);
+    this.nops = new NgcfOps(backend.ops, this.nodes, d, s.slope);
     this.params = [this.e0, ...this.layerBufs.flatMap((b) => [b.w1, b.w2, b.b1, b.b2])];
     this.grads = [this.gE0, ...this.layerGrads.flatMap((g) => [g.w1, g.w2, g.b1, g.b2])];
     this.gradScales = this.params.map(() => 1);
@@ -116,19 +117,19 @@ export class NgcfCore implements TrainableCore {
     const { dim: d, outDim } = this;
     this.nops.copyColumns(this.e0, d, 0, this.out, outDim, d, false);
     this.layerBufs.forEach((l, i) => {
-      this.ops.propagate(this.plan, l.x, l.s, null, d);
+      this.backend.propagate(this.plan, l.x, l.s, null, d);
       const withMask = training && l.mask !== null;
       if (withMask) this.nops.dropoutMask(l.mask!, this.s.dropout, mix(this.s.seed, this.step, i));
       this.nops.forward({ ...l, mask: withMask ? l.mask : null }, this.out, outDim, (i + 1) * d);
     });
   }
 
-  lossAndGrad(t: Triples, count: number): { bpr: number; reg: number } {
+  lossAndGrad(t: Triples): void {
     const { dim: d, outDim } = this;
     this.step++;
     this.forward(true);
     this.dOut.view().fill(0);
-    const bpr = this.ops.bprGrad(t, 0, count, this.out, 1, this.dOut, outDim, count) / count;
+    this.backend.bprGrad(t, this.out, 1, this.dOut, outDim);
     let dY: Block<"f32"> | null = null;
     for (let i = this.layerBufs.length - 1; i >= 0; i--) {
       const l = this.layerBufs[i];
@@ -137,15 +138,18 @@ export class NgcfCore implements TrainableCore {
       transpose(l.w2, this.w2t, d);
       const dx = i === 0 ? this.gE0 : this.dx[i];
       this.nops.backward(l, this.dOut, outDim, (i + 1) * d, dY, this.w1t, this.w2t, this.dz, this.u, dx);
-      this.ops.propagate(this.plan, this.u, null, dx, d);
+      this.backend.propagate(this.plan, this.u, null, dx, d);
       this.nops.weightGrad(l, this.dz, g.w1, g.w2, g.b1);
       g.b2.view().set(g.b1.view());
       dY = dx;
     }
     // E0 reaches the loss directly (the first slice of the output) and through layer 1.
     this.nops.copyColumns(this.dOut, outDim, 0, this.gE0, d, d, this.layerBufs.length > 0);
-    const sq = this.ops.l2Grad(t, 0, count, this.e0, this.gE0, d, this.s.reg / count);
-    return { bpr, reg: (this.s.reg * sq) / (2 * count) };
+    this.backend.l2Grad(t, this.e0, this.gE0, d, this.s.reg / t.count);
+  }
+
+  losses(sums: LossSums): { bpr: number; reg: number } {
+    return { bpr: sums.bpr, reg: (this.s.reg * sums.squaredNorms) / 2 };
   }
 
   finalEmbeddings(): Block<"f32"> {

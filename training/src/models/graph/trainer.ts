@@ -1,9 +1,8 @@
 // The training loop shared by the embedding models: shuffled BPR batches, Adam on every
 // parameter tensor, valid evaluation every few epochs with early stopping on NDCG@10, the best
 // checkpoint kept and restored, per-epoch records, and a clean stop on abort.
-import type { Engine } from "../../engine/kernels.ts";
-import type { AdamSettings, GraphOps, Triples } from "../../engine/graph-ops.ts";
-import type { MetricValues } from "../../eval/metrics.ts";
+import type { AdamSettings, GraphBackend } from "../../engine/backend.ts";
+import type { MetricValues } from "../../contract/artifacts.ts";
 import type { Csr } from "../../protocol/csr.ts";
 import { progressBar } from "../../util/progress.ts";
 import { Rng } from "../../util/rng.ts";
@@ -26,20 +25,20 @@ export const STOP_METRIC = "ndcg@10";
 
 export async function trainCore(
   core: TrainableCore,
-  ops: GraphOps,
-  engine: Engine,
+  backend: GraphBackend,
   train: Csr,
   s: TrainSettings,
   ctx: FitContext,
   /** Refreshes the model's final embeddings and returns valid metrics (null: no valid set). */
-  validate: () => MetricValues | null,
+  validate: () => Promise<MetricValues | null>,
   label: string,
 ): Promise<FitInfo> {
   const started = performance.now();
   const rng = new Rng(ctx.seed ^ 0x5bd1e995);
   const sampler = new BprSampler(train, rng);
-  const triples: Triples = { users: engine.alloc("i32", s.batch), pos: engine.alloc("i32", s.batch), neg: engine.alloc("i32", s.batch) };
-  const moments = core.params.map((p) => ({ m: engine.alloc("f32", p.length), v: engine.alloc("f32", p.length) }));
+  const batch = { users: new Int32Array(s.batch), pos: new Int32Array(s.batch), neg: new Int32Array(s.batch) };
+  const triples = backend.triples(s.batch);
+  const moments = core.params.map((p) => ({ m: backend.zeros("f32", p.length), v: backend.zeros("f32", p.length) }));
   const steps = Math.ceil(sampler.size / s.batch);
   let best: { epoch: number; score: number; params: Float32Array[] } | null = null;
   let sinceBest = 0;
@@ -60,21 +59,19 @@ export async function trainCore(
       epoch++;
       const t0 = performance.now();
       sampler.shuffle();
-      let bprSum = 0;
-      let regSum = 0;
       for (let k = 0; k < steps; k++) {
         const start = k * s.batch;
         const count = Math.min(s.batch, sampler.size - start);
-        sampler.fill(start, count, triples.users.view(), triples.pos.view(), triples.neg.view());
-        const { bpr, reg } = core.lossAndGrad(triples, count);
-        bprSum += bpr * count;
-        regSum += reg * count;
+        sampler.fill(start, count, batch.users, batch.pos, batch.neg);
+        backend.setTriples(triples, batch.users, batch.pos, batch.neg, count);
+        core.lossAndGrad(triples);
         step++;
-        for (const [i, p] of core.params.entries()) ops.adam(p, core.grads[i], moments[i].m, moments[i].v, step, core.gradScales[i], adam);
-        // let Ctrl-C through between steps
-        if ((k & 15) === 15) await new Promise((r) => setImmediate(r));
+        for (const [i, p] of core.params.entries()) backend.adam(p, core.grads[i], moments[i].m, moments[i].v, step, core.gradScales[i], adam);
+        // let Ctrl-C through between steps, and keep a GPU's queue from running far behind
+        if ((k & 15) === 15) await backend.settle();
         if (ctx.signal?.aborted) break;
       }
+      const { bpr: bprSum, reg: regSum } = core.losses(await backend.takeLosses());
       adam.lr *= s.lrDecay;
       const record: EpochRecord = {
         epoch,
@@ -84,12 +81,12 @@ export async function trainCore(
         seconds: (performance.now() - t0) / 1000,
       };
       if (epoch % s.evalEvery === 0 || epoch === s.epochs) {
-        const metrics = validate();
+        const metrics = await validate();
         if (metrics) {
           record.valid = metrics;
           const score = metrics[STOP_METRIC];
           if (!best || score > best.score) {
-            best = { epoch, score, params: core.params.map((p) => p.view().slice()) };
+            best = { epoch, score, params: await Promise.all(core.params.map((p) => backend.download(p))) };
             sinceBest = 0;
           } else {
             sinceBest++;
@@ -116,7 +113,7 @@ export async function trainCore(
     bar.stop();
   }
   // The caller recomputes its final embeddings from the restored parameters.
-  if (best) for (const [i, p] of core.params.entries()) p.view().set(best.params[i]);
+  if (best) for (const [i, p] of core.params.entries()) backend.write(p, best.params[i]);
   return { epochs: epoch, best_epoch: best?.epoch ?? epoch, train_seconds: round((performance.now() - started) / 1000), stopped };
 }
 

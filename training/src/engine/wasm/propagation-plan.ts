@@ -3,7 +3,7 @@
 // embedding rows a tile gathers fit in one core's L2 cache (on ML-1M, item rows gather from
 // 6,033 users x 256 bytes = 1.5 MB, more than a 1 MB L2). Measured on ML-1M with 2 threads:
 // 384 KB blocks take a propagation from 4.4 to 3.8 ms (min of 30), 6.0 to 4.9 ms (median).
-import type { Csr } from "../protocol/csr.ts";
+import type { SparseRows } from "../backend.ts";
 import type { Block, Engine } from "./kernels.ts";
 import { balancedRowRanges } from "./pool.ts";
 
@@ -17,20 +17,19 @@ export interface PropagationPlan {
   tables: { table: Block<"i32">; tiles: number }[];
 }
 
-/** Column blocks: users and items each cut into equal blocks of at most `maxRows` rows. */
-export function columnBlocks(users: number, items: number, maxRows: number): number[] {
+/** Column blocks: each group of columns (users, then items) cut into equal blocks of at most `maxRows` rows. */
+export function columnBlocks(groups: readonly number[], maxRows: number): number[] {
   const cuts = [0];
-  for (const [from, count] of [
-    [0, users],
-    [users, items],
-  ]) {
+  let from = 0;
+  for (const count of groups) {
     const parts = Math.max(1, Math.ceil(count / maxRows));
     for (let p = 1; p <= parts; p++) cuts.push(from + Math.round((count * p) / parts));
+    from += count;
   }
   return [...new Set(cuts)];
 }
 
-export function planPropagation(engine: Engine, adj: Csr & { values: Float32Array }, threads: number, boundaries: number[]): PropagationPlan {
+export function planPropagation(engine: Engine, adj: SparseRows & { values: Float32Array }, threads: number, boundaries: number[]): PropagationPlan {
   const tables = balancedRowRanges(adj.indptr, adj.rows, threads).map(([r0, r1]) => {
     const tiles: number[][] = [];
     for (let b = 0; b + 1 < boundaries.length; b++) {

@@ -1,0 +1,178 @@
+// The CPU backend: GraphBackend over the WebAssembly SIMD kernels, on a pool of threads that
+// share one linear memory. Tensors are arena Blocks; ops run at once, on the calling thread and
+// the pool's workers, so the Promise-returning calls are already settled when they return.
+import type { AdamSettings, GraphBackend, LossSums, Propagation, SparseRows, Tensor, TensorKind, Triples } from "../backend.ts";
+import { topK as selectTopK } from "../../util/topk.ts";
+import { GraphOps, type TripleBlocks } from "./graph-ops.ts";
+import { Block, type Engine, engine as sharedEngine } from "./kernels.ts";
+import { DEFAULT_TILE_BYTES, type PropagationPlan, columnBlocks, planPropagation } from "./propagation-plan.ts";
+
+/** Users scored per kernel call during evaluation (bounds the score buffer). */
+const SCORE_BATCH = 256;
+
+class WasmTriples implements Triples, TripleBlocks {
+  count = 0;
+  readonly users: Block<"i32">;
+  readonly pos: Block<"i32">;
+  readonly neg: Block<"i32">;
+
+  constructor(
+    engine: Engine,
+    readonly capacity: number,
+  ) {
+    this.users = engine.alloc("i32", capacity);
+    this.pos = engine.alloc("i32", capacity);
+    this.neg = engine.alloc("i32", capacity);
+  }
+}
+
+export class WasmBackend implements GraphBackend {
+  readonly kind = "wasm" as const;
+  readonly ops: GraphOps;
+  private bprSum = 0;
+  private squaredSum = 0;
+
+  constructor(
+    readonly engine: Engine,
+    readonly threads: number,
+  ) {
+    this.ops = new GraphOps(engine, threads);
+  }
+
+  /** The process-wide kernel memory with a pool of `threads` threads. */
+  static create(threads: number): WasmBackend {
+    return new WasmBackend(sharedEngine(), threads);
+  }
+
+  get description(): string {
+    return `WebAssembly SIMD on ${this.threads} CPU thread(s)`;
+  }
+
+  /** The kernel block behind a tensor of this backend. */
+  block(t: Tensor): Block<"f32"> {
+    if (!(t instanceof Block)) throw new TypeError("tensor was not made by the CPU backend");
+    return t as Block<"f32">;
+  }
+
+  private tripleBlocks(t: Triples): WasmTriples {
+    if (!(t instanceof WasmTriples)) throw new TypeError("triples were not made by the CPU backend");
+    return t;
+  }
+
+  zeros(kind: TensorKind, length: number): Tensor {
+    return this.engine.alloc(kind, length);
+  }
+
+  upload(data: Float32Array | Int32Array): Tensor {
+    return data instanceof Int32Array ? this.engine.from("i32", data) : this.engine.from("f32", data);
+  }
+
+  write(t: Tensor, data: Float32Array | Int32Array): void {
+    if (data.length !== t.length) throw new RangeError(`write: ${data.length} values into a tensor of ${t.length}`);
+    this.block(t).view().set(data);
+  }
+
+  async download(t: Tensor): Promise<Float32Array> {
+    return Float32Array.from(this.block(t).view());
+  }
+
+  async settle(): Promise<void> {
+    await new Promise((r) => setImmediate(r));
+  }
+
+  openScope(): () => void {
+    const mark = this.engine.mark();
+    return () => this.engine.release(mark);
+  }
+
+  copy(src: Tensor, dst: Tensor): void {
+    if (src.length !== dst.length) throw new RangeError(`copy: ${src.length} values into a tensor of ${dst.length}`);
+    this.block(dst).view().set(this.block(src).view());
+  }
+
+  fill(t: Tensor, value: number): void {
+    this.block(t).view().fill(value);
+  }
+
+  scale(t: Tensor, factor: number): void {
+    const v = this.block(t).view();
+    for (let i = 0; i < v.length; i++) v[i] *= factor;
+  }
+
+  propagation(a: SparseRows & { values: Float32Array }, dim: number, groups: readonly number[]): Propagation {
+    const blockRows = Math.max(1, Math.floor(DEFAULT_TILE_BYTES / (dim * 4)));
+    return planPropagation(this.engine, a, this.threads, columnBlocks(groups, blockRows));
+  }
+
+  propagate(a: Propagation, src: Tensor, dst: Tensor | null, acc: Tensor | null, d: number): void {
+    this.ops.propagate(a as PropagationPlan, this.block(src), dst && this.block(dst), acc && this.block(acc), d);
+  }
+
+  triples(capacity: number): Triples {
+    return new WasmTriples(this.engine, capacity);
+  }
+
+  setTriples(t: Triples, users: Int32Array, pos: Int32Array, neg: Int32Array, count: number): void {
+    const b = this.tripleBlocks(t);
+    if (count > b.capacity) throw new RangeError(`${count} triples into a batch of ${b.capacity}`);
+    b.users.view().set(users.subarray(0, count));
+    b.pos.view().set(pos.subarray(0, count));
+    b.neg.view().set(neg.subarray(0, count));
+    b.count = count;
+  }
+
+  bprGrad(t: Triples, emb: Tensor, embScale: number, grad: Tensor, d: number): void {
+    const b = this.tripleBlocks(t);
+    this.bprSum += this.ops.bprGrad(b, 0, b.count, this.block(emb), embScale, this.block(grad), d, b.count);
+  }
+
+  l2Grad(t: Triples, param: Tensor, grad: Tensor, d: number, coef: number): void {
+    const b = this.tripleBlocks(t);
+    this.squaredSum += this.ops.l2Grad(b, 0, b.count, this.block(param), this.block(grad), d, coef);
+  }
+
+  async takeLosses(): Promise<LossSums> {
+    const sums = { bpr: this.bprSum, squaredNorms: this.squaredSum };
+    this.bprSum = 0;
+    this.squaredSum = 0;
+    return sums;
+  }
+
+  adam(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, step: number, gradScale: number, s: AdamSettings): void {
+    this.ops.adam(this.block(param), this.block(grad), this.block(m), this.block(v), step, gradScale, s);
+  }
+
+  async topK(emb: Tensor, d: number, itemFrom: number, items: number, users: Int32Array, exclude: SparseRows, k: number): Promise<Int32Array> {
+    if (exclude.rows !== users.length) throw new RangeError(`topK: ${exclude.rows} exclude rows for ${users.length} users`);
+    const all = this.block(emb);
+    const itemRows = all.slice(itemFrom * d, items * d);
+    const out = new Int32Array(users.length * k).fill(-1);
+    const ranked = new Int32Array(k);
+    const best = new Float64Array(k);
+    const close = this.openScope();
+    try {
+      const scores = this.engine.alloc("f32", Math.min(SCORE_BATCH, users.length) * items);
+      // contiguous runs of users are scored together (full ranking walks every user in order)
+      for (let start = 0; start < users.length; ) {
+        let end = start + 1;
+        while (end < users.length && end - start < SCORE_BATCH && users[end] === users[end - 1] + 1) end++;
+        this.ops.dotScores(all, itemRows, items, d, users[start], users[end - 1] + 1, scores);
+        const view = scores.view();
+        for (let r = start; r < end; r++) {
+          const offset = (r - start) * items;
+          for (let p = exclude.indptr[r]; p < exclude.indptr[r + 1]; p++) view[offset + exclude.indices[p]] = Number.NEGATIVE_INFINITY;
+          const count = selectTopK(view, offset, items, k, ranked, best);
+          out.set(ranked.subarray(0, count), r * k);
+        }
+        start = end;
+      }
+    } finally {
+      close();
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await this.ops.pool.close();
+  }
+}
