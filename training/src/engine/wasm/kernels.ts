@@ -5,7 +5,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { KernelPool } from "./pool.ts";
 
-const WASM_PATH = fileURLToPath(new URL("../../../build/kernels.wasm", import.meta.url));
+/** The built kernels; EDGEREC_KERNELS_WASM points elsewhere (a bundled bench on another machine). */
+const WASM_PATH = process.env.EDGEREC_KERNELS_WASM ?? fileURLToPath(new URL("../../../build/kernels.wasm", import.meta.url));
 const PAGE = 65536;
 /** The kernels keep no static data, but the first page stays reserved for the compiler's. */
 const ARENA_START = PAGE;
