@@ -1,6 +1,7 @@
-// Compiles the AssemblyScript kernels to training/build/kernels.wasm (never committed).
-// Runs on `npm install` and `npm run build`; the output is written to a temp name and renamed.
-import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+// Compiles the AssemblyScript kernels to training/build/kernels.wasm (never committed), with
+// asc's typings of its exports (kernels.d.ts), which type the host's dispatch to the kernels.
+// Runs on `npm install` and `npm run build`; the output is written to a temp folder and renamed.
+import { mkdirSync, renameSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -8,7 +9,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const source = join(root, "src/engine/wasm/assembly/kernels.ts");
 const outDir = join(root, "build");
 const out = join(outDir, "kernels.wasm");
-const tmp = `${out}.${process.pid}.tmp`;
+const tmpDir = join(outDir, `.kernels-${process.pid}.tmp`);
+const tmp = join(tmpDir, "kernels.wasm");
 
 let asc;
 try {
@@ -18,11 +20,13 @@ try {
   process.exit(1);
 }
 
-mkdirSync(outDir, { recursive: true });
+mkdirSync(tmpDir, { recursive: true });
 const { error, stderr } = await asc.main([
   source,
   "--outFile",
   tmp,
+  "--bindings",
+  "raw",
   "--optimizeLevel",
   "3",
   "--shrinkLevel",
@@ -42,10 +46,11 @@ const { error, stderr } = await asc.main([
   "abort=",
 ]);
 if (error) {
-  if (existsSync(tmp)) rmSync(tmp);
+  rmSync(tmpDir, { recursive: true, force: true });
   console.error(stderr.toString());
   console.error(`build-kernels: compiling ${source} failed: ${error.message}`);
   process.exit(1);
 }
-renameSync(tmp, out);
+for (const f of ["kernels.js", "kernels.d.ts", "kernels.wasm"]) renameSync(join(tmpDir, f), join(outDir, f));
+rmSync(tmpDir, { recursive: true, force: true });
 console.log(`build-kernels: wrote ${out}`);

@@ -3,6 +3,7 @@
 // blocks, never raw pointers, to the kernel functions.
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import type { instantiate } from "../../../build/kernels.js";
 import { KernelPool } from "./pool.ts";
 
 /** The built kernels; EDGEREC_KERNELS_WASM points elsewhere (a bundled bench on another machine). */
@@ -12,129 +13,11 @@ const PAGE = 65536;
 const ARENA_START = PAGE;
 const MAX_PAGES = 65536;
 
-interface KernelExports {
-  gemmScratchBytes(): number;
-  gemmF64(
-    m: number,
-    n: number,
-    k: number,
-    alpha: number,
-    a: number,
-    rsA: number,
-    csA: number,
-    b: number,
-    rsB: number,
-    csB: number,
-    beta: number,
-    c: number,
-    ldc: number,
-    scratch: number,
-  ): void;
-  spdInverseScratchBytes(n: number): number;
-  spdInverseF64(a: number, lda: number, n: number, scratch: number): void;
-  gramBinaryF64(indptr: number, indices: number, rows: number, out: number, n: number): void;
-  spmmF32(indptr: number, indices: number, values: number, r0: number, r1: number, dense: number, d: number, out: number): void;
-  propagateF32(
-    indptr: number,
-    indices: number,
-    values: number,
-    r0: number,
-    rows: number,
-    src: number,
-    dst: number,
-    acc: number,
-    d: number,
-    accumulateDst: number,
-  ): void;
-  propagateTiles(table: number, nTiles: number, src: number, dst: number, acc: number, d: number): void;
-  bprGrad(users: number, pos: number, neg: number, t0: number, t1: number, emb: number, embScale: number, grad: number, d: number, gradScale: number): number;
-  l2Grad(users: number, pos: number, neg: number, t0: number, t1: number, param: number, grad: number, d: number, coef: number): number;
-  adamF32(
-    param: number,
-    grad: number,
-    m: number,
-    v: number,
-    i0: number,
-    i1: number,
-    gradScale: number,
-    lr: number,
-    b1: number,
-    b2: number,
-    eps: number,
-    bc1: number,
-    bc2: number,
-  ): void;
-  dotScoresF32(userEmb: number, itemEmb: number, nItems: number, d: number, u0: number, u1: number, out: number): void;
-  ngcfForward(
-    x: number,
-    s: number,
-    w1: number,
-    w2: number,
-    b1: number,
-    b2: number,
-    mask: number,
-    z: number,
-    h: number,
-    o: number,
-    oStride: number,
-    r0: number,
-    r1: number,
-    d: number,
-    slope: number,
-    scratch: number,
-  ): void;
-  ngcfBackward(
-    x: number,
-    s: number,
-    z: number,
-    h: number,
-    mask: number,
-    dO: number,
-    oStride: number,
-    dY: number,
-    w1t: number,
-    w2t: number,
-    dz: number,
-    u: number,
-    dx: number,
-    r0: number,
-    r1: number,
-    d: number,
-    slope: number,
-    scratch: number,
-  ): void;
-  ngcfWeightGrad(x: number, s: number, dz: number, gw1: number, gw2: number, gb: number, r0: number, r1: number, d: number): void;
-  dropoutMask(mask: number, i0: number, i1: number, p: number, seed: number): void;
-  copyColumns(src: number, srcStride: number, srcOff: number, dst: number, dstStride: number, r0: number, r1: number, width: number, accumulate: number): void;
-  alsRows(
-    indptr: number,
-    indices: number,
-    r0: number,
-    r1: number,
-    y: number,
-    yty: number,
-    x: number,
-    d: number,
-    alpha: number,
-    lambda: number,
-    scratch: number,
-  ): void;
-  sgdBiasedMf(
-    users: number,
-    items: number,
-    ratings: number,
-    order: number,
-    n: number,
-    p: number,
-    q: number,
-    bu: number,
-    bi: number,
-    d: number,
-    mu: number,
-    lr: number,
-    reg: number,
-  ): number;
-}
+/**
+ * The kernels' exports as asc declares them (build/kernels.d.ts, written with the .wasm by
+ * `npm run build`), so every call from the host is checked against the real signatures.
+ */
+export type KernelExports = Omit<Awaited<ReturnType<typeof instantiate>>, "memory">;
 
 type ElementKind = "f64" | "f32" | "i32";
 const BYTES: Record<ElementKind, number> = { f64: 8, f32: 4, i32: 4 };
@@ -180,6 +63,7 @@ export class Engine {
   private constructor(private readonly module: WebAssembly.Module) {
     this.memory = new WebAssembly.Memory({ initial: 2, maximum: MAX_PAGES, shared: true });
     const instance = new WebAssembly.Instance(module, { env: { memory: this.memory } });
+    // the module's exports are the functions asc declared (the memory is imported, not exported)
     this.k = instance.exports as unknown as KernelExports;
   }
 
@@ -187,7 +71,7 @@ export class Engine {
   pool(threads: number): KernelPool {
     let p = this.pools.get(threads);
     if (!p) {
-      p = new KernelPool(this.module, this.memory, this.k as unknown as Record<string, (...a: number[]) => number>, threads);
+      p = new KernelPool(this.module, this.memory, this.k, threads);
       this.pools.set(threads, p);
     }
     return p;

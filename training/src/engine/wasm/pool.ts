@@ -2,6 +2,11 @@
 // thread is thread 0 and works too; the others are worker_threads woken through Atomics, so a
 // dispatch costs microseconds, not a message round trip.
 import { Worker } from "node:worker_threads";
+import type { KernelExports } from "./kernels.ts";
+
+/** A kernel's name, and the arguments it takes (from asc's typings of the module). */
+export type KernelName = keyof KernelExports;
+export type KernelArgs<N extends KernelName> = Parameters<KernelExports[N]>;
 
 const SLOT = 24; // per thread: function index, argument count, up to 21 arguments, result
 
@@ -14,11 +19,11 @@ export class KernelPool {
   constructor(
     module: WebAssembly.Module,
     memory: WebAssembly.Memory,
-    private readonly exports: Record<string, (...a: number[]) => number | undefined>,
+    private readonly exports: KernelExports,
     readonly threads: number,
   ) {
     if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new RangeError(`threads must be 1..64, got ${threads}`);
-    this.names = Object.keys(exports).filter((k) => typeof exports[k] === "function");
+    this.names = Object.keys(exports).filter((k) => typeof exports[k as KernelName] === "function");
     for (let tid = 1; tid < threads; tid++) {
       const w = new Worker(new URL("./worker.mjs", import.meta.url), {
         workerData: {
@@ -41,7 +46,7 @@ export class KernelPool {
    * Calls kernel `name` once per thread with that thread's arguments (perThread[t]) and returns
    * each thread's result. Thread 0 runs on the caller.
    */
-  run(name: string, perThread: number[][]): number[] {
+  run<N extends KernelName>(name: N, perThread: KernelArgs<N>[]): number[] {
     if (perThread.length !== this.threads) throw new RangeError(`${name}: ${perThread.length} argument lists for ${this.threads} threads`);
     const fnIndex = this.names.indexOf(name);
     if (fnIndex < 0) throw new Error(`unknown kernel ${name}`);
@@ -59,7 +64,8 @@ export class KernelPool {
       Atomics.add(this.ctrl, 0, 1);
       Atomics.notify(this.ctrl, 0);
     }
-    results[0] = Number(this.exports[name](...perThread[0]) ?? 0);
+    const kernel = this.exports[name] as (...args: KernelArgs<N>) => number | undefined;
+    results[0] = Number(kernel(...perThread[0]) ?? 0);
     const others = this.threads - 1;
     for (let done = Atomics.load(this.ctrl, 1); done < others; done = Atomics.load(this.ctrl, 1)) {
       Atomics.wait(this.ctrl, 1, done);
