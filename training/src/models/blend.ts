@@ -25,6 +25,7 @@ type Part = Exclude<FoldIn, MixFoldIn>;
 const KNOWN_USERS = ["trained", "fold-in"] as const;
 
 class Blend implements Recommender {
+  private parts: Recommender[] = [];
   readonly name = "blend";
   readonly serving = "history";
   private state: { ease: Part; lightgcn: Part; graph: Recommender; train: Csr; info: FitInfo } | null = null;
@@ -37,8 +38,11 @@ class Blend implements Recommender {
     const fixed = this.params.ease_weight === "valid" ? null : numberParam(this.params, "ease_weight", (v) => v >= 0 && v <= 1, `in [0, 1] or "valid"`);
     const knownUsers = String(this.params.known_users ?? "trained");
     if (!(KNOWN_USERS as readonly string[]).includes(knownUsers)) throw new Error(`blend: known_users must be ${KNOWN_USERS.join(" or ")}, got ${knownUsers}`);
+    this.dispose();
     const easeModel = ease.create({ ...ease.defaults, lambda: this.params.ease_lambda });
     const graphModel = lightgcn.create({ ...lightgcn.defaults, threads: this.params.threads });
+    // freed last in, first out (the kernel memory is an arena): LightGCN, then EASE
+    this.parts = [graphModel, easeModel];
     ctx.log("blend: fitting EASE");
     await easeModel.fit(train, ctx);
     ctx.log("blend: training LightGCN (early stopping on its own valid NDCG@10)");
@@ -68,6 +72,11 @@ class Blend implements Recommender {
       if (valid["ndcg@10"] > best) best = valid["ndcg@10"];
     }
     this.weight = this.tuning.find((r) => r.valid["ndcg@10"] === best)?.params.ease_weight as number;
+  }
+
+  /** Frees both parts' memory. */
+  dispose(): void {
+    for (const part of this.parts.splice(0)) part.dispose?.();
   }
 
   foldIn(): MixFoldIn {

@@ -1,7 +1,6 @@
 // EASE (Steck, "Embarrassingly Shallow Autoencoders for Sparse Data", WWW 2019):
 // B = I - P diag(1 / diag(P)) with P = (X^T X + lambda I)^-1, i.e. B_ij = -P_ij / P_jj and a
 // zero diagonal. The Gram matrix comes from TRAIN interactions only.
-import { engine } from "../engine/wasm/kernels.ts";
 import type { Csr } from "../protocol/csr.ts";
 import { type ItemItemFoldIn, roundToHalf } from "./foldin.ts";
 import { ITEM_MATRIX_BUDGET_BYTES, ItemItemScorer, itemCap } from "./item-item.ts";
@@ -15,8 +14,8 @@ class Ease extends ScorerModel {
   async fit(train: Csr, ctx: FitContext): Promise<void> {
     const lambda = Number(this.params.lambda);
     if (!(lambda > 0)) throw new Error(`ease: lambda must be positive, got ${this.params.lambda}`);
-    const e = engine();
-    const scorer = ItemItemScorer.forTrain(train, itemCap(this.params.max_items));
+    const e = this.openScope(ctx);
+    const scorer = ItemItemScorer.forTrain(e, train, itemCap(this.params.max_items));
     const cap = scorer.describeCap();
     if (cap) ctx.log(`ease: ${cap} (the dense item-item matrices must fit ${ITEM_MATRIX_BUDGET_BYTES / 2 ** 30} GiB of kernel memory); the others score -inf`);
     const n = scorer.items;

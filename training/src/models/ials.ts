@@ -3,7 +3,6 @@
 // ones, squared loss over ALL user-item pairs, L2 weight `reg`; alternating least squares with
 // an exact Cholesky solve per row (the tutorial's "ALS (Spark)" row; Spark's implicit ALS is
 // this algorithm).
-import { engine } from "../engine/wasm/kernels.ts";
 import { FactorOps } from "../engine/wasm/factor-ops.ts";
 import { type Csr, csrTranspose } from "../protocol/csr.ts";
 import { Rng } from "../util/rng.ts";
@@ -23,8 +22,8 @@ class Ials extends ScorerModel {
     const reg = numberParam(this.params, "reg", (v) => v > 0, "positive");
     const iterations = numberParam(this.params, "iterations", (v) => Number.isInteger(v) && v >= 1, "a positive integer");
     const threads = numberParam(this.params, "threads", (v) => Number.isInteger(v) && v >= 1, "a positive integer");
-    const e = engine();
-    const ops = scoringOps(threads);
+    const e = this.openScope(ctx);
+    const ops = scoringOps(e, threads);
     const fops = new FactorOps(e, ops.pool, d);
     const byUser = e.csr(train);
     const byItem = e.csr(csrTranspose(train));

@@ -1,7 +1,7 @@
 // Scoring shared by the item-item models (ItemKNN, EASE): score(u, j) = sum over the user's
 // train items i of W[i][j], i.e. the user's sparse train row times a dense item x item matrix,
 // computed by the SpMM kernel.
-import { type Block, type CsrBlock, engine } from "../engine/wasm/kernels.ts";
+import type { Block, CsrBlock, Engine } from "../engine/wasm/kernels.ts";
 import type { Csr } from "../protocol/csr.ts";
 
 /**
@@ -24,6 +24,7 @@ export class ItemItemScorer {
   private out: Block<"f32"> | null = null;
 
   private constructor(
+    private readonly engine: Engine,
     /** The binary train matrix in kernel memory (also what the Gram matrix is built from), over the kept items. */
     readonly x: CsrBlock,
     readonly weights: Block<"f32">,
@@ -40,12 +41,11 @@ export class ItemItemScorer {
    * `maxItems` keeps its `maxItems` most popular items (by train interactions): the dense
    * matrices are quadratic in items, and the rest score -inf.
    */
-  static forTrain(train: Csr, maxItems = Number.POSITIVE_INFINITY): ItemItemScorer {
-    const e = engine();
+  static forTrain(e: Engine, train: Csr, maxItems = Number.POSITIVE_INFINITY): ItemItemScorer {
     const kept = train.cols > maxItems ? mostPopular(train, maxItems) : null;
     const m = kept ? restrictColumns(train, kept) : train;
     const x = e.csr({ rows: m.rows, cols: m.cols, indptr: m.indptr, indices: m.indices });
-    return new ItemItemScorer(x, e.alloc("f32", m.cols * m.cols), m.cols, train.cols, kept);
+    return new ItemItemScorer(e, x, e.alloc("f32", m.cols * m.cols), m.cols, train.cols, kept);
   }
 
   /** "kept the 13,377 most popular of 87,585 items" or null when all are kept. */
@@ -55,8 +55,8 @@ export class ItemItemScorer {
 
   score(from: number, to: number, out: Float32Array): void {
     const need = (to - from) * this.items;
-    if (!this.out || this.out.length < need) this.out = engine().alloc("f32", need);
-    engine().spmm(this.x, from, to, this.weights, this.items, this.out);
+    if (!this.out || this.out.length < need) this.out = this.engine.alloc("f32", need);
+    this.engine.spmm(this.x, from, to, this.weights, this.items, this.out);
     const scores = this.out.view().subarray(0, need);
     if (!this.kept) {
       out.set(scores);

@@ -1,7 +1,6 @@
 // Item-based k-nearest neighbours: cosine similarity between the items' train columns,
 // S_ij = |U_i & U_j| / (sqrt(|U_i| |U_j|) + shrink); for every target item j only its k most
 // similar items i keep their weight; score(u, j) = sum over the user's items i of S_ij.
-import { engine } from "../engine/wasm/kernels.ts";
 import type { Csr } from "../protocol/csr.ts";
 import { topK } from "../util/topk.ts";
 import { ITEM_MATRIX_BUDGET_BYTES, ItemItemScorer, itemCap } from "./item-item.ts";
@@ -16,8 +15,8 @@ class ItemKnn extends ScorerModel {
     const shrink = Number(this.params.shrink);
     if (!Number.isInteger(k) || k < 1) throw new Error(`itemknn: k must be a positive integer, got ${this.params.k}`);
     if (!(shrink >= 0)) throw new Error(`itemknn: shrink must be >= 0, got ${this.params.shrink}`);
-    const e = engine();
-    const scorer = ItemItemScorer.forTrain(train, itemCap(this.params.max_items));
+    const e = this.openScope(ctx);
+    const scorer = ItemItemScorer.forTrain(e, train, itemCap(this.params.max_items));
     const cap = scorer.describeCap();
     if (cap)
       ctx.log(`itemknn: ${cap} (the dense item-item matrices must fit ${ITEM_MATRIX_BUDGET_BYTES / 2 ** 30} GiB of kernel memory); the others score -inf`);

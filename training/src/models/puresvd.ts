@@ -2,7 +2,6 @@
 // R = U S V^T; a user's scores are r_u V V^T. V spans the top-f eigenvectors of R^T R, found by
 // block power (subspace) iteration on the Gram matrix with the GEMM kernel; the scores only
 // depend on that subspace.
-import { engine } from "../engine/wasm/kernels.ts";
 import type { Csr } from "../protocol/csr.ts";
 import { Rng } from "../util/rng.ts";
 import { defaultThreads, numberParam } from "./params.ts";
@@ -34,7 +33,7 @@ class PureSvd extends ScorerModel {
     const f = numberParam(this.params, "rank", (v) => Number.isInteger(v) && v >= 1 && v <= train.cols, `an integer in 1..${train.cols}`);
     const iterations = numberParam(this.params, "iterations", (v) => Number.isInteger(v) && v >= 1, "a positive integer");
     const threads = numberParam(this.params, "threads", (v) => Number.isInteger(v) && v >= 1, "a positive integer");
-    const e = engine();
+    const e = this.openScope(ctx);
     const n = train.cols;
     const rng = new Rng(ctx.seed);
     const x = e.csr(train);
@@ -61,7 +60,7 @@ class PureSvd extends ScorerModel {
       e.spmm(x, 0, train.rows, qBlock, f, p);
       return { users: p.view().slice(), items: q };
     });
-    this.scorer = new FactorScorer(scoringOps(threads), users, items, f);
+    this.scorer = new FactorScorer(scoringOps(e, threads), users, items, f);
   }
 }
 

@@ -4,6 +4,7 @@
 import type { TuningRow } from "../contract/artifacts.ts";
 import type { MetricValues } from "../contract/artifacts.ts";
 import type { Device, GraphBackend, SparseRows } from "../engine/backend.ts";
+import type { Engine } from "../engine/wasm/kernels.ts";
 import type { Csr } from "../protocol/csr.ts";
 import type { FoldIn } from "./foldin.ts";
 
@@ -32,6 +33,11 @@ export interface FitContext {
    * the CPU backend with their `threads` parameter. Models that have no kernels on it say so.
    */
   backend?: GraphBackend;
+  /**
+   * The CPU kernels' memory that CPU models (EASE, ItemKNN, iALS, SVD, PureSVD) allocate in;
+   * the pipeline passes the process's. Each model frees what it allocated when disposed.
+   */
+  engine?: Engine;
   onEpoch?: (record: EpochRecord) => void;
   /** Aborted on Ctrl-C: iterative models stop and keep their best checkpoint. */
   signal?: AbortSignal;

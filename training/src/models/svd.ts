@@ -1,7 +1,6 @@
 // "SVD" as in the Surprise library (Funk-style biased matrix factorization): the explicit 1-5
 // ratings of the train interactions are fit by SGD, r_hat = mu + b_u + b_i + q_i . p_u, and
 // items are ranked by predicted rating (the tutorial's "SVD" row).
-import { engine } from "../engine/wasm/kernels.ts";
 import { FactorOps } from "../engine/wasm/factor-ops.ts";
 import type { Csr } from "../protocol/csr.ts";
 import { Rng } from "../util/rng.ts";
@@ -21,8 +20,8 @@ class Svd extends ScorerModel {
     const reg = numberParam(this.params, "reg_all", (v) => v >= 0, ">= 0");
     const std = numberParam(this.params, "init_std", (v) => v > 0, "positive");
     const threads = numberParam(this.params, "threads", (v) => Number.isInteger(v) && v >= 1, "a positive integer");
-    const e = engine();
-    const ops = scoringOps(threads);
+    const e = this.openScope(ctx);
+    const ops = scoringOps(e, threads);
     const rng = new Rng(ctx.seed);
     const n = train.indptr[train.rows];
     const users = new Int32Array(n);

@@ -2,7 +2,7 @@
 // chosen ones, evaluate valid and test, and write artifacts/<model>/metrics.json.
 import { appendFileSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { EMBEDDINGS_FILE, LOG_FILE, METRICS_FILE, type MetricsFile, type TuningRow, modelDir } from "../contract/artifacts.ts";
+import { EMBEDDINGS_FILE, LOG_FILE, METRICS_FILE, type MetricValues, type MetricsFile, type TuningRow, modelDir } from "../contract/artifacts.ts";
 import { writeServingGraphs } from "../export/serving-graphs.ts";
 import type { GraphBackend } from "../engine/backend.ts";
 import { engine } from "../engine/wasm/kernels.ts";
@@ -48,6 +48,8 @@ export async function trainModel(factory: ModelFactory, split: Split, opts: Trai
     signal: opts.signal,
     validate: split.valid ? async (m) => (await evaluate(m, split, "valid", validOn)).metrics : undefined,
     backend: opts.backend,
+    // the pipeline hands models the process's kernel memory; each model frees its own part
+    engine: engine(),
   };
   const base = { ...factory.defaults, ...overrides };
   const tuning: TuningRow[] = [];
@@ -59,15 +61,14 @@ export async function trainModel(factory: ModelFactory, split: Split, opts: Trai
     let best = Number.NEGATIVE_INFINITY;
     for (const candidate of candidates) {
       const p = { ...base, ...candidate };
-      const metrics = await engine().scopedAsync(async () => {
-        const model = factory.create(p);
-        try {
-          await model.fit(split.train, ctx);
-          return (await evaluate(model, split, "valid", validOn)).metrics;
-        } finally {
-          model.dispose?.();
-        }
-      });
+      const model = factory.create(p);
+      let metrics: MetricValues;
+      try {
+        await model.fit(split.train, ctx);
+        metrics = (await evaluate(model, split, "valid", validOn)).metrics;
+      } finally {
+        model.dispose?.();
+      }
       tuning.push({ params: p, valid: metrics });
       const score = metrics[SELECTION_METRIC];
       log(`${factory.name} ${describe(p)}: valid ${SELECTION_METRIC} ${score.toFixed(4)}`);
@@ -78,10 +79,10 @@ export async function trainModel(factory: ModelFactory, split: Split, opts: Trai
     }
   }
 
-  // The final model lives only until its metrics and embeddings are written: its kernel memory
-  // is released afterwards, so training several models in one process does not accumulate it.
-  return engine().scopedAsync(async () => {
-    const model = factory.create(params);
+  // The final model lives only until its metrics and embeddings are written: it frees its memory
+  // afterwards, so training several models in one process does not accumulate it.
+  const model = factory.create(params);
+  try {
     const epochLog = opts.artifactsDir ? new EpochLog(join(opts.artifactsDir, modelDir(factory.name), LOG_FILE)) : null;
     const t0 = performance.now();
     await model.fit(split.train, { ...ctx, onEpoch: (r) => epochLog?.add(r) });
@@ -123,9 +124,10 @@ export async function trainModel(factory: ModelFactory, split: Split, opts: Trai
       result.foldin = graphs.foldin;
       writeJsonAtomic(join(dir, METRICS_FILE), result);
     }
-    model.dispose?.();
     return result;
-  });
+  } finally {
+    model.dispose?.();
+  }
 }
 
 /** log.jsonl, written under a temp name while training runs and renamed when it ends. */

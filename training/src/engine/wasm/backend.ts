@@ -39,9 +39,9 @@ export class WasmBackend implements GraphBackend {
     this.ops = new GraphOps(engine, threads);
   }
 
-  /** The process-wide kernel memory with a pool of `threads` threads. */
-  static create(threads: number): WasmBackend {
-    return new WasmBackend(sharedEngine(), threads);
+  /** A pool of `threads` threads over `engine` (by default the process's kernel memory). */
+  static create(threads: number, engine: Engine = sharedEngine()): WasmBackend {
+    return new WasmBackend(engine, threads);
   }
 
   get description(): string {
