@@ -190,12 +190,15 @@ function renderMine(): void {
   $("mine-empty").hidden = mine.length > 0;
 }
 
+/** Whether the served model lists similar movies (from /health; assumed until it says not). */
+let similarAvailable = true;
+
 function renderRecommendations(listId: string, recs: Recommendation[], canDislike: boolean): void {
   $(listId).replaceChildren(
     ...recs.map((r) => {
       const li = movieItem(r);
       if (r.because) li.append(el("span", `Because you liked ${r.because.title}`, "because"));
-      li.append(button("Similar", `Movies similar to ${r.title}`, () => void guarded(() => showSimilar(r))));
+      if (similarAvailable) li.append(button("Similar", `Movies similar to ${r.title}`, () => void guarded(() => showSimilar(r))));
       if (canDislike) li.append(button("Not for me", `Not for me: ${r.title}`, () => rate(r, false)));
       return li;
     }),
@@ -259,8 +262,10 @@ function start(): void {
   $<HTMLFormElement>("user-form").addEventListener("submit", (e) => void guarded(() => showUser(e)));
   renderMine();
   void guarded(async () => {
-    const health = await api<{ model: string }>("/health");
+    const health = await api<{ model: string; similar?: boolean }>("/health");
     $("model").textContent = `Model: ${health.model}`;
+    // a model without item embeddings (EASE) has no similar movies: offer no button for them
+    similarAvailable = health.similar !== false;
     await refreshRecommendations();
   });
 }

@@ -32,7 +32,9 @@ export function createApp(store: ModelStore): Hono<AppEnv> {
   // which model it serves.
   app.get("/health", withModel, cache("no-store"), (c) => {
     const model = c.var.model;
-    if (c.env.API_TOKEN) return c.json({ status: "ok", model: model.version });
+    // with a token, only what the page needs before it has one: the version, and whether the
+    // model can list similar movies (the page hides its "Similar" buttons when it cannot)
+    if (c.env.API_TOKEN) return c.json({ status: "ok", model: model.version, similar: model.similar !== null });
     return c.json({
       status: "ok",
       model: model.version,

@@ -122,11 +122,11 @@ describe("hardening of the model store and the headers", () => {
     expect(res.headers.get("x-model-version")).toBe("fixture-v1");
   });
 
-  it("reveals only ok and the version on /health when a token is configured", async () => {
+  it("reveals only ok, the version and whether similar movies exist on /health when a token is configured", async () => {
     await publish(env.MODELS, v1);
     const res = await app.request("/health", {}, envWith({ API_TOKEN: "t0ken" }));
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ status: "ok", model: "fixture-v1" });
+    expect(await res.json()).toEqual({ status: "ok", model: "fixture-v1", similar: true });
     const open = await app.request("/health", {}, env);
     expect(await open.json()).toMatchObject({ status: "ok", model: "fixture-v1", users: data.users.length, foldin: "propagated" });
   });

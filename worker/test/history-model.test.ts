@@ -57,6 +57,9 @@ describe("a model served from histories", () => {
     const open = await app.request("/health", {}, { ...env, API_TOKEN: undefined });
     const health = await ok<{ name: string; recs: string; similar: boolean; foldin: string }>(open);
     expect(health).toMatchObject({ name: "ease", recs: "history", similar: false, foldin: "item-item" });
+    // with a token, /health still says so: the page hides its "Similar" buttons
+    const secured = await app.request("/health", {}, { ...env, API_TOKEN: "t0ken" });
+    expect(await secured.json()).toMatchObject({ status: "ok", similar: false });
     expect(b.files[BUNDLE_FILES.foldin]).toBeUndefined();
     expect(b.files[BUNDLE_FILES.similar]).toBeUndefined();
   });
