@@ -13,8 +13,16 @@ const STORAGE = Usage.STORAGE | Usage.COPY_SRC | Usage.COPY_DST;
 const MAX_SCORE_BATCH = 1024;
 /** The largest k that topK selects on the GPU (each invocation keeps k candidates in registers). */
 export const MAX_TOP_K = 128;
+/** Dispatches recorded between two submits share one uniform buffer, a 256-byte slot each. */
+const UNIFORM_SLOT_BYTES = 256;
+const UNIFORM_SLOTS = 512;
+
+let nextTensorId = 1;
 
 class GpuTensor implements Tensor {
+  /** Names the buffer in bind-group cache keys. */
+  readonly id = nextTensorId++;
+
   constructor(
     readonly buffer: GPUBuffer,
     readonly kind: TensorKind,
@@ -114,10 +122,22 @@ export class WebGpuBackend implements GraphBackend {
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly owned: GpuTensor[] = [];
   private encoder: GPUCommandEncoder | null = null;
-  private transient: GPUBuffer[] = [];
+  /** The compute pass consecutive dispatches share (ended by a copy, a clear or a submit). */
+  private pass: GPUComputePassEncoder | null = null;
+  /**
+   * Every dispatch's parameters, one slot each, written to `uniforms` just before the submit.
+   * A training step records the same dispatches in the same order every time, so the bind
+   * groups (pipeline, slot, buffers) repeat and are created once.
+   */
+  private readonly uniforms: GPUBuffer;
+  private readonly uniformData = new ArrayBuffer(UNIFORM_SLOT_BYTES * UNIFORM_SLOTS);
+  private readonly uniformU32 = new Uint32Array(this.uniformData);
+  private readonly uniformF32 = new Float32Array(this.uniformData);
+  private slots = 0;
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
   /** Epoch sums: [0] BPR loss, [1] squared norms (f32 on the GPU). */
   private readonly sums: GpuTensor;
-  private readonly dummies: [GPUBuffer, GPUBuffer];
+  private readonly dummies: [GpuTensor, GpuTensor];
   private error: GPUError | null = null;
 
   private constructor(private readonly gpu: GpuDevice) {
@@ -126,7 +146,8 @@ export class WebGpuBackend implements GraphBackend {
       this.error ??= e.error;
     };
     this.sums = this.zeros("f32", 2) as GpuTensor;
-    this.dummies = [this.buffer(4), this.buffer(4)];
+    this.dummies = [this.zeros("f32", 1) as GpuTensor, this.zeros("f32", 1) as GpuTensor];
+    this.uniforms = this.device.createBuffer({ size: this.uniformData.byteLength, usage: Usage.UNIFORM | Usage.COPY_DST });
   }
 
   /** The GPU Dawn finds (see device.ts for what is needed when there is none). */
@@ -190,7 +211,7 @@ export class WebGpuBackend implements GraphBackend {
     const g = this.tensor(t);
     const bytes = Math.max(4, g.length * 4);
     const staging = this.device.createBuffer({ size: bytes, usage: Usage.MAP_READ | Usage.COPY_DST });
-    this.record().copyBufferToBuffer(g.buffer, 0, staging, 0, bytes);
+    this.commands().copyBufferToBuffer(g.buffer, 0, staging, 0, bytes);
     this.flush();
     await staging.mapAsync(MapMode.READ);
     const out = new Float32Array(staging.getMappedRange().slice(0, g.length * 4));
@@ -202,7 +223,7 @@ export class WebGpuBackend implements GraphBackend {
 
   private async downloadInts(buffer: GPUBuffer, length: number): Promise<Int32Array> {
     const staging = this.device.createBuffer({ size: Math.max(4, length * 4), usage: Usage.MAP_READ | Usage.COPY_DST });
-    this.record().copyBufferToBuffer(buffer, 0, staging, 0, length * 4);
+    this.commands().copyBufferToBuffer(buffer, 0, staging, 0, length * 4);
     this.flush();
     await staging.mapAsync(MapMode.READ);
     const out = new Int32Array(staging.getMappedRange().slice(0, length * 4));
@@ -224,17 +245,19 @@ export class WebGpuBackend implements GraphBackend {
       if (this.owned.length < mark) throw new Error("GPU scopes closed out of order");
       this.flush();
       for (const t of this.owned.splice(mark)) t.buffer.destroy();
+      // cached bind groups may name the freed buffers
+      this.bindGroups.clear();
     };
   }
 
   copy(src: Tensor, dst: Tensor): void {
     if (src.length !== dst.length) throw new RangeError(`copy: ${src.length} values into a tensor of ${dst.length}`);
-    if (src.length > 0) this.record().copyBufferToBuffer(this.tensor(src).buffer, 0, this.tensor(dst).buffer, 0, src.length * 4);
+    if (src.length > 0) this.commands().copyBufferToBuffer(this.tensor(src).buffer, 0, this.tensor(dst).buffer, 0, src.length * 4);
   }
 
   fill(t: Tensor, value: number): void {
     if (value !== 0) throw new RangeError("the GPU backend fills with zeros only");
-    if (t.length > 0) this.record().clearBuffer(this.tensor(t).buffer, 0, Math.ceil((t.length * 4) / 4) * 4);
+    if (t.length > 0) this.commands().clearBuffer(this.tensor(t).buffer, 0, Math.ceil((t.length * 4) / 4) * 4);
   }
 
   scale(t: Tensor, factor: number): void {
@@ -350,14 +373,22 @@ export class WebGpuBackend implements GraphBackend {
     return this.encoder;
   }
 
-  /** Submits every recorded op. */
+  /** The encoder, outside any compute pass (for copies and clears). */
+  private commands(): GPUCommandEncoder {
+    this.pass?.end();
+    this.pass = null;
+    return this.record();
+  }
+
+  /** Submits every recorded op, after writing their parameters. */
   private flush(): void {
     if (!this.encoder) return;
+    this.pass?.end();
+    this.pass = null;
+    if (this.slots > 0) this.device.queue.writeBuffer(this.uniforms, 0, this.uniformData, 0, this.slots * UNIFORM_SLOT_BYTES);
     this.device.queue.submit([this.encoder.finish()]);
     this.encoder = null;
-    // destroying a buffer that submitted work uses is allowed: it is freed once that work ends
-    for (const b of this.transient) b.destroy();
-    this.transient = [];
+    this.slots = 0;
   }
 
   private throwIfFailed(): void {
@@ -379,30 +410,33 @@ export class WebGpuBackend implements GraphBackend {
    * f = f32), then the storage bindings in order; `threads` invocations (0: one workgroup), or
    * `groups` workgroups when given. Nothing is recorded for no work.
    */
-  private run(name: string, code: string, params: number[], layout: string, bindings: (Tensor | GPUBuffer)[], threads: number, groups?: number): void {
+  private run(name: string, code: string, params: number[], layout: string, bindings: Tensor[], threads: number, groups?: number): void {
     const total = groups ?? (threads === 0 ? 1 : Math.ceil(threads / WORKGROUP));
     if (total === 0) return;
-    const uniform = this.device.createBuffer({ size: Math.max(16, Math.ceil((params.length * 4) / 16) * 16), usage: Usage.UNIFORM, mappedAtCreation: true });
-    const raw = uniform.getMappedRange();
+    if (this.slots === UNIFORM_SLOTS) this.flush();
+    const slot = this.slots++;
+    const words = slot * (UNIFORM_SLOT_BYTES / 4);
     params.forEach((v, i) => {
-      if (layout[i] === "f") new Float32Array(raw, i * 4, 1)[0] = v;
-      else new Uint32Array(raw, i * 4, 1)[0] = v;
+      if (layout[i] === "f") this.uniformF32[words + i] = v;
+      else this.uniformU32[words + i] = v;
     });
-    uniform.unmap();
-    this.transient.push(uniform);
     const pipeline = this.pipeline(name, code);
-    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniform } }];
-    bindings.forEach((b, i) => {
-      const buffer = b instanceof GpuTensor ? b.buffer : "kind" in b ? this.tensor(b).buffer : b;
-      entries.push({ binding: i + 1, resource: { buffer } });
-    });
-    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-    const pass = this.record().beginComputePass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
+    const buffers = bindings.map((b) => this.tensor(b));
+    const key = `${name}|${slot}|${buffers.map((b) => b.id).join(",")}`;
+    let bindGroup = this.bindGroups.get(key);
+    if (!bindGroup) {
+      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.uniforms, offset: slot * UNIFORM_SLOT_BYTES, size: UNIFORM_SLOT_BYTES } }];
+      buffers.forEach((b, i) => {
+        entries.push({ binding: i + 1, resource: { buffer: b.buffer } });
+      });
+      bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+      this.bindGroups.set(key, bindGroup);
+    }
+    this.pass ??= this.record().beginComputePass();
+    this.pass.setPipeline(pipeline);
+    this.pass.setBindGroup(0, bindGroup);
     const maxX = this.device.limits.maxComputeWorkgroupsPerDimension;
     const x = Math.min(total, maxX);
-    pass.dispatchWorkgroups(x, Math.ceil(total / x));
-    pass.end();
+    this.pass.dispatchWorkgroups(x, Math.ceil(total / x));
   }
 }
