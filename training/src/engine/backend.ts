@@ -4,13 +4,16 @@
 // memory; values cross to the host only through upload, write and download. Ops are recorded in
 // order; a backend may run them later (a GPU queue), so only the Promise-returning calls wait.
 
-export type TensorKind = "f32" | "i32";
+export type TensorKind = "f32" | "i32" | "f64";
 
 /** A backend-owned array of `length` values; its storage is the backend's business. */
-export interface Tensor {
-  readonly kind: TensorKind;
+export interface Tensor<K extends TensorKind = TensorKind> {
+  readonly kind: K;
   readonly length: number;
 }
+
+/** The host array of a tensor kind. */
+export type HostArray<K extends TensorKind> = K extends "f64" ? Float64Array : K extends "f32" ? Float32Array : Int32Array;
 
 /** A sparse matrix in CSR form (what the engine takes; it knows no protocol types). */
 export interface SparseRows {
@@ -98,6 +101,60 @@ export interface GraphBackend {
   topK(emb: Tensor, d: number, itemFrom: number, items: number, users: Int32Array, exclude: SparseRows, k: number): Promise<Int32Array>;
 
   close(): Promise<void>;
+}
+
+/** A sparse matrix uploaded to a backend. */
+export interface SparseTensor {
+  readonly rows: number;
+  readonly cols: number;
+}
+
+/**
+ * The dense and factor ops of the models that train on the CPU only (EASE, ItemKNN, PureSVD,
+ * iALS, SVD): f64 algebra on item-item matrices, sparse products, the factor sweeps and
+ * dot-product scoring. Only the CPU backend has them, and it runs every op at once, so `read`
+ * answers synchronously (with a copy: models never hold a backend's memory).
+ */
+export interface DenseBackend {
+  readonly kind: "wasm";
+  zeros<K extends TensorKind>(kind: K, length: number): Tensor<K>;
+  upload(data: Float64Array): Tensor<"f64">;
+  upload(data: Float32Array): Tensor<"f32">;
+  upload(data: Int32Array): Tensor<"i32">;
+  write<K extends TensorKind>(t: Tensor<K>, data: ArrayLike<number>): void;
+  /** A copy of values offset..offset+length (the whole tensor by default). */
+  read<K extends TensorKind>(t: Tensor<K>, offset?: number, length?: number): HostArray<K>;
+  copy(src: Tensor, dst: Tensor): void;
+  openScope(): () => void;
+
+  /** m on the backend: its pattern, and its values when it has them (spmm multiplies by them; the Gram matrix and ALS read the pattern only). */
+  sparse(m: SparseRows): SparseTensor;
+  /** X^T X of a binary sparse matrix: a cols x cols f64 tensor. */
+  gramBinary(x: SparseTensor): Tensor<"f64">;
+  addToDiagonal(a: Tensor<"f64">, n: number, value: number): void;
+  /** Inverts a symmetric positive definite n x n f64 matrix in place. */
+  invertSpd(a: Tensor<"f64">, n: number): void;
+  /** c = a b for row-major f64 matrices (a: m x k, b: k x n). */
+  gemm(m: number, n: number, k: number, a: Tensor<"f64">, b: Tensor<"f64">, c: Tensor<"f64">): void;
+  /** out[(r - r0) x d] = rows r0..r1 of x times dense [cols x d]. */
+  spmm(x: SparseTensor, r0: number, r1: number, dense: Tensor<"f32">, d: number, out: Tensor<"f32">): void;
+  /** EASE's weights from P = (G + lambda I)^-1: -P_ij / P_jj off the diagonal, 0 on it. */
+  easeWeights(inverse: Tensor<"f64">, weights: Tensor<"f32">, n: number): void;
+  /** ItemKNN's weights: each item's k nearest items by shrunk cosine of the Gram matrix. */
+  itemKnnWeights(gram: Tensor<"f64">, weights: Tensor<"f32">, n: number, k: number, shrink: number): void;
+  /** One implicit-ALS half-sweep: every row of x solved given the fixed factors y ([m.cols x d]). */
+  alsHalfSweep(m: SparseTensor, y: Tensor<"f32">, x: Tensor<"f32">, d: number, alpha: number, lambda: number): void;
+  /** One biased-MF SGD epoch over the ratings in `order`; returns the summed squared error. */
+  sgdEpoch(
+    ratings: { users: Tensor<"i32">; items: Tensor<"i32">; values: Tensor<"f32">; order: Tensor<"i32"> },
+    factors: { p: Tensor<"f32">; q: Tensor<"f32">; bu: Tensor<"f32">; bi: Tensor<"f32"> },
+    d: number,
+    mu: number,
+    lr: number,
+    reg: number,
+  ): number;
+  /** out[(u - u0) x nItems] = users[u] . items[i] for users u0..u1. */
+  dotScores(users: Tensor<"f32">, items: Tensor<"f32">, nItems: number, d: number, u0: number, u1: number, out: Tensor<"f32">): void;
 }
 
 /** Which backend to train on: "cpu" (WebAssembly SIMD threads) or "gpu" (WebGPU). */

@@ -14,22 +14,20 @@ class Ease extends ScorerModel {
   async fit(train: Csr, ctx: FitContext): Promise<void> {
     const lambda = Number(this.params.lambda);
     if (!(lambda > 0)) throw new Error(`ease: lambda must be positive, got ${this.params.lambda}`);
-    const e = this.openScope(ctx);
-    const scorer = ItemItemScorer.forTrain(e, train, itemCap(this.params.max_items));
+    const cpu = this.openScope(ctx);
+    const scorer = ItemItemScorer.forTrain(cpu, train, itemCap(this.params.max_items));
     const cap = scorer.describeCap();
     if (cap) ctx.log(`ease: ${cap} (the dense item-item matrices must fit ${ITEM_MATRIX_BUDGET_BYTES / 2 ** 30} GiB of kernel memory); the others score -inf`);
     const n = scorer.items;
-    e.scoped(() => {
-      const gram = e.gramBinary(scorer.x);
-      const p = gram.view();
-      for (let i = 0; i < n; i++) p[i * n + i] += lambda;
-      e.invertSpd(gram, n);
-      const inv = gram.view();
-      const w = scorer.weights.view();
-      for (let i = 0; i < n; i++) {
-        for (let j = 0; j < n; j++) w[i * n + j] = i === j ? 0 : -inv[i * n + j] / inv[j * n + j];
-      }
-    });
+    const close = cpu.openScope();
+    try {
+      const gram = cpu.gramBinary(scorer.x);
+      cpu.addToDiagonal(gram, n, lambda);
+      cpu.invertSpd(gram, n);
+      cpu.easeWeights(gram, scorer.weights, n);
+    } finally {
+      close();
+    }
     this.scorer = scorer;
     this.itemScorer = scorer;
   }
@@ -43,7 +41,7 @@ class Ease extends ScorerModel {
   foldIn(): ItemItemFoldIn | null {
     if (!this.itemScorer) throw new Error("ease: foldIn() before fit()");
     if (this.itemScorer.kept) return null;
-    return { kind: "item-item", items: this.itemScorer.items, weights: roundToHalf(this.itemScorer.weights.view()) };
+    return { kind: "item-item", items: this.itemScorer.items, weights: roundToHalf(this.itemScorer.weightsOnHost()) };
   }
 }
 

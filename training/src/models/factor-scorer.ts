@@ -1,21 +1,20 @@
 // Scores users against items by the dot product of user and item factor rows (iALS, PureSVD,
-// SVD), with the dot-product kernel on all threads.
-import type { Block, Engine } from "../engine/wasm/kernels.ts";
-import { GraphOps } from "../engine/wasm/graph-ops.ts";
+// SVD), with the CPU backend's dot-product kernel on all its threads.
+import type { DenseBackend, Tensor } from "../engine/backend.ts";
 
 export class FactorScorer {
-  private readonly users: Block<"f32">;
-  private readonly items: Block<"f32">;
-  private out: Block<"f32"> | null = null;
+  private readonly users: Tensor<"f32">;
+  private readonly items: Tensor<"f32">;
+  private out: Tensor<"f32"> | null = null;
 
   constructor(
-    private readonly ops: GraphOps,
+    private readonly cpu: DenseBackend,
     users: Float32Array,
     items: Float32Array,
     readonly dim: number,
   ) {
-    this.users = ops.engine.from("f32", users);
-    this.items = ops.engine.from("f32", items);
+    this.users = cpu.upload(users);
+    this.items = cpu.upload(items);
   }
 
   get itemCount(): number {
@@ -24,12 +23,8 @@ export class FactorScorer {
 
   score(from: number, to: number, out: Float32Array): void {
     const need = (to - from) * this.itemCount;
-    if (!this.out || this.out.length < need) this.out = this.ops.engine.alloc("f32", need);
-    this.ops.dotScores(this.users, this.items, this.itemCount, this.dim, from, to, this.out);
-    out.set(this.out.view().subarray(0, need));
+    if (!this.out || this.out.length < need) this.out = this.cpu.zeros("f32", need);
+    this.cpu.dotScores(this.users, this.items, this.itemCount, this.dim, from, to, this.out);
+    out.set(this.cpu.read(this.out, 0, need));
   }
-}
-
-export function scoringOps(engine: Engine, threads: number): GraphOps {
-  return new GraphOps(engine, threads);
 }

@@ -3,12 +3,11 @@
 // ones, squared loss over ALL user-item pairs, L2 weight `reg`; alternating least squares with
 // an exact Cholesky solve per row (the tutorial's "ALS (Spark)" row; Spark's implicit ALS is
 // this algorithm).
-import { FactorOps } from "../engine/wasm/factor-ops.ts";
 import { type Csr, csrTranspose } from "../protocol/csr.ts";
 import { Rng } from "../util/rng.ts";
 import type { LeastSquaresFoldIn } from "./foldin.ts";
 import { defaultThreads, numberParam } from "./params.ts";
-import { FactorScorer, scoringOps } from "./factor-scorer.ts";
+import { FactorScorer } from "./factor-scorer.ts";
 import type { FitContext, ModelFactory } from "./recommender.ts";
 import { ScorerModel } from "./scorer-model.ts";
 
@@ -22,24 +21,19 @@ class Ials extends ScorerModel {
     const reg = numberParam(this.params, "reg", (v) => v > 0, "positive");
     const iterations = numberParam(this.params, "iterations", (v) => Number.isInteger(v) && v >= 1, "a positive integer");
     const threads = numberParam(this.params, "threads", (v) => Number.isInteger(v) && v >= 1, "a positive integer");
-    const e = this.openScope(ctx);
-    const ops = scoringOps(e, threads);
-    const fops = new FactorOps(e, ops.pool, d);
-    const byUser = e.csr(train);
-    const byItem = e.csr(csrTranspose(train));
+    const cpu = this.openScope(ctx, threads);
+    const byUser = cpu.sparse(train);
+    const byItem = cpu.sparse(csrTranspose(train));
     const rng = new Rng(ctx.seed);
-    const x = e.alloc("f32", train.rows * d);
-    const y = e.from(
-      "f32",
-      Float32Array.from({ length: train.cols * d }, () => rng.normal() * 0.01),
-    );
+    const x = cpu.zeros("f32", train.rows * d);
+    const y = cpu.upload(Float32Array.from({ length: train.cols * d }, () => rng.normal() * 0.01));
     for (let it = 0; it < iterations; it++) {
       if (ctx.signal?.aborted) break;
-      fops.alsHalfSweep(byUser, y, x, alpha, reg);
-      fops.alsHalfSweep(byItem, x, y, alpha, reg);
+      cpu.alsHalfSweep(byUser, y, x, d, alpha, reg);
+      cpu.alsHalfSweep(byItem, x, y, d, alpha, reg);
     }
-    this.factors = { users: x.view().slice(), items: y.view().slice(), dim: d };
-    this.scorer = new FactorScorer(ops, this.factors.users, this.factors.items, d);
+    this.factors = { users: cpu.read(x), items: cpu.read(y), dim: d };
+    this.scorer = new FactorScorer(cpu, this.factors.users, this.factors.items, d);
   }
 
   embeddings(): { users: Float32Array; items: Float32Array; dim: number } {

@@ -1,7 +1,7 @@
 // Scoring shared by the item-item models (ItemKNN, EASE): score(u, j) = sum over the user's
 // train items i of W[i][j], i.e. the user's sparse train row times a dense item x item matrix,
 // computed by the SpMM kernel.
-import type { Block, CsrBlock, Engine } from "../engine/wasm/kernels.ts";
+import type { DenseBackend, SparseTensor, Tensor } from "../engine/backend.ts";
 import type { Csr } from "../protocol/csr.ts";
 
 /**
@@ -21,13 +21,13 @@ export function itemCap(param: number | string | boolean | undefined): number {
 }
 
 export class ItemItemScorer {
-  private out: Block<"f32"> | null = null;
+  private out: Tensor<"f32"> | null = null;
 
   private constructor(
-    private readonly engine: Engine,
-    /** The binary train matrix in kernel memory (also what the Gram matrix is built from), over the kept items. */
-    readonly x: CsrBlock,
-    readonly weights: Block<"f32">,
+    private readonly cpu: DenseBackend,
+    /** The binary train matrix on the backend (also what the Gram matrix is built from), over the kept items. */
+    readonly x: SparseTensor,
+    readonly weights: Tensor<"f32">,
     /** Items the weights cover. */
     readonly items: number,
     /** Every item of the catalogue. */
@@ -41,11 +41,16 @@ export class ItemItemScorer {
    * `maxItems` keeps its `maxItems` most popular items (by train interactions): the dense
    * matrices are quadratic in items, and the rest score -inf.
    */
-  static forTrain(e: Engine, train: Csr, maxItems = Number.POSITIVE_INFINITY): ItemItemScorer {
+  static forTrain(cpu: DenseBackend, train: Csr, maxItems = Number.POSITIVE_INFINITY): ItemItemScorer {
     const kept = train.cols > maxItems ? mostPopular(train, maxItems) : null;
     const m = kept ? restrictColumns(train, kept) : train;
-    const x = e.csr({ rows: m.rows, cols: m.cols, indptr: m.indptr, indices: m.indices });
-    return new ItemItemScorer(e, x, e.alloc("f32", m.cols * m.cols), m.cols, train.cols, kept);
+    const x = cpu.sparse({ rows: m.rows, cols: m.cols, indptr: m.indptr, indices: m.indices });
+    return new ItemItemScorer(cpu, x, cpu.zeros("f32", m.cols * m.cols), m.cols, train.cols, kept);
+  }
+
+  /** A host copy of W (items x items). */
+  weightsOnHost(): Float32Array {
+    return this.cpu.read(this.weights);
   }
 
   /** "kept the 13,377 most popular of 87,585 items" or null when all are kept. */
@@ -55,9 +60,9 @@ export class ItemItemScorer {
 
   score(from: number, to: number, out: Float32Array): void {
     const need = (to - from) * this.items;
-    if (!this.out || this.out.length < need) this.out = this.engine.alloc("f32", need);
-    this.engine.spmm(this.x, from, to, this.weights, this.items, this.out);
-    const scores = this.out.view().subarray(0, need);
+    if (!this.out || this.out.length < need) this.out = this.cpu.zeros("f32", need);
+    this.cpu.spmm(this.x, from, to, this.weights, this.items, this.out);
+    const scores = this.cpu.read(this.out, 0, need);
     if (!this.kept) {
       out.set(scores);
       return;

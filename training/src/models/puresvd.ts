@@ -5,7 +5,7 @@
 import type { Csr } from "../protocol/csr.ts";
 import { Rng } from "../util/rng.ts";
 import { defaultThreads, numberParam } from "./params.ts";
-import { FactorScorer, scoringOps } from "./factor-scorer.ts";
+import { FactorScorer } from "./factor-scorer.ts";
 import type { FitContext, ModelFactory } from "./recommender.ts";
 import { ScorerModel } from "./scorer-model.ts";
 
@@ -33,34 +33,37 @@ class PureSvd extends ScorerModel {
     const f = numberParam(this.params, "rank", (v) => Number.isInteger(v) && v >= 1 && v <= train.cols, `an integer in 1..${train.cols}`);
     const iterations = numberParam(this.params, "iterations", (v) => Number.isInteger(v) && v >= 1, "a positive integer");
     const threads = numberParam(this.params, "threads", (v) => Number.isInteger(v) && v >= 1, "a positive integer");
-    const e = this.openScope(ctx);
+    const cpu = this.openScope(ctx, threads);
     const n = train.cols;
     const rng = new Rng(ctx.seed);
-    const x = e.csr(train);
-    const { users, items } = e.scoped(() => {
-      const gram = e.gramBinary(x);
-      const vt = e.from(
-        "f64",
-        Float64Array.from({ length: f * n }, () => rng.normal()),
-      );
-      orthonormalizeRows(vt.view(), f, n);
-      const next = e.alloc("f64", f * n);
+    const x = cpu.sparse(train);
+    const close = cpu.openScope();
+    let users: Float32Array;
+    let items: Float32Array;
+    try {
+      const gram = cpu.gramBinary(x);
+      const start = Float64Array.from({ length: f * n }, () => rng.normal());
+      orthonormalizeRows(start, f, n);
+      const vt = cpu.upload(start);
+      const next = cpu.zeros("f64", f * n);
       for (let it = 0; it < iterations; it++) {
         // V^T <- orth((G V)^T) = orth(V^T G), G symmetric
-        e.gemm({ m: f, n, k: n, a: vt, b: gram, c: next });
-        vt.view().set(next.view());
-        orthonormalizeRows(vt.view(), f, n);
+        cpu.gemm(f, n, n, vt, gram, next);
+        const rows = cpu.read(next);
+        orthonormalizeRows(rows, f, n);
+        cpu.write(vt, rows);
       }
-      const v = vt.view();
-      const q = new Float32Array(n * f);
-      for (let c = 0; c < f; c++) for (let i = 0; i < n; i++) q[i * f + c] = v[c * n + i];
+      const v = cpu.read(vt);
+      items = new Float32Array(n * f);
+      for (let c = 0; c < f; c++) for (let i = 0; i < n; i++) items[i * f + c] = v[c * n + i];
       // user factors r_u V: the sparse train rows times V
-      const qBlock = e.from("f32", q);
-      const p = e.alloc("f32", train.rows * f);
-      e.spmm(x, 0, train.rows, qBlock, f, p);
-      return { users: p.view().slice(), items: q };
-    });
-    this.scorer = new FactorScorer(scoringOps(e, threads), users, items, f);
+      const p = cpu.zeros("f32", train.rows * f);
+      cpu.spmm(x, 0, train.rows, cpu.upload(items), f, p);
+      users = cpu.read(p);
+    } finally {
+      close();
+    }
+    this.scorer = new FactorScorer(cpu, users, items, f);
   }
 }
 

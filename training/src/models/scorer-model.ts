@@ -1,7 +1,8 @@
 // Base of the models whose fit ends in a scorer (item-item weights or factor matrices): score()
-// delegates to it once fit() has set it. The model owns the kernel memory it allocates: fit
-// opens its scope in the fit context's engine, dispose frees it.
-import { type Engine, engine as processEngine } from "../engine/wasm/kernels.ts";
+// delegates to it once fit() has set it. These models train on the CPU backend's dense and
+// factor ops; each owns what it allocates there: fit opens its scope, dispose frees it.
+import type { DenseBackend } from "../engine/backend.ts";
+import { WasmBackend } from "../engine/wasm/backend.ts";
 import type { Csr } from "../protocol/csr.ts";
 import type { FitContext, Params, Recommender } from "./recommender.ts";
 
@@ -16,13 +17,15 @@ export abstract class ScorerModel implements Recommender {
 
   constructor(readonly params: Params) {}
 
-  /** Frees anything a previous fit holds, then opens this fit's scope in the context's kernel memory. */
-  protected openScope(ctx: FitContext): Engine {
+  /**
+   * Frees anything a previous fit holds, then opens this fit's scope on the CPU backend over the
+   * context's kernel memory, with `threads` threads.
+   */
+  protected openScope(ctx: FitContext, threads = 1): DenseBackend {
     this.dispose();
-    const e = ctx.engine ?? processEngine();
-    const mark = e.mark();
-    this.release = () => e.release(mark);
-    return e;
+    const cpu = WasmBackend.create(threads, ctx.engine);
+    this.release = cpu.openScope();
+    return cpu;
   }
 
   dispose(): void {

@@ -1,11 +1,10 @@
 // "SVD" as in the Surprise library (Funk-style biased matrix factorization): the explicit 1-5
 // ratings of the train interactions are fit by SGD, r_hat = mu + b_u + b_i + q_i . p_u, and
 // items are ranked by predicted rating (the tutorial's "SVD" row).
-import { FactorOps } from "../engine/wasm/factor-ops.ts";
 import type { Csr } from "../protocol/csr.ts";
 import { Rng } from "../util/rng.ts";
 import { defaultThreads, numberParam } from "./params.ts";
-import { FactorScorer, scoringOps } from "./factor-scorer.ts";
+import { FactorScorer } from "./factor-scorer.ts";
 import type { FitContext, ModelFactory } from "./recommender.ts";
 import { ScorerModel } from "./scorer-model.ts";
 
@@ -20,8 +19,7 @@ class Svd extends ScorerModel {
     const reg = numberParam(this.params, "reg_all", (v) => v >= 0, ">= 0");
     const std = numberParam(this.params, "init_std", (v) => v > 0, "positive");
     const threads = numberParam(this.params, "threads", (v) => Number.isInteger(v) && v >= 1, "a positive integer");
-    const e = this.openScope(ctx);
-    const ops = scoringOps(e, threads);
+    const cpu = this.openScope(ctx, threads);
     const rng = new Rng(ctx.seed);
     const n = train.indptr[train.rows];
     const users = new Int32Array(n);
@@ -30,31 +28,24 @@ class Svd extends ScorerModel {
     for (let k = 0; k < n; k++) mu += train.values[k];
     mu /= n;
     const order = Int32Array.from({ length: n }, (_, k) => k);
-    const t = { users: e.from("i32", users), items: e.from("i32", train.indices), ratings: e.from("f32", train.values), order: e.from("i32", order) };
+    const t = { users: cpu.upload(users), items: cpu.upload(train.indices), values: cpu.upload(train.values), order: cpu.upload(order) };
     const f = {
-      p: e.from(
-        "f32",
-        Float32Array.from({ length: train.rows * d }, () => rng.normal() * std),
-      ),
-      q: e.from(
-        "f32",
-        Float32Array.from({ length: train.cols * d }, () => rng.normal() * std),
-      ),
-      bu: e.alloc("f32", train.rows),
-      bi: e.alloc("f32", train.cols),
+      p: cpu.upload(Float32Array.from({ length: train.rows * d }, () => rng.normal() * std)),
+      q: cpu.upload(Float32Array.from({ length: train.cols * d }, () => rng.normal() * std)),
+      bu: cpu.zeros("f32", train.rows),
+      bi: cpu.zeros("f32", train.cols),
     };
-    const fops = new FactorOps(e, ops.pool, d);
     for (let epoch = 0; epoch < epochs; epoch++) {
       if (ctx.signal?.aborted) break;
       rng.shuffle(order);
-      t.order.view().set(order);
-      fops.sgdEpoch(t, f, mu, lr, reg);
+      cpu.write(t.order, order);
+      cpu.sgdEpoch(t, f, d, mu, lr, reg);
     }
     // rank by b_u + b_i + q_i . p_u (mu is the same for every item): augmented factor rows
     const w = d + 2;
     const pu = new Float32Array(train.rows * w);
     const qi = new Float32Array(train.cols * w);
-    const [p, q, bu, bi] = [f.p.view(), f.q.view(), f.bu.view(), f.bi.view()];
+    const [p, q, bu, bi] = [f.p, f.q, f.bu, f.bi].map((x) => cpu.read(x));
     for (let u = 0; u < train.rows; u++) {
       pu.set(p.subarray(u * d, u * d + d), u * w);
       pu[u * w + d] = bu[u];
@@ -65,7 +56,7 @@ class Svd extends ScorerModel {
       qi[i * w + d] = 1;
       qi[i * w + d + 1] = bi[i];
     }
-    this.scorer = new FactorScorer(ops, pu, qi, w);
+    this.scorer = new FactorScorer(cpu, pu, qi, w);
   }
 }
 

@@ -1,10 +1,24 @@
-// The CPU backend: GraphBackend over the WebAssembly SIMD kernels, on a pool of threads that
-// share one linear memory. Tensors are arena Blocks; ops run at once, on the calling thread and
-// the pool's workers, so the Promise-returning calls are already settled when they return.
-import type { AdamSettings, GraphBackend, LossSums, Propagation, SparseRows, Tensor, TensorKind, Triples } from "../backend.ts";
+// The CPU backend: GraphBackend and DenseBackend over the WebAssembly SIMD kernels, on a pool
+// of threads that share one linear memory. Tensors are arena Blocks; ops run at once, on the
+// calling thread and the pool's workers, so the Promise-returning calls are already settled when
+// they return.
+import type {
+  AdamSettings,
+  DenseBackend,
+  GraphBackend,
+  HostArray,
+  LossSums,
+  Propagation,
+  SparseRows,
+  SparseTensor,
+  Tensor,
+  TensorKind,
+  Triples,
+} from "../backend.ts";
 import { topK as selectTopK } from "../../util/topk.ts";
 import { GraphOps, type TripleBlocks } from "./graph-ops.ts";
-import { Block, type Engine, engine as sharedEngine } from "./kernels.ts";
+import { FactorOps } from "./factor-ops.ts";
+import { Block, type CsrBlock, type Engine, engine as sharedEngine } from "./kernels.ts";
 import { DEFAULT_TILE_BYTES, type PropagationPlan, columnBlocks, planPropagation } from "./propagation-plan.ts";
 
 /** Users scored per kernel call during evaluation (bounds the score buffer). */
@@ -26,9 +40,24 @@ class WasmTriples implements Triples, TripleBlocks {
   }
 }
 
-export class WasmBackend implements GraphBackend {
+/** A sparse pattern in kernel memory. */
+class WasmSparse implements SparseTensor {
+  constructor(readonly csr: CsrBlock) {}
+
+  get rows(): number {
+    return this.csr.rows;
+  }
+
+  get cols(): number {
+    return this.csr.cols;
+  }
+}
+
+export class WasmBackend implements GraphBackend, DenseBackend {
   readonly kind = "wasm" as const;
   readonly ops: GraphOps;
+  /** Factor-sweep scratch per width (allocated on first use, in the scope open then). */
+  private readonly factorOps = new Map<number, FactorOps>();
   private bprSum = 0;
   private squaredSum = 0;
 
@@ -48,10 +77,20 @@ export class WasmBackend implements GraphBackend {
     return `WebAssembly SIMD on ${this.threads} CPU thread(s)`;
   }
 
-  /** The kernel block behind a tensor of this backend. */
+  /** The kernel block behind a (float32, for the graph ops) tensor of this backend. */
   block(t: Tensor): Block<"f32"> {
+    return this.typed(t as Tensor<"f32">);
+  }
+
+  /** The kernel block behind a tensor of this backend, of the tensor's kind. */
+  typed<K extends TensorKind>(t: Tensor<K>): Block<K> {
     if (!(t instanceof Block)) throw new TypeError("tensor was not made by the CPU backend");
-    return t as Block<"f32">;
+    return t as Block<K>;
+  }
+
+  private csr(m: SparseTensor): CsrBlock {
+    if (!(m instanceof WasmSparse)) throw new TypeError("sparse matrix was not made by the CPU backend");
+    return m.csr;
   }
 
   private tripleBlocks(t: Triples): WasmTriples {
@@ -59,17 +98,31 @@ export class WasmBackend implements GraphBackend {
     return t;
   }
 
-  zeros(kind: TensorKind, length: number): Tensor {
+  zeros<K extends TensorKind>(kind: K, length: number): Tensor<K> {
     return this.engine.alloc(kind, length);
   }
 
-  upload(data: Float32Array | Int32Array): Tensor {
-    return data instanceof Int32Array ? this.engine.from("i32", data) : this.engine.from("f32", data);
+  upload(data: Float64Array): Tensor<"f64">;
+  upload(data: Float32Array): Tensor<"f32">;
+  upload(data: Int32Array): Tensor<"i32">;
+  upload(data: Float32Array | Int32Array): Tensor;
+  upload(data: Float64Array | Float32Array | Int32Array): Tensor {
+    const kind = data instanceof Int32Array ? "i32" : data instanceof Float64Array ? "f64" : "f32";
+    const b = this.engine.alloc(kind, data.length);
+    (b.view() as Float64Array).set(data);
+    return b;
   }
 
-  write(t: Tensor, data: Float32Array | Int32Array): void {
+  write(t: Tensor, data: ArrayLike<number>): void {
     if (data.length !== t.length) throw new RangeError(`write: ${data.length} values into a tensor of ${t.length}`);
-    this.block(t).view().set(data);
+    (this.block(t).view() as Float32Array).set(data);
+  }
+
+  read<K extends TensorKind>(t: Tensor<K>, offset = 0, length = t.length - offset): HostArray<K> {
+    if (offset < 0 || length < 0 || offset + length > t.length) throw new RangeError(`read ${offset}+${length} outside a tensor of ${t.length}`);
+    return this.typed(t)
+      .view()
+      .slice(offset, offset + length) as HostArray<K>;
   }
 
   async download(t: Tensor): Promise<Float32Array> {
@@ -172,7 +225,84 @@ export class WasmBackend implements GraphBackend {
     return out;
   }
 
+  sparse(m: SparseRows): SparseTensor {
+    return new WasmSparse(this.engine.csr(m));
+  }
+
+  gramBinary(x: SparseTensor): Tensor<"f64"> {
+    return this.engine.gramBinary(this.csr(x));
+  }
+
+  addToDiagonal(a: Tensor<"f64">, n: number, value: number): void {
+    checkSquare("addToDiagonal", a, n);
+    this.engine.k.addDiagonalF64(this.typed(a).ptr, n, value);
+  }
+
+  invertSpd(a: Tensor<"f64">, n: number): void {
+    this.engine.invertSpd(this.typed(a), n);
+  }
+
+  gemm(m: number, n: number, k: number, a: Tensor<"f64">, b: Tensor<"f64">, c: Tensor<"f64">): void {
+    this.engine.gemm({ m, n, k, a: this.typed(a), b: this.typed(b), c: this.typed(c) });
+  }
+
+  spmm(x: SparseTensor, r0: number, r1: number, dense: Tensor<"f32">, d: number, out: Tensor<"f32">): void {
+    this.engine.spmm(this.csr(x), r0, r1, this.typed(dense), d, this.typed(out));
+  }
+
+  easeWeights(inverse: Tensor<"f64">, weights: Tensor<"f32">, n: number): void {
+    checkSquare("easeWeights inverse", inverse, n);
+    checkSquare("easeWeights weights", weights, n);
+    this.engine.k.easeWeightsF32(this.typed(inverse).ptr, this.typed(weights).ptr, n);
+  }
+
+  itemKnnWeights(gram: Tensor<"f64">, weights: Tensor<"f32">, n: number, k: number, shrink: number): void {
+    checkSquare("itemKnnWeights gram", gram, n);
+    checkSquare("itemKnnWeights weights", weights, n);
+    const close = this.openScope();
+    try {
+      const scratch = this.engine.alloc("f64", Math.ceil(this.engine.k.itemKnnScratchBytes(n, k) / 8));
+      this.engine.k.itemKnnWeights(this.typed(gram).ptr, this.typed(weights).ptr, n, k, shrink, scratch.ptr);
+    } finally {
+      close();
+    }
+  }
+
+  private factors(d: number): FactorOps {
+    let f = this.factorOps.get(d);
+    if (!f) {
+      f = new FactorOps(this.engine, this.ops.pool, d);
+      this.factorOps.set(d, f);
+    }
+    return f;
+  }
+
+  alsHalfSweep(m: SparseTensor, y: Tensor<"f32">, x: Tensor<"f32">, d: number, alpha: number, lambda: number): void {
+    this.factors(d).alsHalfSweep(this.csr(m), this.typed(y), this.typed(x), alpha, lambda);
+  }
+
+  sgdEpoch(
+    ratings: { users: Tensor<"i32">; items: Tensor<"i32">; values: Tensor<"f32">; order: Tensor<"i32"> },
+    factors: { p: Tensor<"f32">; q: Tensor<"f32">; bu: Tensor<"f32">; bi: Tensor<"f32"> },
+    d: number,
+    mu: number,
+    lr: number,
+    reg: number,
+  ): number {
+    const t = { users: this.typed(ratings.users), items: this.typed(ratings.items), ratings: this.typed(ratings.values), order: this.typed(ratings.order) };
+    const f = { p: this.typed(factors.p), q: this.typed(factors.q), bu: this.typed(factors.bu), bi: this.typed(factors.bi) };
+    return this.factors(d).sgdEpoch(t, f, mu, lr, reg);
+  }
+
+  dotScores(users: Tensor<"f32">, items: Tensor<"f32">, nItems: number, d: number, u0: number, u1: number, out: Tensor<"f32">): void {
+    this.ops.dotScores(this.typed(users), this.typed(items), nItems, d, u0, u1, this.typed(out));
+  }
+
   async close(): Promise<void> {
     await this.ops.pool.close();
   }
+}
+
+function checkSquare(what: string, t: Tensor, n: number): void {
+  if (t.length !== n * n) throw new RangeError(`${what}: ${t.length} values, expected ${n} x ${n}`);
 }

@@ -184,6 +184,7 @@ export class WebGpuBackend implements GraphBackend {
   }
 
   zeros(kind: TensorKind, length: number): Tensor {
+    if (kind === "f64") throw new RangeError("the GPU backend has no float64 tensors (WGSL has no f64)");
     const t = new GpuTensor(this.buffer(length * 4), kind, length);
     this.owned.push(t);
     return t;

@@ -9,3 +9,4 @@ export * from "./sparse";
 export * from "./graph";
 export * from "./ngcf";
 export * from "./factor";
+export * from "./itemitem";
