@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GraphBackend, SparseRows, Tensor } from "../src/engine/backend.ts";
 import { WasmBackend } from "../src/engine/wasm/backend.ts";
-import { WebGpuBackend } from "../src/engine/webgpu/backend.ts";
+import { WebGpuBackend, chunkLength, cutIntoChunks } from "../src/engine/webgpu/backend.ts";
 import { DATASETS } from "../src/data/datasets.ts";
 import { loadDataset } from "../src/data/parse.ts";
 import { lightgcn } from "../src/models/lightgcn.ts";
@@ -93,6 +93,40 @@ describe("WebGPU kernels match the CPU backend", () => {
       });
     }
   }
+
+  it("propagation with rows far longer than a chunk (a popular movie's row), width 64 and 6", async () => {
+    // a bipartite-like matrix where row 0 holds every column and a few rows hold thousands
+    const rows = 3000;
+    const rng = new Rng(77);
+    const indptr = new Int32Array(rows + 1);
+    const indices: number[] = [];
+    for (let r = 0; r < rows; r++) {
+      const degree = r === 0 ? rows : r % 500 === 1 ? 1500 : r % 7 === 3 ? 0 : 1 + rng.int(5);
+      const cols =
+        degree === rows ? Array.from({ length: rows }, (_, c) => c) : [...new Set(Array.from({ length: degree }, () => rng.int(rows)))].sort((x, y) => x - y);
+      indices.push(...cols);
+      indptr[r + 1] = indices.length;
+    }
+    const a = { rows, cols: rows, indptr, indices: Int32Array.from(indices), values: randomFloats(indices.length, 78, 0.1) };
+    for (const d of [64, 6]) {
+      const src = randomFloats(rows * d, 79);
+      const [c, g] = await onBoth(async (b) => {
+        const dst = b.zeros("f32", rows * d);
+        b.propagate(b.propagation(a, d, [rows >> 1, rows - (rows >> 1)]), b.upload(src), dst, null, d);
+        return b.download(dst);
+      });
+      expectClose(g, c);
+    }
+  });
+
+  it("cuts rows into chunks that cover every nonzero once", () => {
+    const indptr = Int32Array.from([0, 0, 5, 5, 6, 136]);
+    const { chunkStart, rowChunks } = cutIntoChunks(indptr, 5, 64);
+    expect(Array.from(rowChunks)).toEqual([0, 0, 1, 1, 2, 5]);
+    expect(Array.from(chunkStart)).toEqual([0, 5, 6, 70, 134, 136]);
+    expect(chunkLength(10)).toBe(64);
+    expect(chunkLength(81_000)).toBe(285);
+  });
 
   for (const [nodes, d, count] of [
     [9, 3, 1],

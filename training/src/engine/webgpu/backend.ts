@@ -5,7 +5,21 @@
 // top-K lists, checkpoints) come back to the host.
 import type { AdamSettings, GraphBackend, LossSums, Propagation, SparseRows, Tensor, TensorKind, Triples } from "../backend.ts";
 import { type GpuDevice, requestGpu, webgpuGlobals } from "./device.ts";
-import { ADAM, BPR_COEF, BPR_GATHER, L2_GATHER, L2_SQUARES, MASK, PROPAGATE, REDUCE, SCALE, SCORES, WORKGROUP, topKShader } from "./shaders.ts";
+import {
+  ADAM,
+  BPR_COEF,
+  BPR_GATHER,
+  L2_GATHER,
+  L2_SQUARES,
+  MASK,
+  REDUCE,
+  SCALE,
+  SCORES,
+  WORKGROUP,
+  propagateChunksShader,
+  propagateRowsShader,
+  topKShader,
+} from "./shaders.ts";
 
 const { GPUBufferUsage: Usage, GPUMapMode: MapMode } = webgpuGlobals;
 const STORAGE = Usage.STORAGE | Usage.COPY_SRC | Usage.COPY_DST;
@@ -30,13 +44,44 @@ class GpuTensor implements Tensor {
   ) {}
 }
 
+/**
+ * A square matrix cut into chunks of at most `chunk` nonzeros (a row's chunks are contiguous):
+ * chunkStart[k] is chunk k's first nonzero, rowChunks[r]..rowChunks[r + 1] row r's chunks.
+ */
 class GpuPropagation implements Propagation {
+  /** Per-chunk partial sums, grown to the widest propagation seen. */
+  partial: GpuTensor | null = null;
+
   constructor(
     readonly rows: number,
-    readonly indptr: GpuTensor,
+    readonly chunks: number,
+    readonly chunkStart: GpuTensor,
+    readonly rowChunks: GpuTensor,
     readonly indices: GpuTensor,
     readonly values: GpuTensor,
   ) {}
+}
+
+/**
+ * Chunk length for a matrix whose longest row has `maxRow` nonzeros: about its square root (at
+ * least 64), so neither pass loops much longer than the other.
+ */
+export function chunkLength(maxRow: number): number {
+  return Math.max(64, Math.ceil(Math.sqrt(maxRow)));
+}
+
+/** Cuts every row of a CSR matrix into chunks of at most `chunk` nonzeros (empty rows get none). */
+export function cutIntoChunks(indptr: Int32Array, rows: number, chunk: number): { chunkStart: Int32Array; rowChunks: Int32Array } {
+  const rowChunks = new Int32Array(rows + 1);
+  for (let r = 0; r < rows; r++) rowChunks[r + 1] = rowChunks[r] + Math.ceil((indptr[r + 1] - indptr[r]) / chunk);
+  const chunkStart = new Int32Array(rowChunks[rows] + 1);
+  for (let r = 0; r < rows; r++) {
+    for (let k = rowChunks[r], q = indptr[r]; k < rowChunks[r + 1]; k++, q += chunk) chunkStart[k] = q;
+  }
+  chunkStart[rowChunks[rows]] = indptr[rows];
+  // a chunk ends where the next begins: the last chunk of a row ends at the row's end
+  for (let r = 0; r < rows; r++) if (rowChunks[r + 1] > rowChunks[r]) chunkStart[rowChunks[r + 1]] = indptr[r + 1];
+  return { chunkStart, rowChunks };
 }
 
 /**
@@ -121,6 +166,8 @@ export class WebGpuBackend implements GraphBackend {
   private readonly device: GPUDevice;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly owned: GpuTensor[] = [];
+  /** Buffers that outlive scopes (propagations' partial sums), destroyed on close. */
+  private readonly unscoped: GPUBuffer[] = [];
   private encoder: GPUCommandEncoder | null = null;
   /** The compute pass consecutive dispatches share (ended by a copy, a clear or a submit). */
   private pass: GPUComputePassEncoder | null = null;
@@ -146,7 +193,8 @@ export class WebGpuBackend implements GraphBackend {
       this.error ??= e.error;
     };
     this.sums = this.zeros("f32", 2) as GpuTensor;
-    this.dummies = [this.zeros("f32", 1) as GpuTensor, this.zeros("f32", 1) as GpuTensor];
+    // 16 bytes: they stand in for vec4 arrays too
+    this.dummies = [this.zeros("f32", 4) as GpuTensor, this.zeros("f32", 4) as GpuTensor];
     this.uniforms = this.device.createBuffer({ size: this.uniformData.byteLength, usage: Usage.UNIFORM | Usage.COPY_DST });
   }
 
@@ -267,7 +315,11 @@ export class WebGpuBackend implements GraphBackend {
 
   propagation(a: SparseRows & { values: Float32Array }, _dim: number, _groups: readonly number[]): Propagation {
     if (a.rows !== a.cols) throw new RangeError(`propagation needs a square matrix, got ${a.rows} x ${a.cols}`);
-    return new GpuPropagation(a.rows, this.upload(a.indptr) as GpuTensor, this.upload(a.indices) as GpuTensor, this.upload(a.values) as GpuTensor);
+    let maxRow = 0;
+    for (let r = 0; r < a.rows; r++) maxRow = Math.max(maxRow, a.indptr[r + 1] - a.indptr[r]);
+    const { chunkStart, rowChunks } = cutIntoChunks(a.indptr, a.rows, chunkLength(maxRow));
+    const up = (x: Float32Array | Int32Array): GpuTensor => this.upload(x) as GpuTensor;
+    return new GpuPropagation(a.rows, rowChunks[a.rows], up(chunkStart), up(rowChunks), up(a.indices), up(a.values));
   }
 
   propagate(a: Propagation, src: Tensor, dst: Tensor | null, acc: Tensor | null, d: number): void {
@@ -281,8 +333,23 @@ export class WebGpuBackend implements GraphBackend {
       if (t && t.length !== size) throw new RangeError(`propagate ${what}: ${t.length} values, expected ${size}`);
     }
     if (!dst && !acc) return;
-    const bindings = [a.indptr, a.indices, a.values, src, dst ?? this.dummies[0], acc ?? this.dummies[1]];
-    this.run("propagate", PROPAGATE, [a.rows, d, dst ? 1 : 0, acc ? 1 : 0], "uuuu", bindings, size);
+    const width = d % 4 === 0 ? 4 : 1;
+    const groups = d / width;
+    if (!a.partial || a.partial.length < a.chunks * d) {
+      // grown outside any scope the caller has open: it lives as long as the propagation
+      a.partial = new GpuTensor(this.buffer(Math.max(16, a.chunks * d * 4)), "f32", a.chunks * d);
+      this.unscoped.push(a.partial.buffer);
+    }
+    this.run(
+      `propagateChunks${width}`,
+      propagateChunksShader(width),
+      [a.chunks, groups],
+      "uu",
+      [a.chunkStart, a.indices, a.values, src, a.partial],
+      a.chunks * groups,
+    );
+    const bindings = [a.rowChunks, a.partial, dst ?? this.dummies[0], acc ?? this.dummies[1]];
+    this.run(`propagateRows${width}`, propagateRowsShader(width), [a.rows, groups, dst ? 1 : 0, acc ? 1 : 0], "uuuu", bindings, a.rows * groups);
   }
 
   triples(capacity: number): Triples {
@@ -366,6 +433,7 @@ export class WebGpuBackend implements GraphBackend {
   async close(): Promise<void> {
     this.flush();
     for (const t of this.owned.splice(0)) t.buffer.destroy();
+    for (const b of this.unscoped.splice(0)) b.destroy();
     this.device.destroy();
   }
 

@@ -14,28 +14,56 @@ fn index(g: vec3u, n: vec3u) -> u32 { return g.x + g.y * n.x * ${WORKGROUP}u; }
 
 const ENTRY = `@compute @workgroup_size(${WORKGROUP}) fn main(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) n: vec3u)`;
 
-/** dst = A src and/or acc += A src, one invocation per (row, column). */
-export const PROPAGATE = /* wgsl */ `${INDEX}
-struct P { rows: u32, d: u32, writeDst: u32, accumulate: u32 }
+/**
+ * Propagation in two balanced passes, so a row of 80,000 nonzeros (a popular movie) costs no
+ * more wall time than any other: each row's nonzeros are cut into chunks of at most a few
+ * hundred, pass 1 sums each chunk into `partial` (one invocation per chunk and column group),
+ * pass 2 adds up a row's chunks and writes dst and/or acc. `width` 4 moves vec4s (widths that
+ * are multiples of 4); `width` 1 any width. No atomics: every output has one writer.
+ */
+export function propagateChunksShader(width: 1 | 4): string {
+  const T = width === 4 ? "vec4<f32>" : "f32";
+  return /* wgsl */ `${INDEX}
+struct P { chunks: u32, groups: u32 }
 @group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> indptr: array<u32>;
+@group(0) @binding(1) var<storage, read> chunkStart: array<u32>;
 @group(0) @binding(2) var<storage, read> indices: array<u32>;
 @group(0) @binding(3) var<storage, read> values: array<f32>;
-@group(0) @binding(4) var<storage, read> src: array<f32>;
-@group(0) @binding(5) var<storage, read_write> dst: array<f32>;
-@group(0) @binding(6) var<storage, read_write> acc: array<f32>;
+@group(0) @binding(4) var<storage, read> src: array<${T}>;
+@group(0) @binding(5) var<storage, read_write> partial: array<${T}>;
 ${ENTRY} {
   let i = index(g, n);
-  if (i >= p.rows * p.d) { return; }
-  let r = i / p.d;
-  let c = i % p.d;
-  var s = 0.0;
-  for (var q = indptr[r]; q < indptr[r + 1u]; q++) {
-    s += values[q] * src[indices[q] * p.d + c];
+  if (i >= p.chunks * p.groups) { return; }
+  let k = i / p.groups;
+  let c = i % p.groups;
+  var s = ${T}(0.0);
+  for (var q = chunkStart[k]; q < chunkStart[k + 1u]; q++) {
+    s += values[q] * src[indices[q] * p.groups + c];
   }
+  partial[i] = s;
+}`;
+}
+
+export function propagateRowsShader(width: 1 | 4): string {
+  const T = width === 4 ? "vec4<f32>" : "f32";
+  return /* wgsl */ `${INDEX}
+struct P { rows: u32, groups: u32, writeDst: u32, accumulate: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> rowChunks: array<u32>;
+@group(0) @binding(2) var<storage, read> partial: array<${T}>;
+@group(0) @binding(3) var<storage, read_write> dst: array<${T}>;
+@group(0) @binding(4) var<storage, read_write> acc: array<${T}>;
+${ENTRY} {
+  let i = index(g, n);
+  if (i >= p.rows * p.groups) { return; }
+  let r = i / p.groups;
+  let c = i % p.groups;
+  var s = ${T}(0.0);
+  for (var k = rowChunks[r]; k < rowChunks[r + 1u]; k++) { s += partial[k * p.groups + c]; }
   if (p.writeDst != 0u) { dst[i] = s; }
   if (p.accumulate != 0u) { acc[i] += s; }
 }`;
+}
 
 /**
  * Per triple: x = s^2 (u.p - u.n) of F = s * emb; loss softplus(-x); coef = -sigmoid(-x) *
