@@ -85,7 +85,7 @@ describe("biased-MF SGD kernel", () => {
       const p = Float32Array.from({ length: users * d }, () => rng.normal() * 0.1);
       const q = Float32Array.from({ length: items * d }, () => rng.normal() * 0.1);
       const f = { p: e.from("f32", p), q: e.from("f32", q), bu: e.alloc("f32", users), bi: e.alloc("f32", items) };
-      const t = { users: e.from("i32", u), items: e.from("i32", it), ratings: e.from("f32", r), order: e.from("i32", order) };
+      const t = { users: e.from("i32", u), items: e.from("i32", it), values: e.from("f32", r), order: e.from("i32", order) };
       const sse = new FactorOps(e, pools[0].pool, d).sgdEpoch(t, f, mu, lr, reg);
       const [rp, rq, rbu, rbi] = [Array.from(p), Array.from(q), new Array(users).fill(0), new Array(items).fill(0)];
       let refSse = 0;

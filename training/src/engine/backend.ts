@@ -103,6 +103,29 @@ export interface GraphBackend {
   close(): Promise<void>;
 }
 
+/** Explicit ratings for SGD: user, item and value of each, and the order an epoch visits them in. */
+export interface RatingTensors {
+  users: Tensor<"i32">;
+  items: Tensor<"i32">;
+  values: Tensor<"f32">;
+  order: Tensor<"i32">;
+}
+
+/** Biased matrix factorization: user and item factors [* x d] and biases. */
+export interface BiasedFactorTensors {
+  p: Tensor<"f32">;
+  q: Tensor<"f32">;
+  bu: Tensor<"f32">;
+  bi: Tensor<"f32">;
+}
+
+/** Throws unless every given tensor holds `size` values (null ones are absent, not checked). */
+export function checkSizes(op: string, size: number, tensors: Record<string, Tensor | null>): void {
+  for (const [what, t] of Object.entries(tensors)) {
+    if (t && t.length !== size) throw new RangeError(`${op} ${what}: ${t.length} values, expected ${size}`);
+  }
+}
+
 /** A sparse matrix uploaded to a backend. */
 export interface SparseTensor {
   readonly rows: number;
@@ -145,14 +168,7 @@ export interface DenseBackend {
   /** One implicit-ALS half-sweep: every row of x solved given the fixed factors y ([m.cols x d]). */
   alsHalfSweep(m: SparseTensor, y: Tensor<"f32">, x: Tensor<"f32">, d: number, alpha: number, lambda: number): void;
   /** One biased-MF SGD epoch over the ratings in `order`; returns the summed squared error. */
-  sgdEpoch(
-    ratings: { users: Tensor<"i32">; items: Tensor<"i32">; values: Tensor<"f32">; order: Tensor<"i32"> },
-    factors: { p: Tensor<"f32">; q: Tensor<"f32">; bu: Tensor<"f32">; bi: Tensor<"f32"> },
-    d: number,
-    mu: number,
-    lr: number,
-    reg: number,
-  ): number;
+  sgdEpoch(ratings: RatingTensors, factors: BiasedFactorTensors, d: number, mu: number, lr: number, reg: number): number;
   /** out[(u - u0) x nItems] = users[u] . items[i] for users u0..u1. */
   dotScores(users: Tensor<"f32">, items: Tensor<"f32">, nItems: number, d: number, u0: number, u1: number, out: Tensor<"f32">): void;
 }

@@ -4,11 +4,13 @@
 // they return.
 import type {
   AdamSettings,
+  BiasedFactorTensors,
   DenseBackend,
   GraphBackend,
   HostArray,
   LossSums,
   Propagation,
+  RatingTensors,
   SparseRows,
   SparseTensor,
   Tensor,
@@ -281,15 +283,8 @@ export class WasmBackend implements GraphBackend, DenseBackend {
     this.factors(d).alsHalfSweep(this.csr(m), this.typed(y), this.typed(x), alpha, lambda);
   }
 
-  sgdEpoch(
-    ratings: { users: Tensor<"i32">; items: Tensor<"i32">; values: Tensor<"f32">; order: Tensor<"i32"> },
-    factors: { p: Tensor<"f32">; q: Tensor<"f32">; bu: Tensor<"f32">; bi: Tensor<"f32"> },
-    d: number,
-    mu: number,
-    lr: number,
-    reg: number,
-  ): number {
-    const t = { users: this.typed(ratings.users), items: this.typed(ratings.items), ratings: this.typed(ratings.values), order: this.typed(ratings.order) };
+  sgdEpoch(ratings: RatingTensors, factors: BiasedFactorTensors, d: number, mu: number, lr: number, reg: number): number {
+    const t = { users: this.typed(ratings.users), items: this.typed(ratings.items), values: this.typed(ratings.values), order: this.typed(ratings.order) };
     const f = { p: this.typed(factors.p), q: this.typed(factors.q), bu: this.typed(factors.bu), bi: this.typed(factors.bi) };
     return this.factors(d).sgdEpoch(t, f, mu, lr, reg);
   }

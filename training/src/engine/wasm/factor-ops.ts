@@ -1,6 +1,10 @@
 // Typed API over the matrix-factorization kernels (implicit ALS, biased-MF SGD).
+import type { BiasedFactorTensors, RatingTensors, Tensor, TensorKind } from "../backend.ts";
 import type { Block, CsrBlock, Engine } from "./kernels.ts";
 import { type KernelPool, balancedRowRanges } from "./pool.ts";
+
+/** The same tensors as kernel blocks. */
+type InKernelMemory<T> = { [K in keyof T]: T[K] extends Tensor<infer E extends TensorKind> ? Block<E> : never };
 
 export class FactorOps {
   private readonly scratch: Block<"f64">[];
@@ -48,17 +52,11 @@ export class FactorOps {
   }
 
   /** One Surprise-style SGD epoch over the ratings in `order`; returns the summed squared error. */
-  sgdEpoch(
-    t: { users: Block<"i32">; items: Block<"i32">; ratings: Block<"f32">; order: Block<"i32"> },
-    f: { p: Block<"f32">; q: Block<"f32">; bu: Block<"f32">; bi: Block<"f32"> },
-    mu: number,
-    lr: number,
-    reg: number,
-  ): number {
+  sgdEpoch(t: InKernelMemory<RatingTensors>, f: InKernelMemory<BiasedFactorTensors>, mu: number, lr: number, reg: number): number {
     return this.engine.k.sgdBiasedMf(
       t.users.ptr,
       t.items.ptr,
-      t.ratings.ptr,
+      t.values.ptr,
       t.order.ptr,
       t.order.length,
       f.p.ptr,

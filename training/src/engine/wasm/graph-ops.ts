@@ -2,7 +2,7 @@
 // adjacency (rows split across threads by nonzeros), the BPR and L2 gradients, Adam, and
 // dot-product scoring. Every buffer is a Block of the engine's shared memory. Model-specific
 // ops live next to their model (NGCF's in models/graph/ngcf-ops.ts).
-import type { AdamSettings } from "../backend.ts";
+import { type AdamSettings, checkSizes } from "../backend.ts";
 import type { Block, Engine } from "./kernels.ts";
 import { type KernelPool, evenRanges } from "./pool.ts";
 import type { PropagationPlan } from "./propagation-plan.ts";
@@ -31,14 +31,7 @@ export class GraphOps {
   /** dst = A * src (unless dst is null) and acc += A * src (unless acc is null); [rows x d]. */
   propagate(plan: PropagationPlan, src: Block<"f32">, dst: Block<"f32"> | null, acc: Block<"f32"> | null, d: number): void {
     if (plan.threads !== this.threads) throw new Error(`plan made for ${plan.threads} threads, pool has ${this.threads}`);
-    const size = plan.rows * d;
-    for (const [what, b] of [
-      ["src", src],
-      ["dst", dst],
-      ["acc", acc],
-    ] as const) {
-      if (b && b.length !== size) throw new RangeError(`propagate ${what}: ${b.length} values, expected ${size}`);
-    }
+    checkSizes("propagate", plan.rows * d, { src, dst, acc });
     this.pool.run(
       "propagateTiles",
       plan.tables.map((t) => [t.table.ptr, t.tiles, src.ptr, dst?.ptr ?? 0, acc?.ptr ?? 0, d]),

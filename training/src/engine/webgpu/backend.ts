@@ -3,7 +3,17 @@
 // command encoder and submitted together when the host next needs the queue (a write, a
 // download, `settle`), so a training step costs one submit. Only downloads (losses, metrics'
 // top-K lists, checkpoints) come back to the host.
-import type { AdamSettings, GraphBackend, LossSums, Propagation, SparseRows, Tensor, TensorKind, Triples } from "../backend.ts";
+import {
+  type AdamSettings,
+  type GraphBackend,
+  type LossSums,
+  type Propagation,
+  type SparseRows,
+  type Tensor,
+  type TensorKind,
+  type Triples,
+  checkSizes,
+} from "../backend.ts";
 import { type GpuDevice, requestGpu, webgpuGlobals } from "./device.ts";
 import {
   ADAM,
@@ -324,14 +334,7 @@ export class WebGpuBackend implements GraphBackend {
 
   propagate(a: Propagation, src: Tensor, dst: Tensor | null, acc: Tensor | null, d: number): void {
     if (!(a instanceof GpuPropagation)) throw new TypeError("propagation was not prepared by the GPU backend");
-    const size = a.rows * d;
-    for (const [what, t] of [
-      ["src", src],
-      ["dst", dst],
-      ["acc", acc],
-    ] as const) {
-      if (t && t.length !== size) throw new RangeError(`propagate ${what}: ${t.length} values, expected ${size}`);
-    }
+    checkSizes("propagate", a.rows * d, { src, dst, acc });
     if (!dst && !acc) return;
     const width = d % 4 === 0 ? 4 : 1;
     const groups = d / width;
