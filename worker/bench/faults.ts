@@ -1,7 +1,9 @@
 // npm run bench:faults: what the Worker survives, measured against `wrangler dev` on 127.0.0.1
 // with the exported model. Three parts, each bounded in time and count, stopping by itself:
 // - soak: 16 connections of mixed traffic for 60 s while a new version is published every 10 s,
-//   then 20 hot swaps under the same load; requests, statuses, latency, workerd's memory;
+//   then 20 hot swaps under the same load; requests, statuses, latency, workerd's process memory
+//   and the Worker isolate's own (its JS heap, buffers and ORT's wasm memory, read through the
+//   inspector: what Workers' 128 MB limit counts);
 // - faults: a pointer to a missing version, a file that fails its sha256, a truncated
 //   model.onnx, an R2 read that throws; what was observed and how long until a good publication
 //   served again (D1 cannot be taken down from outside wrangler dev: the degraded path, reads
@@ -23,6 +25,8 @@ import { readBundle } from "../../training/src/publish/read-bundle.ts";
 import { localTarget } from "../../training/src/publish/targets.ts";
 import { ensureDevToken, migrateLocalD1 } from "../../training/src/serve/local-setup.ts";
 import { type DevServer, startWranglerDev } from "../../training/src/serve/wrangler-dev.ts";
+import { knownUserIds } from "./bundle-users.ts";
+import { type IsolateMemory, IsolateInspector } from "./isolate-memory.ts";
 import { Rng } from "../../training/src/util/rng.ts";
 
 const program = new Command("bench:faults")
@@ -30,6 +34,7 @@ const program = new Command("bench:faults")
   .option("--model <name>", "exported model to serve", "lightgcn")
   .option("--artifacts <dir>", "artifacts folder", "artifacts")
   .option("--port <n>", "port", integer, 8789)
+  .option("--inspector-port <n>", "port of the Worker's inspector, through which the isolate's own memory is read", integer, 9231)
   .option("--seconds <n>", "soak duration", integer, 60)
   .option("--publish-every <n>", "seconds between publications during the soak", integer, 10)
   .option("--swaps <n>", "hot swaps under load after the soak", integer, 20)
@@ -42,6 +47,7 @@ const o = program.opts<{
   model: string;
   artifacts: string;
   port: number;
+  inspectorPort: number;
   seconds: number;
   publishEvery: number;
   swaps: number;
@@ -55,6 +61,25 @@ const parts = new Set(o.only.split(","));
 const STATE = ".wrangler/state/v3";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+
+let inspector: IsolateInspector | null = null;
+
+/** The Worker isolate's memory now (null if its inspector did not answer). */
+async function isolateMemory(): Promise<IsolateMemory | null> {
+  try {
+    return (await inspector?.sample()) ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** The largest total among samples, with the sample it came from. */
+function peak(samples: (IsolateMemory | null)[]): IsolateMemory | null {
+  return samples.reduce<IsolateMemory | null>((best, s) => (s && (!best || s.total_mb > best.total_mb) ? s : best), null);
+}
+
+const describeIsolate = (m: IsolateMemory | null): string =>
+  m ? `${m.total_mb} MB (JS heap ${m.js_heap_mb}, buffers ${m.array_buffers_mb}, ORT wasm ${m.ort_wasm_mb})` : "unread";
 
 /** Resident memory of every workerd process, in MB (wrangler dev runs one or two). */
 function workerdRssMb(): number {
@@ -82,6 +107,8 @@ await runCli(async () => {
   const dir = join(o.artifacts, o.model);
   const base = readBundle(dir);
   const ids = JSON.parse(readFileSync(join(dir, BUNDLE_FILES.ids), "utf8")) as IdMaps;
+  // per-user data in R2: the users are the records of users.bin
+  ids.users = knownUserIds(dir, ids);
   const target = await localTarget();
   let serial = 0;
   const publishNew = async (): Promise<string> => {
@@ -93,14 +120,16 @@ await runCli(async () => {
   await migrateLocalD1();
   const token = ensureDevToken();
   const auth = { authorization: `Bearer ${token}` };
-  const server = await startWranglerDev(o.port, { quiet: true, vars: { MODEL_REFRESH_SECONDS: String(o.refresh) } });
+  const server = await startWranglerDev(o.port, { quiet: true, vars: { MODEL_REFRESH_SECONDS: String(o.refresh) }, inspectorPort: o.inspectorPort });
   const report: Record<string, unknown> = { refresh_seconds: o.refresh, connections: o.connections };
   try {
+    inspector = await IsolateInspector.connect(o.inspectorPort);
     if (parts.has("soak")) report.soak = await soak(server, ids, auth, publishNew, o.seconds, o.publishEvery);
     if (parts.has("swaps")) report.swaps = await swaps(server, ids, auth, publishNew);
     if (parts.has("faults")) report.faults = await faults(server, target, base, auth, publishNew);
     if (parts.has("hostile")) report.hostile = await hostile(server, ids, token);
   } finally {
+    inspector?.close();
     await server.stop();
     await target.close();
   }
@@ -170,9 +199,12 @@ function summary(run: autocannon.Result): LoadSummary {
 
 async function soak(server: DevServer, ids: IdMaps, auth: Record<string, string>, publishNew: () => Promise<string>, seconds: number, every: number) {
   const rss: { at_s: number; mb: number }[] = [{ at_s: 0, mb: workerdRssMb() }];
+  const isolate: (IsolateMemory | null)[] = [await isolateMemory()];
   const started = performance.now();
   const running = load(server, ids, auth, seconds);
   let published = 0;
+  // the isolate is sampled every second under load, so a hot swap's two versions are caught
+  const sampler = setInterval(() => void isolateMemory().then((m) => isolate.push(m)), 1000);
   while ((performance.now() - started) / 1000 < seconds - every / 2) {
     await sleep(every * 1000);
     await publishNew();
@@ -180,10 +212,22 @@ async function soak(server: DevServer, ids: IdMaps, auth: Record<string, string>
     rss.push({ at_s: round((performance.now() - started) / 1000), mb: workerdRssMb() });
   }
   const run = await running.done;
+  clearInterval(sampler);
   rss.push({ at_s: round((performance.now() - started) / 1000), mb: workerdRssMb() });
-  const s = { seconds, publish_every_s: every, publications: published, ...summary(run), rss_mb: rss };
+  isolate.push(await isolateMemory());
+  const isolatePeak = peak(isolate);
+  const s = {
+    seconds,
+    publish_every_s: every,
+    publications: published,
+    ...summary(run),
+    rss_mb: rss,
+    isolate_start: isolate[0],
+    isolate_peak: isolatePeak,
+    isolate_samples: isolate.length,
+  };
   console.log(
-    `soak: ${s.requests} requests in ${seconds} s over ${o.connections} connections, ${published} publications; non-2xx ${JSON.stringify(s.non_2xx)}, 5xx ${s.five_xx}, errors ${s.errors}; p50 ${s.p50_ms} ms, p99 ${s.p99_ms} ms; workerd RSS ${rss.map((r) => `${r.mb} MB @${r.at_s}s`).join(", ")}`,
+    `soak: ${s.requests} requests in ${seconds} s over ${o.connections} connections, ${published} publications; non-2xx ${JSON.stringify(s.non_2xx)}, 5xx ${s.five_xx}, errors ${s.errors}; p50 ${s.p50_ms} ms, p99 ${s.p99_ms} ms; workerd RSS ${rss.map((r) => `${r.mb} MB @${r.at_s}s`).join(", ")}; isolate ${describeIsolate(isolate[0])} at the start, peak ${describeIsolate(isolatePeak)} over ${isolate.length} samples`,
   );
   return s;
 }
@@ -192,6 +236,8 @@ async function soak(server: DevServer, ids: IdMaps, auth: Record<string, string>
 async function swaps(server: DevServer, ids: IdMaps, auth: Record<string, string>, publishNew: () => Promise<string>) {
   const running = o.swapLoad ? load(server, ids, auth, 600) : null;
   const rss: number[] = [];
+  const isolate: (IsolateMemory | null)[] = [];
+  const sampler = setInterval(() => void isolateMemory().then((m) => isolate.push(m)), 250);
   for (let n = 0; n < o.swaps; n++) {
     const version = await publishNew();
     const deadline = Date.now() + 30_000;
@@ -204,6 +250,8 @@ async function swaps(server: DevServer, ids: IdMaps, auth: Record<string, string
     await sleep(500);
     rss.push(workerdRssMb());
   }
+  clearInterval(sampler);
+  const afterLast = await isolateMemory();
   running?.stop();
   const run = running ? summary(await running.done) : null;
   const growth = (rss[rss.length - 1] - rss[0]) / rss[0];
@@ -214,10 +262,13 @@ async function swaps(server: DevServer, ids: IdMaps, auth: Record<string, string
     rss_after_last_mb: rss[rss.length - 1],
     growth_pct: round(100 * growth),
     rss_mb: rss,
+    isolate_peak: peak(isolate),
+    isolate_after_last: afterLast,
+    isolate_samples: isolate.length,
     ...run,
   };
   console.log(
-    `hot swaps: ${o.swaps} ${running ? `under ${o.connections} connections` : "without load"}; workerd RSS ${s.rss_after_first_mb} MB after the first, ${s.rss_after_last_mb} MB after the last (${s.growth_pct}%)${run ? `; 5xx ${run.five_xx}, errors ${run.errors}` : ""}`,
+    `hot swaps: ${o.swaps} ${running ? `under ${o.connections} connections` : "without load"}; workerd RSS ${s.rss_after_first_mb} MB after the first, ${s.rss_after_last_mb} MB after the last (${s.growth_pct}%)${run ? `; 5xx ${run.five_xx}, errors ${run.errors}` : ""}; isolate peak ${describeIsolate(s.isolate_peak)} over ${isolate.length} samples, ${describeIsolate(afterLast)} after the last`,
   );
   return s;
 }

@@ -17,10 +17,7 @@ import {
   RECS_GRAPH,
   type RatedCsr,
   type RecsQuery,
-  USER_RECORD,
   decodeRated,
-  decodeUserRecord,
-  userRecordOffset,
   recsTakesHistory,
   recsTakesUser,
 } from "../../training/src/contract/artifacts.ts";
@@ -33,6 +30,7 @@ import { localTarget } from "../../training/src/publish/targets.ts";
 import { ensureDevToken, migrateLocalD1 } from "../../training/src/serve/local-setup.ts";
 import { startWranglerDev } from "../../training/src/serve/wrangler-dev.ts";
 import { Rng } from "../../training/src/util/rng.ts";
+import { knownUserIds } from "./bundle-users.ts";
 
 const program = new Command("bench:serve")
   .description("Latency and throughput of GET /users/:id/recs under wrangler dev on 127.0.0.1, and ORT vs TypeScript scoring time.")
@@ -47,15 +45,6 @@ program.parse();
 const o = program.opts<{ model: string; artifacts: string; port: number; requests: number; connections: number; queries: number; liveUsers: number }>();
 
 const round = (x: number, digits = 3): number => Math.round(x * 10 ** digits) / 10 ** digits;
-
-function userIdsOf(usersBin: Uint8Array): number[] {
-  const out: number[] = [];
-  for (let id = 0; userRecordOffset(id) + USER_RECORD.bytes <= usersBin.byteLength; id++) {
-    const at = usersBin.byteOffset + userRecordOffset(id);
-    if (decodeUserRecord(usersBin.buffer.slice(at, at + USER_RECORD.bytes) as ArrayBuffer)) out.push(id);
-  }
-  return out;
-}
 
 function readRated(dir: string, file: string): RatedCsr {
   const buf = readFileSync(join(dir, file));
@@ -187,7 +176,7 @@ await runCli(async () => {
   const dir = join(o.artifacts, o.model);
   const ids = JSON.parse(readFileSync(join(dir, BUNDLE_FILES.ids), "utf8")) as IdMaps;
   // per-user data in R2: the user ids are the records of users.bin that hold a user
-  if (ids.users.length === 0) ids.users = userIdsOf(readFileSync(join(dir, BUNDLE_FILES.users)));
+  ids.users = knownUserIds(dir, ids);
   const target = await localTarget();
   try {
     await publishBundle(readBundle(dir), target, { force: true });

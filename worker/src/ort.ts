@@ -23,13 +23,38 @@ function isPlaceholder(source: unknown): boolean {
 }
 
 let ready: Promise<typeof ort> | null = null;
+/** ORT's linear memory, once instantiated: where its sessions keep the models' tables. */
+let ortMemory: WebAssembly.Memory | null = null;
+
+/** Bytes of ORT's wasm memory (0 before the first session): isolate memory outside the JS heap. */
+export function ortWasmBytes(): number {
+  return ortMemory?.buffer.byteLength ?? 0;
+}
+
+// `npm run bench:faults` reads the isolate's memory through wrangler dev's inspector, where V8's
+// heap statistics leave out wasm memories: this global lets it ask for ORT's too.
+(globalThis as { __edgerecOrtWasmBytes?: () => number }).__edgerecOrtWasmBytes = ortWasmBytes;
+
+function findMemory(...places: unknown[]): WebAssembly.Memory | null {
+  for (const place of places) {
+    if (!place || typeof place !== "object") continue;
+    for (const v of Object.values(place as Record<string, unknown>)) {
+      if (v instanceof WebAssembly.Memory) return v;
+      if (v && typeof v === "object" && !(v instanceof WebAssembly.Memory)) {
+        for (const w of Object.values(v as Record<string, unknown>)) if (w instanceof WebAssembly.Memory) return w;
+      }
+    }
+  }
+  return null;
+}
 
 export function onnxRuntime(): Promise<typeof ort> {
   ready ??= (async () => {
     const instantiate = WebAssembly.instantiate.bind(WebAssembly) as (s: unknown, i?: WebAssembly.Imports) => Promise<unknown>;
     (WebAssembly as { instantiate: unknown }).instantiate = async (source: unknown, imports?: WebAssembly.Imports) => {
       if (!isPlaceholder(source)) return instantiate(source, imports);
-      const instance = await instantiate(ortWasm, imports);
+      const instance = (await instantiate(ortWasm, imports)) as WebAssembly.Instance;
+      ortMemory = findMemory(instance.exports, imports);
       return { instance, module: ortWasm };
     };
     ort.env.wasm.wasmBinary = placeholderModule();

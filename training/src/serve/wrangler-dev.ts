@@ -18,11 +18,14 @@ export interface DevOptions {
   vars?: Record<string, string>;
   /** Local state (R2, D1) in this folder instead of .wrangler/state. */
   persistTo?: string;
+  /** Port of the Worker's inspector (wrangler dev's default is 9229). */
+  inspectorPort?: number;
 }
 
 export async function startWranglerDev(port = 8787, opts: DevOptions = {}): Promise<DevServer> {
   const vars = Object.entries(opts.vars ?? {}).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
   if (opts.persistTo) vars.push("--persist-to", opts.persistTo);
+  if (opts.inspectorPort) vars.push("--inspector-port", String(opts.inspectorPort));
   const started = performance.now();
   const child = spawn("npx", ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(port), "--log-level", opts.quiet ? "error" : "info", ...vars], {
     env: { ...process.env, ...OFFLINE_WRANGLER_ENV },
