@@ -73,6 +73,29 @@ async function isolateMemory(): Promise<IsolateMemory | null> {
   }
 }
 
+/** The isolate's live memory: after a full garbage collection (null if the inspector did not answer). */
+async function liveIsolateMemory(server: DevServer): Promise<IsolateMemory | null> {
+  if (!inspector) return null;
+  const collected = inspector.collectGarbage();
+  // workerd's inspector runs a collection only while the isolate runs: a request lets it
+  const wake = setInterval(
+    () =>
+      void fetch(`${server.url}/health`).then(
+        (r) => r.arrayBuffer(),
+        () => null,
+      ),
+    200,
+  );
+  try {
+    await collected;
+  } catch {
+    return null;
+  } finally {
+    clearInterval(wake);
+  }
+  return isolateMemory();
+}
+
 /** The largest total among samples, with the sample it came from. */
 function peak(samples: (IsolateMemory | null)[]): IsolateMemory | null {
   return samples.reduce<IsolateMemory | null>((best, s) => (s && (!best || s.total_mb > best.total_mb) ? s : best), null);
@@ -200,6 +223,7 @@ function summary(run: autocannon.Result): LoadSummary {
 async function soak(server: DevServer, ids: IdMaps, auth: Record<string, string>, publishNew: () => Promise<string>, seconds: number, every: number) {
   const rss: { at_s: number; mb: number }[] = [{ at_s: 0, mb: workerdRssMb() }];
   const isolate: (IsolateMemory | null)[] = [await isolateMemory()];
+  const liveAtStart = await liveIsolateMemory(server);
   const started = performance.now();
   const running = load(server, ids, auth, seconds);
   let published = 0;
@@ -223,11 +247,12 @@ async function soak(server: DevServer, ids: IdMaps, auth: Record<string, string>
     ...summary(run),
     rss_mb: rss,
     isolate_start: isolate[0],
+    isolate_live_at_start: liveAtStart,
     isolate_peak: isolatePeak,
     isolate_samples: isolate.length,
   };
   console.log(
-    `soak: ${s.requests} requests in ${seconds} s over ${o.connections} connections, ${published} publications; non-2xx ${JSON.stringify(s.non_2xx)}, 5xx ${s.five_xx}, errors ${s.errors}; p50 ${s.p50_ms} ms, p99 ${s.p99_ms} ms; workerd RSS ${rss.map((r) => `${r.mb} MB @${r.at_s}s`).join(", ")}; isolate ${describeIsolate(isolate[0])} at the start, peak ${describeIsolate(isolatePeak)} over ${isolate.length} samples`,
+    `soak: ${s.requests} requests in ${seconds} s over ${o.connections} connections, ${published} publications; non-2xx ${JSON.stringify(s.non_2xx)}, 5xx ${s.five_xx}, errors ${s.errors}; p50 ${s.p50_ms} ms, p99 ${s.p99_ms} ms; workerd RSS ${rss.map((r) => `${r.mb} MB @${r.at_s}s`).join(", ")}; isolate ${describeIsolate(isolate[0])} at the start (${describeIsolate(liveAtStart)} live, after a collection), peak ${describeIsolate(isolatePeak)} over ${isolate.length} samples`,
   );
   return s;
 }
@@ -253,6 +278,7 @@ async function swaps(server: DevServer, ids: IdMaps, auth: Record<string, string
   clearInterval(sampler);
   const afterLast = await isolateMemory();
   running?.stop();
+  const liveAfterLast = await liveIsolateMemory(server);
   const run = running ? summary(await running.done) : null;
   const growth = (rss[rss.length - 1] - rss[0]) / rss[0];
   const s = {
@@ -264,11 +290,12 @@ async function swaps(server: DevServer, ids: IdMaps, auth: Record<string, string
     rss_mb: rss,
     isolate_peak: peak(isolate),
     isolate_after_last: afterLast,
+    isolate_live_after_last: liveAfterLast,
     isolate_samples: isolate.length,
     ...run,
   };
   console.log(
-    `hot swaps: ${o.swaps} ${running ? `under ${o.connections} connections` : "without load"}; workerd RSS ${s.rss_after_first_mb} MB after the first, ${s.rss_after_last_mb} MB after the last (${s.growth_pct}%)${run ? `; 5xx ${run.five_xx}, errors ${run.errors}` : ""}; isolate peak ${describeIsolate(s.isolate_peak)} over ${isolate.length} samples, ${describeIsolate(afterLast)} after the last`,
+    `hot swaps: ${o.swaps} ${running ? `under ${o.connections} connections` : "without load"}; workerd RSS ${s.rss_after_first_mb} MB after the first, ${s.rss_after_last_mb} MB after the last (${s.growth_pct}%)${run ? `; 5xx ${run.five_xx}, errors ${run.errors}` : ""}; isolate peak ${describeIsolate(s.isolate_peak)} over ${isolate.length} samples, ${describeIsolate(afterLast)} after the last, ${describeIsolate(liveAfterLast)} live once the load stopped`,
   );
   return s;
 }

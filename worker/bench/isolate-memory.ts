@@ -56,6 +56,7 @@ export class IsolateInspector {
     });
     const inspector = new IsolateInspector(ws);
     await inspector.call("Runtime.enable");
+    await inspector.call("HeapProfiler.enable");
     return inspector;
   }
 
@@ -86,6 +87,11 @@ export class IsolateInspector {
     const buffers = heap.backingStorageSize ?? 0;
     const wasm = Number(ort.result?.value ?? 0);
     return { js_heap_mb: mb(js), array_buffers_mb: mb(buffers), ort_wasm_mb: mb(wasm), total_mb: mb(js + buffers + wasm) };
+  }
+
+  /** Runs a full garbage collection, so the next sample shows what is live. */
+  async collectGarbage(): Promise<void> {
+    await this.call("HeapProfiler.collectGarbage");
   }
 
   close(): void {
