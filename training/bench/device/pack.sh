@@ -5,6 +5,10 @@
 # by git; about 40 MB, under the device tool's 64 MiB). Run here, then on the GPU machine:
 #   bash training/bench/device/run.sh        (with .device carried)
 set -euo pipefail
+if [ "${1:-}" = "--help" ] || [ "${1:-}" = "-h" ]; then
+  printf '%b\n' "Usage: bash training/bench/device/pack.sh\nPacks .device/ (bundled bench and data CLIs, kernels, Dawn, Node, ML-1M, libvulkan1) for run.sh on a GPU machine with no network.\nReads ML-1M from MOVIELENS_DIR (default ../shared/datasets)."
+  exit 0
+fi
 cd "$(dirname "$0")/../../.."
 out=.device
 data="${MOVIELENS_DIR:-../shared/datasets}"

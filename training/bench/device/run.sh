@@ -7,6 +7,10 @@
 # Every bench ends with one JSON line; they are collected in $OUT/results.jsonl, the whole log
 # in $OUT/log.txt. Nothing here fails the run early: a failed part is reported and the rest go on.
 set -uo pipefail
+if [ "${1:-}" = "--help" ] || [ "${1:-}" = "-h" ]; then
+  printf '%b\n' "Usage: [OUT=dir] [QUICK=1] bash training/bench/device/run.sh\nOn the GPU machine, with .device/ carried: prints what Dawn sees, then times LightGCN on the GPU and CPU backends\n(ML-1M epoch at batch 4096; ML-32M-shape steps at batch 262,144) into $OUT/results.jsonl and $OUT/log.txt.\nQUICK=1: a few ML-1M steps only (a check of this script without a GPU)."
+  exit 0
+fi
 cd "$(dirname "$0")/../../.."
 D="$PWD/.device"
 OUT="${OUT:-/tmp/edgerec-out}"
