@@ -8,7 +8,7 @@
 # in $OUT/log.txt. Nothing here fails the run early: a failed part is reported and the rest go on.
 set -uo pipefail
 if [ "${1:-}" = "--help" ] || [ "${1:-}" = "-h" ]; then
-  printf '%b\n' "Usage: [OUT=dir] [QUICK=1] bash training/bench/device/run.sh\nOn the GPU machine, with .device/ carried: prints what Dawn sees, then times LightGCN on the GPU and CPU backends\n(ML-1M epoch at batch 4096; ML-32M-shape steps at batch 262,144) into $OUT/results.jsonl and $OUT/log.txt.\nQUICK=1: a few ML-1M steps only (a check of this script without a GPU)."
+  printf '%b\n' "Usage: [OUT=dir] [QUICK=1] bash training/bench/device/run.sh\nOn the GPU machine, with .device/ carried: prints what Dawn sees, then times LightGCN on the GPU and CPU backends\n(ML-1M epoch at batch 4096; ML-32M-shape steps at batch 262,144) into \$OUT/results.jsonl and \$OUT/log.txt.\nQUICK=1: a few ML-1M steps only (a check of this script without a GPU)."
   exit 0
 fi
 cd "$(dirname "$0")/../../.."
