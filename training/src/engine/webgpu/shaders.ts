@@ -5,8 +5,8 @@
 
 export const WORKGROUP = 256;
 
-/** The most floats a masked score may hold: masked items get the lowest finite f32. */
-export const MASKED = -3.4028234663852886e38;
+/** The score masked items get: the lowest finite f32 (WGSL has no infinity literal). */
+const MASKED = -3.4028234663852886e38;
 
 const INDEX = /* wgsl */ `
 fn index(g: vec3u, n: vec3u) -> u32 { return g.x + g.y * n.x * ${WORKGROUP}u; }
