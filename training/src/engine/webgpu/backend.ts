@@ -217,15 +217,11 @@ export class WebGpuBackend implements GraphBackend {
     return `WebGPU on ${this.gpu.adapter}${this.gpu.software ? " (a software renderer: for correctness, not speed)" : ""}`;
   }
 
-  get adapter(): string {
-    return this.gpu.adapter;
-  }
-
   private buffer(bytes: number): GPUBuffer {
     const limit = this.device.limits.maxStorageBufferBindingSize;
     if (bytes > limit) {
       throw new RangeError(
-        `a GPU tensor of ${bytes.toLocaleString("en-US")} bytes exceeds this adapter's storage binding limit of ${limit.toLocaleString("en-US")} bytes`,
+        `a GPU tensor of ${bytes.toLocaleString("en-US")} bytes exceeds the storage binding limit of ${this.gpu.adapter} (${limit.toLocaleString("en-US")} bytes): train this graph with --device cpu, or on a GPU that allows larger bindings`,
       );
     }
     return this.device.createBuffer({ size: Math.max(4, Math.ceil(bytes / 4) * 4), usage: STORAGE });
