@@ -17,7 +17,7 @@ import { readFileSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import autocannon from "autocannon";
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import { BUNDLE_FILES, type IdMaps, type Manifest, R2_POINTER, r2Key } from "../../training/src/contract/artifacts.ts";
 import { integer, runCli } from "../../training/src/cli/options.ts";
 import { type Bundle, type R2Target, publishBundle } from "../../training/src/publish/publish.ts";
@@ -40,6 +40,11 @@ const program = new Command("bench:faults")
   .option("--swaps <n>", "hot swaps under load after the soak", integer, 20)
   .option("--connections <n>", "concurrent connections", integer, 16)
   .option("--refresh <n>", "MODEL_REFRESH_SECONDS given to the Worker", integer, 2)
+  .addOption(
+    new Option("--swap <mode>", "MODEL_SWAP given to the Worker: overlap, or release-first (never two versions' sessions at once)")
+      .choices(["overlap", "release-first"])
+      .default("overlap"),
+  )
   .option("--no-swap-load", "hot swaps without load (separates swap memory from load-driven growth)")
   .option("--only <parts>", "comma-separated parts to run: soak, swaps, faults, hostile", "soak,swaps,faults,hostile");
 program.parse();
@@ -53,6 +58,7 @@ const o = program.opts<{
   swaps: number;
   connections: number;
   refresh: number;
+  swap: string;
   only: string;
   swapLoad: boolean;
 }>();
@@ -143,8 +149,12 @@ await runCli(async () => {
   await migrateLocalD1();
   const token = ensureDevToken();
   const auth = { authorization: `Bearer ${token}` };
-  const server = await startWranglerDev(o.port, { quiet: true, vars: { MODEL_REFRESH_SECONDS: String(o.refresh) }, inspectorPort: o.inspectorPort });
-  const report: Record<string, unknown> = { refresh_seconds: o.refresh, connections: o.connections };
+  const server = await startWranglerDev(o.port, {
+    quiet: true,
+    vars: { MODEL_REFRESH_SECONDS: String(o.refresh), MODEL_SWAP: o.swap },
+    inspectorPort: o.inspectorPort,
+  });
+  const report: Record<string, unknown> = { refresh_seconds: o.refresh, swap: o.swap, connections: o.connections };
   try {
     inspector = await IsolateInspector.connect(o.inspectorPort);
     if (parts.has("soak")) report.soak = await soak(server, ids, auth, publishNew, o.seconds, o.publishEvery);

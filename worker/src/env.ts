@@ -14,6 +14,13 @@ export interface Env {
   MODEL_REFRESH_SECONDS?: string;
   /** How long a model load may take before waiting requests get 503 (default 10). */
   MODEL_LOAD_TIMEOUT_SECONDS?: string;
+  /**
+   * How a new version replaces the served one: "overlap" (default) builds the new sessions while
+   * the old version keeps answering; "release-first" lets the requests in flight finish, releases
+   * the old sessions, then builds the new ones (requests meanwhile wait), so the isolate never
+   * holds two versions' sessions: for catalogues whose tables would not fit twice in 128 MB.
+   */
+  MODEL_SWAP?: string;
 }
 
 export type AppEnv = { Bindings: Env; Variables: { model: LoadedModel; store: ModelStore } };

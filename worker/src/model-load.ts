@@ -125,7 +125,18 @@ export async function disposeModel(model: LoadedModel): Promise<void> {
   await Promise.all([...sessions].map((s) => s?.release()));
 }
 
-export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, ort: Ort, phase: PhaseTimer = () => {}): Promise<LoadedModel> {
+/**
+ * Loads a published version: fetches and verifies its files, then builds its ONNX sessions.
+ * `beforeSessions` runs between the two (the store releases the replaced model there when
+ * swaps must not hold two versions' sessions at once).
+ */
+export async function loadVersion(
+  bucket: ModelBucket,
+  pointer: CurrentPointer,
+  ort: Ort,
+  phase: PhaseTimer = () => {},
+  beforeSessions: () => Promise<void> = async () => {},
+): Promise<LoadedModel> {
   let t = performance.now();
   const lap = (name: Parameters<PhaseTimer>[0]): void => {
     const now = performance.now();
@@ -170,6 +181,7 @@ export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, 
   if (recsTakesHistory(recsFrom) && !manifest.files.history) {
     throw new ApiError(503, "model_unavailable", `${manifest.version} ranks users from their history but has no ${BUNDLE_FILES.history}; ${PUBLISH_HINT}`);
   }
+  await beforeSessions();
   const session = async (b: ArrayBuffer | undefined) => (b ? ort.InferenceSession.create(new Uint8Array(b)) : null);
   // one at a time: ORT copies each model into its wasm memory while it builds the session, and
   // that memory never shrinks, so building them together would leave room for all the copies

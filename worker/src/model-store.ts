@@ -1,9 +1,11 @@
 // Holds the published model for the isolate: loads it once (concurrent first requests share one
 // load), picks up a new models/current.json without a redeploy (looked for at most every
 // MODEL_REFRESH_SECONDS), keeps serving the loaded model when a refresh fails, and releases a
-// replaced model once no request holds it.
+// replaced model once no request holds it. With MODEL_SWAP=release-first a swap never holds two
+// versions' sessions: the old one is drained and released before the new one's are built.
 import type { Env } from "./env.ts";
 import { ApiError } from "./errors.ts";
+import type { CurrentPointer } from "../../training/src/contract/artifacts.ts";
 import { type LoadedModel, PUBLISH_HINT, disposeModel, loadVersion, readPointer } from "./model-load.ts";
 import { onnxRuntime } from "./ort.ts";
 
@@ -41,6 +43,16 @@ export class ModelStore {
   /** Requests using each model; a replaced model is released when its count reaches zero. */
   private readonly users = new Map<LoadedModel, number>();
   private readonly retired = new Set<LoadedModel>();
+  /** The pointer the current model was loaded from (to load it again if a release-first swap fails). */
+  private currentPointer: CurrentPointer | null = null;
+  /** A release-first swap is draining or rebuilding: requests wait for it instead of using the old model. */
+  private swapping = false;
+  /** Resolved when the model being drained has no more requests. */
+  private drained: { model: LoadedModel; resolve: () => void } | null = null;
+  /** Counts swaps: a swap that timed out must not release anything once it resumes. */
+  private swapGeneration = 0;
+  /** Models whose sessions were released: a request that got one just before is sent to the next. */
+  private readonly disposed = new WeakSet<LoadedModel>();
   /** Versions loaded so far by this isolate (observability and tests). */
   loads = 0;
   /** Models whose ONNX sessions were released after a swap (observability and tests). */
@@ -48,7 +60,8 @@ export class ModelStore {
 
   /** The model to answer with, held until the lease is released (see withModel). */
   async acquire(env: Env): Promise<Lease> {
-    const model = await this.get(env);
+    let model = await this.get(env);
+    while (this.disposed.has(model)) model = await this.get(env);
     this.users.set(model, (this.users.get(model) ?? 0) + 1);
     let done = false;
     return {
@@ -61,6 +74,7 @@ export class ModelStore {
         else {
           this.users.delete(model);
           if (this.retired.has(model)) this.free(model);
+          if (this.drained?.model === model) this.drained.resolve();
         }
       },
     };
@@ -72,7 +86,7 @@ export class ModelStore {
     if (this.current && Date.now() - this.checkedAt < refreshMs) return this.current;
     // a failed load is retried once per refresh interval, never once per request
     if (!this.current && this.failure && Date.now() - this.failure.at < refreshMs) throw this.failure.error;
-    if (this.pending) return this.current ?? this.pending;
+    if (this.pending) return this.swapping || !this.current ? this.pending : this.current;
     const timeoutMs = 1000 * Number(env.MODEL_LOAD_TIMEOUT_SECONDS ?? DEFAULT_LOAD_TIMEOUT_SECONDS);
     this.pending = this.refresh(env, timeoutMs).finally(() => {
       this.pending = null;
@@ -84,15 +98,29 @@ export class ModelStore {
     try {
       const pointer = await withDeadline(readPointer(env.MODELS), timeoutMs, "reading models/current.json");
       if (this.current?.version !== pointer.version) {
-        const next = await withDeadline(
-          onnxRuntime().then((ort) => loadVersion(env.MODELS, pointer, ort)),
-          timeoutMs,
-          `loading model ${pointer.version}`,
-        );
         const previous = this.current;
+        const releaseFirst = env.MODEL_SWAP === "release-first" && previous !== null;
+        let next: LoadedModel;
+        try {
+          next = await withDeadline(
+            onnxRuntime().then((ort) =>
+              loadVersion(env.MODELS, pointer, ort, undefined, releaseFirst ? () => this.releaseBeforeSessions(previous) : undefined),
+            ),
+            timeoutMs,
+            `loading model ${pointer.version}`,
+          );
+        } catch (err) {
+          this.swapGeneration++;
+          if (releaseFirst && this.current === null) await this.restore(env, timeoutMs, previous);
+          throw err;
+        } finally {
+          this.swapping = false;
+          this.drained = null;
+        }
         this.current = next;
+        this.currentPointer = pointer;
         this.loads++;
-        if (previous) this.retire(previous);
+        if (previous && !releaseFirst) this.retire(previous);
       }
       this.checkedAt = Date.now();
       this.failure = null;
@@ -111,6 +139,43 @@ export class ModelStore {
     }
   }
 
+  /**
+   * Release-first swaps: once the new version's files are fetched and verified, new requests
+   * wait, the requests holding the old model finish, and its sessions are released.
+   */
+  private async releaseBeforeSessions(previous: LoadedModel): Promise<void> {
+    const generation = this.swapGeneration;
+    this.swapping = true;
+    if (this.users.has(previous)) {
+      await new Promise<void>((resolve) => {
+        this.drained = { model: previous, resolve };
+      });
+    }
+    // a swap that outlived its deadline has been given up: the old model stays
+    if (generation !== this.swapGeneration) throw new Error("swap abandoned");
+    this.current = null;
+    this.disposed.add(previous);
+    this.released++;
+    await disposeModel(previous);
+  }
+
+  /** A release-first swap failed after the old model was released: load the old version again. */
+  private async restore(env: Env, timeoutMs: number, previous: LoadedModel): Promise<void> {
+    const pointer = this.currentPointer;
+    if (!pointer) return;
+    try {
+      this.current = await withDeadline(
+        onnxRuntime().then((ort) => loadVersion(env.MODELS, pointer, ort)),
+        timeoutMs,
+        `loading model ${pointer.version} again`,
+      );
+      this.loads++;
+      console.error(`swap from ${previous.version} failed: serving ${previous.version} again`);
+    } catch (err) {
+      console.error(`swap from ${previous.version} failed, and reloading it failed too`, err);
+    }
+  }
+
   private retire(model: LoadedModel): void {
     if (this.users.has(model)) this.retired.add(model);
     else this.free(model);
@@ -118,6 +183,7 @@ export class ModelStore {
 
   private free(model: LoadedModel): void {
     this.retired.delete(model);
+    this.disposed.add(model);
     this.released++;
     disposeModel(model).catch((err) => console.error(`releasing model ${model.version} failed`, err));
   }

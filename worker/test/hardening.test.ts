@@ -3,7 +3,8 @@
 // cache headers that never leak a token-protected answer, and errors without internals.
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { R2_POINTER } from "../../training/src/contract/artifacts.ts";
+import { BUNDLE_FILES, type Manifest, R2_POINTER } from "../../training/src/contract/artifacts.ts";
+import { bindingTarget, publishBundle } from "../../training/src/publish/publish.ts";
 import { app, createApp } from "../src/app.ts";
 import type { Env } from "../src/env.ts";
 import { ModelStore } from "../src/model-store.ts";
@@ -53,6 +54,53 @@ describe("hardening of the model store and the headers", () => {
     await publish(env.MODELS, v1);
     (await store.acquire(e)).release();
     expect(store.released).toBe(2); // v2 was held by nobody: released at once
+  });
+
+  it("release-first swaps: requests wait while the old model drains, and it is released before the new one is built", async () => {
+    await publish(env.MODELS, v1);
+    const store = new ModelStore();
+    const e = envWith({ MODEL_REFRESH_SECONDS: "0", MODEL_SWAP: "release-first" });
+    const held = await store.acquire(e);
+    expect(held.model.version).toBe("fixture-v1");
+    await publish(env.MODELS, v2);
+    let answered: string | null = null;
+    const next = store.acquire(e).then((lease) => {
+      answered = lease.model.version;
+      return lease;
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    // v1 is still held by a request: the swap waits, and so does the new request
+    expect(answered).toBeNull();
+    expect(store.released).toBe(0);
+    held.release();
+    const lease = await next;
+    expect(lease.model.version).toBe("fixture-v2");
+    expect(store.released).toBe(1);
+    lease.release();
+    expect(store.released).toBe(1);
+  });
+
+  it("release-first swaps: a version whose sessions cannot be built leaves the old version serving", async () => {
+    await publish(env.MODELS, v1);
+    const store = new ModelStore();
+    const e = envWith({ MODEL_REFRESH_SECONDS: "0", MODEL_SWAP: "release-first" });
+    (await store.acquire(e)).release();
+    // files that match their manifest, but a model.onnx that is not ONNX: the failure comes after v1 was released
+    const files = new Map(Object.keys(v2.files).map((name) => [name, bytesOf(v2, name)]));
+    const garbage = new Uint8Array(256).fill(7);
+    files.set(BUNDLE_FILES.model, garbage);
+    const manifest = JSON.parse(new TextDecoder().decode(files.get(BUNDLE_FILES.manifest))) as Manifest;
+    const sha256 = [...new Uint8Array(await crypto.subtle.digest("SHA-256", garbage))].map((x) => x.toString(16).padStart(2, "0")).join("");
+    const broken: Manifest = { ...manifest, version: "fixture-broken", files: { ...manifest.files, model: { bytes: garbage.byteLength, sha256 } } };
+    files.set(BUNDLE_FILES.manifest, new TextEncoder().encode(JSON.stringify(broken)));
+    await publishBundle({ manifest: broken, files }, bindingTarget(env.MODELS as never, "test R2"), { force: true });
+    const lease = await store.acquire(e);
+    expect(lease.model.version).toBe("fixture-v1");
+    expect(store.released).toBe(1);
+    expect(store.loads).toBe(2); // v1, then v1 again after the failed swap
+    const user = await lease.model.users.get(fixtureData(v1).users[0]);
+    expect(await recsForUser(lease.model, user!, 5, [])).toHaveLength(5);
+    lease.release();
   });
 
   it("answers 503 within the load deadline when a bundle read hangs", async () => {
