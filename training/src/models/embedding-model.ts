@@ -104,7 +104,7 @@ export class EmbeddingModel implements Recommender {
       return ctx.validate ? await ctx.validate(this) : null;
     };
     this.info = await trainCore(core, backend, train, settings, ctx, validate, this.name);
-    this.final = core.finalEmbeddings();
+    // host copies of what fold-in and export need, from the restored best parameters
     await core.snapshot?.();
     this.final = core.finalEmbeddings();
     this.finalOnHost = await backend.download(this.final);
