@@ -134,6 +134,20 @@ describe("training", () => {
     expect(learned).toBeGreaterThan(chance * 1.5);
   });
 
+  it("ranks on its backend for evaluation, with the metrics of scoring every item on the host", async () => {
+    const model = lightgcn.create({ ...params, epochs: 4, threads: 2 });
+    await model.fit(split.train, { seed: 3, log: () => {} });
+    expect(model.rank).toBeDefined();
+    for (const which of ["valid", "test"] as const) {
+      const ranked = await evaluate(model, split, which);
+      // the same model seen only through score(): host dot products, host top-K
+      const scored = await evaluate({ name: "scored", params: {}, fit: async () => {}, score: model.score.bind(model) }, split, which);
+      expect(ranked.users).toBe(scored.users);
+      for (const [k, v] of Object.entries(scored.metrics)) expect(ranked.metrics[k as keyof typeof ranked.metrics]).toBeCloseTo(v, 6);
+    }
+    model.dispose?.();
+  });
+
   it("stops when aborted and keeps the best checkpoint", async () => {
     const controller = new AbortController();
     const model = lightgcn.create({ ...params, epochs: 50, threads: 1 });
