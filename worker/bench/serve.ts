@@ -186,13 +186,15 @@ await runCli(async () => {
   await migrateLocalD1();
   const token = ensureDevToken();
   console.log(`published ${readManifest(dir).version} to the local R2, migrated the local D1; starting wrangler dev on 127.0.0.1:${o.port}`);
-  const server = await startWranglerDev(o.port, { quiet: true });
+  // ready once the Worker answers a path that loads no model: the first request below then pays
+  // the isolate's whole cold model load, timed on its own
+  const server = await startWranglerDev(o.port, { quiet: true, readyWithoutModel: true });
   const results: Record<string, Record<string, number>> = {};
   try {
     let t = performance.now();
     const first = await fetch(`${server.url}/users/${ids.users[0]}/recs`, { headers: { authorization: `Bearer ${token}` } });
     await first.arrayBuffer();
-    results.cold = { cold_start_ms: round(server.readyMs, 1), first_recs_ms: round(performance.now() - t, 2) };
+    results.cold = { wrangler_up_ms: round(server.readyMs, 1), first_recs_with_model_load_ms: round(performance.now() - t, 2) };
 
     // live ratings: known users get 10 more, new users (ids above the model's) 20
     const rng = new Rng(2);
@@ -234,7 +236,7 @@ await runCli(async () => {
       );
     }
     console.log(
-      `cold start (spawn to first /health answered, model loaded): ${results.cold.cold_start_ms} ms; next /users request ${results.cold.first_recs_ms} ms`,
+      `cold start: wrangler dev up (spawn to its first answer, no model loaded) ${results.cold.wrangler_up_ms} ms; then the first /users/:id/recs, which loads the model in the isolate, ${results.cold.first_recs_with_model_load_ms} ms`,
     );
   } finally {
     await server.stop();

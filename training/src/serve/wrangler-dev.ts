@@ -20,7 +20,15 @@ export interface DevOptions {
   persistTo?: string;
   /** Port of the Worker's inspector (wrangler dev's default is 9229). */
   inspectorPort?: number;
+  /**
+   * Wait for a path that loads no model (its JSON 404, or 401 with a token) instead of /health, so the
+   * model's cold load is left to the first real request (bench:serve times it apart).
+   */
+  readyWithoutModel?: boolean;
 }
+
+/** A path no route answers: the Worker's JSON 404, which touches no model. */
+const NO_ROUTE = "/__edgerec_ready_check";
 
 export async function startWranglerDev(port = 8787, opts: DevOptions = {}): Promise<DevServer> {
   const vars = Object.entries(opts.vars ?? {}).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
@@ -48,9 +56,11 @@ export async function startWranglerDev(port = 8787, opts: DevOptions = {}): Prom
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited with code ${child.exitCode}${stderr ? `: ${stderr.trim().slice(-2000)}` : ""}`);
     try {
-      const res = await fetch(`${url}/health`);
+      const res = await fetch(`${url}${opts.readyWithoutModel ? NO_ROUTE : "/health"}`);
       await res.arrayBuffer();
-      if (res.status === 200 || res.status === 503) return { url, child, readyMs: performance.now() - started, stop };
+      // without a model: the JSON 404, or 401 when a token is configured (checked before routing)
+      const ready = opts.readyWithoutModel ? res.status === 404 || res.status === 401 : res.status === 200 || res.status === 503;
+      if (ready) return { url, child, readyMs: performance.now() - started, stop };
     } catch {
       // not listening yet
     }
