@@ -52,7 +52,7 @@ async function timedLoad(bucket: ModelBucket): Promise<{ cpu_ms: number; phases:
     phases[name] = ms;
   };
   const cpu = process.cpuUsage();
-  const model = await loadVersion(bucket, await readPointer(bucket), ort, timer);
+  const model = await loadVersion(bucket, await readPointer(bucket), ort, { phase: timer });
   const used = process.cpuUsage(cpu);
   return { cpu_ms: (used.user + used.system) / 1000, phases, model };
 }

@@ -136,8 +136,9 @@ await runCli(async () => {
   const dir = join(o.artifacts, o.model);
   const base = readBundle(dir);
   const ids = JSON.parse(readFileSync(join(dir, BUNDLE_FILES.ids), "utf8")) as IdMaps;
-  // per-user data in R2: the users are the records of users.bin
+  // per-user data out of the isolate (R2 or D1): the users are the records of users.bin
   ids.users = knownUserIds(dir, ids);
+  await migrateLocalD1(); // before publishing: a per_user "d1" bundle loads its rows into D1
   const target = await localTarget();
   let serial = 0;
   const publishNew = async (): Promise<string> => {
@@ -146,7 +147,6 @@ await runCli(async () => {
     return b.manifest.version;
   };
   await publishNew();
-  await migrateLocalD1();
   const token = ensureDevToken();
   const auth = { authorization: `Bearer ${token}` };
   const server = await startWranglerDev(o.port, {

@@ -175,15 +175,15 @@ async function load(url: string, s: Scenario, token: string): Promise<Record<str
 await runCli(async () => {
   const dir = join(o.artifacts, o.model);
   const ids = JSON.parse(readFileSync(join(dir, BUNDLE_FILES.ids), "utf8")) as IdMaps;
-  // per-user data in R2: the user ids are the records of users.bin that hold a user
+  // per-user data out of the isolate (R2 or D1): the user ids are the records of users.bin that hold a user
   ids.users = knownUserIds(dir, ids);
+  await migrateLocalD1(); // before publishing: a per_user "d1" bundle loads its rows into D1
   const target = await localTarget();
   try {
     await publishBundle(readBundle(dir), target, { force: true });
   } finally {
     await target.close();
   }
-  await migrateLocalD1();
   const token = ensureDevToken();
   console.log(`published ${readManifest(dir).version} to the local R2, migrated the local D1; starting wrangler dev on 127.0.0.1:${o.port}`);
   // ready once the Worker answers a path that loads no model: the first request below then pays

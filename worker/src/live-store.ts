@@ -32,13 +32,27 @@ async function guarded<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
+/** A user's live ratings, newest first: a statement that can also join a batch. */
+export function liveRatingsQuery(db: D1Database, user: number): D1PreparedStatement {
+  return db.prepare("SELECT movie_id, rating, rated_at FROM ratings WHERE user_id = ?1 ORDER BY rated_at DESC, movie_id").bind(user);
+}
+
+export function liveFromRows(rows: readonly Record<string, unknown>[]): LiveRating[] {
+  return (rows as unknown as readonly Row[]).map(toRating);
+}
+
 export function liveRatings(db: D1Database, user: number): Promise<LiveRating[]> {
+  return guarded(async () => liveFromRows((await liveRatingsQuery(db, user).all<Row>()).results as unknown as Record<string, unknown>[]));
+}
+
+/**
+ * The live ratings and, in the same batch (one round trip), another read of the same database:
+ * a D1 user store's snapshot query. Fails as a whole, as the live store being unavailable.
+ */
+export function liveRatingsWith(db: D1Database, user: number, other: D1PreparedStatement): Promise<[LiveRating[], Record<string, unknown>[]]> {
   return guarded(async () => {
-    const { results } = await db
-      .prepare("SELECT movie_id, rating, rated_at FROM ratings WHERE user_id = ?1 ORDER BY rated_at DESC, movie_id")
-      .bind(user)
-      .all<Row>();
-    return results.map(toRating);
+    const [live, rows] = await db.batch<Record<string, unknown>>([liveRatingsQuery(db, user), other]);
+    return [liveFromRows(live.results), rows.results];
   });
 }
 

@@ -21,7 +21,7 @@ import {
 } from "../../training/src/contract/artifacts.ts";
 import { ApiError } from "./errors.ts";
 import { type SearchIndex, buildSearchIndex } from "./search.ts";
-import { type RangeBucket, type UserStore, memoryUsers, r2Users } from "./user-store.ts";
+import { type RangeBucket, type SnapshotDb, type UserStore, d1Users, memoryUsers, r2Users } from "./user-store.ts";
 
 /** What the Worker uses of onnxruntime-web. */
 export type Ort = Pick<typeof import("onnxruntime-web"), "InferenceSession" | "Tensor">;
@@ -62,7 +62,7 @@ export interface LoadedModel {
   loadedAt: string;
 }
 
-/** Files with a row per user: left in R2 when the manifest says per_user "r2". */
+/** Files with a row per user: left in R2 when the manifest says per_user "r2" (or "d1"). */
 const PER_USER_FILES: readonly string[] = ["rated", "history", "users"];
 
 /** Users who rated each movie (the title search's tie-break). */
@@ -130,13 +130,18 @@ export async function disposeModel(model: LoadedModel): Promise<void> {
  * `beforeSessions` runs between the two (the store releases the replaced model there when
  * swaps must not hold two versions' sessions at once).
  */
-export async function loadVersion(
-  bucket: ModelBucket,
-  pointer: CurrentPointer,
-  ort: Ort,
-  phase: PhaseTimer = () => {},
-  beforeSessions: () => Promise<void> = async () => {},
-): Promise<LoadedModel> {
+export interface LoadOptions {
+  /** Times each phase of the load (fetch, verify, sessions, parse). */
+  phase?: PhaseTimer;
+  /** Runs after the files are verified, before the sessions are built. */
+  beforeSessions?: () => Promise<void>;
+  /** The D1 database holding the snapshots of a per_user "d1" bundle. */
+  db?: SnapshotDb;
+}
+
+export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, ort: Ort, opts: LoadOptions = {}): Promise<LoadedModel> {
+  const phase = opts.phase ?? (() => {});
+  const beforeSessions = opts.beforeSessions ?? (async () => {});
   let t = performance.now();
   const lap = (name: Parameters<PhaseTimer>[0]): void => {
     const now = performance.now();
@@ -148,10 +153,14 @@ export async function loadVersion(
     throw new ApiError(503, "model_unavailable", `manifest of ${pointer.version} is not readable (format or version mismatch); ${PUBLISH_HINT}`);
   }
   const inR2 = manifest.per_user === "r2";
+  const inD1 = manifest.per_user === "d1";
+  if (inD1 && !opts.db)
+    throw new ApiError(503, "model_unavailable", `${manifest.version} keeps its per-user data in D1, and the Worker has no D1 binding (DB)`);
   const all = Object.keys(manifest.files) as (keyof Manifest["files"])[];
-  // per-user files stay in R2: checked by size and R2's MD5 now, read by range per request
+  // per-user files stay in R2: checked by size and R2's MD5 now, read by range per request; with
+  // the data in D1 they are not read at all (publish loaded D1 from them before the pointer moved)
   const left = all.filter((k) => inR2 && PER_USER_FILES.includes(k));
-  const keys = all.filter((k) => !left.includes(k));
+  const keys = all.filter((k) => !left.includes(k) && !(inD1 && PER_USER_FILES.includes(k)));
   const stored = await Promise.all(keys.map(async (k) => [k, await readStored(bucket, r2Key(manifest.version, BUNDLE_FILES[k]))] as const));
   lap("fetch");
   const mismatch = (k: keyof Manifest["files"]): ApiError =>
@@ -196,8 +205,8 @@ export async function loadVersion(
   const history = recsTakesHistory(recsFrom);
   let users: UserStore;
   let popularity: Uint32Array;
-  if (inR2) {
-    users = r2Users(bucket, manifest, history);
+  if (inR2 || inD1) {
+    users = inD1 ? d1Users(opts.db!, manifest, history) : r2Users(bucket, manifest, history);
     popularity = new Uint32Array(need("popularity"));
   } else {
     const rated = decodeRated(need("rated"));

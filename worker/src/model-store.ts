@@ -104,7 +104,7 @@ export class ModelStore {
         try {
           next = await withDeadline(
             onnxRuntime().then((ort) =>
-              loadVersion(env.MODELS, pointer, ort, undefined, releaseFirst ? () => this.releaseBeforeSessions(previous) : undefined),
+              loadVersion(env.MODELS, pointer, ort, { db: env.DB, beforeSessions: releaseFirst ? () => this.releaseBeforeSessions(previous) : undefined }),
             ),
             timeoutMs,
             `loading model ${pointer.version}`,
@@ -165,7 +165,7 @@ export class ModelStore {
     if (!pointer) return;
     try {
       this.current = await withDeadline(
-        onnxRuntime().then((ort) => loadVersion(env.MODELS, pointer, ort)),
+        onnxRuntime().then((ort) => loadVersion(env.MODELS, pointer, ort, { db: env.DB })),
         timeoutMs,
         `loading model ${pointer.version} again`,
       );

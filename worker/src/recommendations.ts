@@ -6,6 +6,7 @@ import { ApiError } from "./errors.ts";
 import type { LiveRating } from "./live-store.ts";
 import type { LoadedModel } from "./model-store.ts";
 import { type Scored, mostSimilarInHistory, recsForHistory, recsForUser } from "./scoring.ts";
+import type { UserSnapshot } from "./user-store.ts";
 import { isPositive } from "./validation.ts";
 
 type Source = "model" | "fold-in";
@@ -52,11 +53,11 @@ export async function rankHistory(
 }
 
 /**
- * Ranks for a user id. `live` is null when the live store could not be read: a known user is
- * then ranked from the snapshot alone (the caller says so in a header).
+ * Ranks for a user id, given what the caller read: the user's snapshot (`model.users.get`, null
+ * for a user the model was not trained on) and the live ratings, null when the live store could
+ * not be read: a known user is then ranked from the snapshot alone (the caller says so in a header).
  */
-export async function rankUser(model: LoadedModel, userId: number, live: LiveRating[] | null, k: number): Promise<Ranked> {
-  const user = await model.users.get(userId);
+export async function rankUser(model: LoadedModel, userId: number, user: UserSnapshot | null, live: LiveRating[] | null, k: number): Promise<Ranked> {
   if (user) {
     const snapshot = Array.from(user.rated);
     const exclude = new Set<number>(snapshot);

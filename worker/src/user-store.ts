@@ -1,8 +1,9 @@
 // Per-user data of a published version: a user id's internal index, the movies the user rated in
 // the snapshot, and (for graphs that rank histories) the user's train history. Small bundles
-// keep it in memory with the model; large ones (Manifest.per_user "r2") leave it in R2 and read
-// one user's record and rows by range per request, so the isolate's memory does not grow with
-// the number of users.
+// keep it in memory with the model; large ones leave it outside the isolate, so its memory does
+// not grow with the number of users: in D1 (Manifest.per_user "d1", the default for large
+// bundles), read with the user's live ratings in one round trip, or in R2 ("r2"), one user's
+// record and rows read by range per request.
 import {
   BUNDLE_FILES,
   type Manifest,
@@ -14,6 +15,7 @@ import {
   ratedRowRange,
   userRecordOffset,
 } from "../../training/src/contract/artifacts.ts";
+import { SNAPSHOT_SELECT, decodeSnapshot, joinSnapshotParts } from "../../training/src/contract/user-snapshots.ts";
 import { ApiError } from "./errors.ts";
 
 export interface UserSnapshot {
@@ -29,6 +31,23 @@ export interface UserStore {
   readonly kind: PerUserStore;
   /** The user's snapshot, or null for a user the model was not trained on. */
   get(userId: number): Promise<UserSnapshot | null>;
+}
+
+/** What the D1 store needs of a statement and of the binding (structural: Node benches load bundles too). */
+export interface SnapshotStatement {
+  all<T = Record<string, unknown>>(): Promise<{ results: T[] }>;
+}
+export interface SnapshotDb {
+  prepare(query: string): { bind(...values: unknown[]): SnapshotStatement };
+}
+
+/** Per-user data in D1: its query can join another in one batch (one round trip). */
+export interface D1UserStore extends UserStore {
+  readonly kind: "d1";
+  /** The user's rows, parts in order: a statement of the binding the store was made with. */
+  query(userId: number): SnapshotStatement;
+  /** The snapshot from the query's rows (none: a user the model was not trained on). */
+  fromRows(rows: readonly Record<string, unknown>[]): UserSnapshot | null;
 }
 
 /** What the R2 store needs of the bucket: ranged reads. */
@@ -78,6 +97,46 @@ export function r2Users(bucket: RangeBucket, manifest: Manifest, hasHistory: boo
         hasHistory ? entries(BUNDLE_FILES.history, record.history) : null,
       ]);
       return { index: record.index, rated, history };
+    },
+  };
+}
+
+export function isD1Store(store: UserStore): store is D1UserStore {
+  return store.kind === "d1";
+}
+
+/** D1 hands a BLOB back as an array of byte values or as an ArrayBuffer, depending on the runtime. */
+function blobBytes(value: unknown): ArrayBuffer {
+  if (value instanceof ArrayBuffer) return value;
+  if (ArrayBuffer.isView(value)) return value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength) as ArrayBuffer;
+  if (Array.isArray(value)) return Uint8Array.from(value as number[]).buffer;
+  throw new Error("a snapshot row's data is not a BLOB");
+}
+
+export function d1Users(db: SnapshotDb, manifest: Manifest, hasHistory: boolean): D1UserStore {
+  const query = (userId: number): SnapshotStatement => db.prepare(SNAPSHOT_SELECT).bind(manifest.version, userId);
+  const fromRows = (rows: readonly Record<string, unknown>[]): UserSnapshot | null => {
+    if (rows.length === 0) return null;
+    let snapshot: ReturnType<typeof decodeSnapshot>;
+    try {
+      snapshot = decodeSnapshot(joinSnapshotParts(rows.map((r) => blobBytes(r.data))), manifest.items);
+    } catch (err) {
+      throw new ApiError(
+        503,
+        "model_unavailable",
+        `a user's snapshot of ${manifest.version} in D1 is damaged (${(err as Error).message}); publish the version again`,
+      );
+    }
+    return { index: snapshot.index, rated: snapshot.rated, history: hasHistory ? snapshot.history : null };
+  };
+  return {
+    kind: "d1",
+    query,
+    fromRows,
+    async get(userId) {
+      if (!Number.isSafeInteger(userId) || userId < 0) return null;
+      const { results } = await query(userId).all<Record<string, unknown>>();
+      return fromRows(results);
     },
   };
 }

@@ -2,7 +2,7 @@
 // Runs in Node before the Workers tests: trains a small LightGCN on a generated graph and
 // exports it with the real exporter, twice (two versions), then an EASE bundle (ranked from
 // histories), a blend bundle (ranked from user and history) and fixture-v1's model with its
-// per-user data left in R2, and hands the bundles' bytes to the tests inside workerd.
+// per-user data left in R2 and in D1, and hands the bundles' bytes to the tests inside workerd.
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -94,5 +94,7 @@ export default async function setup(project: TestProject): Promise<void> {
     await bundle("fixture-blend", 1, "blend"),
     // fixture-v1's model again, with its per-user data left in R2
     await bundle("fixture-r2", 1, "lightgcn", "r2"),
+    // and with its per-user data in D1
+    await bundle("fixture-d1", 1, "lightgcn", "d1"),
   ]);
 }

@@ -1,5 +1,7 @@
-// Test helpers inside workerd: put a fixture bundle into the R2 binding the way
-// `npm run publish` does (files first, models/current.json last), and call the app.
+// Test helpers inside workerd: put a fixture bundle into the R2 binding (and a per_user "d1"
+// bundle's rows into D1) the way `npm run publish` does (files first, models/current.json
+// last), and call the app.
+import { env } from "cloudflare:test";
 import { inject } from "vitest";
 import {
   BUNDLE_FILES,
@@ -11,7 +13,7 @@ import {
   decodeRated,
   r2Key,
 } from "../../training/src/contract/artifacts.ts";
-import { bindingTarget, publishBundle } from "../../training/src/publish/publish.ts";
+import { bindingTarget, d1SnapshotTarget, publishBundle } from "../../training/src/publish/publish.ts";
 import type { FixtureBundle } from "./fixture-types.ts";
 
 export function bundles(): FixtureBundle[] {
@@ -31,7 +33,9 @@ export async function publish(bucket: R2Bucket, b: FixtureBundle, options: { ski
   if (!options.skip) {
     const files = new Map(Object.keys(b.files).map((name) => [name, bytesOf(b, name)]));
     const manifest = JSON.parse(new TextDecoder().decode(files.get(BUNDLE_FILES.manifest))) as Manifest;
-    await publishBundle({ manifest, files }, bindingTarget(bucket as never, "test R2"), { force: true });
+    // the test's D1 beside the bucket, as the local publish has: per_user "d1" bundles load their rows there
+    const target = { ...bindingTarget(bucket as never, "test R2"), snapshots: d1SnapshotTarget(env.DB as never, "test D1") };
+    await publishBundle({ manifest, files }, target, { force: true });
     return;
   }
   for (const name of Object.values(BUNDLE_FILES)) {

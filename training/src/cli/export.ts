@@ -16,8 +16,8 @@ const program = addOwnDataOptions(addDataOptions(new Command("export")))
   .addOption(
     new Option(
       "--per-user <store>",
-      "where the Worker reads per-user data: bundle (loaded with the model) or r2 (read by range per request); default r2 above 50,000 users",
-    ).choices(["bundle", "r2"]),
+      "where the Worker reads per-user data: bundle (loaded with the model), d1 (rows publish loads into D1, read with the live ratings in one round trip) or r2 (read by range per request); default d1 above 50,000 users",
+    ).choices(["bundle", "d1", "r2"]),
   );
 program.parse();
 const opts = program.opts<OwnDataOptions & { model: string; artifacts: string; from?: string; dataDir: string; perUser?: PerUserStore }>();

@@ -6,7 +6,8 @@ import { modelDir } from "../contract/artifacts.ts";
 import { bestExported } from "../publish/choose.ts";
 import { publishBundle } from "../publish/publish.ts";
 import { readBundle } from "../publish/read-bundle.ts";
-import { localTarget, remoteTarget } from "../publish/targets.ts";
+import { localTarget, remoteSnapshotTarget, remoteTarget } from "../publish/targets.ts";
+import { migrateLocalD1 } from "../serve/local-setup.ts";
 import { runCli } from "./options.ts";
 
 const program = new Command("publish")
@@ -21,10 +22,10 @@ const program = new Command("publish")
 program.parse();
 const opts = program.opts<{ local?: boolean; remote?: boolean; model?: string; artifacts: string; force: boolean }>();
 
-function bucketName(): string {
+function tomlSetting(table: string, key: string): string {
   const toml = readFileSync("wrangler.toml", "utf8");
-  const m = /\[\[r2_buckets\]\][^[]*?bucket_name\s*=\s*"([^"]+)"/s.exec(toml);
-  if (!m) throw new Error("wrangler.toml declares no [[r2_buckets]] bucket_name");
+  const m = new RegExp(`\\[\\[${table}\\]\\][^[]*?${key}\\s*=\\s*"([^"]+)"`, "s").exec(toml);
+  if (!m) throw new Error(`wrangler.toml declares no [[${table}]] ${key}`);
   return m[1];
 }
 
@@ -38,7 +39,12 @@ await runCli(async () => {
       `publishing ${model}, the best on valid NDCG@10 of the exported models: ${candidates.map((c) => `${c.model} ${c.validNdcg10.toFixed(4)}`).join(", ")}`,
     );
   }
-  const target = opts.local ? await localTarget() : remoteTarget(bucketName());
+  // a bundle with per-user data in D1 writes its rows to the snapshots table (migration 0002):
+  // locally the migrations are applied here; remotely, apply them first (see README)
+  if (opts.local) await migrateLocalD1();
+  const target = opts.local
+    ? await localTarget()
+    : { ...remoteTarget(tomlSetting("r2_buckets", "bucket_name")), snapshots: remoteSnapshotTarget(tomlSetting("d1_databases", "database_name")) };
   try {
     const bundle = readBundle(join(opts.artifacts, modelDir(model)));
     const { pointer, changed } = await publishBundle(bundle, target, { log: (l) => console.error(l), force: opts.force });

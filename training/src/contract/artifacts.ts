@@ -117,9 +117,9 @@ export const BUNDLE_FILES = {
   rated: "rated.bin",
   /** Optional (Manifest.recs takes a history): each user's train positives, the history model.onnx scores. */
   history: "history.bin",
-  /** Optional (Manifest.per_user "r2"): each user id's record, read by range (see USER_RECORD). */
+  /** Optional (Manifest.per_user "r2" or "d1"): each user id's record, read by range (see USER_RECORD). */
   users: "users.bin",
-  /** Optional (Manifest.per_user "r2"): users who rated each movie, uint32 per internal item (title search ties). */
+  /** Optional (Manifest.per_user "r2" or "d1"): users who rated each movie, uint32 per internal item (title search ties). */
   popularity: "popularity.bin",
   /** MovieMeta[] in internal item order. */
   movies: "movies.json",
@@ -219,10 +219,11 @@ export interface Manifest {
   /**
    * Where the Worker finds per-user data (rated lists, histories, the user id's index): "bundle"
    * (absent: the same), loaded with the model; "r2", read per request by range from users.bin,
-   * rated.bin and history.bin, so the isolate's memory does not grow with the users.
+   * rated.bin and history.bin, so the isolate's memory does not grow with the users; "d1", the
+   * same files loaded by publish into D1's snapshots table, read with the live ratings.
    */
   per_user?: PerUserStore;
-  /** With per_user "r2": the largest user id, the last record of users.bin. */
+  /** With per_user "r2" or "d1": the largest user id, the last record of users.bin. */
   max_user_id?: number;
   users: number;
   items: number;
@@ -232,7 +233,13 @@ export interface Manifest {
   files: Record<RequiredBundleFile, BundleFileInfo> & Partial<Record<OptionalBundleFile, BundleFileInfo>>;
 }
 
-export type PerUserStore = "bundle" | "r2";
+/** "bundle": in memory with the model; "r2": read by range from the bundle's files; "d1": rows of D1's snapshots table (user-snapshots.ts). */
+export type PerUserStore = "bundle" | "r2" | "d1";
+
+/** Whether the bundle's per-user data stays out of the isolate (users.bin maps ids, ids.json lists no users). */
+export function perUserOutside(store: PerUserStore | undefined): boolean {
+  return store === "r2" || store === "d1";
+}
 
 // users.bin: eight bytes (magic "USR1", the largest user id), then one record per user id
 // 0..max id, five uint32 each, little-endian: the internal user index (0xFFFFFFFF: no such

@@ -14,6 +14,7 @@ import {
   type Manifest,
   type MetricsFile,
   type PerUserStore,
+  perUserOutside,
   encodeUserRecords,
   recsTakesHistory,
   type MovieMeta,
@@ -111,12 +112,15 @@ export function versionFor(model: string, date = new Date()): string {
 export interface ExportOptions {
   version?: string;
   log?: (line: string) => void;
-  /** Where the Worker reads per-user data; default "r2" above PER_USER_IN_R2_ABOVE users. */
+  /** Where the Worker reads per-user data; default "d1" above PER_USER_OUTSIDE_ABOVE users. */
   perUser?: PerUserStore;
 }
 
-/** Above this many users, per-user data stays in R2 and is read by range (the isolate's memory is 128 MB). */
-export const PER_USER_IN_R2_ABOVE = 50_000;
+/**
+ * Above this many users, per-user data stays out of the isolate (its memory is 128 MB): in D1,
+ * read in the live ratings' round trip (bench:stores measured it against R2 and KV; see README).
+ */
+export const PER_USER_OUTSIDE_ABOVE = 50_000;
 
 /**
  * Writes the bundle of a trained model from what training left in artifacts/<model>/ (metrics,
@@ -138,9 +142,10 @@ export async function exportBundle(metrics: MetricsFile, data: Dataset, split: S
     const m = movieById.get(id);
     return { movieId: id, title: m?.title ?? `Movie ${id}`, year: m?.year ?? null, genres: m?.genres ?? [] };
   });
-  const perUser = opts.perUser ?? (users > PER_USER_IN_R2_ABOVE ? "r2" : "bundle");
-  // with per-user data in R2, users.bin maps ids to indices: ids.json keeps the items only
-  const ids: IdMaps = { users: perUser === "r2" ? [] : Array.from(split.userIds), items: Array.from(split.itemIds) };
+  const perUser = opts.perUser ?? (users > PER_USER_OUTSIDE_ABOVE ? "d1" : "bundle");
+  const outside = perUserOutside(perUser);
+  // with per-user data out of the isolate, users.bin maps ids to indices: ids.json keeps the items only
+  const ids: IdMaps = { users: outside ? [] : Array.from(split.userIds), items: Array.from(split.itemIds) };
   const rated = ratedLists(data, split);
 
   const files: Partial<Record<Exclude<BundleFileKey, "manifest">, Uint8Array | string>> = {
@@ -152,7 +157,7 @@ export async function exportBundle(metrics: MetricsFile, data: Dataset, split: S
   // a history-ranked graph scores each known user's train positives: the history it was evaluated on
   if (recsTakesHistory(recs)) files.history = encodeRated(users, items, split.train.indptr, split.train.indices);
   else if (metrics.foldin) files.foldin = readTrainedGraph(dir, BUNDLE_FILES.foldin, metrics.model);
-  if (perUser === "r2") {
+  if (outside) {
     files.users = encodeUserRecords(split.userIds, rated, recsTakesHistory(recs) ? split.train : null);
     const popularity = new Uint32Array(items);
     for (const i of rated.indices) popularity[i]++;
@@ -202,7 +207,7 @@ export async function exportBundle(metrics: MetricsFile, data: Dataset, split: S
     valid: served.valid,
     ...(served.sampleUsers ? { metrics_users: served.sampleUsers } : {}),
     recs,
-    ...(perUser === "r2" ? { per_user: perUser, max_user_id: split.userIds.reduce((m, id) => Math.max(m, id), 0) } : {}),
+    ...(outside ? { per_user: perUser, max_user_id: split.userIds.reduce((m, id) => Math.max(m, id), 0) } : {}),
     users,
     items,
     dim: emb?.dim ?? 0,

@@ -7,6 +7,7 @@
 // Portable (web-standard APIs only): Node publishes through it, and the Worker tests seed
 // their bucket through it.
 import { BUNDLE_FILES, type CurrentPointer, type Manifest, R2_POINTER, r2Key } from "../contract/artifacts.ts";
+import { type SnapshotRows, pruneStatement, snapshotStatements } from "./snapshot-sql.ts";
 
 /** A bundle in memory: its manifest and every file's bytes by file name (manifest.json included). */
 export interface Bundle {
@@ -28,6 +29,40 @@ export interface R2Target {
   /** Stored size in bytes, or null when the object does not exist. */
   size(key: string): Promise<number | null>;
   close(): Promise<void>;
+  /** The D1 database beside the bucket, for bundles whose per-user data lives there (per_user "d1"). */
+  snapshots?: SnapshotTarget;
+}
+
+/** Where a per_user "d1" bundle's snapshot rows are written: the Worker's D1 database. */
+export interface SnapshotTarget {
+  describe: string;
+  /** Runs the statements in order, each on its own (every one is all-or-nothing); rejects at the first that fails. */
+  execute(statements: Iterable<string>): Promise<void>;
+}
+
+/** The part of the Workers D1 binding API loading snapshots uses. */
+export interface D1Like {
+  prepare(sql: string): unknown;
+  batch(statements: never[]): Promise<unknown>;
+}
+
+/** A SnapshotTarget over a D1 binding: statements go in batches (one round trip each). */
+export function d1SnapshotTarget(db: D1Like, describe: string, perBatch = 16): SnapshotTarget {
+  return {
+    describe,
+    async execute(statements) {
+      let batch: string[] = [];
+      const flush = async (): Promise<void> => {
+        if (batch.length > 0) await db.batch(batch.map((sql) => db.prepare(sql)) as never[]);
+        batch = [];
+      };
+      for (const sql of statements) {
+        batch.push(sql);
+        if (batch.length === perBatch) await flush();
+      }
+      await flush();
+    },
+  };
 }
 
 /** The part of the Workers R2 binding API publishing uses (wrangler's platform proxy, workerd). */
@@ -120,6 +155,10 @@ export interface PublishResult {
 export async function publishBundle(bundle: Bundle, target: R2Target, opts: { log?: (line: string) => void; force?: boolean } = {}): Promise<PublishResult> {
   const log = opts.log ?? (() => {});
   const { manifest } = bundle;
+  const inD1 = manifest.per_user === "d1";
+  if (inD1 && !target.snapshots) {
+    throw new Error(`${manifest.version} keeps its per-user data in D1, and ${target.describe} has no D1 database to load it into; nothing was uploaded`);
+  }
   const files = await checkedFiles(bundle);
   const current = await readPointer(target);
   if (current?.pointer.version === manifest.version) {
@@ -143,6 +182,14 @@ export async function publishBundle(bundle: Bundle, target: R2Target, opts: { lo
       throw new Error(`${key}: R2 holds ${stored ?? "nothing"}, expected ${f.bytes.byteLength} bytes; ${R2_POINTER} was not changed`);
     }
   }
+  if (inD1 && target.snapshots) {
+    // the rows are in place before the pointer names the version: no request meets it without them
+    const counts: SnapshotRows = { users: 0, rows: 0, bytes: 0 };
+    const started = performance.now();
+    log(`loading ${manifest.version}'s per-user data into ${target.snapshots.describe}`);
+    await target.snapshots.execute(snapshotStatements(manifest, bundle.files, counts));
+    log(`loaded ${counts.users} users' snapshots (${counts.rows} rows, ${counts.bytes} bytes) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  }
   const pointer: CurrentPointer = {
     version: manifest.version,
     manifest: r2Key(manifest.version, BUNDLE_FILES.manifest),
@@ -156,5 +203,21 @@ export async function publishBundle(bundle: Bundle, target: R2Target, opts: { lo
   }
   if ((await target.size(R2_POINTER)) !== body.byteLength) throw new Error(`${R2_POINTER} could not be verified after upload`);
   log(`${R2_POINTER} -> ${manifest.version}`);
+  if (inD1 && target.snapshots) await pruneSnapshots(target.snapshots, [manifest.version, current?.pointer.version ?? ""], log);
   return { pointer, changed: true };
+}
+
+/**
+ * Drops the snapshot rows of every version but the served one and the one before it (isolates
+ * that have not refreshed yet still serve it). The new version is served either way: a failure
+ * here is reported, not thrown.
+ */
+async function pruneSnapshots(snapshots: SnapshotTarget, keep: string[], log: (line: string) => void): Promise<void> {
+  try {
+    await snapshots.execute([pruneStatement(keep.filter((v) => /^[A-Za-z0-9._-]{1,200}$/.test(v)))]);
+  } catch (err) {
+    log(
+      `could not drop older versions' snapshot rows from ${snapshots.describe} (${(err as Error).message}); they only take space: the next publish tries again`,
+    );
+  }
 }

@@ -5,21 +5,53 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { type R2BucketLike, type R2Target, bindingTarget } from "./publish.ts";
+import { closeSync, openSync, writeSync } from "node:fs";
+import { type D1Like, type R2BucketLike, type R2Target, type SnapshotTarget, bindingTarget, d1SnapshotTarget } from "./publish.ts";
 
 const run = promisify(execFile);
 
 /** Keeps wrangler from calling out (metrics, cf fetch) when it only works on local state. */
 export const OFFLINE_WRANGLER_ENV = { CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" };
 
+/**
+ * The local bucket and, beside it, the local D1 (binding DB) for bundles whose per-user data
+ * lives there; the D1 must be migrated first (`wrangler d1 migrations apply DB --local`).
+ */
 export async function localTarget(binding = "MODELS", persistTo?: string): Promise<R2Target> {
   Object.assign(process.env, OFFLINE_WRANGLER_ENV);
   const { getPlatformProxy } = await import("wrangler");
   // `wrangler dev --persist-to X` keeps its state in X/v3; the proxy takes that folder itself
-  const proxy = await getPlatformProxy<Record<string, R2BucketLike>>({ persist: persistTo ? { path: join(persistTo, "v3") } : true, remoteBindings: false });
-  const bucket = proxy.env[binding];
+  const proxy = await getPlatformProxy<Record<string, unknown>>({ persist: persistTo ? { path: join(persistTo, "v3") } : true, remoteBindings: false });
+  const bucket = proxy.env[binding] as R2BucketLike | undefined;
   if (!bucket) throw new Error(`wrangler.toml has no R2 binding named ${binding}`);
-  return bindingTarget(bucket, `local R2 (${binding}, .wrangler/state)`, () => proxy.dispose());
+  const target = bindingTarget(bucket, `local R2 (${binding}, .wrangler/state)`, () => proxy.dispose());
+  const db = proxy.env.DB as D1Like | undefined;
+  return db ? { ...target, snapshots: d1SnapshotTarget(db, "the local D1 (DB, .wrangler/state)") } : target;
+}
+
+/**
+ * The real D1 database named in wrangler.toml, through `wrangler d1 execute --remote --file`:
+ * the statements are written to a file first (D1 imports it as a whole).
+ */
+export function remoteSnapshotTarget(databaseName: string): SnapshotTarget {
+  return {
+    describe: `D1 database ${databaseName} (remote)`,
+    async execute(statements) {
+      const scratch = mkdtempSync(join(tmpdir(), "edgerec-d1-"));
+      const file = join(scratch, "snapshots.sql");
+      try {
+        const fd = openSync(file, "w");
+        try {
+          for (const sql of statements) writeSync(fd, `${sql};\n`);
+        } finally {
+          closeSync(fd);
+        }
+        await run("npx", ["wrangler", "d1", "execute", databaseName, "--remote", "--file", file, "--yes"], { maxBuffer: 64 * 1024 * 1024 });
+      } finally {
+        rmSync(scratch, { recursive: true, force: true });
+      }
+    },
+  };
 }
 
 /**

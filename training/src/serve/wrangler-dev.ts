@@ -18,6 +18,8 @@ export interface DevOptions {
   vars?: Record<string, string>;
   /** Local state (R2, D1) in this folder instead of .wrangler/state. */
   persistTo?: string;
+  /** A wrangler.toml other than the project's (a bench Worker). */
+  config?: string;
   /** Port of the Worker's inspector (wrangler dev's default is 9229). */
   inspectorPort?: number;
   /**
@@ -33,6 +35,7 @@ const NO_ROUTE = "/__edgerec_ready_check";
 export async function startWranglerDev(port = 8787, opts: DevOptions = {}): Promise<DevServer> {
   const vars = Object.entries(opts.vars ?? {}).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
   if (opts.persistTo) vars.push("--persist-to", opts.persistTo);
+  if (opts.config) vars.push("--config", opts.config);
   if (opts.inspectorPort) vars.push("--inspector-port", String(opts.inspectorPort));
   const started = performance.now();
   const child = spawn("npx", ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(port), "--log-level", opts.quiet ? "error" : "info", ...vars], {

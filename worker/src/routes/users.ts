@@ -4,10 +4,10 @@ import { Hono } from "hono";
 import { tokenRequired } from "../auth.ts";
 import { limitBody } from "../body-limit.ts";
 import type { AppEnv } from "../env.ts";
-import { ApiError } from "../errors.ts";
-import { type LiveRating, deleteRating, deleteUser, liveRatings, putRatings } from "../live-store.ts";
+import { deleteRating, deleteUser, liveRatings, putRatings } from "../live-store.ts";
 import { rankUser, recommendationList } from "../recommendations.ts";
 import { cache, withModel } from "../middleware.ts";
+import { readUser } from "../user-read.ts";
 import { kQuery, ratingsBody, userMovieParams, userParam } from "../validation.ts";
 
 export const users = new Hono<AppEnv>()
@@ -16,15 +16,10 @@ export const users = new Hono<AppEnv>()
     const { userId } = c.req.valid("param");
     const { k } = c.req.valid("query");
     const model = c.var.model;
-    let live: LiveRating[] | null = null;
-    try {
-      live = await liveRatings(c.env.DB, userId);
-    } catch (err) {
-      if (!(err instanceof ApiError)) throw err;
-      // D1 is down: known users still get recommendations from the snapshot
-      c.header("x-live-history", "unavailable");
-    }
-    const ranked = await rankUser(model, userId, live, k);
+    const { user, live } = await readUser(model, c.env.DB, userId);
+    // D1 is down but the snapshot is elsewhere: known users still get recommendations from it
+    if (live === null) c.header("x-live-history", "unavailable");
+    const ranked = await rankUser(model, userId, user, live, k);
     return c.json({ user: userId, model: model.version, k, source: ranked.source, recommendations: await recommendationList(model, ranked) });
   })
   .post("/:id/ratings", tokenRequired, userParam, limitBody, withModel, cache("no-store"), ratingsBody, async (c) => {

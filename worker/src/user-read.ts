@@ -1,0 +1,34 @@
+// What a known-user recommendation reads before it ranks: the user's snapshot (memory, R2 or D1,
+// as the bundle says) and the user's live ratings (D1). They are independent, so the request
+// waits for the slower read, not for both in turn; with the snapshot in D1 both travel in one
+// batch, one round trip.
+import { ApiError } from "./errors.ts";
+import { type LiveRating, liveRatings, liveRatingsWith } from "./live-store.ts";
+import type { LoadedModel } from "./model-store.ts";
+import { type UserSnapshot, isD1Store } from "./user-store.ts";
+
+export interface UserReads {
+  /** Null: the model was not trained on this user. */
+  user: UserSnapshot | null;
+  /** Null: the live store could not be read (the snapshot came from elsewhere, so known users are still served). */
+  live: LiveRating[] | null;
+}
+
+export async function readUser(model: LoadedModel, db: D1Database, userId: number): Promise<UserReads> {
+  const users = model.users;
+  if (isD1Store(users)) {
+    if (!Number.isSafeInteger(userId) || userId < 0) return { user: null, live: await liveRatings(db, userId) };
+    // D1 down means neither read is possible: the request fails as the live store's would
+    // the store's statements are the model's env.DB's, the binding this request was given
+    const [live, rows] = await liveRatingsWith(db, userId, users.query(userId) as D1PreparedStatement);
+    return { user: users.fromRows(rows), live };
+  }
+  const [live, user] = await Promise.all([
+    liveRatings(db, userId).catch((err: unknown): null => {
+      if (!(err instanceof ApiError)) throw err;
+      return null;
+    }),
+    users.get(userId),
+  ]);
+  return { user, live };
+}
