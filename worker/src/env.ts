@@ -1,4 +1,5 @@
 // The Worker's bindings (wrangler.toml) and the variables every handler sees.
+import type { TimingVariables } from "hono/timing";
 import type { LoadedModel, ModelStore } from "./model-store.ts";
 export interface Env {
   /** R2 bucket holding models/<version>/... and models/current.json. */
@@ -23,4 +24,5 @@ export interface Env {
   MODEL_SWAP?: string;
 }
 
-export type AppEnv = { Bindings: Env; Variables: { model: LoadedModel; store: ModelStore } };
+// metric: the Server-Timing of routes that report it (hono/timing)
+export type AppEnv = { Bindings: Env; Variables: { model: LoadedModel; store: ModelStore } & TimingVariables };

@@ -1,6 +1,7 @@
 // Per-user routes: recommendations (GET /users/:id/recs), and the live ratings in D1
 // (POST/GET /users/:id/ratings, DELETE /users/:id/ratings/:movieId, DELETE /users/:id).
 import { Hono } from "hono";
+import { endTime, startTime, timing } from "hono/timing";
 import { tokenRequired } from "../auth.ts";
 import { limitBody } from "../body-limit.ts";
 import type { AppEnv } from "../env.ts";
@@ -12,15 +13,23 @@ import { kQuery, ratingsBody, userMovieParams, userParam } from "../validation.t
 
 export const users = new Hono<AppEnv>()
   // per-user answers change with every rating the user posts: never reused
-  .get("/:id/recs", userParam, kQuery, withModel, cache("private, no-store"), async (c) => {
+  // Server-Timing says where a request's time went: reading the user, ranking, the reasons
+  .get("/:id/recs", timing({ totalDescription: "recommendation" }), userParam, kQuery, withModel, cache("private, no-store"), async (c) => {
     const { userId } = c.req.valid("param");
     const { k } = c.req.valid("query");
     const model = c.var.model;
+    startTime(c, "read", "user's snapshot and live ratings");
     const { user, live } = await readUser(model, c.env.DB, userId);
+    endTime(c, "read");
     // D1 is down but the snapshot is elsewhere: known users still get recommendations from it
     if (live === null) c.header("x-live-history", "unavailable");
+    startTime(c, "rank", "top k over every movie");
     const ranked = await rankUser(model, userId, user, live, k);
-    return c.json({ user: userId, model: model.version, k, source: ranked.source, recommendations: await recommendationList(model, ranked) });
+    endTime(c, "rank");
+    startTime(c, "reasons", "because and movie metadata");
+    const recommendations = await recommendationList(model, ranked);
+    endTime(c, "reasons");
+    return c.json({ user: userId, model: model.version, k, source: ranked.source, recommendations });
   })
   .post("/:id/ratings", tokenRequired, userParam, limitBody, withModel, cache("no-store"), ratingsBody, async (c) => {
     const { userId } = c.req.valid("param");
