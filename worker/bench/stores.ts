@@ -173,10 +173,7 @@ await runCli(async () => {
   }
 
   const gb = (bytes: number): number => bytes / 1e9;
-  const r2Bytes = [BUNDLE_FILES.users, BUNDLE_FILES.rated, BUNDLE_FILES.history].reduce(
-    (s, f) => s + (manifest.files[f as keyof Manifest["files"]]?.bytes ?? 0),
-    0,
-  );
+  const r2Bytes = (["users", "rated", "history"] as const).reduce((s, k) => s + (manifest.files[k]?.bytes ?? 0), 0);
   const price = {
     // per publication: what loading costs; per million recommendations: the reads each makes
     r2: {
