@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
 import { Command } from "commander";
-import { BUNDLE_FILES, type Manifest, USER_RECORD, decodeRated, decodeUserRecord, r2Key, userRecordOffset } from "../../training/src/contract/artifacts.ts";
+import { BUNDLE_FILES, USER_RECORD, decodeRated, decodeUserRecord, r2Key, userRecordOffset } from "../../training/src/contract/artifacts.ts";
 import { integer, runCli } from "../../training/src/cli/options.ts";
 import { type D1Like, d1SnapshotTarget } from "../../training/src/publish/publish.ts";
 import { readBundle } from "../../training/src/publish/read-bundle.ts";
