@@ -9,7 +9,7 @@ import { DatabaseSync } from "node:sqlite";
 import { describe, expect, it } from "vitest";
 import { BUNDLE_FILES, type Manifest, R2_POINTER, decodeRated, encodeRated, encodeUserRecords } from "../src/contract/artifacts.ts";
 import { SNAPSHOT_PART_BYTES, SNAPSHOT_SELECT, decodeSnapshot, encodeSnapshot, joinSnapshotParts } from "../src/contract/user-snapshots.ts";
-import { type Bundle, type R2BucketLike, type SnapshotTarget, bindingTarget, publishBundle } from "../src/publish/publish.ts";
+import { type Bundle, type R2BucketLike, type SnapshotTarget, bindingTarget, d1SnapshotTarget, publishBundle } from "../src/publish/publish.ts";
 import { pruneStatement, snapshotStatements, versionLiteral } from "../src/publish/snapshot-sql.ts";
 import { Rng } from "../src/util/rng.ts";
 
@@ -170,5 +170,39 @@ describe("publishing a per_user d1 bundle", () => {
     // each load (then each prune) saw the previous version still served
     expect(pointerWhenLoaded).toEqual([null, "mf-1", "mf-1", "mf-2", "mf-2", "mf-3"]);
     expect(db.prepare("SELECT DISTINCT version FROM snapshots ORDER BY version").all()).toEqual([{ version: "mf-2" }, { version: "mf-3" }]);
+  });
+});
+
+describe("the D1 snapshot target", () => {
+  /** A D1 binding whose first `lockedTimes` batches fail with `message`. */
+  function flakyDb(lockedTimes: number, message: string) {
+    const done: string[][] = [];
+    let calls = 0;
+    return {
+      done,
+      calls: () => calls,
+      db: {
+        prepare: (sql: string) => sql,
+        batch: async (statements: never[]) => {
+          calls++;
+          if (calls <= lockedTimes) throw new Error(message);
+          done.push(statements as unknown as string[]);
+          return [];
+        },
+      },
+    };
+  }
+
+  it("sends the statements in batches, and tries a batch again while the local SQLite file is locked", async () => {
+    const flaky = flakyDb(2, "D1_ERROR: database is locked: SQLITE_BUSY");
+    await d1SnapshotTarget(flaky.db, "flaky", 2).execute(["a", "b", "c"]);
+    expect(flaky.done).toEqual([["a", "b"], ["c"]]);
+    expect(flaky.calls()).toBe(4);
+  });
+
+  it("does not retry any other failure", async () => {
+    const broken = flakyDb(1, "D1_ERROR: no such table: snapshots");
+    await expect(d1SnapshotTarget(broken.db, "broken").execute(["a"])).rejects.toThrow(/no such table/);
+    expect(broken.calls()).toBe(1);
   });
 });

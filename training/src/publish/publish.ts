@@ -46,6 +46,25 @@ export interface D1Like {
   batch(statements: never[]): Promise<unknown>;
 }
 
+/**
+ * The local D1 is a SQLite file that `wrangler dev` may have open too (live ratings written
+ * meanwhile): a batch that finds it locked is tried again, which is safe because a batch is one
+ * transaction.
+ */
+const LOCKED = /SQLITE_BUSY|database is locked/;
+
+async function batchWithRetry(db: D1Like, statements: string[], tries = 8): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await db.batch(statements.map((sql) => db.prepare(sql)) as never[]);
+      return;
+    } catch (err) {
+      if (attempt >= tries || !LOCKED.test(String((err as Error).message))) throw err;
+      await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+    }
+  }
+}
+
 /** A SnapshotTarget over a D1 binding: statements go in batches (one round trip each). */
 export function d1SnapshotTarget(db: D1Like, describe: string, perBatch = 16): SnapshotTarget {
   return {
@@ -53,7 +72,7 @@ export function d1SnapshotTarget(db: D1Like, describe: string, perBatch = 16): S
     async execute(statements) {
       let batch: string[] = [];
       const flush = async (): Promise<void> => {
-        if (batch.length > 0) await db.batch(batch.map((sql) => db.prepare(sql)) as never[]);
+        if (batch.length > 0) await batchWithRetry(db, batch);
         batch = [];
       };
       for (const sql of statements) {
