@@ -24,11 +24,26 @@ function storeUnavailable(err: unknown): ApiError {
   return new ApiError(503, "live_store_unavailable", "the live ratings store (D1) is not available right now; try again shortly");
 }
 
+/**
+ * Failures worth another try: D1 reports an overload or a reset connection (Cloudflare's docs
+ * advise retrying), or the local SQLite file is locked by another process (`npm run publish
+ * -- --local` loading a large bundle's snapshots while `wrangler dev` serves). Every statement
+ * here may run twice: reads, an upsert, deletes.
+ */
+const TRANSIENT = /SQLITE_BUSY|database is locked|Network connection lost|overloaded|reset because its code was updated/i;
+const RETRY_DELAYS_MS = [25, 75, 200];
+
 async function guarded<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (err) {
-    throw storeUnavailable(err);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await work();
+    } catch (err) {
+      if (attempt < RETRY_DELAYS_MS.length && TRANSIENT.test(String((err as Error)?.message))) {
+        await new Promise((r) => setTimeout(r, RETRY_DELAYS_MS[attempt]));
+        continue;
+      }
+      throw storeUnavailable(err);
+    }
   }
 }
 

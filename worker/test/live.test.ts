@@ -296,6 +296,31 @@ describe("live ratings in D1", () => {
     expect((await post("/recs", { history: [{ movieId: movies[0] }], pad: "x".repeat(1024 * 1024) })).status).toBe(413);
   });
 
+  it("tries D1 again when it reports a transient failure (a locked local file), and answers as usual", async () => {
+    let failures = 2;
+    const attempts: string[] = [];
+    const flaky = new Proxy(env.DB, {
+      get(target, prop) {
+        if (prop === "prepare")
+          return (sql: string) => {
+            attempts.push(sql.slice(0, 6));
+            if (failures-- > 0) throw new Error("D1_ERROR: database is locked: SQLITE_BUSY");
+            return target.prepare(sql);
+          };
+        const value = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const user = data.users[3];
+    const res = await call(`/users/${user}/recs`, { headers: auth }, { ...secured, DB: flaky });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-live-history")).toBeNull();
+    expect(attempts).toEqual(["SELECT", "SELECT", "SELECT"]);
+    failures = 2;
+    const write = await post(`/users/${user}/ratings`, { ratings: [{ movieId: movies[0], rating: 5 }] }, { ...secured, DB: flaky });
+    expect(write.status).toBe(200);
+  });
+
   it("degrades to the snapshot when D1 is unavailable, and refuses writes with 503", async () => {
     const broken = {
       prepare: () => {
