@@ -195,7 +195,7 @@ describe("the D1 snapshot target", () => {
 
   it("sends the statements in batches, and tries a batch again while the local SQLite file is locked", async () => {
     const flaky = flakyDb(2, "D1_ERROR: database is locked: SQLITE_BUSY");
-    await d1SnapshotTarget(flaky.db, "flaky", 2).execute(["a", "b", "c"]);
+    await d1SnapshotTarget(flaky.db, "flaky", { perBatch: 2 }).execute(["a", "b", "c"]);
     expect(flaky.done).toEqual([["a", "b"], ["c"]]);
     expect(flaky.calls()).toBe(4);
   });

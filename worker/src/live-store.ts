@@ -25,13 +25,16 @@ function storeUnavailable(err: unknown): ApiError {
 }
 
 /**
- * Failures worth another try: D1 reports an overload or a reset connection (Cloudflare's docs
- * advise retrying), or the local SQLite file is locked by another process (`npm run publish
- * -- --local` loading a large bundle's snapshots while `wrangler dev` serves). Every statement
- * here may run twice: reads, an upsert, deletes.
+ * Failures worth another try: the ones Cloudflare's D1 docs list as retryable (a lost connection,
+ * a reset object), and the local D1's when another process holds its SQLite file (`npm run
+ * publish -- --local` loading a large bundle's snapshots while `wrangler dev` serves: "database
+ * is locked", "Failed to get session commit token"). Every statement here may run twice: reads,
+ * an upsert, deletes.
  */
-const TRANSIENT = /SQLITE_BUSY|database is locked|Network connection lost|overloaded|reset because its code was updated/i;
-const RETRY_DELAYS_MS = [25, 75, 200];
+const TRANSIENT =
+  /Network connection lost|storage caused object to be reset|reset because its code was updated|SQLITE_BUSY|database is locked|Failed to get session commit token/i;
+/** Exponential backoff, each wait jittered by +-50% so retries do not collide again. */
+const RETRY_DELAYS_MS = [20, 60, 150, 400];
 
 async function guarded<T>(work: () => Promise<T>): Promise<T> {
   for (let attempt = 0; ; attempt++) {
@@ -39,7 +42,7 @@ async function guarded<T>(work: () => Promise<T>): Promise<T> {
       return await work();
     } catch (err) {
       if (attempt < RETRY_DELAYS_MS.length && TRANSIENT.test(String((err as Error)?.message))) {
-        await new Promise((r) => setTimeout(r, RETRY_DELAYS_MS[attempt]));
+        await new Promise((r) => setTimeout(r, RETRY_DELAYS_MS[attempt] * (0.5 + Math.random())));
         continue;
       }
       throw storeUnavailable(err);

@@ -2,7 +2,7 @@
 // bundle's rows into D1) the way `npm run publish` does (files first, models/current.json
 // last), and call the app.
 import { env } from "cloudflare:test";
-import { inject } from "vitest";
+import { expect, inject } from "vitest";
 import {
   BUNDLE_FILES,
   type CurrentPointer,
@@ -55,4 +55,30 @@ export function fixtureData(b: FixtureBundle): { rated: RatedCsr; movies: MovieM
     users: ids.users,
     items: ids.items,
   };
+}
+
+/**
+ * Publishes `reference`, records its answers for a sample of known users, publishes `other` (the
+ * same model with its per-user data elsewhere) to a fresh store, and expects the same answers.
+ */
+export async function expectSameAnswers(
+  call: (path: string) => Promise<Response>,
+  freshStore: () => void,
+  reference: FixtureBundle,
+  other: FixtureBundle,
+): Promise<void> {
+  const users = fixtureData(reference).users;
+  const sample = [0, 3, 17, 42, 99, users.length - 1].map((u) => users[u]);
+  type Recs = { recommendations: { movieId: number; score: number }[] };
+  await publish(env.MODELS, reference);
+  const expected = await Promise.all(sample.map(async (id) => (await (await call(`/users/${id}/recs?k=7`)).json<Recs>()).recommendations));
+  await publish(env.MODELS, other);
+  freshStore();
+  for (const [n, id] of sample.entries()) {
+    const res = await call(`/users/${id}/recs?k=7`);
+    expect(res.status).toBe(200);
+    const got = (await res.json<Recs>()).recommendations;
+    expect(got.map((r) => r.movieId)).toEqual(expected[n].map((r) => r.movieId));
+    for (const [i, r] of got.entries()) expect(r.score).toBeCloseTo(expected[n][i].score, 5);
+  }
 }

@@ -65,8 +65,13 @@ async function batchWithRetry(db: D1Like, statements: string[], tries = 8): Prom
   }
 }
 
-/** A SnapshotTarget over a D1 binding: statements go in batches (one round trip each). */
-export function d1SnapshotTarget(db: D1Like, describe: string, perBatch = 16): SnapshotTarget {
+/**
+ * A SnapshotTarget over a D1 binding: statements go in batches (one round trip and one
+ * transaction each). `pauseMs` between batches leaves the database to other writers and readers
+ * (the local D1's SQLite file is shared with a running `wrangler dev`).
+ */
+export function d1SnapshotTarget(db: D1Like, describe: string, opts: { perBatch?: number; pauseMs?: number } = {}): SnapshotTarget {
+  const perBatch = opts.perBatch ?? 16;
   return {
     describe,
     async execute(statements) {
@@ -74,6 +79,7 @@ export function d1SnapshotTarget(db: D1Like, describe: string, perBatch = 16): S
       const flush = async (): Promise<void> => {
         if (batch.length > 0) await batchWithRetry(db, batch);
         batch = [];
+        if (opts.pauseMs) await new Promise((r) => setTimeout(r, opts.pauseMs));
       };
       for (const sql of statements) {
         batch.push(sql);
