@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import { describe, expect, it } from "vitest";
 import { BUNDLE_FILES, type Manifest, R2_POINTER, decodeRated, encodeRated, encodeUserRecords } from "../src/contract/artifacts.ts";
-import { SNAPSHOT_PART_BYTES, SNAPSHOT_SELECT, decodeSnapshot, encodeSnapshot, joinSnapshotParts } from "../src/contract/user-snapshots.ts";
+import { SNAPSHOT_PART_BYTES, SNAPSHOT_SELECT, VERSION_GONE_PART, decodeSnapshot, encodeSnapshot, joinSnapshotParts } from "../src/contract/user-snapshots.ts";
 import { type Bundle, type R2BucketLike, type SnapshotTarget, bindingTarget, d1SnapshotTarget, publishBundle } from "../src/publish/publish.ts";
 import { pruneStatement, snapshotStatements, versionLiteral } from "../src/publish/snapshot-sql.ts";
 import { Rng } from "../src/util/rng.ts";
@@ -67,9 +67,9 @@ function sqliteTarget(db: DatabaseSync, log: string[] = []): SnapshotTarget {
 }
 
 function readBack(db: DatabaseSync, version: string, id: number, items: number) {
-  const select = db.prepare(SNAPSHOT_SELECT.replace("?1", "?").replace("?2", "?"));
-  const parts = select.all(version, id) as { data: Uint8Array }[];
+  const parts = db.prepare(SNAPSHOT_SELECT).all(version, id) as { part: number; data: Uint8Array }[];
   if (parts.length === 0) return null;
+  if (parts[0].part === VERSION_GONE_PART) return "version gone" as const;
   return { parts: parts.length, ...decodeSnapshot(joinSnapshotParts(parts.map((p) => p.data.slice().buffer as ArrayBuffer)), items) };
 }
 
@@ -87,13 +87,16 @@ describe("snapshot statements", () => {
     const rated = decodeRated(b.files.get(BUNDLE_FILES.rated)!.slice().buffer as ArrayBuffer);
     const history = decodeRated(b.files.get(BUNDLE_FILES.history)!.slice().buffer as ArrayBuffer);
     [3, 10, 11, 20, 21, 40].forEach((id, u) => {
-      const got = readBack(db, "mf-1", id, b.manifest.items)!;
+      const got = readBack(db, "mf-1", id, b.manifest.items);
+      if (got === null || got === "version gone") throw new Error(`user ${id} was not read back`);
       expect(got.index).toBe(u);
       expect(Array.from(got.rated)).toEqual(Array.from(rated.indices.subarray(rated.indptr[u], rated.indptr[u + 1])));
       expect(Array.from(got.history)).toEqual(Array.from(history.indices.subarray(history.indptr[u], history.indptr[u + 1])));
       if (id === 10) expect(got.parts).toBe(Math.ceil((12 + 45_000 * 4) / SNAPSHOT_PART_BYTES));
     });
+    // an id that is no user's: no rows; a version that is not there: the marker row
     expect(readBack(db, "mf-1", 4, b.manifest.items)).toBeNull();
+    expect(readBack(db, "mf-0", 3, b.manifest.items)).toBe("version gone");
     expect(counts.users).toBe(6);
     expect(counts.rows).toBe((db.prepare("SELECT count(*) AS n FROM snapshots").get() as { n: number }).n);
     // several users share a statement: far fewer statements than rows

@@ -15,7 +15,7 @@ import {
   ratedRowRange,
   userRecordOffset,
 } from "../../training/src/contract/artifacts.ts";
-import { SNAPSHOT_SELECT, decodeSnapshot, joinSnapshotParts } from "../../training/src/contract/user-snapshots.ts";
+import { SNAPSHOT_SELECT, VERSION_GONE_PART, decodeSnapshot, joinSnapshotParts } from "../../training/src/contract/user-snapshots.ts";
 import { ApiError } from "./errors.ts";
 
 export interface UserSnapshot {
@@ -117,6 +117,13 @@ export function d1Users(db: SnapshotDb, manifest: Manifest, hasHistory: boolean)
   const query = (userId: number): SnapshotStatement => db.prepare(SNAPSHOT_SELECT).bind(manifest.version, userId);
   const fromRows = (rows: readonly Record<string, unknown>[]): UserSnapshot | null => {
     if (rows.length === 0) return null;
+    if (rows.length === 1 && Number(rows[0].part) === VERSION_GONE_PART) {
+      throw new ApiError(
+        503,
+        "model_unavailable",
+        `the per-user data of ${manifest.version} is no longer in D1 (newer versions were published since this Worker loaded it); it serves the newest version within MODEL_REFRESH_SECONDS`,
+      );
+    }
     let snapshot: ReturnType<typeof decodeSnapshot>;
     try {
       snapshot = decodeSnapshot(joinSnapshotParts(rows.map((r) => blobBytes(r.data))), manifest.items);

@@ -150,6 +150,15 @@ describe("per-user data in D1", () => {
     }
   });
 
+  it("answers 503, not 404, when the served version's rows were pruned by later publications", async () => {
+    await publish(env.MODELS, d1);
+    expect((await call(`/users/${data.users[1]}/recs`)).status).toBe(200);
+    await env.DB.prepare(`DELETE FROM ${SNAPSHOTS_TABLE} WHERE version = ?1`).bind(d1.version).run();
+    const res = await call(`/users/${data.users[1]}/recs`);
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ error: "model_unavailable", message: expect.stringMatching(/no longer in D1/) });
+  });
+
   it("answers 503 when D1 cannot be read: without it the snapshot cannot be read either", async () => {
     await publish(env.MODELS, d1);
     expect((await call("/health")).status).toBe(200);
