@@ -1,14 +1,25 @@
 // Cross-cutting work done once per request instead of in every handler: holding the served
 // model for the request's lifetime, and the cache headers.
+import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "./env.ts";
+
+/** The request's ExecutionContext; absent when the app is called without one (tests, app.request). */
+function executionContext(c: Context<AppEnv>): { waitUntil(work: Promise<unknown>): void } | undefined {
+  try {
+    return c.executionCtx;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Puts the served model on c.var.model and holds it until the response is made, so a hot swap
  * never releases a model a request is still using; sets x-model-version.
  */
 export const withModel = createMiddleware<AppEnv>(async (c, next) => {
-  const lease = await c.var.store.acquire(c.env);
+  const ctx = executionContext(c);
+  const lease = await c.var.store.acquire(c.env, ctx ? (work) => ctx.waitUntil(work) : undefined);
   c.set("model", lease.model);
   try {
     await next();

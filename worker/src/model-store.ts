@@ -58,10 +58,16 @@ export class ModelStore {
   /** Models whose ONNX sessions were released after a swap (observability and tests). */
   released = 0;
 
-  /** The model to answer with, held until the lease is released (see withModel). */
-  async acquire(env: Env): Promise<Lease> {
-    let model = await this.get(env);
-    while (this.disposed.has(model)) model = await this.get(env);
+  /**
+   * The model to answer with, held until the lease is released (see withModel). `waitUntil` is
+   * the request's ExecutionContext.waitUntil: a load this request starts is registered with it.
+   * Other requests wait on that load too, and a request's I/O is canceled when its client
+   * disconnects unless waitUntil holds it, so without it one impatient client would leave every
+   * waiting request hung (the runtime then answers them 500).
+   */
+  async acquire(env: Env, waitUntil?: (work: Promise<unknown>) => void): Promise<Lease> {
+    let model = await this.get(env, waitUntil);
+    while (this.disposed.has(model)) model = await this.get(env, waitUntil);
     this.users.set(model, (this.users.get(model) ?? 0) + 1);
     let done = false;
     return {
@@ -81,7 +87,7 @@ export class ModelStore {
   }
 
   /** The model to answer with: loads it on first use, refreshes it when the interval passed. */
-  private async get(env: Env): Promise<LoadedModel> {
+  private async get(env: Env, waitUntil?: (work: Promise<unknown>) => void): Promise<LoadedModel> {
     const refreshMs = 1000 * Number(env.MODEL_REFRESH_SECONDS ?? DEFAULT_REFRESH_SECONDS);
     if (this.current && Date.now() - this.checkedAt < refreshMs) return this.current;
     // a failed load is retried once per refresh interval, never once per request
@@ -91,6 +97,7 @@ export class ModelStore {
     this.pending = this.refresh(env, timeoutMs).finally(() => {
       this.pending = null;
     });
+    waitUntil?.(this.pending.catch(() => {}));
     return this.pending;
   }
 

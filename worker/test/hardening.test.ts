@@ -56,6 +56,24 @@ describe("hardening of the model store and the headers", () => {
     expect(store.released).toBe(2); // v2 was held by nobody: released at once
   });
 
+  it("hands a load to the starting request's waitUntil, so a disconnecting client cannot strand the requests waiting on it", async () => {
+    await publish(env.MODELS, v1);
+    const store = new ModelStore();
+    const e = envWith({ MODEL_REFRESH_SECONDS: "60" });
+    const registered: Promise<unknown>[] = [];
+    const waitUntil = (work: Promise<unknown>) => registered.push(work);
+    const [a, b] = await Promise.all([store.acquire(e, waitUntil), store.acquire(e, waitUntil)]);
+    // one load, shared by both requests, registered once; settled by the time they have the model
+    expect(registered).toHaveLength(1);
+    await expect(registered[0]).resolves.toBe(a.model);
+    expect(b.model).toBe(a.model);
+    // a cached model starts no load: nothing more to hold
+    (await store.acquire(e, waitUntil)).release();
+    expect(registered).toHaveLength(1);
+    a.release();
+    b.release();
+  });
+
   it("release-first swaps: requests wait while the old model drains, and it is released before the new one is built", async () => {
     await publish(env.MODELS, v1);
     const store = new ModelStore();
