@@ -10,7 +10,7 @@ import { SNAPSHOTS_TABLE } from "../../training/src/contract/user-snapshots.ts";
 import { createApp } from "../src/app.ts";
 import type { Env } from "../src/env.ts";
 import { ModelStore } from "../src/model-store.ts";
-import { bundles, bytesOf, expectSameAnswers, fixtureData, publish } from "./seed.ts";
+import { type BucketRead, bundles, bytesOf, expectSameAnswers, fixtureData, publish, recordingBucket } from "./seed.ts";
 
 interface RecsBody {
   source: string;
@@ -73,9 +73,11 @@ describe("per-user data in D1", () => {
   const call = (path: string, overrides: Partial<Env> = {}, init: RequestInit = {}): Promise<Response> =>
     Promise.resolve(app.request(path, init, { ...env, API_TOKEN: undefined, ...overrides } as Partial<Env>));
 
-  beforeEach(() => {
+  const freshStore = (): void => {
     app = createApp(new ModelStore());
-  });
+  };
+
+  beforeEach(freshStore);
 
   it("is exported with users.bin and popularity.bin, and ids.json without the users", () => {
     expect(manifest.per_user).toBe("d1");
@@ -93,41 +95,25 @@ describe("per-user data in D1", () => {
   });
 
   it("answers every known user as the same model with its per-user data in memory does", async () => {
-    await expectSameAnswers(
-      call,
-      () => {
-        app = createApp(new ModelStore());
-      },
-      inMemory,
-      d1,
-    );
+    await expectSameAnswers(call, freshStore, inMemory, d1);
   });
 
   it("loads without reading any per-user file, and reads a known user in one D1 batch and nothing from R2", async () => {
     await publish(env.MODELS, d1);
-    const reads: string[] = [];
-    const bucket = new Proxy(env.MODELS, {
-      get(target, prop) {
-        if (prop === "get" || prop === "head")
-          return (key: string, options?: R2GetOptions) => {
-            reads.push(key);
-            return prop === "get" ? target.get(key, options) : target.head(key);
-          };
-        const value = Reflect.get(target, prop);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
+    const reads: BucketRead[] = [];
+    const bucket = recordingBucket(reads);
     const calls: string[] = [];
     const db = recordingDb(calls);
     expect((await call("/health", { MODELS: bucket, DB: db })).status).toBe(200);
     const perUserFiles = [BUNDLE_FILES.users, BUNDLE_FILES.rated, BUNDLE_FILES.history].map((f) => r2Key(d1.version, f));
-    expect(reads.filter((k) => perUserFiles.includes(k))).toEqual([]);
+    // neither read nor checked by head: the per-user data is D1's
+    expect(reads.filter((r) => perUserFiles.includes(r.key))).toEqual([]);
     reads.length = 0;
     calls.length = 0;
     const res = await call(`/users/${data.users[5]}/recs`, { MODELS: bucket, DB: db });
     expect(res.status).toBe(200);
     expect(calls).toEqual(["batch of 2"]);
-    expect(reads.filter((k) => k !== "models/current.json")).toEqual([]);
+    expect(reads.filter((r) => r.key !== "models/current.json")).toEqual([]);
   });
 
   it("ranks a known user's live ratings at once: a movie rated live is no longer recommended", async () => {

@@ -82,3 +82,25 @@ export async function expectSameAnswers(
     for (const [i, r] of got.entries()) expect(r.score).toBeCloseTo(expected[n][i].score, 5);
   }
 }
+
+export interface BucketRead {
+  method: "get" | "head";
+  key: string;
+  ranged: boolean;
+}
+
+/** The R2 binding with every get and head recorded: the method, the key, and whether it was ranged. */
+export function recordingBucket(reads: BucketRead[]): R2Bucket {
+  return new Proxy(env.MODELS, {
+    get(target, prop) {
+      if (prop === "get" || prop === "head") {
+        return (key: string, options?: R2GetOptions) => {
+          reads.push({ method: prop, key, ranged: Boolean(options?.range) });
+          return prop === "get" ? target.get(key, options) : target.head(key);
+        };
+      }
+      const value = Reflect.get(target, prop);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
