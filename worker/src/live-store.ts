@@ -55,12 +55,8 @@ export function liveRatingsQuery(db: D1Database, user: number): D1PreparedStatem
   return db.prepare("SELECT movie_id, rating, rated_at FROM ratings WHERE user_id = ?1 ORDER BY rated_at DESC, movie_id").bind(user);
 }
 
-export function liveFromRows(rows: readonly Record<string, unknown>[]): LiveRating[] {
-  return (rows as unknown as readonly Row[]).map(toRating);
-}
-
 export function liveRatings(db: D1Database, user: number): Promise<LiveRating[]> {
-  return guarded(async () => liveFromRows((await liveRatingsQuery(db, user).all<Row>()).results as unknown as Record<string, unknown>[]));
+  return guarded(async () => (await liveRatingsQuery(db, user).all<Row>()).results.map(toRating));
 }
 
 /**
@@ -70,7 +66,7 @@ export function liveRatings(db: D1Database, user: number): Promise<LiveRating[]>
 export function liveRatingsWith(db: D1Database, user: number, other: D1PreparedStatement): Promise<[LiveRating[], Record<string, unknown>[]]> {
   return guarded(async () => {
     const [live, rows] = await db.batch<Record<string, unknown>>([liveRatingsQuery(db, user), other]);
-    return [liveFromRows(live.results), rows.results];
+    return [(live.results as unknown as Row[]).map(toRating), rows.results];
   });
 }
 

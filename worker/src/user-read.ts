@@ -17,9 +17,9 @@ export interface UserReads {
 export async function readUser(model: LoadedModel, db: D1Database, userId: number): Promise<UserReads> {
   const users = model.users;
   if (isD1Store(users)) {
-    if (!Number.isSafeInteger(userId) || userId < 0) return { user: null, live: await liveRatings(db, userId) };
-    // D1 down means neither read is possible: the request fails as the live store's would
-    // the store's statements are the model's env.DB's, the binding this request was given
+    // (userId is a positive integer: the route validated it.) D1 down means neither read is
+    // possible: the request fails as the live store's would. The store's statements are the
+    // model's env.DB's, the binding this request was given.
     const [live, rows] = await liveRatingsWith(db, userId, users.query(userId) as D1PreparedStatement);
     return { user: users.fromRows(rows), live };
   }

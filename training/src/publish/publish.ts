@@ -7,7 +7,7 @@
 // Portable (web-standard APIs only): Node publishes through it, and the Worker tests seed
 // their bucket through it.
 import { BUNDLE_FILES, type CurrentPointer, type Manifest, R2_POINTER, r2Key } from "../contract/artifacts.ts";
-import { type SnapshotRows, pruneStatement, snapshotStatements } from "./snapshot-sql.ts";
+import { type SnapshotRows, isSqlSafeVersion, pruneStatement, snapshotStatements } from "./snapshot-sql.ts";
 
 /** A bundle in memory: its manifest and every file's bytes by file name (manifest.json included). */
 export interface Bundle {
@@ -239,7 +239,8 @@ export async function publishBundle(bundle: Bundle, target: R2Target, opts: { lo
  */
 async function pruneSnapshots(snapshots: SnapshotTarget, keep: string[], log: (line: string) => void): Promise<void> {
   try {
-    await snapshots.execute([pruneStatement(keep.filter((v) => /^[A-Za-z0-9._-]{1,200}$/.test(v)))]);
+    // (an unreadable previous pointer leaves "" here: nothing to keep for it)
+    await snapshots.execute([pruneStatement(keep.filter(isSqlSafeVersion))]);
   } catch (err) {
     log(
       `could not drop older versions' snapshot rows from ${snapshots.describe} (${(err as Error).message}); they only take space: the next publish tries again`,

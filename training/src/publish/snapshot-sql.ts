@@ -19,8 +19,12 @@ function hex(bytes: Uint8Array): string {
 }
 
 /** A version id goes into the SQL as a literal: only the characters versionFor writes are allowed. */
+export function isSqlSafeVersion(version: string): boolean {
+  return /^[A-Za-z0-9._-]{1,200}$/.test(version);
+}
+
 export function versionLiteral(version: string): string {
-  if (!/^[A-Za-z0-9._-]{1,200}$/.test(version)) throw new Error(`version ${JSON.stringify(version)} has characters a D1 snapshot row cannot name it by`);
+  if (!isSqlSafeVersion(version)) throw new Error(`version ${JSON.stringify(version)} has characters a D1 snapshot row cannot name it by`);
   return `'${version}'`;
 }
 
