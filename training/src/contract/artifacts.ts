@@ -113,6 +113,14 @@ export const BUNDLE_FILES = {
   because: "because.onnx",
   /** Optional: top-K graph over a history instead of a user (see FOLDIN_GRAPH, Manifest.foldin). */
   foldin: "foldin.onnx",
+  /**
+   * Optional, with `candidates` (compact propagated fold-ins served from histories): the user
+   * vector a history folds into (see VECTOR_GRAPH). The Worker then ranks with its own int8
+   * kernel over candidates.bin instead of running model.onnx, which stays the portable graph.
+   */
+  vector: "vector.onnx",
+  /** Optional, with `vector`: the int8 item table with a scale per item (see encodeInt8Table). */
+  candidates: "candidates.bin",
   /** Every movie each user rated in the dataset (any rating), as a RatedCsr binary. */
   rated: "rated.bin",
   /** Optional (Manifest.recs takes a history): each user's train positives, the history model.onnx scores. */
@@ -129,7 +137,7 @@ export const BUNDLE_FILES = {
   manifest: "manifest.json",
 } as const;
 export type BundleFileKey = keyof typeof BUNDLE_FILES;
-export type OptionalBundleFile = "similar" | "because" | "foldin" | "history" | "users" | "popularity";
+export type OptionalBundleFile = "similar" | "because" | "foldin" | "vector" | "candidates" | "history" | "users" | "popularity";
 export type RequiredBundleFile = Exclude<BundleFileKey, OptionalBundleFile | "manifest">;
 
 /**
@@ -141,6 +149,15 @@ export const RECS_GRAPH = {
   inputs: { query: "user", history: "history", k: "k", exclude: "exclude" },
   outputs: { scores: "scores", items: "items" },
   initializers: { queries: "user_embedding", candidates: "item_embedding" },
+} as const;
+
+/**
+ * Inputs and outputs of vector.onnx: a history of item indices (no duplicates) -> the user's
+ * vector [1 x dim], built as model.onnx builds it; scored against candidates.bin.
+ */
+export const VECTOR_GRAPH = {
+  inputs: { history: "history" },
+  outputs: { vector: "user_vector" },
 } as const;
 
 /** Inputs and outputs of similar.onnx: item row, k, items to exclude -> best k items. */
@@ -348,4 +365,42 @@ export function decodeRated(bytes: ArrayBuffer): RatedCsr {
   const indptr = new Uint32Array(bytes, 20, users + 1);
   const indices = indexBytes === 2 ? new Uint16Array(bytes, head, nnz) : new Uint32Array(bytes, head, nnz);
   return { users, items, indptr, indices };
+}
+
+// candidates.bin: sixteen bytes (magic "I8T1", rows, dim, 0 as uint32 little-endian), then a
+// float32 scale per row, then the rows as int8, row-major: row j ~ values[j * dim ..] * scales[j].
+const INT8_TABLE_MAGIC = 0x31543849; // "I8T1"
+const INT8_TABLE_HEADER = 16;
+
+export interface Int8Table {
+  rows: number;
+  dim: number;
+  scales: Float32Array;
+  values: Int8Array;
+}
+
+export function encodeInt8Table(t: Int8Table): Uint8Array {
+  if (t.scales.length !== t.rows || t.values.length !== t.rows * t.dim)
+    throw new Error(`int8 table: ${t.rows} rows of ${t.dim} need ${t.rows} scales and ${t.rows * t.dim} values`);
+  const out = new Uint8Array(INT8_TABLE_HEADER + t.rows * 4 + t.rows * t.dim);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, INT8_TABLE_MAGIC, true);
+  view.setUint32(4, t.rows, true);
+  view.setUint32(8, t.dim, true);
+  for (let j = 0; j < t.rows; j++) view.setFloat32(INT8_TABLE_HEADER + j * 4, t.scales[j], true);
+  out.set(new Uint8Array(t.values.buffer, t.values.byteOffset, t.values.byteLength), INT8_TABLE_HEADER + t.rows * 4);
+  return out;
+}
+
+/** Reads candidates.bin; throws when the bytes are not such a table. */
+export function decodeInt8Table(buffer: ArrayBuffer): Int8Table {
+  const view = new DataView(buffer);
+  if (buffer.byteLength < INT8_TABLE_HEADER || view.getUint32(0, true) !== INT8_TABLE_MAGIC) throw new Error("not an int8 table (bad magic)");
+  const rows = view.getUint32(4, true);
+  const dim = view.getUint32(8, true);
+  if (buffer.byteLength !== INT8_TABLE_HEADER + rows * 4 + rows * dim) throw new Error(`int8 table of ${rows} x ${dim} has ${buffer.byteLength} bytes`);
+  // the scales are copied: the header leaves them 4-byte aligned, but the buffer need not be
+  const scales = new Float32Array(rows);
+  for (let j = 0; j < rows; j++) scales[j] = view.getFloat32(INT8_TABLE_HEADER + j * 4, true);
+  return { rows, dim, scales, values: new Int8Array(buffer, INT8_TABLE_HEADER + rows * 4, rows * dim) };
 }

@@ -104,6 +104,9 @@ function info(bytes: Uint8Array | string): BundleFileInfo {
   return { bytes: b.byteLength, sha256: createHash("sha256").update(b).digest("hex"), md5: createHash("md5").update(b).digest("hex") };
 }
 
+/** Files training wrote into the model's folder, which export reads and lists but does not rewrite. */
+const TRAINED_FILES: readonly string[] = ["model", "foldin", "vector", "candidates"];
+
 /** A unique version id: the model, the time to the millisecond, and a random suffix. */
 export function versionFor(model: string, date = new Date()): string {
   return `${model}-${date.toISOString().replace(/[-:.]/g, "")}-${randomBytes(3).toString("hex")}`;
@@ -157,6 +160,11 @@ export async function exportBundle(metrics: MetricsFile, data: Dataset, split: S
   // a history-ranked graph scores each known user's train positives: the history it was evaluated on
   if (recsTakesHistory(recs)) files.history = encodeRated(users, items, split.train.indptr, split.train.indices);
   else if (metrics.foldin) files.foldin = readTrainedGraph(dir, BUNDLE_FILES.foldin, metrics.model);
+  // the Worker's own int8 ranking (see writeKernelFiles): both files, or neither
+  if (existsSync(join(dir, BUNDLE_FILES.vector)) && existsSync(join(dir, BUNDLE_FILES.candidates))) {
+    files.vector = readTrainedGraph(dir, BUNDLE_FILES.vector, metrics.model);
+    files.candidates = readTrainedGraph(dir, BUNDLE_FILES.candidates, metrics.model);
+  }
   if (outside) {
     files.users = encodeUserRecords(split.userIds, rated, recsTakesHistory(recs) ? split.train : null);
     const popularity = new Uint32Array(items);
@@ -190,7 +198,7 @@ export async function exportBundle(metrics: MetricsFile, data: Dataset, split: S
 
   const fileInfo = {} as Manifest["files"];
   for (const [key, content] of Object.entries(files) as [Exclude<BundleFileKey, "manifest">, Uint8Array | string][]) {
-    if (key !== "model" && key !== "foldin") writeFileAtomic(join(dir, BUNDLE_FILES[key]), content);
+    if (!TRAINED_FILES.includes(key)) writeFileAtomic(join(dir, BUNDLE_FILES[key]), content);
     fileInfo[key] = info(content);
   }
   for (const key of ["similar", "because", "history", "users", "popularity"] as const) if (!files[key]) rmSync(join(dir, BUNDLE_FILES[key]), { force: true });

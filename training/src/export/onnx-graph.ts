@@ -3,7 +3,7 @@
 // candidate by dot product with the query's row, set the excluded ones to -inf, return the
 // top k (scores and indices, best first).
 import onnxProto from "onnx-proto";
-import type { BECAUSE_GRAPH, SIMILAR_GRAPH } from "../contract/artifacts.ts";
+import type { BECAUSE_GRAPH, SIMILAR_GRAPH, VECTOR_GRAPH } from "../contract/artifacts.ts";
 import { type CompactCandidates, type FoldIn, type PropagatedFoldIn, takesUser } from "../models/foldin.ts";
 
 const { onnx } = onnxProto;
@@ -330,6 +330,22 @@ export function buildFoldInGraph(name: string, f: FoldIn, names: FoldInGraphName
     ],
     output: rankingOutputs(outputs),
     node: [...scoring.node, ...rankingNodes("all_scores", inputs, outputs)],
+  });
+}
+
+/**
+ * vector.onnx (see VECTOR_GRAPH): the propagated fold-in's user vector alone, built exactly as
+ * model.onnx builds it; the Worker scores it against candidates.bin with its own kernel.
+ */
+export function buildVectorGraph(name: string, f: PropagatedFoldIn, names: typeof VECTOR_GRAPH): Uint8Array {
+  const built = propagatedVectorNodes(f, names.inputs.history, (n) => `fold_${n}`);
+  return encode({
+    name,
+    docString: "The user vector of a history: |H|^-1/2 times the sum of the history items' propagated contributions.",
+    initializer: [...built.initializer, int64Tensor("axis0", [0])],
+    input: [valueInfo(names.inputs.history, INT64, ["h"])],
+    output: [valueInfo(names.outputs.vector, FLOAT, [1, f.dim])],
+    node: [...built.node, node("Identity", ["fold_user_vector"], [names.outputs.vector])],
   });
 }
 

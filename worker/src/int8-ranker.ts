@@ -1,0 +1,101 @@
+// The Worker's own ranking over an int8 item table (candidates.bin), in the wasm SIMD kernel of
+// worker/kernels/rank-int8.ts: onnxruntime-web's int8 MatMul is slower than its float32 one,
+// and float32 reads a 4x larger table on every request (see README, Scale). The table is copied
+// once into the kernel's own memory; each ranking quantizes the float32 user vector to int16
+// (one scale: the largest magnitude maps to 32767), so the only coarse rounding is the table's.
+// Takes the compiled kernel as a parameter: the Worker passes the module wrangler imported, and
+// Node (tests, benches) one compiled from worker/build/rank-int8.wasm.
+import type { Int8Table } from "../../training/src/contract/artifacts.ts";
+
+export interface Scored {
+  item: number;
+  score: number;
+}
+
+export interface Int8Ranker {
+  rows: number;
+  dim: number;
+  /** Bytes of the kernel's memory (isolate memory outside the JS heap). */
+  bytes: number;
+  /** The best k rows for a float32 vector of length dim, best first, never a row of `exclude`. */
+  rank(vector: Float32Array, k: number, exclude: ArrayLike<number>): Scored[];
+}
+
+interface RankKernel {
+  rankInt8(
+    table: number,
+    scales: number,
+    rows: number,
+    stride: number,
+    query: number,
+    queryScale: number,
+    excluded: number,
+    k: number,
+    outRows: number,
+    outScores: number,
+  ): number;
+}
+
+/** The most rows one ranking returns (the API's k is at most 100). */
+export const MAX_RANKED = 1024;
+const PAGE = 65536;
+const QUERY_MAX = 32767;
+
+const align = (n: number, to: number): number => Math.ceil(n / to) * to;
+
+export async function int8Ranker(kernel: WebAssembly.Module, table: Int8Table): Promise<Int8Ranker> {
+  const { rows, dim } = table;
+  if (rows === 0 || dim === 0) throw new Error(`int8 ranker: an empty table (${rows} x ${dim})`);
+  // rows padded to 16 bytes, the kernel's step; the padding is zero in the rows and the query
+  const stride = align(dim, 16);
+  const capacity = Math.min(rows, MAX_RANKED);
+  // the kernel has no data of its own: the first bytes are left unused all the same
+  const at = { table: 1024, scales: 0, query: 0, excluded: 0, outRows: 0, outScores: 0, end: 0 };
+  at.scales = align(at.table + rows * stride, 16);
+  at.query = align(at.scales + rows * 4, 16);
+  at.excluded = align(at.query + stride * 2, 16);
+  at.outRows = align(at.excluded + Math.ceil(rows / 8), 16);
+  at.outScores = at.outRows + capacity * 4;
+  at.end = at.outScores + capacity * 4;
+  const pages = Math.ceil(at.end / PAGE);
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+  const instance = await WebAssembly.instantiate(kernel, { env: { memory } });
+  const { rankInt8 } = instance.exports as unknown as RankKernel;
+
+  const bytes = new Uint8Array(memory.buffer);
+  const values = new Uint8Array(table.values.buffer, table.values.byteOffset, table.values.byteLength);
+  if (stride === dim) bytes.set(values, at.table);
+  else for (let j = 0; j < rows; j++) bytes.set(values.subarray(j * dim, (j + 1) * dim), at.table + j * stride);
+  new Float32Array(memory.buffer, at.scales, rows).set(table.scales);
+  const query = new Int16Array(memory.buffer, at.query, stride);
+  const excluded = new Uint8Array(memory.buffer, at.excluded, Math.ceil(rows / 8));
+  const outRows = new Int32Array(memory.buffer, at.outRows, capacity);
+  const outScores = new Float32Array(memory.buffer, at.outScores, capacity);
+
+  return {
+    rows,
+    dim,
+    bytes: memory.buffer.byteLength,
+    rank(vector, k, exclude) {
+      if (vector.length !== dim) throw new Error(`int8 ranker: a vector of ${vector.length} values for a table of dimension ${dim}`);
+      if (k > capacity) throw new Error(`int8 ranker: k ${k} is over ${capacity}`);
+      let max = 0;
+      for (const v of vector) max = Math.max(max, Math.abs(v));
+      const scale = max > 0 ? max / QUERY_MAX : 1;
+      for (let c = 0; c < dim; c++) query[c] = Math.round(vector[c] / scale);
+      for (let i = 0; i < exclude.length; i++) {
+        const j = exclude[i];
+        if (j >= 0 && j < rows) excluded[j >> 3] |= 1 << (j & 7);
+      }
+      const n = rankInt8(at.table, at.scales, rows, stride, at.query, scale, at.excluded, k, at.outRows, at.outScores);
+      // the bitmap is cleared bit by bit: 11 KB at ML-32M size, for a few hundred excluded rows
+      for (let i = 0; i < exclude.length; i++) {
+        const j = exclude[i];
+        if (j >= 0 && j < rows) excluded[j >> 3] = 0;
+      }
+      const out: Scored[] = new Array(n);
+      for (let r = 0; r < n; r++) out[r] = { item: outRows[r], score: outScores[r] };
+      return out;
+    },
+  };
+}
