@@ -15,11 +15,13 @@ import {
   type RatedCsr,
   type RecsQuery,
   type RequiredBundleFile,
+  decodeInt8Table,
   decodeRated,
   r2Key,
   recsTakesHistory,
 } from "../../training/src/contract/artifacts.ts";
 import { ApiError } from "./errors.ts";
+import { type Int8Ranker, int8Ranker } from "./int8-ranker.ts";
 import { type SearchIndex, buildSearchIndex } from "./search.ts";
 import { type RangeBucket, type SnapshotDb, type UserStore, d1Users, memoryUsers, r2Users } from "./user-store.ts";
 
@@ -42,15 +44,26 @@ export type PhaseTimer = (phase: "fetch" | "verify" | "sessions" | "parse", ms: 
 export interface LoadedModel {
   version: string;
   manifest: Manifest;
-  /** model.onnx: ranks a known user from its trained vector or its history (see `recsFrom`). */
-  recs: import("onnxruntime-web").InferenceSession;
+  /**
+   * model.onnx: ranks a known user from its trained vector or its history (see `recsFrom`).
+   * Null when `kernel` ranks instead (model.onnx is then not even fetched).
+   */
+  recs: import("onnxruntime-web").InferenceSession | null;
+  /**
+   * With vector.onnx and candidates.bin in the bundle: the history's user vector from the graph,
+   * ranked over the int8 table by the Worker's own wasm kernel (see int8-ranker.ts).
+   */
+  kernel: { vector: import("onnxruntime-web").InferenceSession; ranker: Int8Ranker } | null;
   /** What model.onnx is given for a known user: the user's row, or the user's history. */
   recsFrom: RecsQuery;
   /** Known users: index, rated movies and (for history graphs) train history, in memory or in R2. */
   users: UserStore;
   /** The similar-movies graph, when the bundle has item embeddings. */
   similar: import("onnxruntime-web").InferenceSession | null;
-  /** The graph that ranks a history (fold-in): foldin.onnx, or model.onnx when it ranks histories. */
+  /**
+   * The graph that ranks a history (fold-in): foldin.onnx, or model.onnx when it ranks histories;
+   * null with `kernel`, which ranks histories itself.
+   */
   foldin: import("onnxruntime-web").InferenceSession | null;
   /** The reason graph (because.onnx), when the bundle has one. */
   because: import("onnxruntime-web").InferenceSession | null;
@@ -60,6 +73,22 @@ export interface LoadedModel {
   movies: MovieMeta[];
   itemIndex: Map<number, number>;
   loadedAt: string;
+}
+
+async function kernelRanker(kernel: WebAssembly.Module, bytes: ArrayBuffer, manifest: Manifest): Promise<Int8Ranker> {
+  let table: ReturnType<typeof decodeInt8Table>;
+  try {
+    table = decodeInt8Table(bytes);
+  } catch (e) {
+    throw new ApiError(503, "model_unavailable", `${BUNDLE_FILES.candidates} of ${manifest.version} is not readable: ${(e as Error).message}; ${PUBLISH_HINT}`);
+  }
+  if (table.rows !== manifest.items)
+    throw new ApiError(
+      503,
+      "model_unavailable",
+      `${BUNDLE_FILES.candidates} of ${manifest.version} has ${table.rows} rows for ${manifest.items} items; ${PUBLISH_HINT}`,
+    );
+  return int8Ranker(kernel, table);
 }
 
 /** Files with a row per user: left in R2 when the manifest says per_user "r2" (or "d1"). */
@@ -121,7 +150,7 @@ function lazily<T>(make: () => T): () => T {
 /** ORT sessions hold wasm memory outside the JS heap: a model no longer served is released explicitly. */
 export async function disposeModel(model: LoadedModel): Promise<void> {
   // foldin may be model.onnx's own session: each session is released once
-  const sessions = new Set([model.recs, model.similar, model.foldin, model.because]);
+  const sessions = new Set([model.recs, model.similar, model.foldin, model.because, model.kernel?.vector]);
   await Promise.all([...sessions].map((s) => s?.release()));
 }
 
@@ -137,6 +166,8 @@ export interface LoadOptions {
   beforeSessions?: () => Promise<void>;
   /** The D1 database holding the snapshots of a per_user "d1" bundle. */
   db?: SnapshotDb;
+  /** The compiled ranking kernel (worker/build/rank-int8.wasm), for bundles with candidates.bin. */
+  kernel?: WebAssembly.Module;
 }
 
 export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, ort: Ort, opts: LoadOptions = {}): Promise<LoadedModel> {
@@ -156,7 +187,10 @@ export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, 
   const inD1 = manifest.per_user === "d1";
   if (inD1 && !opts.db)
     throw new ApiError(503, "model_unavailable", `${manifest.version} keeps its per-user data in D1, and the Worker has no D1 binding (DB)`);
-  const all = Object.keys(manifest.files) as (keyof Manifest["files"])[];
+  // with the kernel's files, model.onnx is the portable graph but not what this Worker runs
+  const byKernel = Boolean(manifest.files.vector && manifest.files.candidates);
+  if (byKernel && !opts.kernel) throw new Error(`${manifest.version} is ranked by the int8 kernel, and the load was given no compiled kernel`);
+  const all = (Object.keys(manifest.files) as (keyof Manifest["files"])[]).filter((k) => !(byKernel && k === "model"));
   // per-user files stay in R2: checked by size and R2's MD5 now, read by range per request; with
   // the data in D1 they are not read at all (publish loaded D1 from them before the pointer moved)
   const left = all.filter((k) => inR2 && PER_USER_FILES.includes(k));
@@ -194,7 +228,8 @@ export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, 
   const session = async (b: ArrayBuffer | undefined) => (b ? ort.InferenceSession.create(new Uint8Array(b)) : null);
   // one at a time: ORT copies each model into its wasm memory while it builds the session, and
   // that memory never shrinks, so building them together would leave room for all the copies
-  const recs = (await session(need("model")))!;
+  const recs = byKernel ? null : (await session(need("model")))!;
+  const kernel = byKernel ? { vector: (await session(need("vector")))!, ranker: await kernelRanker(opts.kernel!, need("candidates"), manifest) } : null;
   const similar = await session(bytes.similar);
   const foldinGraph = manifest.foldin ? await session(bytes.foldin) : null;
   const because = await session(bytes.because);
@@ -217,6 +252,7 @@ export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, 
     version: manifest.version,
     manifest,
     recs,
+    kernel,
     recsFrom,
     users,
     similar,

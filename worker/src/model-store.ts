@@ -8,6 +8,7 @@ import { ApiError } from "./errors.ts";
 import type { CurrentPointer } from "../../training/src/contract/artifacts.ts";
 import { type LoadedModel, PUBLISH_HINT, disposeModel, loadVersion, readPointer } from "./model-load.ts";
 import { onnxRuntime } from "./ort.ts";
+import rankKernel from "../build/rank-int8.wasm";
 
 export type { LoadedModel } from "./model-load.ts";
 
@@ -111,7 +112,11 @@ export class ModelStore {
         try {
           next = await withDeadline(
             onnxRuntime().then((ort) =>
-              loadVersion(env.MODELS, pointer, ort, { db: env.DB, beforeSessions: releaseFirst ? () => this.releaseBeforeSessions(previous) : undefined }),
+              loadVersion(env.MODELS, pointer, ort, {
+                db: env.DB,
+                kernel: rankKernel,
+                beforeSessions: releaseFirst ? () => this.releaseBeforeSessions(previous) : undefined,
+              }),
             ),
             timeoutMs,
             `loading model ${pointer.version}`,
@@ -172,7 +177,7 @@ export class ModelStore {
     if (!pointer) return;
     try {
       this.current = await withDeadline(
-        onnxRuntime().then((ort) => loadVersion(env.MODELS, pointer, ort, { db: env.DB })),
+        onnxRuntime().then((ort) => loadVersion(env.MODELS, pointer, ort, { db: env.DB, kernel: rankKernel })),
         timeoutMs,
         `loading model ${pointer.version} again`,
       );

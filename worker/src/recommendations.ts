@@ -5,7 +5,7 @@
 import { ApiError } from "./errors.ts";
 import type { LiveRating } from "./live-store.ts";
 import type { LoadedModel } from "./model-store.ts";
-import { type Scored, mostSimilarInHistory, recsForHistory, recsForUser } from "./scoring.ts";
+import { type Scored, foldsIn, mostSimilarInHistory, recsForHistory, recsForUser } from "./scoring.ts";
 import type { UserSnapshot } from "./user-store.ts";
 import { isPositive } from "./validation.ts";
 
@@ -35,7 +35,7 @@ export async function rankHistory(
   k: number,
   what: string,
 ): Promise<Ranked> {
-  if (!model.foldin) {
+  if (!foldsIn(model)) {
     throw new ApiError(
       404,
       "no_foldin",

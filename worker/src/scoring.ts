@@ -1,14 +1,12 @@
 // Runs the exported ONNX top-K graphs, binding inputs and outputs by the contract's names.
-import { BECAUSE_GRAPH, FOLDIN_GRAPH, RECS_GRAPH, SIMILAR_GRAPH, recsTakesHistory } from "../../training/src/contract/artifacts.ts";
+import { BECAUSE_GRAPH, FOLDIN_GRAPH, RECS_GRAPH, SIMILAR_GRAPH, VECTOR_GRAPH, recsTakesHistory } from "../../training/src/contract/artifacts.ts";
 import type { LoadedModel } from "./model-store.ts";
 import type { UserSnapshot } from "./user-store.ts";
 
-export interface Scored {
-  item: number;
-  score: number;
-}
+export type { Scored } from "./int8-ranker.ts";
+import type { Scored } from "./int8-ranker.ts";
 
-type Session = LoadedModel["recs"];
+type Session = import("onnxruntime-web").InferenceSession;
 type Tensor = InstanceType<LoadedModel["ort"]["Tensor"]>;
 
 function int64(model: LoadedModel, values: ArrayLike<number>): Tensor {
@@ -16,6 +14,9 @@ function int64(model: LoadedModel, values: ArrayLike<number>): Tensor {
   for (let i = 0; i < values.length; i++) data[i] = BigInt(values[i]);
   return new model.ort.Tensor("int64", data, [values.length]);
 }
+
+/** Never more items than remain after exclusion (exclude holds no duplicates). */
+const limitFor = (model: LoadedModel, k: number, exclude: ArrayLike<number>): number => Math.max(0, Math.min(k, model.manifest.items - exclude.length));
 
 async function rank(
   model: LoadedModel,
@@ -25,8 +26,7 @@ async function rank(
   k: number,
   exclude: ArrayLike<number>,
 ): Promise<Scored[]> {
-  // never ask for more items than remain after exclusion (exclude holds no duplicates)
-  const limit = Math.max(0, Math.min(k, model.manifest.items - exclude.length));
+  const limit = limitFor(model, k, exclude);
   if (limit === 0) return [];
   const out = await session.run({ ...query, [graph.inputs.k]: int64(model, [limit]), [graph.inputs.exclude]: int64(model, exclude) });
   const items = out[graph.outputs.items].data as BigInt64Array;
@@ -45,11 +45,30 @@ export function recsForUser(
   exclude: ArrayLike<number>,
   livePositives: readonly number[] = [],
 ): Promise<Scored[]> {
-  if (!recsTakesHistory(model.recsFrom)) return rank(model, model.recs, RECS_GRAPH, { [RECS_GRAPH.inputs.query]: int64(model, [user.index]) }, k, exclude);
+  if (!recsTakesHistory(model.recsFrom)) {
+    if (!model.recs) throw new Error("the model ranks users by their vectors but has no model.onnx session");
+    return rank(model, model.recs, RECS_GRAPH, { [RECS_GRAPH.inputs.query]: int64(model, [user.index]) }, k, exclude);
+  }
   if (!user.history) throw new Error("the model ranks histories but the user's history was not read");
   const history = new Set<number>(Array.from(user.history));
   for (const i of livePositives) history.add(i);
+  if (model.kernel) return rankByKernel(model, model.kernel, [...history], k, exclude);
+  if (!model.recs) throw new Error("the model has neither model.onnx nor the int8 kernel");
   return rank(model, model.recs, RECS_GRAPH, historyQuery(model, model.recs, user.index, [...history]), k, exclude);
+}
+
+/** The history's user vector from vector.onnx, then every item ranked by the int8 kernel. */
+async function rankByKernel(
+  model: LoadedModel,
+  kernel: NonNullable<LoadedModel["kernel"]>,
+  history: ArrayLike<number>,
+  k: number,
+  exclude: ArrayLike<number>,
+): Promise<Scored[]> {
+  const limit = limitFor(model, k, exclude);
+  if (limit === 0) return [];
+  const out = await kernel.vector.run({ [VECTOR_GRAPH.inputs.history]: int64(model, history) });
+  return kernel.ranker.rank(out[VECTOR_GRAPH.outputs.vector].data as Float32Array, limit, exclude);
 }
 
 /** A history graph's query; a graph that also takes the user gets -1 for "not trained on". */
@@ -65,8 +84,12 @@ export function similarItems(model: LoadedModel, item: number, k: number, exclud
   return rank(model, model.similar, SIMILAR_GRAPH, { [SIMILAR_GRAPH.inputs.query]: int64(model, [item]) }, k, exclude);
 }
 
+/** Whether the model ranks a history: by a fold-in graph, or by the int8 kernel. */
+export const foldsIn = (model: LoadedModel): boolean => model.foldin !== null || model.kernel !== null;
+
 /** Top k for a history of items by the model's fold-in (foldin.onnx); history has no duplicates. */
 export function recsForHistory(model: LoadedModel, history: ArrayLike<number>, k: number, exclude: ArrayLike<number>): Promise<Scored[]> {
+  if (model.kernel) return rankByKernel(model, model.kernel, history, k, exclude);
   if (!model.foldin) throw new Error("the model has no fold-in graph");
   return rank(model, model.foldin, FOLDIN_GRAPH, historyQuery(model, model.foldin, -1, history), k, exclude);
 }

@@ -2,7 +2,8 @@
 // Runs in Node before the Workers tests: trains a small LightGCN on a generated graph and
 // exports it with the real exporter, twice (two versions), then an EASE bundle (ranked from
 // histories), a blend bundle (ranked from user and history) and fixture-v1's model with its
-// per-user data left in R2 and in D1, and hands the bundles' bytes to the tests inside workerd.
+// per-user data left in R2 and in D1, then LightGCN as large catalogues serve it (from histories,
+// int8 candidates, per-user data in D1), and hands the bundles' bytes to the tests inside workerd.
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -61,6 +62,8 @@ const FIXTURE_MODELS = {
   ease: { factory: ease, overrides: { lambda: 50 } },
   // a model that ranks from the user's index and history (one graph; -1 folds a new user in)
   blend: { factory: blend, overrides: { ease_lambda: 50, threads: 1 } },
+  // LightGCN as large catalogues serve it: from histories, int8 candidates ranked by the Worker's kernel
+  compact: { factory: lightgcn, overrides: { dim: 16, epochs: 4, batch: 512, lr: 0.01, threads: 1, serve_from: "history", item_precision: "compact" } },
 };
 
 /** Trains a fixture model and exports its bundle; returns the bundle's folder. */
@@ -76,7 +79,7 @@ export async function fixtureBundleDir(
   const { factory, overrides } = FIXTURE_MODELS[model];
   const metrics = await trainModel(factory, split, { overrides, tune: false, artifactsDir: artifacts });
   await exportBundle(metrics, data, split, artifacts, { version, perUser });
-  return join(artifacts, model);
+  return join(artifacts, metrics.model);
 }
 
 async function bundle(version: string, seed: number, model: keyof typeof FIXTURE_MODELS = "lightgcn", perUser?: PerUserStore): Promise<FixtureBundle> {
@@ -96,5 +99,7 @@ export default async function setup(project: TestProject): Promise<void> {
     await bundle("fixture-r2", 1, "lightgcn", "r2"),
     // and with its per-user data in D1
     await bundle("fixture-d1", 1, "lightgcn", "d1"),
+    // the large-catalogue shape: served from histories, int8 candidates, per-user data in D1
+    await bundle("fixture-compact", 1, "compact", "d1"),
   ]);
 }
