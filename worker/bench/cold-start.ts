@@ -4,6 +4,7 @@
 // ORT session creation, parsing. Reported beside the Workers CPU limits. A benchmark: it asserts
 // nothing. Ends with one JSON line.
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
 import * as ort from "onnxruntime-web";
@@ -19,6 +20,9 @@ const program = new Command("bench:cold")
   .option("--loads <n>", "loads to time after the first", integer, 10);
 program.parse();
 const o = program.opts<{ model: string; artifacts: string; loads: number }>();
+
+/** The Worker's int8 ranking kernel, compiled here as wrangler compiles it for the Worker. */
+const rankKernel = new WebAssembly.Module(readFileSync(join(import.meta.dirname, "../build/rank-int8.wasm")));
 
 const FREE_CPU_MS = 10;
 const PAID_DEFAULT_CPU_MS = 30_000;
@@ -52,7 +56,7 @@ async function timedLoad(bucket: ModelBucket): Promise<{ cpu_ms: number; phases:
     phases[name] = ms;
   };
   const cpu = process.cpuUsage();
-  const model = await loadVersion(bucket, await readPointer(bucket), ort, { phase: timer });
+  const model = await loadVersion(bucket, await readPointer(bucket), ort, { phase: timer, kernel: rankKernel });
   const used = process.cpuUsage(cpu);
   return { cpu_ms: (used.user + used.system) / 1000, phases, model };
 }

@@ -108,7 +108,7 @@ function peak(samples: (IsolateMemory | null)[]): IsolateMemory | null {
 }
 
 const describeIsolate = (m: IsolateMemory | null): string =>
-  m ? `${m.total_mb} MB (JS heap ${m.js_heap_mb}, buffers ${m.array_buffers_mb}, ORT wasm ${m.ort_wasm_mb})` : "unread";
+  m ? `${m.total_mb} MB (JS heap ${m.js_heap_mb}, buffers ${m.array_buffers_mb}, ORT wasm ${m.ort_wasm_mb}, kernel wasm ${m.kernel_wasm_mb})` : "unread";
 
 /** Resident memory of every workerd process, in MB (wrangler dev runs one or two). */
 function workerdRssMb(): number {

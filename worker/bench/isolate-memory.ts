@@ -1,6 +1,7 @@
 // The Worker isolate's own memory under `wrangler dev`, read through its inspector: V8's heap
-// (Runtime.getHeapUsage: the JS heap and ArrayBuffer backing stores) plus ORT's wasm memory,
-// which V8's statistics leave out (the Worker publishes its size as a global for this). This is
+// (Runtime.getHeapUsage: the JS heap and ArrayBuffer backing stores) plus ORT's wasm memory and
+// the int8 ranking kernel's, which V8's statistics leave out (the Worker publishes their sizes as
+// globals for this). This is
 // what Workers' 128 MB per-isolate limit counts; workerd's process RSS under wrangler dev also
 // holds the runtime, its caches and the local R2/D1 simulators, and says little about it.
 import WebSocket from "ws";
@@ -12,6 +13,8 @@ export interface IsolateMemory {
   array_buffers_mb: number;
   /** onnxruntime-web's wasm linear memory (the sessions' tables). */
   ort_wasm_mb: number;
+  /** The int8 ranking kernels' wasm memories (their item tables), for bundles ranked by the kernel. */
+  kernel_wasm_mb: number;
   total_mb: number;
 }
 
@@ -78,15 +81,19 @@ export class IsolateInspector {
 
   async sample(): Promise<IsolateMemory> {
     const heap = await this.call<{ usedSize: number; backingStorageSize?: number }>("Runtime.getHeapUsage");
-    const ort = await this.call<{ result: { value?: number } }>("Runtime.evaluate", {
-      expression: "globalThis.__edgerecOrtWasmBytes ? globalThis.__edgerecOrtWasmBytes() : 0",
-      returnByValue: true,
-      ...(this.context !== null ? { contextId: this.context } : {}),
-    });
+    const global = async (name: string): Promise<number> => {
+      const r = await this.call<{ result: { value?: number } }>("Runtime.evaluate", {
+        expression: `globalThis.${name} ? globalThis.${name}() : 0`,
+        returnByValue: true,
+        ...(this.context !== null ? { contextId: this.context } : {}),
+      });
+      return Number(r.result?.value ?? 0);
+    };
     const js = heap.usedSize;
     const buffers = heap.backingStorageSize ?? 0;
-    const wasm = Number(ort.result?.value ?? 0);
-    return { js_heap_mb: mb(js), array_buffers_mb: mb(buffers), ort_wasm_mb: mb(wasm), total_mb: mb(js + buffers + wasm) };
+    const ort = await global("__edgerecOrtWasmBytes");
+    const kernel = await global("__edgerecKernelWasmBytes");
+    return { js_heap_mb: mb(js), array_buffers_mb: mb(buffers), ort_wasm_mb: mb(ort), kernel_wasm_mb: mb(kernel), total_mb: mb(js + buffers + ort + kernel) };
   }
 
   /** Runs a full garbage collection, so the next sample shows what is live. */

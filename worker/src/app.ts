@@ -45,6 +45,8 @@ export function createApp(store: ModelStore): Hono<AppEnv> {
       dim: model.manifest.dim,
       foldin: model.manifest.foldin ?? null,
       recs: model.recsFrom,
+      // what ranks: model.onnx in onnxruntime-web, or vector.onnx then the Worker's int8 kernel
+      ranker: model.kernel ? "int8-kernel" : "onnx",
       similar: model.similar !== null,
       loadedAt: model.loadedAt,
     });

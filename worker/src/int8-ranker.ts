@@ -36,6 +36,24 @@ interface RankKernel {
   ): number;
 }
 
+/** The kernels' memories not yet collected: isolate memory outside the JS heap, like ORT's. */
+const memories = new Set<WeakRef<WebAssembly.Memory>>();
+
+/** Bytes of every int8 kernel memory still alive (a released model's goes with its next collection). */
+export function kernelWasmBytes(): number {
+  let bytes = 0;
+  for (const ref of memories) {
+    const memory = ref.deref();
+    if (memory) bytes += memory.buffer.byteLength;
+    else memories.delete(ref);
+  }
+  return bytes;
+}
+
+// `npm run bench:faults` reads the isolate's memory through wrangler dev's inspector, where V8's
+// heap statistics leave out wasm memories: this global lets it ask for the kernels'.
+(globalThis as { __edgerecKernelWasmBytes?: () => number }).__edgerecKernelWasmBytes = kernelWasmBytes;
+
 /** The most rows one ranking returns (the API's k is at most 100). */
 export const MAX_RANKED = 1024;
 const PAGE = 65536;
@@ -59,6 +77,7 @@ export async function int8Ranker(kernel: WebAssembly.Module, table: Int8Table): 
   at.end = at.outScores + capacity * 4;
   const pages = Math.ceil(at.end / PAGE);
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+  memories.add(new WeakRef(memory));
   const instance = await WebAssembly.instantiate(kernel, { env: { memory } });
   const { rankInt8 } = instance.exports as unknown as RankKernel;
 

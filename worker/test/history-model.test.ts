@@ -56,7 +56,7 @@ describe("a model served from histories", () => {
     // the details of /health are shown without a token configured
     const open = await app.request("/health", {}, { ...env, API_TOKEN: undefined });
     const health = await ok<{ name: string; recs: string; similar: boolean; foldin: string }>(open);
-    expect(health).toMatchObject({ name: "ease", recs: "history", similar: false, foldin: "item-item" });
+    expect(health).toMatchObject({ name: "ease", recs: "history", ranker: "onnx", similar: false, foldin: "item-item" });
     // with a token, /health still says so: the page hides its "Similar" buttons
     const secured = await app.request("/health", {}, { ...env, API_TOKEN: "t0ken" });
     expect(await secured.json()).toMatchObject({ status: "ok", similar: false });

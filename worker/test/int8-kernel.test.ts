@@ -109,7 +109,8 @@ describe("a bundle ranked by the Worker's int8 kernel", () => {
   it("loads without fetching model.onnx, and ranks a known user in one D1 batch with no R2 read", async () => {
     await publish(env.MODELS, b);
     const reads: BucketRead[] = [];
-    expect((await call("/health", { MODELS: recordingBucket(reads) })).status).toBe(200);
+    const health = await call("/health", { MODELS: recordingBucket(reads) });
+    expect(await health.json()).toMatchObject({ status: "ok", recs: "history", ranker: "int8-kernel" });
     const keys = reads.map((r) => r.key);
     expect(keys).toContain(r2Key(b.version, BUNDLE_FILES.candidates));
     expect(keys).toContain(r2Key(b.version, BUNDLE_FILES.vector));
