@@ -186,13 +186,19 @@ describe.skipIf(!ml100k)("export of EASE trained on ML-100K: a graph that ranks 
 });
 
 describe.skipIf(!ml100k)("export of a LightGCN served from histories (serve_from=history)", () => {
-  it("with item_precision=compact, stores float16 and int8 tables, about a third of float32's, and scores close to it", async () => {
+  it("with item_precision=compact, stores float16 and int8 tables, about a third of float32's, with the kernel's files, and scores close to it", async () => {
     const params = { epochs: 4, batch: 2048, lr: 0.01, eval_every: 2, serve_from: "history" };
     const plain = JSON.parse(readFileSync(join(await trainOnMl100k("lightgcn", params), "lightgcn", BUNDLE_FILES.manifest), "utf8")) as Manifest;
     const compact = JSON.parse(
       readFileSync(join(await trainOnMl100k("lightgcn", { ...params, item_precision: "compact" }), "lightgcn", BUNDLE_FILES.manifest), "utf8"),
     ) as Manifest;
     for (const file of ["model", "similar", "because"] as const) expect(compact.files[file]!.bytes).toBeLessThan(0.45 * plain.files[file]!.bytes);
+    // the Worker ranks compact bundles with its own int8 kernel: the vector graph and the table,
+    // one int8 row and a float32 scale per item; the manifest's metrics are the kernel's
+    expect(compact.files.vector).toBeDefined();
+    expect(compact.files.candidates!.bytes).toBe(16 + compact.items * (compact.dim + 4));
+    expect(plain.files.vector).toBeUndefined();
+    expect(plain.files.candidates).toBeUndefined();
     expect(Math.abs(compact.metrics["ndcg@10"] - plain.metrics["ndcg@10"])).toBeLessThan(0.01);
   });
 

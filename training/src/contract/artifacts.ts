@@ -224,7 +224,8 @@ export interface Manifest {
   params: Record<string, number | string | boolean>;
   /**
    * Test metrics of the exported model (full ranking, the protocol above), computed by running
-   * this bundle's model.onnx (older bundles: the trained model in memory).
+   * what the Worker runs: this bundle's model.onnx, or vector.onnx with the int8 kernel when the
+   * bundle has candidates.bin (older bundles: the trained model in memory).
    */
   metrics: MetricValues;
   /** Valid metrics of model.onnx, the same way (absent in older bundles). */

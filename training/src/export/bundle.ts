@@ -19,13 +19,14 @@ import {
   recsTakesHistory,
   type MovieMeta,
   SIMILAR_GRAPH,
+  decodeInt8Table,
   encodeRated,
   modelDir,
 } from "../contract/artifacts.ts";
 import type { Dataset } from "../data/parse.ts";
 import type { Split } from "../protocol/protocols.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../util/fs-atomic.ts";
-import { evaluateGraph } from "./evaluate-graph.ts";
+import { evaluateGraph, evaluateVectorKernel } from "./evaluate-graph.ts";
 import { quantizeRows } from "../models/foldin.ts";
 import { buildBecauseGraph, buildCompactBecauseGraph, buildCompactSimilarGraph, buildTopKGraph } from "./onnx-graph.ts";
 
@@ -107,6 +108,8 @@ function info(bytes: Uint8Array | string): BundleFileInfo {
 /** Files training wrote into the model's folder, which export reads and lists but does not rewrite. */
 const TRAINED_FILES: readonly string[] = ["model", "foldin", "vector", "candidates"];
 
+const arrayBufferOf = (b: Uint8Array): ArrayBuffer => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+
 /** A unique version id: the model, the time to the millisecond, and a random suffix. */
 export function versionFor(model: string, date = new Date()): string {
   return `${model}-${date.toISOString().replace(/[-:.]/g, "")}-${randomBytes(3).toString("hex")}`;
@@ -161,10 +164,11 @@ export async function exportBundle(metrics: MetricsFile, data: Dataset, split: S
   if (recsTakesHistory(recs)) files.history = encodeRated(users, items, split.train.indptr, split.train.indices);
   else if (metrics.foldin) files.foldin = readTrainedGraph(dir, BUNDLE_FILES.foldin, metrics.model);
   // the Worker's own int8 ranking (see writeKernelFiles): both files, or neither
-  if (existsSync(join(dir, BUNDLE_FILES.vector)) && existsSync(join(dir, BUNDLE_FILES.candidates))) {
-    files.vector = readTrainedGraph(dir, BUNDLE_FILES.vector, metrics.model);
-    files.candidates = readTrainedGraph(dir, BUNDLE_FILES.candidates, metrics.model);
-  }
+  const kernel =
+    existsSync(join(dir, BUNDLE_FILES.vector)) && existsSync(join(dir, BUNDLE_FILES.candidates))
+      ? { vector: readTrainedGraph(dir, BUNDLE_FILES.vector, metrics.model), candidates: readTrainedGraph(dir, BUNDLE_FILES.candidates, metrics.model) }
+      : null;
+  if (kernel) Object.assign(files, kernel);
   if (outside) {
     files.users = encodeUserRecords(split.userIds, rated, recsTakesHistory(recs) ? split.train : null);
     const popularity = new Uint32Array(items);
@@ -189,11 +193,15 @@ export async function exportBundle(metrics: MetricsFile, data: Dataset, split: S
     });
     files.because = buildBecauseGraph(`${metrics.model} because`, normalized, items, emb.dim, BECAUSE_GRAPH);
   }
-  opts.log?.(`${metrics.model}: evaluating the exported model.onnx (valid and test, full ranking over every item)`);
-  const served = await evaluateGraph(recsGraph, recs, split);
+  // the metrics are those of what the Worker runs: model.onnx, or vector.onnx and the int8 kernel
+  const servedBy = kernel ? "vector.onnx with the int8 kernel" : "model.onnx";
+  opts.log?.(`${metrics.model}: evaluating the exported ${servedBy} (valid and test, full ranking over every item)`);
+  const served = kernel
+    ? await evaluateVectorKernel(kernel.vector, decodeInt8Table(arrayBufferOf(kernel.candidates)), split)
+    : await evaluateGraph(recsGraph, recs, split);
   const over = served.sampleUsers ? `a fixed sample of ${served.sampleUsers.toLocaleString("en-US")} test users, one graph run each` : "every test user";
   opts.log?.(
-    `${metrics.model}: model.onnx test NDCG@10 ${served.test["ndcg@10"].toFixed(4)}, Recall@10 ${served.test["recall@10"].toFixed(4)} over ${over} (${served.seconds.toFixed(1)} s)`,
+    `${metrics.model}: ${servedBy} test NDCG@10 ${served.test["ndcg@10"].toFixed(4)}, Recall@10 ${served.test["recall@10"].toFixed(4)} over ${over} (${served.seconds.toFixed(1)} s)`,
   );
 
   const fileInfo = {} as Manifest["files"];

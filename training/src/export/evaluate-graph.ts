@@ -1,11 +1,13 @@
 // The served model's metrics: model.onnx itself, run in onnxruntime-web (the runtime the Worker
 // uses), through the same full-ranking evaluation as training. Whatever the graph changes (float16
 // weights, a fold-in user vector), these are the numbers of what is served.
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import * as ort from "onnxruntime-web";
-import { RECS_GRAPH, type RecsQuery, recsTakesHistory, recsTakesUser } from "../contract/artifacts.ts";
+import { type Int8Table, RECS_GRAPH, type RecsQuery, VECTOR_GRAPH, recsTakesHistory, recsTakesUser } from "../contract/artifacts.ts";
+import { int8Ranker } from "../../../worker/src/int8-ranker.ts";
 import { type EvaluationOptions, VALID_SAMPLE_USERS, evaluateRanker, userSample } from "../eval/evaluate.ts";
 import type { MetricValues } from "../eval/metrics.ts";
 import { rowOf } from "../protocol/csr.ts";
@@ -64,12 +66,51 @@ export async function evaluateGraph(graph: Uint8Array, recs: RecsQuery, split: S
       });
       return Array.from(out[RECS_GRAPH.outputs.items].data as BigInt64Array, Number);
     };
-    // one graph run per user: at scale, a fixed sample of users (the same one training validates on)
-    const users = userSample(split.counts.users, VALID_SAMPLE_USERS, split.seed) ?? undefined;
-    const run = (which: "valid" | "test") => evaluateRanker(rank, evaluationMask(split, which), heldOut(split, which), { ...opts, users });
-    const valid = split.valid ? (await run("valid")).metrics : null;
-    const test = await run("test");
-    return { valid, test: test.metrics, seconds: (performance.now() - start) / 1000, sampleUsers: users ? test.users : null };
+    return await evaluateServed(rank, split, opts, start);
+  } finally {
+    await session.release();
+  }
+}
+
+type RankFn = (user: number, exclude: Int32Array, k: number) => Promise<ArrayLike<number>>;
+
+async function evaluateServed(rank: RankFn, split: Split, opts: EvaluationOptions, start: number): Promise<GraphMetrics> {
+  // one graph run per user: at scale, a fixed sample of users (the same one training validates on)
+  const users = userSample(split.counts.users, VALID_SAMPLE_USERS, split.seed) ?? undefined;
+  const run = (which: "valid" | "test") => evaluateRanker(rank, evaluationMask(split, which), heldOut(split, which), { ...opts, users });
+  const valid = split.valid ? (await run("valid")).metrics : null;
+  const test = await run("test");
+  return { valid, test: test.metrics, seconds: (performance.now() - start) / 1000, sampleUsers: users ? test.users : null };
+}
+
+/** The Worker's ranking kernel, as `npm run build` compiles it. */
+function rankKernel(): WebAssembly.Module {
+  const path = join(import.meta.dirname, "../../../worker/build/rank-int8.wasm");
+  try {
+    return new WebAssembly.Module(readFileSync(path));
+  } catch {
+    throw new Error(`${path} is missing: run \`npm run build\` (it compiles the Worker's ranking kernel)`);
+  }
+}
+
+/**
+ * Evaluates what the Worker runs for a bundle with vector.onnx and candidates.bin: each train
+ * history's vector from vector.onnx, every item ranked by the Worker's own int8 kernel.
+ */
+export async function evaluateVectorKernel(vectorGraph: Uint8Array, table: Int8Table, split: Split, opts: EvaluationOptions = {}): Promise<GraphMetrics> {
+  useInstalledWasm();
+  const session = await ort.InferenceSession.create(vectorGraph);
+  const ranker = await int8Ranker(rankKernel(), table);
+  const start = performance.now();
+  try {
+    const rank = async (user: number, exclude: Int32Array, k: number): Promise<ArrayLike<number>> => {
+      const history = rowOf(split.train, user);
+      if (history.length === 0) return [];
+      const out = await session.run({ [VECTOR_GRAPH.inputs.history]: int64(history) });
+      const ranked = ranker.rank(out[VECTOR_GRAPH.outputs.vector].data as Float32Array, Math.min(k, split.counts.items - exclude.length), exclude);
+      return ranked.map((r) => r.item);
+    };
+    return await evaluateServed(rank, split, opts, start);
   } finally {
     await session.release();
   }
