@@ -17,6 +17,8 @@ import {
   RECS_GRAPH,
   type RatedCsr,
   type RecsQuery,
+  VECTOR_GRAPH,
+  decodeInt8Table,
   decodeRated,
   recsTakesHistory,
   recsTakesUser,
@@ -30,6 +32,7 @@ import { localTarget } from "../../training/src/publish/targets.ts";
 import { ensureDevToken, migrateLocalD1 } from "../../training/src/serve/local-setup.ts";
 import { startWranglerDev } from "../../training/src/serve/wrangler-dev.ts";
 import { Rng } from "../../training/src/util/rng.ts";
+import { int8Ranker } from "../src/int8-ranker.ts";
 import { knownUserIds } from "./bundle-users.ts";
 
 const program = new Command("bench:serve")
@@ -112,7 +115,7 @@ async function scoringTimes(dir: string): Promise<{ ort_ms: number; ts_ms: numbe
  * Fold-in scoring in this process, for histories of real users' sizes: ORT on foldin.onnx, or on
  * model.onnx when it ranks histories itself (with user -1 when it also takes a user).
  */
-async function foldInTimes(dir: string): Promise<{ foldin_ms: number; mean_history: number } | null> {
+async function foldInTimes(dir: string): Promise<{ foldin_ms: number; kernel_ms: number | null; mean_history: number } | null> {
   const manifest = readManifest(dir);
   if (!manifest.foldin) return null;
   const recs = manifest.recs ?? "user";
@@ -135,7 +138,29 @@ async function foldInTimes(dir: string): Promise<{ foldin_ms: number; mean_histo
   for (const h of histories.slice(0, 100)) await run(h); // warm up
   const t = performance.now();
   for (const h of histories) await run(h);
-  return { foldin_ms: (performance.now() - t) / histories.length, mean_history: histories.reduce((s, h) => s + h.length, 0) / histories.length };
+  const foldinMs = (performance.now() - t) / histories.length;
+  await session.release();
+  return { foldin_ms: foldinMs, kernel_ms: await kernelTimes(dir, histories), mean_history: histories.reduce((s, h) => s + h.length, 0) / histories.length };
+}
+
+/** What the Worker runs for a bundle with candidates.bin: vector.onnx, then the int8 kernel (null without one). */
+async function kernelTimes(dir: string, histories: BigInt64Array[]): Promise<number | null> {
+  if (!readManifest(dir).files.candidates) return null;
+  const session = await ort.InferenceSession.create(readFileSync(join(dir, BUNDLE_FILES.vector)));
+  const bytes = readFileSync(join(dir, BUNDLE_FILES.candidates));
+  const table = decodeInt8Table(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+  const kernel = new WebAssembly.Module(readFileSync(join(import.meta.dirname, "../build/rank-int8.wasm")));
+  const ranker = await int8Ranker(kernel, table);
+  const run = async (h: BigInt64Array) => {
+    const out = await session.run({ [VECTOR_GRAPH.inputs.history]: new ort.Tensor("int64", h, [h.length]) });
+    return ranker.rank(out[VECTOR_GRAPH.outputs.vector].data as Float32Array, 10, Array.from(h, Number));
+  };
+  for (const h of histories.slice(0, 100)) await run(h); // warm up
+  const t = performance.now();
+  for (const h of histories) await run(h);
+  const ms = (performance.now() - t) / histories.length;
+  await session.release();
+  return ms;
 }
 
 interface Scenario {
@@ -252,7 +277,9 @@ await runCli(async () => {
   const f = await foldInTimes(dir);
   if (f)
     console.log(
-      `fold-in scoring (Node, same wasm): ORT ${round(f.foldin_ms, 4)} ms for a history of ${f.mean_history.toFixed(0)} movies on average, top 10 over ${readManifest(dir).items} items`,
+      `fold-in scoring (Node, same wasm): ORT ${round(f.foldin_ms, 4)} ms${
+        f.kernel_ms === null ? "" : `, vector.onnx with the int8 kernel (what the Worker runs) ${round(f.kernel_ms, 4)} ms`
+      } for a history of ${f.mean_history.toFixed(0)} movies on average, top 10 over ${readManifest(dir).items} items`,
     );
   console.log(
     JSON.stringify({
@@ -262,6 +289,7 @@ await runCli(async () => {
         ts_score_ms: s.ts_ms === null ? null : round(s.ts_ms, 4),
         topk_agreement: s.agree,
         ...(f ? { ort_foldin_ms: round(f.foldin_ms, 4) } : {}),
+        ...(f?.kernel_ms != null ? { kernel_foldin_ms: round(f.kernel_ms, 4) } : {}),
       },
     }),
   );
