@@ -46,7 +46,8 @@ await runCli(async () => {
   const manifest = await exportBundle(metrics, data, split, opts.artifacts, { log, perUser: opts.perUser });
   console.log(`exported ${manifest.version} to ${dir}/`);
   for (const [name, f] of Object.entries(manifest.files))
-    console.log(`  ${name.padEnd(8)} ${String(f.bytes).padStart(9)} bytes  sha256 ${f.sha256.slice(0, 16)}...`);
+    console.log(`  ${name.padEnd(10)} ${String(f.bytes).padStart(9)} bytes  sha256 ${f.sha256.slice(0, 16)}...`);
   const m = manifest.metrics;
-  console.log(`model.onnx, test: Recall@10 ${m["recall@10"].toFixed(4)}, NDCG@10 ${m["ndcg@10"].toFixed(4)}`);
+  const served = manifest.files.candidates ? "vector.onnx with the int8 kernel" : "model.onnx";
+  console.log(`${served}, test: Recall@10 ${m["recall@10"].toFixed(4)}, NDCG@10 ${m["ndcg@10"].toFixed(4)}`);
 });
