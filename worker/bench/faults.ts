@@ -150,7 +150,7 @@ await runCli(async () => {
   const token = ensureDevToken();
   const auth = { authorization: `Bearer ${token}` };
   const server = await startWranglerDev(o.port, {
-    quiet: true,
+    quiet: process.env.FAULTS_VERBOSE !== "1",
     vars: { MODEL_REFRESH_SECONDS: String(o.refresh), MODEL_SWAP: o.swap },
     inspectorPort: o.inspectorPort,
   });

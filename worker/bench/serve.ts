@@ -150,7 +150,7 @@ async function kernelTimes(dir: string, histories: BigInt64Array[]): Promise<num
   const bytes = readFileSync(join(dir, BUNDLE_FILES.candidates));
   const table = decodeInt8Table(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
   const kernel = new WebAssembly.Module(readFileSync(join(import.meta.dirname, "../build/rank-int8.wasm")));
-  const ranker = await int8Ranker(kernel, table);
+  const ranker = int8Ranker(kernel, table);
   const run = async (h: BigInt64Array) => {
     const out = await session.run({ [VECTOR_GRAPH.inputs.history]: new ort.Tensor("int64", h, [h.length]) });
     return ranker.rank(out[VECTOR_GRAPH.outputs.vector].data as Float32Array, 10, Array.from(h, Number));

@@ -48,7 +48,7 @@ describe("int8 ranker", () => {
     const rng = new Rng(7);
     for (const dim of [1, 8, 16, 24, 64, 70]) {
       const t = randomTable(rng, 300, dim);
-      const ranker = await int8Ranker(kernel, t);
+      const ranker = int8Ranker(kernel, t);
       for (let trial = 0; trial < 5; trial++) {
         const vector = Float32Array.from({ length: dim }, () => rng.normal());
         const exclude = Array.from({ length: rng.int(40) }, () => rng.int(300));
@@ -62,7 +62,7 @@ describe("int8 ranker", () => {
     // every row the same: the order must be the row order, whatever k
     const rows = 50;
     const t: Int8Table = { rows, dim: 16, scales: new Float32Array(rows).fill(0.01), values: new Int8Array(rows * 16).fill(3) };
-    const ranker = await int8Ranker(kernel, t);
+    const ranker = int8Ranker(kernel, t);
     const got = ranker.rank(new Float32Array(16).fill(1), 7, [0, 2]);
     expect(got.map((r) => r.item)).toEqual([1, 3, 4, 5, 6, 7, 8]);
   });
@@ -70,7 +70,7 @@ describe("int8 ranker", () => {
   it("returns only what is left after exclusion, and forgets the exclusions of the last call", async () => {
     const rng = new Rng(3);
     const t = randomTable(rng, 20, 16);
-    const ranker = await int8Ranker(kernel, t);
+    const ranker = int8Ranker(kernel, t);
     const vector = Float32Array.from({ length: 16 }, () => rng.normal());
     const some = Array.from({ length: 17 }, (_, j) => j);
     expect(
@@ -86,7 +86,7 @@ describe("int8 ranker", () => {
   it("ranks as the exact float scores do, up to the int16 query's rounding", async () => {
     const rng = new Rng(9);
     const t = randomTable(rng, 2000, 64);
-    const ranker = await int8Ranker(kernel, t);
+    const ranker = int8Ranker(kernel, t);
     for (let trial = 0; trial < 10; trial++) {
       const vector = Float32Array.from({ length: 64 }, () => rng.normal());
       const exact = exactScores(t, vector);
@@ -102,7 +102,7 @@ describe("int8 ranker", () => {
 
   it("refuses a vector of the wrong length and a k over its capacity", async () => {
     const t = randomTable(new Rng(1), 2000, 16);
-    const ranker = await int8Ranker(kernel, t);
+    const ranker = int8Ranker(kernel, t);
     expect(() => ranker.rank(new Float32Array(15), 5, [])).toThrow(/dimension 16/);
     expect(() => ranker.rank(new Float32Array(16), MAX_RANKED + 1, [])).toThrow(/over/);
   });

@@ -61,7 +61,7 @@ const QUERY_MAX = 32767;
 
 const align = (n: number, to: number): number => Math.ceil(n / to) * to;
 
-export async function int8Ranker(kernel: WebAssembly.Module, table: Int8Table): Promise<Int8Ranker> {
+export function int8Ranker(kernel: WebAssembly.Module, table: Int8Table): Int8Ranker {
   const { rows, dim } = table;
   if (rows === 0 || dim === 0) throw new Error(`int8 ranker: an empty table (${rows} x ${dim})`);
   // rows padded to 16 bytes, the kernel's step; the padding is zero in the rows and the query
@@ -78,7 +78,10 @@ export async function int8Ranker(kernel: WebAssembly.Module, table: Int8Table): 
   const pages = Math.ceil(at.end / PAGE);
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
   memories.add(new WeakRef(memory));
-  const instance = await WebAssembly.instantiate(kernel, { env: { memory } });
+  // instantiated synchronously (the module is compiled already, and tiny): an awaited
+  // WebAssembly.instantiate is no I/O to workerd, and a model load left waiting on one during a
+  // hot swap was canceled as hung, with every request waiting on that load (bench:faults)
+  const instance = new WebAssembly.Instance(kernel, { env: { memory } });
   const { rankInt8 } = instance.exports as unknown as RankKernel;
 
   const bytes = new Uint8Array(memory.buffer);

@@ -75,7 +75,7 @@ export interface LoadedModel {
   loadedAt: string;
 }
 
-async function kernelRanker(kernel: WebAssembly.Module, bytes: ArrayBuffer, manifest: Manifest): Promise<Int8Ranker> {
+function kernelRanker(kernel: WebAssembly.Module, bytes: ArrayBuffer, manifest: Manifest): Int8Ranker {
   let table: ReturnType<typeof decodeInt8Table>;
   try {
     table = decodeInt8Table(bytes);
@@ -229,7 +229,7 @@ export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, 
   // one at a time: ORT copies each model into its wasm memory while it builds the session, and
   // that memory never shrinks, so building them together would leave room for all the copies
   const recs = byKernel ? null : (await session(need("model")))!;
-  const kernel = byKernel ? { vector: (await session(need("vector")))!, ranker: await kernelRanker(opts.kernel!, need("candidates"), manifest) } : null;
+  const kernel = byKernel ? { vector: (await session(need("vector")))!, ranker: kernelRanker(opts.kernel!, need("candidates"), manifest) } : null;
   const similar = await session(bytes.similar);
   const foldinGraph = manifest.foldin ? await session(bytes.foldin) : null;
   const because = await session(bytes.because);

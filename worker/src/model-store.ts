@@ -21,6 +21,18 @@ interface Lease {
 }
 
 const DEFAULT_LOAD_TIMEOUT_SECONDS = 10;
+/** How often a release-first swap checks whether the old model's last request has finished. */
+const DRAIN_POLL_MS = 5;
+/**
+ * How long a replaced model waits for the requests holding it. workerd cancels a request whose
+ * client disconnected without running its finally blocks, so such a request never gives its lease
+ * back: without a limit, one impatient client kept the old model forever (and, with release-first
+ * swaps, made every later swap wait until its deadline; bench:faults). A live request holds a
+ * model for milliseconds; past this limit the holders are taken to be gone.
+ */
+const DRAIN_LIMIT_MS = 3000;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -43,13 +55,12 @@ export class ModelStore {
   private failure: { at: number; error: ApiError } | null = null;
   /** Requests using each model; a replaced model is released when its count reaches zero. */
   private readonly users = new Map<LoadedModel, number>();
-  private readonly retired = new Set<LoadedModel>();
+  /** Replaced models still held by requests, with when they were replaced. */
+  private readonly retired = new Map<LoadedModel, number>();
   /** The pointer the current model was loaded from (to load it again if a release-first swap fails). */
   private currentPointer: CurrentPointer | null = null;
   /** A release-first swap is draining or rebuilding: requests wait for it instead of using the old model. */
   private swapping = false;
-  /** Resolved when the model being drained has no more requests. */
-  private drained: { model: LoadedModel; resolve: () => void } | null = null;
   /** Counts swaps: a swap that timed out must not release anything once it resumes. */
   private swapGeneration = 0;
   /** Models whose sessions were released: a request that got one just before is sent to the next. */
@@ -81,7 +92,6 @@ export class ModelStore {
         else {
           this.users.delete(model);
           if (this.retired.has(model)) this.free(model);
-          if (this.drained?.model === model) this.drained.resolve();
         }
       },
     };
@@ -89,6 +99,7 @@ export class ModelStore {
 
   /** The model to answer with: loads it on first use, refreshes it when the interval passed. */
   private async get(env: Env, waitUntil?: (work: Promise<unknown>) => void): Promise<LoadedModel> {
+    this.freeAbandoned();
     const refreshMs = 1000 * Number(env.MODEL_REFRESH_SECONDS ?? DEFAULT_REFRESH_SECONDS);
     if (this.current && Date.now() - this.checkedAt < refreshMs) return this.current;
     // a failed load is retried once per refresh interval, never once per request
@@ -127,7 +138,6 @@ export class ModelStore {
           throw err;
         } finally {
           this.swapping = false;
-          this.drained = null;
         }
         this.current = next;
         this.currentPointer = pointer;
@@ -158,10 +168,15 @@ export class ModelStore {
   private async releaseBeforeSessions(previous: LoadedModel): Promise<void> {
     const generation = this.swapGeneration;
     this.swapping = true;
-    if (this.users.has(previous)) {
-      await new Promise<void>((resolve) => {
-        this.drained = { model: previous, resolve };
-      });
+    // Polled on a timer, not awaited as a promise the draining requests resolve: workerd cancels
+    // as hung a request waiting with no I/O or timer of its own, and the load belongs to the
+    // request that started it, so every request waiting on the load was canceled with it
+    // (bench:faults: hundreds of 500s a swap under load, before this).
+    const started = Date.now();
+    while (this.users.has(previous) && generation === this.swapGeneration && Date.now() - started < DRAIN_LIMIT_MS) await sleep(DRAIN_POLL_MS);
+    if (generation === this.swapGeneration && this.users.has(previous)) {
+      console.error(`releasing ${previous.version} although ${this.users.get(previous)} requests never gave it back (canceled by their clients)`);
+      this.users.delete(previous);
     }
     // a swap that outlived its deadline has been given up: the old model stays
     if (generation !== this.swapGeneration) throw new Error("swap abandoned");
@@ -189,8 +204,18 @@ export class ModelStore {
   }
 
   private retire(model: LoadedModel): void {
-    if (this.users.has(model)) this.retired.add(model);
+    if (this.users.has(model)) this.retired.set(model, Date.now());
     else this.free(model);
+  }
+
+  /** Replaced models whose last holders are past DRAIN_LIMIT_MS: their leases were abandoned. */
+  private freeAbandoned(): void {
+    for (const [model, since] of this.retired) {
+      if (Date.now() - since < DRAIN_LIMIT_MS) continue;
+      console.error(`releasing ${model.version} although ${this.users.get(model) ?? 0} requests never gave it back (canceled by their clients)`);
+      this.users.delete(model);
+      this.free(model);
+    }
   }
 
   private free(model: LoadedModel): void {

@@ -98,6 +98,41 @@ describe("hardening of the model store and the headers", () => {
     expect(store.released).toBe(1);
   });
 
+  it("release-first swaps: a lease never given back (a canceled request) holds the swap 3 s at most", async () => {
+    await publish(env.MODELS, v1);
+    const store = new ModelStore();
+    const e = envWith({ MODEL_REFRESH_SECONDS: "0", MODEL_SWAP: "release-first" });
+    // workerd cancels a request whose client disconnected without running its finally blocks:
+    // its lease is never released
+    const abandoned = await store.acquire(e);
+    expect(abandoned.model.version).toBe("fixture-v1");
+    await publish(env.MODELS, v2);
+    const started = Date.now();
+    const lease = await store.acquire(e);
+    expect(lease.model.version).toBe("fixture-v2");
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2900);
+    expect(store.released).toBe(1);
+    lease.release();
+    // the canceled request's late release (were it ever to come) changes nothing
+    abandoned.release();
+    expect(store.released).toBe(1);
+  });
+
+  it("overlapping swaps: a replaced model held by a lease never given back is released 3 s after the swap", async () => {
+    await publish(env.MODELS, v1);
+    const store = new ModelStore();
+    const e = envWith({ MODEL_REFRESH_SECONDS: "0" });
+    const abandoned = await store.acquire(e);
+    await publish(env.MODELS, v2);
+    (await store.acquire(e)).release();
+    expect(store.released).toBe(0);
+    await new Promise((r) => setTimeout(r, 3100));
+    (await store.acquire(e)).release();
+    expect(store.released).toBe(1);
+    abandoned.release();
+    expect(store.released).toBe(1);
+  });
+
   it("release-first swaps: a version whose sessions cannot be built leaves the old version serving", async () => {
     await publish(env.MODELS, v1);
     const store = new ModelStore();

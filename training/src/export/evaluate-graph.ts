@@ -100,7 +100,7 @@ function rankKernel(): WebAssembly.Module {
 export async function evaluateVectorKernel(vectorGraph: Uint8Array, table: Int8Table, split: Split, opts: EvaluationOptions = {}): Promise<GraphMetrics> {
   useInstalledWasm();
   const session = await ort.InferenceSession.create(vectorGraph);
-  const ranker = await int8Ranker(rankKernel(), table);
+  const ranker = int8Ranker(rankKernel(), table);
   const start = performance.now();
   try {
     const rank = async (user: number, exclude: Int32Array, k: number): Promise<ArrayLike<number>> => {
