@@ -34,6 +34,33 @@ const DRAIN_LIMIT_MS = 3000;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Another request's load, awaited by polling on this request's own timer. A request waiting only
+ * on a promise that a different request will settle has no I/O or timer of its own, and workerd
+ * may cancel it as hung (bench:faults saw clusters of such 500s during hot swaps). `limitMs`
+ * bounds the wait should the loading request be canceled before its own deadline fires.
+ */
+async function waitWithTimers<T>(work: Promise<T>, limitMs: number): Promise<T> {
+  let outcome: { value: T } | { error: unknown } | null = null;
+  work.then(
+    (value) => {
+      outcome = { value };
+    },
+    (error: unknown) => {
+      outcome = { error };
+    },
+  );
+  const started = Date.now();
+  while (outcome === null) {
+    if (Date.now() - started > limitMs)
+      throw new ApiError(503, "model_unavailable", `the model load this request waited on did not finish within ${limitMs / 1000} s`);
+    await sleep(DRAIN_POLL_MS);
+  }
+  const settled = outcome as { value: T } | { error: unknown };
+  if ("error" in settled) throw settled.error;
+  return settled.value;
+}
+
 function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<never>((_, reject) => {
@@ -104,13 +131,17 @@ export class ModelStore {
     if (this.current && Date.now() - this.checkedAt < refreshMs) return this.current;
     // a failed load is retried once per refresh interval, never once per request
     if (!this.current && this.failure && Date.now() - this.failure.at < refreshMs) throw this.failure.error;
-    if (this.pending) return this.swapping || !this.current ? this.pending : this.current;
-    const timeoutMs = 1000 * Number(env.MODEL_LOAD_TIMEOUT_SECONDS ?? DEFAULT_LOAD_TIMEOUT_SECONDS);
+    if (this.pending) return this.swapping || !this.current ? waitWithTimers(this.pending, this.loadTimeoutMs(env) + 1000) : this.current;
+    const timeoutMs = this.loadTimeoutMs(env);
     this.pending = this.refresh(env, timeoutMs).finally(() => {
       this.pending = null;
     });
     waitUntil?.(this.pending.catch(() => {}));
     return this.pending;
+  }
+
+  private loadTimeoutMs(env: Env): number {
+    return 1000 * Number(env.MODEL_LOAD_TIMEOUT_SECONDS ?? DEFAULT_LOAD_TIMEOUT_SECONDS);
   }
 
   private async refresh(env: Env, timeoutMs: number): Promise<LoadedModel> {
