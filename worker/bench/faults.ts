@@ -13,7 +13,8 @@
 //   method on every route, bad Authorization headers, bodies that are not JSON, huge or deeply
 //   nested), each answer checked to be JSON of the documented shape, never a 5xx.
 // A benchmark: it reports and asserts nothing. Ends with one JSON line.
-import { readFileSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import autocannon from "autocannon";
@@ -34,6 +35,7 @@ const program = new Command("bench:faults")
   .option("--model <name>", "exported model to serve", "lightgcn")
   .option("--artifacts <dir>", "artifacts folder", "artifacts")
   .option("--port <n>", "port", integer, 8789)
+  .option("--persist-to <dir>", "local R2 and D1 state folder (default: a new temporary folder, removed at the end)")
   .option("--inspector-port <n>", "port of the Worker's inspector, through which the isolate's own memory is read", integer, 9231)
   .option("--seconds <n>", "soak duration", integer, 60)
   .option("--publish-every <n>", "seconds between publications during the soak", integer, 10)
@@ -52,6 +54,7 @@ const o = program.opts<{
   model: string;
   artifacts: string;
   port: number;
+  persistTo?: string;
   inspectorPort: number;
   seconds: number;
   publishEvery: number;
@@ -64,7 +67,9 @@ const o = program.opts<{
 }>();
 const parts = new Set(o.only.split(","));
 
-const STATE = ".wrangler/state/v3";
+/** wrangler dev's local state (R2 objects, D1), set once the run has its folder. */
+let state = ".wrangler/state/v3";
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
@@ -138,8 +143,13 @@ await runCli(async () => {
   const ids = JSON.parse(readFileSync(join(dir, BUNDLE_FILES.ids), "utf8")) as IdMaps;
   // per-user data out of the isolate (R2 or D1): the users are the records of users.bin
   ids.users = knownUserIds(dir, ids);
-  await migrateLocalD1(); // before publishing: a per_user "d1" bundle loads its rows into D1
-  const target = await localTarget();
+  // its own local state: every publication here is a whole bundle (257 MB at ML-32M size) that
+  // would otherwise pile up in .wrangler/state, and replace the model `npm start` published
+  const persist = o.persistTo ?? mkdtempSync(join(tmpdir(), "edgerec-faults-"));
+  state = join(persist, "v3");
+  console.log(`local R2 and D1 state in ${persist}`);
+  await migrateLocalD1("DB", persist); // before publishing: a per_user "d1" bundle loads its rows into D1
+  const target = await localTarget("MODELS", persist);
   let serial = 0;
   const publishNew = async (): Promise<string> => {
     const b = renamed(base, `${base.manifest.version}-bench${++serial}-${Date.now()}`);
@@ -153,6 +163,7 @@ await runCli(async () => {
     quiet: process.env.FAULTS_VERBOSE !== "1",
     vars: { MODEL_REFRESH_SECONDS: String(o.refresh), MODEL_SWAP: o.swap },
     inspectorPort: o.inspectorPort,
+    persistTo: persist,
   });
   const report: Record<string, unknown> = { refresh_seconds: o.refresh, swap: o.swap, connections: o.connections };
   try {
@@ -165,6 +176,7 @@ await runCli(async () => {
     inspector?.close();
     await server.stop();
     await target.close();
+    if (!o.persistTo) rmSync(persist, { recursive: true, force: true });
   }
   console.log(JSON.stringify(report));
 });
@@ -415,13 +427,13 @@ async function waitFor(server: DevServer, auth: Record<string, string>, version:
 
 /** Deletes the blob file of an object in wrangler dev's local R2, so reading it throws. */
 function removeBlob(key: string): void {
-  const meta = join(STATE, "r2/miniflare-R2BucketObject");
+  const meta = join(state, "r2/miniflare-R2BucketObject");
   for (const f of readdirSync(meta).filter((f) => f.endsWith(".sqlite") && f !== "metadata.sqlite")) {
     const db = new DatabaseSync(join(meta, f), { readOnly: true });
     const row = db.prepare("SELECT blob_id FROM _mf_objects WHERE key = ?").get(key) as { blob_id: string } | undefined;
     db.close();
     if (row) {
-      rmSync(join(STATE, "r2/edgerec-models/blobs", row.blob_id));
+      rmSync(join(state, "r2/edgerec-models/blobs", row.blob_id));
       return;
     }
   }

@@ -5,7 +5,8 @@
 // (fold-in from live ratings), and POST /recs. It stops the server by PID and times scoring in
 // Node with the same onnxruntime-web wasm: ORT vs a plain TypeScript scorer, and ORT fold-in.
 // A benchmark: it asserts nothing.
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
 import { Command } from "commander";
@@ -40,12 +41,22 @@ const program = new Command("bench:serve")
   .option("--model <name>", "exported model to serve", "lightgcn")
   .option("--artifacts <dir>", "artifacts folder", "artifacts")
   .option("--port <n>", "port", integer, 8788)
+  .option("--persist-to <dir>", "local R2 and D1 state folder (default: a new temporary folder, removed at the end)")
   .option("--requests <n>", "requests to send per scenario", integer, 5_000)
   .option("--connections <n>", "concurrent connections", integer, 1)
   .option("--live-users <n>", "users given live ratings before the run (half known, half new)", integer, 200)
   .option("--queries <n>", "scoring comparisons", integer, 2_000);
 program.parse();
-const o = program.opts<{ model: string; artifacts: string; port: number; requests: number; connections: number; queries: number; liveUsers: number }>();
+const o = program.opts<{
+  model: string;
+  artifacts: string;
+  port: number;
+  requests: number;
+  connections: number;
+  queries: number;
+  liveUsers: number;
+  persistTo?: string;
+}>();
 
 const round = (x: number, digits = 3): number => Math.round(x * 10 ** digits) / 10 ** digits;
 
@@ -202,8 +213,11 @@ await runCli(async () => {
   const ids = JSON.parse(readFileSync(join(dir, BUNDLE_FILES.ids), "utf8")) as IdMaps;
   // per-user data out of the isolate (R2 or D1): the user ids are the records of users.bin that hold a user
   ids.users = knownUserIds(dir, ids);
-  await migrateLocalD1(); // before publishing: a per_user "d1" bundle loads its rows into D1
-  const target = await localTarget();
+  // its own local state: the bundle it publishes neither piles up in .wrangler/state nor replaces
+  // the model `npm start` published
+  const persist = o.persistTo ?? mkdtempSync(join(tmpdir(), "edgerec-serve-"));
+  await migrateLocalD1("DB", persist); // before publishing: a per_user "d1" bundle loads its rows into D1
+  const target = await localTarget("MODELS", persist);
   try {
     await publishBundle(readBundle(dir), target, { force: true });
   } finally {
@@ -213,7 +227,7 @@ await runCli(async () => {
   console.log(`published ${readManifest(dir).version} to the local R2, migrated the local D1; starting wrangler dev on 127.0.0.1:${o.port}`);
   // ready once the Worker answers a path that loads no model: the first request below then pays
   // the isolate's whole cold model load, timed on its own
-  const server = await startWranglerDev(o.port, { quiet: true, readyWithoutModel: true });
+  const server = await startWranglerDev(o.port, { quiet: true, readyWithoutModel: true, persistTo: persist });
   const results: Record<string, Record<string, number>> = {};
   try {
     let t = performance.now();
@@ -265,6 +279,7 @@ await runCli(async () => {
     );
   } finally {
     await server.stop();
+    if (!o.persistTo) rmSync(persist, { recursive: true, force: true });
   }
   const s = await scoringTimes(dir);
   console.log(
