@@ -164,6 +164,7 @@ await runCli(async () => {
     vars: { MODEL_REFRESH_SECONDS: String(o.refresh), MODEL_SWAP: o.swap },
     inspectorPort: o.inspectorPort,
     persistTo: persist,
+    localTraces: false,
   });
   const report: Record<string, unknown> = { refresh_seconds: o.refresh, swap: o.swap, connections: o.connections };
   try {

@@ -227,7 +227,7 @@ await runCli(async () => {
   console.log(`published ${readManifest(dir).version} to the local R2, migrated the local D1; starting wrangler dev on 127.0.0.1:${o.port}`);
   // ready once the Worker answers a path that loads no model: the first request below then pays
   // the isolate's whole cold model load, timed on its own
-  const server = await startWranglerDev(o.port, { quiet: true, readyWithoutModel: true, persistTo: persist });
+  const server = await startWranglerDev(o.port, { quiet: true, readyWithoutModel: true, persistTo: persist, localTraces: false });
   const results: Record<string, Record<string, number>> = {};
   try {
     let t = performance.now();

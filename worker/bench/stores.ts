@@ -148,6 +148,7 @@ await runCli(async () => {
     config: CONFIG,
     persistTo: persist,
     readyWithoutModel: true,
+    localTraces: false,
     vars: { VERSION: manifest.version, USERS: String(manifest.users), ITEMS: String(manifest.items), MAX_USER_ID: String(manifest.max_user_id) },
   });
   const latency: Record<string, { p50_ms: number; p99_ms: number; mean_ms: number; errors: number }> = {};

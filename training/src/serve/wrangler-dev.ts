@@ -27,6 +27,12 @@ export interface DevOptions {
    * model's cold load is left to the first real request (bench:serve times it apart).
    */
   readyWithoutModel?: boolean;
+  /**
+   * wrangler dev records every request's trace into a local SQLite store by default (its local
+   * observability). Benches turn it off: a deployed Worker does not pay for it inline, the store
+   * grows by gigabytes over long runs, and it adds work that grows with each request's spans.
+   */
+  localTraces?: boolean;
 }
 
 /** A path no route answers: the Worker's JSON 404, which touches no model. */
@@ -39,7 +45,7 @@ export async function startWranglerDev(port = 8787, opts: DevOptions = {}): Prom
   if (opts.inspectorPort) vars.push("--inspector-port", String(opts.inspectorPort));
   const started = performance.now();
   const child = spawn("npx", ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(port), "--log-level", opts.quiet ? "error" : "info", ...vars], {
-    env: { ...process.env, ...OFFLINE_WRANGLER_ENV },
+    env: { ...process.env, ...OFFLINE_WRANGLER_ENV, ...(opts.localTraces === false ? { X_LOCAL_OBSERVABILITY: "false" } : {}) },
     stdio: opts.quiet ? ["ignore", "ignore", "pipe"] : ["ignore", "inherit", "inherit"],
     detached: true,
   });
