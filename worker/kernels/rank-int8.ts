@@ -66,3 +66,49 @@ export function rankInt8(
   }
   return kept;
 }
+
+/**
+ * For each of `count` rows listed at `items` (i32), the position in the `length` rows listed at
+ * `history` (i32) of the row with the largest score f32(dot(row, history row)) * scale * scale,
+ * written to `outPositions` (i32) with that score to `outScores` (f32). Ties keep the earlier
+ * position, as ONNX ArgMax does. With rows of unit length these scores are cosines.
+ */
+export function bestMatchInt8(
+  table: usize,
+  scales: usize,
+  stride: i32,
+  items: usize,
+  count: i32,
+  history: usize,
+  length: i32,
+  outPositions: usize,
+  outScores: usize,
+): void {
+  const chunks = stride >> 4;
+  for (let n = 0; n < count; n++) {
+    const i = load<i32>(items + (<usize>n << 2));
+    const row = table + <usize>i * <usize>stride;
+    const scale = load<f32>(scales + (<usize>i << 2));
+    let best: f32 = -Infinity;
+    let at = 0;
+    for (let p = 0; p < length; p++) {
+      const h = load<i32>(history + (<usize>p << 2));
+      const other = table + <usize>h * <usize>stride;
+      let acc = i32x4.splat(0);
+      for (let c = 0; c < chunks; c++) {
+        const a = v128.load(row + (<usize>c << 4));
+        const b = v128.load(other + (<usize>c << 4));
+        acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(a), i16x8.extend_low_i8x16_s(b)));
+        acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(a), i16x8.extend_high_i8x16_s(b)));
+      }
+      const dot = i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) + i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
+      const score = <f32>dot * scale * load<f32>(scales + (<usize>h << 2));
+      if (score > best) {
+        best = score;
+        at = p;
+      }
+    }
+    store<i32>(outPositions + (<usize>n << 2), at);
+    store<f32>(outScores + (<usize>n << 2), best);
+  }
+}

@@ -119,3 +119,58 @@ describe("int8 ranker", () => {
     expect(() => decodeInt8Table(bytes.buffer.slice(0, bytes.byteLength - 1) as ArrayBuffer)).toThrow(/bytes/);
   });
 });
+
+describe("int8 best matches (the reasons)", () => {
+  /** Plain reference: for each item, the first history position with the largest scaled integer dot. */
+  function referenceMatches(t: Int8Table, items: number[], history: number[]): { position: number; similarity: number }[] {
+    return items.map((i) => {
+      let best = Number.NEGATIVE_INFINITY;
+      let position = 0;
+      history.forEach((h, p) => {
+        let dot = 0;
+        for (let c = 0; c < t.dim; c++) dot += t.values[i * t.dim + c] * t.values[h * t.dim + c];
+        const s = Math.fround(Math.fround(Math.fround(dot) * t.scales[i]) * t.scales[h]);
+        if (s > best) {
+          best = s;
+          position = p;
+        }
+      });
+      return { position, similarity: best };
+    });
+  }
+
+  it("matches the reference on random tables of every padding", () => {
+    const rng = new Rng(12);
+    for (const dim of [1, 16, 24, 64, 70]) {
+      const t = randomTable(rng, 200, dim);
+      const ranker = int8Ranker(kernel, t);
+      for (let trial = 0; trial < 5; trial++) {
+        const items = Array.from({ length: 1 + rng.int(20) }, () => rng.int(200));
+        const history = Array.from({ length: 1 + rng.int(150) }, () => rng.int(200));
+        expect(ranker.bestMatches(items, history)).toEqual(referenceMatches(t, items, history));
+      }
+    }
+  });
+
+  it("keeps the earlier position among equal scores, and leaves ranking unchanged afterwards", () => {
+    const rows = 30;
+    const t: Int8Table = { rows, dim: 16, scales: new Float32Array(rows).fill(0.01), values: new Int8Array(rows * 16).fill(2) };
+    const ranker = int8Ranker(kernel, t);
+    expect(ranker.bestMatches([0, 5], [7, 3, 9]).map((m) => m.position)).toEqual([0, 0]);
+    const rng = new Rng(5);
+    const r = randomTable(rng, 40, 16);
+    const other = int8Ranker(kernel, r);
+    const vector = Float32Array.from({ length: 16 }, () => rng.normal());
+    other.bestMatches(
+      [1, 2, 3],
+      Array.from({ length: 40 }, (_, j) => j),
+    );
+    expect(other.rank(vector, 40, [])).toEqual(reference(r, vector, 40, []));
+  });
+
+  it("refuses rows outside the table", () => {
+    const ranker = int8Ranker(kernel, randomTable(new Rng(4), 10, 16));
+    expect(() => ranker.bestMatches([10], [1])).toThrow(/not in the table/);
+    expect(() => ranker.bestMatches([1], [-1])).toThrow(/not in the table/);
+  });
+});

@@ -19,6 +19,11 @@ export interface Int8Ranker {
   bytes: number;
   /** The best k rows for a float32 vector of length dim, best first, never a row of `exclude`. */
   rank(vector: Float32Array, k: number, exclude: ArrayLike<number>): Scored[];
+  /**
+   * For each row of `items`, the position in `history` of the row it scores highest with, and
+   * that score (the cosine, for a table of normalized rows); ties keep the earlier position.
+   */
+  bestMatches(items: ArrayLike<number>, history: ArrayLike<number>): { position: number; similarity: number }[];
 }
 
 interface RankKernel {
@@ -34,6 +39,17 @@ interface RankKernel {
     outRows: number,
     outScores: number,
   ): number;
+  bestMatchInt8(
+    table: number,
+    scales: number,
+    stride: number,
+    items: number,
+    count: number,
+    history: number,
+    length: number,
+    outPositions: number,
+    outScores: number,
+  ): void;
 }
 
 /** The kernels' memories not yet collected: isolate memory outside the JS heap, like ORT's. */
@@ -68,13 +84,17 @@ export function int8Ranker(kernel: WebAssembly.Module, table: Int8Table): Int8Ra
   const stride = align(dim, 16);
   const capacity = Math.min(rows, MAX_RANKED);
   // the kernel has no data of its own: the first bytes are left unused all the same
-  const at = { table: 1024, scales: 0, query: 0, excluded: 0, outRows: 0, outScores: 0, end: 0 };
+  const at = { table: 1024, scales: 0, query: 0, excluded: 0, outRows: 0, outScores: 0, history: 0, positions: 0, end: 0 };
   at.scales = align(at.table + rows * stride, 16);
   at.query = align(at.scales + rows * 4, 16);
   at.excluded = align(at.query + stride * 2, 16);
   at.outRows = align(at.excluded + Math.ceil(rows / 8), 16);
   at.outScores = at.outRows + capacity * 4;
-  at.end = at.outScores + capacity * 4;
+  // bestMatches: the rows to match go in outRows, the history (every row once at most) and the
+  // positions found in areas of their own, the scores in outScores
+  at.history = at.outScores + capacity * 4;
+  at.positions = at.history + rows * 4;
+  at.end = at.positions + capacity * 4;
   const pages = Math.ceil(at.end / PAGE);
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
   memories.add(new WeakRef(memory));
@@ -82,7 +102,7 @@ export function int8Ranker(kernel: WebAssembly.Module, table: Int8Table): Int8Ra
   // WebAssembly.instantiate is no I/O to workerd, and a model load left waiting on one during a
   // hot swap was canceled as hung, with every request waiting on that load (bench:faults)
   const instance = new WebAssembly.Instance(kernel, { env: { memory } });
-  const { rankInt8 } = instance.exports as unknown as RankKernel;
+  const { rankInt8, bestMatchInt8 } = instance.exports as unknown as RankKernel;
 
   const bytes = new Uint8Array(memory.buffer);
   const values = new Uint8Array(table.values.buffer, table.values.byteOffset, table.values.byteLength);
@@ -118,6 +138,23 @@ export function int8Ranker(kernel: WebAssembly.Module, table: Int8Table): Int8Ra
       const out: Scored[] = new Array(n);
       for (let r = 0; r < n; r++) out[r] = { item: outRows[r], score: outScores[r] };
       return out;
+    },
+    bestMatches(items, history) {
+      if (items.length > capacity) throw new Error(`int8 ranker: ${items.length} items to match is over ${capacity}`);
+      if (history.length > rows) throw new Error(`int8 ranker: a history of ${history.length} rows for a table of ${rows}`);
+      const inRange = (j: number): boolean => Number.isInteger(j) && j >= 0 && j < rows;
+      for (let r = 0; r < items.length; r++) {
+        if (!inRange(items[r])) throw new Error(`int8 ranker: row ${items[r]} is not in the table`);
+        outRows[r] = items[r];
+      }
+      const historyRows = new Int32Array(memory.buffer, at.history, history.length);
+      for (let p = 0; p < history.length; p++) {
+        if (!inRange(history[p])) throw new Error(`int8 ranker: row ${history[p]} is not in the table`);
+        historyRows[p] = history[p];
+      }
+      bestMatchInt8(at.table, at.scales, stride, at.outRows, items.length, at.history, history.length, at.positions, at.outScores);
+      const positions = new Int32Array(memory.buffer, at.positions, items.length);
+      return Array.from({ length: items.length }, (_, r) => ({ position: positions[r], similarity: outScores[r] }));
     },
   };
 }

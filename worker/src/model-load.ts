@@ -53,7 +53,12 @@ export interface LoadedModel {
    * With vector.onnx and candidates.bin in the bundle: the history's user vector from the graph,
    * ranked over the int8 table by the Worker's own wasm kernel (see int8-ranker.ts).
    */
-  kernel: { vector: import("onnxruntime-web").InferenceSession; ranker: Int8Ranker } | null;
+  kernel: {
+    vector: import("onnxruntime-web").InferenceSession;
+    ranker: Int8Ranker;
+    /** normalized.bin in the kernel: the reasons, found without because.onnx (then not fetched). */
+    reasons: Int8Ranker | null;
+  } | null;
   /** What model.onnx is given for a known user: the user's row, or the user's history. */
   recsFrom: RecsQuery;
   /** Known users: index, rated movies and (for history graphs) train history, in memory or in R2. */
@@ -75,19 +80,16 @@ export interface LoadedModel {
   loadedAt: string;
 }
 
-function kernelRanker(kernel: WebAssembly.Module, bytes: ArrayBuffer, manifest: Manifest): Int8Ranker {
+function kernelRanker(kernel: WebAssembly.Module, file: "candidates" | "normalized", bytes: ArrayBuffer, manifest: Manifest): Int8Ranker {
+  const name = BUNDLE_FILES[file];
   let table: ReturnType<typeof decodeInt8Table>;
   try {
     table = decodeInt8Table(bytes);
   } catch (e) {
-    throw new ApiError(503, "model_unavailable", `${BUNDLE_FILES.candidates} of ${manifest.version} is not readable: ${(e as Error).message}; ${PUBLISH_HINT}`);
+    throw new ApiError(503, "model_unavailable", `${name} of ${manifest.version} is not readable: ${(e as Error).message}; ${PUBLISH_HINT}`);
   }
   if (table.rows !== manifest.items)
-    throw new ApiError(
-      503,
-      "model_unavailable",
-      `${BUNDLE_FILES.candidates} of ${manifest.version} has ${table.rows} rows for ${manifest.items} items; ${PUBLISH_HINT}`,
-    );
+    throw new ApiError(503, "model_unavailable", `${name} of ${manifest.version} has ${table.rows} rows for ${manifest.items} items; ${PUBLISH_HINT}`);
   return int8Ranker(kernel, table);
 }
 
@@ -190,7 +192,8 @@ export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, 
   // with the kernel's files, model.onnx is the portable graph but not what this Worker runs
   const byKernel = Boolean(manifest.files.vector && manifest.files.candidates);
   if (byKernel && !opts.kernel) throw new Error(`${manifest.version} is ranked by the int8 kernel, and the load was given no compiled kernel`);
-  const all = (Object.keys(manifest.files) as (keyof Manifest["files"])[]).filter((k) => !(byKernel && k === "model"));
+  const reasonsByKernel = byKernel && Boolean(manifest.files.normalized);
+  const all = (Object.keys(manifest.files) as (keyof Manifest["files"])[]).filter((k) => !(byKernel && k === "model") && !(reasonsByKernel && k === "because"));
   // per-user files stay in R2: checked by size and R2's MD5 now, read by range per request; with
   // the data in D1 they are not read at all (publish loaded D1 from them before the pointer moved)
   const left = all.filter((k) => inR2 && PER_USER_FILES.includes(k));
@@ -229,7 +232,13 @@ export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, 
   // one at a time: ORT copies each model into its wasm memory while it builds the session, and
   // that memory never shrinks, so building them together would leave room for all the copies
   const recs = byKernel ? null : (await session(need("model")))!;
-  const kernel = byKernel ? { vector: (await session(need("vector")))!, ranker: kernelRanker(opts.kernel!, need("candidates"), manifest) } : null;
+  const kernel = byKernel
+    ? {
+        vector: (await session(need("vector")))!,
+        ranker: kernelRanker(opts.kernel!, "candidates", need("candidates"), manifest),
+        reasons: reasonsByKernel ? kernelRanker(opts.kernel!, "normalized", need("normalized"), manifest) : null,
+      }
+    : null;
   const similar = await session(bytes.similar);
   const foldinGraph = manifest.foldin ? await session(bytes.foldin) : null;
   const because = await session(bytes.because);

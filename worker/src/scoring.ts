@@ -95,7 +95,8 @@ export function recsForHistory(model: LoadedModel, history: ArrayLike<number>, k
 }
 
 /**
- * For each item, the most similar item of the history (because.onnx): its position in `history`
+ * For each item, the most similar item of the history (because.onnx, or the kernel over
+ * normalized.bin): its position in `history`
  * and the cosine. Null when the bundle has no such graph or there is nothing to compare.
  */
 export async function mostSimilarInHistory(
@@ -103,7 +104,10 @@ export async function mostSimilarInHistory(
   items: number[],
   history: ArrayLike<number>,
 ): Promise<{ position: number; similarity: number }[] | null> {
-  if (!model.because || items.length === 0 || history.length === 0) return null;
+  if (items.length === 0 || history.length === 0) return null;
+  // the kernel's copy of because.onnx's table: the same reasons, without a graph run
+  if (model.kernel?.reasons) return model.kernel.reasons.bestMatches(items, history);
+  if (!model.because) return null;
   const out = await model.because.run({ [BECAUSE_GRAPH.inputs.items]: int64(model, items), [BECAUSE_GRAPH.inputs.history]: int64(model, history) });
   const position = out[BECAUSE_GRAPH.outputs.position].data as BigInt64Array;
   const similarity = out[BECAUSE_GRAPH.outputs.similarity].data as Float32Array;

@@ -16,6 +16,7 @@ import { type BucketRead, bundles, bytesOf, publish, recordingBucket } from "./s
 interface Rec {
   movieId: number;
   score: number;
+  because: { movieId: number; similarity: number } | null;
 }
 interface RecsBody {
   source: string;
@@ -31,9 +32,11 @@ function withoutKernel(b: FixtureBundle): FixtureBundle {
   manifest.version = `${b.version}-onnx`;
   delete manifest.files.vector;
   delete manifest.files.candidates;
+  delete manifest.files.normalized;
   const files: Record<string, string> = { ...b.files, [BUNDLE_FILES.manifest]: btoa(JSON.stringify(manifest)) };
   delete files[BUNDLE_FILES.vector];
   delete files[BUNDLE_FILES.candidates];
+  delete files[BUNDLE_FILES.normalized];
   return { version: manifest.version, files };
 }
 
@@ -115,6 +118,9 @@ describe("a bundle ranked by the Worker's int8 kernel", () => {
     expect(keys).toContain(r2Key(b.version, BUNDLE_FILES.candidates));
     expect(keys).toContain(r2Key(b.version, BUNDLE_FILES.vector));
     expect(keys).not.toContain(r2Key(b.version, BUNDLE_FILES.model));
+    // the reasons come from normalized.bin in the kernel: because.onnx is not fetched either
+    expect(keys).toContain(r2Key(b.version, BUNDLE_FILES.normalized));
+    expect(keys).not.toContain(r2Key(b.version, BUNDLE_FILES.because));
     reads.length = 0;
     const res = await call("/users/7/recs?k=5", { MODELS: recordingBucket(reads) });
     expect(res.status).toBe(200);
@@ -140,6 +146,28 @@ describe("a bundle ranked by the Worker's int8 kernel", () => {
         expect(Math.abs(r.score - graph.get(r.movieId)!)).toBeLessThan(top * 0.02);
       }
     }
+  });
+
+  it("gives the reasons because.onnx gives: the same liked movie, nearly the same cosine", async () => {
+    const history = ids.items.slice(0, 30).filter((_, i) => i % 2 === 0);
+    await publish(env.MODELS, withoutKernel(b));
+    app = createApp(new ModelStore());
+    const byGraph = (await (await postRecs(history, 10)).json<RecsBody>()).recommendations;
+    await publish(env.MODELS, b);
+    app = createApp(new ModelStore());
+    const byKernel = (await (await postRecs(history, 40)).json<RecsBody>()).recommendations;
+    const kernelReason = new Map(byKernel.map((r) => [r.movieId, r.because]));
+    let compared = 0;
+    for (const r of byGraph) {
+      const reason = kernelReason.get(r.movieId);
+      if (!reason || !r.because) continue;
+      compared++;
+      // the same int8 table: exact integer dots against the graph's float ones, so a near tie may
+      // pick another liked movie, but never one with a clearly lower cosine
+      expect(Math.abs(reason.similarity - r.because.similarity)).toBeLessThan(0.01);
+      if (reason.movieId !== r.because.movieId) expect(Math.abs(reason.similarity - r.because.similarity)).toBeLessThan(1e-3);
+    }
+    expect(compared).toBeGreaterThanOrEqual(8);
   });
 
   it("counts a known user's live rating at once: the movie is excluded and the ranking moves", async () => {

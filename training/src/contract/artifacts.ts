@@ -121,6 +121,11 @@ export const BUNDLE_FILES = {
   vector: "vector.onnx",
   /** Optional, with `vector`: the int8 item table with a scale per item (see encodeInt8Table). */
   candidates: "candidates.bin",
+  /**
+   * Optional, with `candidates` when the model has item embeddings: their normalized rows in int8
+   * (the table because.onnx holds), from which the Worker's kernel finds the reasons instead.
+   */
+  normalized: "normalized.bin",
   /** Every movie each user rated in the dataset (any rating), as a RatedCsr binary. */
   rated: "rated.bin",
   /** Optional (Manifest.recs takes a history): each user's train positives, the history model.onnx scores. */
@@ -137,7 +142,7 @@ export const BUNDLE_FILES = {
   manifest: "manifest.json",
 } as const;
 export type BundleFileKey = keyof typeof BUNDLE_FILES;
-export type OptionalBundleFile = "similar" | "because" | "foldin" | "vector" | "candidates" | "history" | "users" | "popularity";
+export type OptionalBundleFile = "similar" | "because" | "foldin" | "vector" | "candidates" | "normalized" | "history" | "users" | "popularity";
 export type RequiredBundleFile = Exclude<BundleFileKey, OptionalBundleFile | "manifest">;
 
 /**

@@ -20,6 +20,7 @@ import {
   type MovieMeta,
   SIMILAR_GRAPH,
   decodeInt8Table,
+  encodeInt8Table,
   encodeRated,
   modelDir,
 } from "../contract/artifacts.ts";
@@ -180,6 +181,8 @@ export async function exportBundle(metrics: MetricsFile, data: Dataset, split: S
     const q = quantizeRows(normalizedRows(emb.items, emb.dim), items, emb.dim);
     files.similar = buildCompactSimilarGraph(`${metrics.model} similar items`, q, items, emb.dim, SIMILAR_GRAPH);
     files.because = buildCompactBecauseGraph(`${metrics.model} because`, q, items, emb.dim, BECAUSE_GRAPH);
+    // the same table for the Worker's kernel, which finds the reasons without because.onnx
+    if (kernel) files.normalized = encodeInt8Table({ rows: items, dim: emb.dim, ...q });
   } else if (emb) {
     const normalized = normalizedRows(emb.items, emb.dim);
     files.similar = buildTopKGraph({
@@ -209,7 +212,8 @@ export async function exportBundle(metrics: MetricsFile, data: Dataset, split: S
     if (!TRAINED_FILES.includes(key)) writeFileAtomic(join(dir, BUNDLE_FILES[key]), content);
     fileInfo[key] = info(content);
   }
-  for (const key of ["similar", "because", "history", "users", "popularity"] as const) if (!files[key]) rmSync(join(dir, BUNDLE_FILES[key]), { force: true });
+  for (const key of ["similar", "because", "normalized", "history", "users", "popularity"] as const)
+    if (!files[key]) rmSync(join(dir, BUNDLE_FILES[key]), { force: true });
   const manifest: Manifest = {
     format: 1,
     version: opts.version ?? versionFor(metrics.model),
