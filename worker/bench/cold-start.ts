@@ -4,12 +4,12 @@
 // ORT session creation, parsing. Reported beside the Workers CPU limits. A benchmark: it asserts
 // nothing. Ends with one JSON line.
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
 import * as ort from "onnxruntime-web";
 import { R2_POINTER, r2Key } from "../../training/src/contract/artifacts.ts";
 import { integer, runCli } from "../../training/src/cli/options.ts";
+import { compiledRankKernel } from "../../training/src/export/evaluate-graph.ts";
 import { readBundle } from "../../training/src/publish/read-bundle.ts";
 import { type LoadedModel, type ModelBucket, type PhaseTimer, disposeModel, loadVersion, readPointer } from "../src/model-load.ts";
 
@@ -22,7 +22,7 @@ program.parse();
 const o = program.opts<{ model: string; artifacts: string; loads: number }>();
 
 /** The Worker's int8 ranking kernel, compiled here as wrangler compiles it for the Worker. */
-const rankKernel = new WebAssembly.Module(readFileSync(join(import.meta.dirname, "../build/rank-int8.wasm")));
+const rankKernel = compiledRankKernel();
 
 const FREE_CPU_MS = 10;
 const PAID_DEFAULT_CPU_MS = 30_000;

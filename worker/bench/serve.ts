@@ -26,6 +26,7 @@ import {
 } from "../../training/src/contract/artifacts.ts";
 import { integer, runCli } from "../../training/src/cli/options.ts";
 import { readEmbeddings } from "../../training/src/export/bundle.ts";
+import { compiledRankKernel } from "../../training/src/export/evaluate-graph.ts";
 import { topK } from "../../training/src/util/topk.ts";
 import { publishBundle } from "../../training/src/publish/publish.ts";
 import { readBundle, readManifest } from "../../training/src/publish/read-bundle.ts";
@@ -160,8 +161,7 @@ async function kernelTimes(dir: string, histories: BigInt64Array[]): Promise<num
   const session = await ort.InferenceSession.create(readFileSync(join(dir, BUNDLE_FILES.vector)));
   const bytes = readFileSync(join(dir, BUNDLE_FILES.candidates));
   const table = decodeInt8Table(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
-  const kernel = new WebAssembly.Module(readFileSync(join(import.meta.dirname, "../build/rank-int8.wasm")));
-  const ranker = int8Ranker(kernel, table);
+  const ranker = int8Ranker(compiledRankKernel(), table);
   const run = async (h: BigInt64Array) => {
     const out = await session.run({ [VECTOR_GRAPH.inputs.history]: new ort.Tensor("int64", h, [h.length]) });
     return ranker.rank(out[VECTOR_GRAPH.outputs.vector].data as Float32Array, 10, Array.from(h, Number));

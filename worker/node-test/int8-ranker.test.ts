@@ -1,14 +1,10 @@
-// The Worker's int8 ranking kernel against a plain TypeScript reference on random tables:
-// the same integer dot products, the same top k (ties: the lower row first, as ONNX TopK),
-// every excluded row left out, rows padded to the kernel's 16-byte step.
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { type Int8Table, decodeInt8Table, encodeInt8Table } from "../../training/src/contract/artifacts.ts";
+import { compiledRankKernel } from "../../training/src/export/evaluate-graph.ts";
 import { Rng } from "../../training/src/util/rng.ts";
 import { MAX_RANKED, type Scored, int8Ranker } from "../src/int8-ranker.ts";
 
-const kernel = new WebAssembly.Module(readFileSync(join(import.meta.dirname, "../build/rank-int8.wasm")));
+const kernel = compiledRankKernel();
 
 function randomTable(rng: Rng, rows: number, dim: number, levels = 255): Int8Table {
   const values = Int8Array.from({ length: rows * dim }, () => Math.round((rng.next() - 0.5) * (levels - 1)));

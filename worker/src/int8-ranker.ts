@@ -4,7 +4,7 @@
 // once into the kernel's own memory; each ranking quantizes the float32 user vector to int16
 // (one scale: the largest magnitude maps to 32767), so the only coarse rounding is the table's.
 // Takes the compiled kernel as a parameter: the Worker passes the module wrangler imported, and
-// Node (tests, benches) one compiled from worker/build/rank-int8.wasm.
+// Node (export, tests, benches) the one compiledRankKernel() reads from worker/build/rank-int8.wasm.
 import type { Int8Table } from "../../training/src/contract/artifacts.ts";
 
 export interface Scored {
@@ -13,10 +13,6 @@ export interface Scored {
 }
 
 export interface Int8Ranker {
-  rows: number;
-  dim: number;
-  /** Bytes of the kernel's memory (isolate memory outside the JS heap). */
-  bytes: number;
   /** The best k rows for a float32 vector of length dim, best first, never a row of `exclude`. */
   rank(vector: Float32Array, k: number, exclude: ArrayLike<number>): Scored[];
   /**
@@ -115,9 +111,6 @@ export function int8Ranker(kernel: WebAssembly.Module, table: Int8Table): Int8Ra
   const outScores = new Float32Array(memory.buffer, at.outScores, capacity);
 
   return {
-    rows,
-    dim,
-    bytes: memory.buffer.byteLength,
     rank(vector, k, exclude) {
       if (vector.length !== dim) throw new Error(`int8 ranker: a vector of ${vector.length} values for a table of dimension ${dim}`);
       if (k > capacity) throw new Error(`int8 ranker: k ${k} is over ${capacity}`);

@@ -205,10 +205,7 @@ export class ModelStore {
     // (bench:faults: hundreds of 500s a swap under load, before this).
     const started = Date.now();
     while (this.users.has(previous) && generation === this.swapGeneration && Date.now() - started < DRAIN_LIMIT_MS) await sleep(DRAIN_POLL_MS);
-    if (generation === this.swapGeneration && this.users.has(previous)) {
-      console.error(`releasing ${previous.version} although ${this.users.get(previous)} requests never gave it back (canceled by their clients)`);
-      this.users.delete(previous);
-    }
+    if (generation === this.swapGeneration && this.users.has(previous)) this.forgetHolders(previous);
     // a swap that outlived its deadline has been given up: the old model stays
     if (generation !== this.swapGeneration) throw new Error("swap abandoned");
     this.current = null;
@@ -243,10 +240,15 @@ export class ModelStore {
   private freeAbandoned(): void {
     for (const [model, since] of this.retired) {
       if (Date.now() - since < DRAIN_LIMIT_MS) continue;
-      console.error(`releasing ${model.version} although ${this.users.get(model) ?? 0} requests never gave it back (canceled by their clients)`);
-      this.users.delete(model);
+      this.forgetHolders(model);
       this.free(model);
     }
+  }
+
+  /** Past DRAIN_LIMIT_MS the requests still holding a model are taken to be gone (canceled by their clients). */
+  private forgetHolders(model: LoadedModel): void {
+    console.error(`releasing ${model.version} although ${this.users.get(model) ?? 0} requests never gave it back (canceled by their clients)`);
+    this.users.delete(model);
   }
 
   private free(model: LoadedModel): void {

@@ -83,8 +83,8 @@ async function evaluateServed(rank: RankFn, split: Split, opts: EvaluationOption
   return { valid, test: test.metrics, seconds: (performance.now() - start) / 1000, sampleUsers: users ? test.users : null };
 }
 
-/** The Worker's ranking kernel, as `npm run build` compiles it. */
-function rankKernel(): WebAssembly.Module {
+/** The Worker's ranking kernel, as `npm run build` compiles it, for Node (export, benches, tests). */
+export function compiledRankKernel(): WebAssembly.Module {
   const path = join(import.meta.dirname, "../../../worker/build/rank-int8.wasm");
   try {
     return new WebAssembly.Module(readFileSync(path));
@@ -100,7 +100,7 @@ function rankKernel(): WebAssembly.Module {
 export async function evaluateVectorKernel(vectorGraph: Uint8Array, table: Int8Table, split: Split, opts: EvaluationOptions = {}): Promise<GraphMetrics> {
   useInstalledWasm();
   const session = await ort.InferenceSession.create(vectorGraph);
-  const ranker = int8Ranker(rankKernel(), table);
+  const ranker = int8Ranker(compiledRankKernel(), table);
   const start = performance.now();
   try {
     const rank = async (user: number, exclude: Int32Array, k: number): Promise<ArrayLike<number>> => {
