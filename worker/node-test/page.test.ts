@@ -12,12 +12,11 @@ import { publishBundle } from "../../training/src/publish/publish.ts";
 import { readBundle } from "../../training/src/publish/read-bundle.ts";
 import { localTarget } from "../../training/src/publish/targets.ts";
 import { migrateLocalD1 } from "../../training/src/serve/local-setup.ts";
-import { type DevServer, startWranglerDev } from "../../training/src/serve/wrangler-dev.ts";
+import { type DevServer, freePort, startWranglerDev } from "../../training/src/serve/wrangler-dev.ts";
 import { fixtureBundleDir } from "../test/global-setup.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const TOKEN = "page-test-token";
-const PORT = 8797;
 /** A directory outside the repository for the page of the real model (README screenshot). */
 const MODEL_DIR = process.env.EDGEREC_PAGE_MODEL;
 
@@ -43,7 +42,7 @@ describe("the page in a real browser", () => {
       await target.close();
     }
     await migrateLocalD1("DB", state);
-    server = await startWranglerDev(PORT, { quiet: true, persistTo: state, vars: { API_TOKEN: TOKEN } });
+    server = await startWranglerDev(await freePort(), { quiet: true, persistTo: state, inspectorPort: await freePort(), vars: { API_TOKEN: TOKEN } });
     browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
     page = await browser.newPage();
     page.on("pageerror", (e) => pageErrors.push(String(e)));

@@ -1,6 +1,7 @@
 // Starts `wrangler dev` on 127.0.0.1 (local R2 from .wrangler/state, no outbound calls) and
 // waits until the Worker answers /health.
 import { type ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:net";
 import { OFFLINE_WRANGLER_ENV } from "../publish/targets.ts";
 
 export interface DevServer {
@@ -37,6 +38,19 @@ export interface DevOptions {
 
 /** A path no route answers: the Worker's JSON 404, which touches no model. */
 const NO_ROUTE = "/__edgerec_ready_check";
+
+/** A port on 127.0.0.1 that nothing listens on now (tests run beside other servers). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}
 
 export async function startWranglerDev(port = 8787, opts: DevOptions = {}): Promise<DevServer> {
   const vars = Object.entries(opts.vars ?? {}).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
