@@ -29,7 +29,7 @@ import {
   recsTakesHistory,
 } from "../contract/artifacts.ts";
 import { type FoldIn, quantizeRows } from "../models/foldin.ts";
-import type { Catalogue } from "../pipeline/catalogue.ts";
+import type { Catalogue } from "./catalogue.ts";
 import type { Split } from "../protocol/protocols.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../util/fs-atomic.ts";
 import { evaluateGraph, evaluateVectorKernel } from "./evaluate-graph.ts";

@@ -5,7 +5,7 @@ import { datasetSpec } from "../data/datasets.ts";
 import { ensureDataset } from "../data/fetch.ts";
 import { type Dataset, loadDataset } from "../data/parse.ts";
 import { type Split, buildSplit, protocolSpec } from "../protocol/protocols.ts";
-import { type Catalogue, catalogueOf } from "./catalogue.ts";
+import { type Catalogue, catalogueOf } from "../export/catalogue.ts";
 import { writeSplit } from "./split-files.ts";
 
 export interface PrepareOptions {

@@ -7,7 +7,7 @@ import { type MovieMeta, SPLIT_DIR, SPLIT_FILES, SPLIT_HEADER, type SplitMeta } 
 import { type Csr, csrFromTriples, nnz } from "../protocol/csr.ts";
 import { type Split, protocolSpec } from "../protocol/protocols.ts";
 import { tempPathFor, writeJsonAtomic } from "../util/fs-atomic.ts";
-import type { Catalogue } from "./catalogue.ts";
+import type { Catalogue } from "../export/catalogue.ts";
 
 /** Writes the matrix as TSV in chunks (tens of millions of lines never become one string), then renames. */
 function writeTsv(path: string, m: Csr, userIds: Int32Array, itemIds: Int32Array): void {
