@@ -91,7 +91,7 @@ export interface MetricsFile {
   trained_on?: string;
   /** The model's fold-in (absent or null: none): in foldin.onnx, or in model.onnx when `recs` takes a history. */
   foldin?: FoldInKind | null;
-  /** What model.onnx, written beside it by training, ranks from (absent or null: no serving graph). */
+  /** What the model's model.onnx ranks from, once export writes it (absent or null: no serving graph). */
   recs?: RecsQuery | null;
 }
 
