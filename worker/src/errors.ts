@@ -3,7 +3,6 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { log } from "./log.ts";
 
 export class ApiError extends Error {
   constructor(
@@ -26,6 +25,6 @@ export function errorResponse(c: Context, err: unknown): Response {
     const status = err.status as ContentfulStatusCode;
     return c.json({ error: status === 413 ? "payload_too_large" : "bad_request", message: err.message }, status, { "cache-control": "no-store" });
   }
-  log.error("unhandled error", err);
+  console.error("unhandled error", err);
   return c.json({ error: "internal", message: "internal error" }, 500, { "cache-control": "no-store" });
 }

@@ -2,8 +2,10 @@
 // "error" or "silent"), chooses what reaches the log: a deployment can quiet it, and the tests
 // (worker/vitest.config.ts) keep the warnings they provoke on purpose out of their output.
 // The level comes from the isolate's bindings (cloudflare:workers), so code far from a request
-// (a model swap, a disposal) logs without being handed `env`. Tests that provoke an error spy on
-// `log.error` and assert the call.
+// (a model swap, a disposal) logs without being handed `env`; that import makes this a module for
+// Worker-only code (the model store, the D1 store). errors.ts, also loaded in Node by the benches,
+// logs unhandled errors with console.error: a bug always prints. Tests that provoke an error spy
+// on `log.error` and assert the call.
 import { env } from "cloudflare:workers";
 
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40, silent: 50 } as const;
