@@ -35,7 +35,8 @@ try {
   for (const f of ["index.html", "style.css"]) copyFileSync(join(source, f), join(tmp, f));
   rmSync(out, { recursive: true, force: true });
   renameSync(tmp, out);
-  console.log(`build-page: wrote ${out}`);
+  // quiet on success (it runs in every `npm test`); --verbose names what was written
+  if (process.argv.includes("--verbose")) console.log(`build-page: wrote ${out}`);
 } catch (err) {
   rmSync(tmp, { recursive: true, force: true });
   console.error(`build-page: ${err instanceof Error ? err.message : String(err)}`);
