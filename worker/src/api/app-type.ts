@@ -5,16 +5,17 @@
 // serves exactly these routes with these types, so this cannot drift from the Worker.
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Hono, Schema } from "hono";
+import type { BlankEnv, BlankSchema } from "hono/types";
 import type * as api from "./routes.ts";
 
 /** The route table of an app type: path -> method -> input and output. */
 export type SchemaOf<A> = A extends Hono<infer _E, infer S extends Schema, infer _B> ? S : never;
 
 // one app per mount point (app.ts mounts the route files there)
-declare const root: OpenAPIHono<{}, {}, "/">;
-declare const users: OpenAPIHono<{}, {}, "/users">;
-declare const recs: OpenAPIHono<{}, {}, "/recs">;
-declare const movies: OpenAPIHono<{}, {}, "/movies">;
+declare const root: OpenAPIHono<BlankEnv, BlankSchema, "/">;
+declare const users: OpenAPIHono<BlankEnv, BlankSchema, "/users">;
+declare const recs: OpenAPIHono<BlankEnv, BlankSchema, "/recs">;
+declare const movies: OpenAPIHono<BlankEnv, BlankSchema, "/movies">;
 
 type Health = SchemaOf<ReturnType<typeof root.openapi<typeof api.healthRoute>>>;
 type UserRecs = SchemaOf<ReturnType<typeof users.openapi<typeof api.userRecsRoute>>>;
@@ -30,4 +31,4 @@ type Similar = SchemaOf<ReturnType<typeof movies.openapi<typeof api.similarRoute
 export type ApiSchema = Health & UserRecs & PostRatings & GetRatings & DeleteRating & DeleteUser & HistoryRecs & Search & MovieById & Similar;
 
 /** The public API as hono/client sees it. */
-export type AppType = OpenAPIHono<{}, ApiSchema, "/">;
+export type AppType = OpenAPIHono<BlankEnv, ApiSchema, "/">;

@@ -95,7 +95,7 @@ export const RatingInput = z
   )
   .openapi("RatingInput");
 
-function entries(field: string) {
+function entries() {
   const count = (i: { input?: unknown }) => `must hold 1 to ${MAX_ENTRIES} entries, got ${Array.isArray(i.input) ? i.input.length : got(i.input)}`;
   return z
     .array(RatingInput, { error: () => `must be an array of {"movieId": ..., "rating": ...}` })
@@ -106,7 +106,7 @@ function entries(field: string) {
 /** The body of POST /users/{id}/ratings. */
 export const RatingsBody = z
   .object(
-    { ratings: entries("ratings").openapi({ description: `1 to ${MAX_ENTRIES} ratings to store.` }) },
+    { ratings: entries().openapi({ description: `1 to ${MAX_ENTRIES} ratings to store.` }) },
     { error: `the body must be a JSON object with a "ratings" array` },
   )
   .openapi("RatingsBody", { example: { ratings: [{ movieId: 1193, rating: 5 }, { movieId: 661 }] } });
@@ -115,7 +115,7 @@ export const RatingsBody = z
 export const HistoryBody = z
   .strictObject(
     {
-      history: entries("history").openapi({ description: `1 to ${MAX_ENTRIES} movies the visitor rated or watched; all are excluded from the answer.` }),
+      history: entries().openapi({ description: `1 to ${MAX_ENTRIES} movies the visitor rated or watched; all are excluded from the answer.` }),
       k: z
         .int({ error: (i) => `must be an integer from 1 to 100, got ${got(i.input)}` })
         .min(1, { error: (i) => `must be an integer from 1 to 100, got ${got(i.input)}` })
