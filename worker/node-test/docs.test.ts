@@ -1,10 +1,16 @@
 // The built assets of /docs (worker/scripts/build-page.mjs): Swagger UI served from the Worker's
 // own assets, started by a script file on /openapi.json, so the page loads nothing from another
-// origin and needs no inline script (a CSP without 'unsafe-inline' can serve it). And the page's
-// bundle holds the API client only, none of the Worker.
-import { existsSync, readFileSync } from "node:fs";
+// origin and needs no inline script (a CSP without 'unsafe-inline' can serve it); then the same
+// in Debian's Chromium against `wrangler dev` on 127.0.0.1 (as page.test.ts: Chromium missing is
+// a failure, never a skip). And the page's bundle holds the API client only, none of the Worker.
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import puppeteer from "puppeteer-core";
 import { describe, expect, it } from "vitest";
+import { freePort, startWranglerDev } from "../../training/src/serve/wrangler-dev.ts";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 const PUBLIC = join(import.meta.dirname, "..", "public");
 const read = (path: string): string => readFileSync(join(PUBLIC, path), "utf8");
@@ -48,4 +54,36 @@ describe("the page's bundle", () => {
     expect(app).toMatch(/\.recs\.\$post\(/);
     for (const worker of ["openAPIRegistry", "ZodError", "model_unavailable", "onnxruntime"]) expect(app).not.toContain(worker);
   });
+});
+
+describe("/docs in a real browser", () => {
+  it("renders every operation of /openapi.json, with a token configured, fetching nothing from another origin", async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`the docs test needs Chromium at ${CHROMIUM}: install Debian's (apt-get install chromium) or set CHROMIUM_PATH`);
+    const server = await startWranglerDev(await freePort(), {
+      quiet: true,
+      persistTo: mkdtempSync(join(tmpdir(), "edgerec-docs-state-")),
+      inspectorPort: await freePort(),
+      vars: { API_TOKEN: "docs-test-token" },
+    });
+    const browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
+    try {
+      const page = await browser.newPage();
+      const requested: string[] = [];
+      page.on("request", (r) => {
+        requested.push(r.url());
+      });
+      const res = await page.goto(`${server.url}/docs`);
+      expect(res?.status()).toBe(200);
+      expect(page.url()).toBe(`${server.url}/docs/`);
+      const spec = (await (await fetch(`${server.url}/openapi.json`)).json()) as { paths: Record<string, object> };
+      const operations = Object.values(spec.paths).reduce((n, ops) => n + Object.keys(ops).length, 0);
+      expect(operations).toBeGreaterThan(0);
+      await page.waitForFunction((n) => document.querySelectorAll(".opblock").length === n, { timeout: 30_000 }, operations);
+      expect(requested.filter((url) => !url.startsWith(`${server.url}/`) && !url.startsWith("data:"))).toEqual([]);
+      expect(requested).toContain(`${server.url}/openapi.json`);
+    } finally {
+      await browser.close();
+      await server.stop();
+    }
+  }, 120_000);
 });
