@@ -100,7 +100,7 @@ export const getRatingsRoute = createRoute({
   description: "The ratings posted since the model was trained (not the training history).",
   security: tokenAlways,
   request: { params: UserIdParams },
-  responses: { 200: json(RatingsAnswer, "Oldest first."), 400: badRequest, 401: unauthorized, 403: forbidden },
+  responses: { 200: json(RatingsAnswer, "Newest first."), 400: badRequest, 401: unauthorized, 403: forbidden },
 });
 
 export const deleteRatingRoute = createRoute({
@@ -146,7 +146,8 @@ export const searchRoute = createRoute({
   path: "/",
   tags: ["movies"],
   summary: "Search titles",
-  description: "Case-insensitive title search, most popular first.",
+  description:
+    "Case- and accent-insensitive title search: titles that start with q first, then a word that starts with it, then anywhere; ties to the more popular movie.",
   security: tokenWhenConfigured,
   request: { query: SearchQuery },
   responses: { 200: json(SearchAnswer, "At most limit movies; none is an empty list."), 400: badRequest, 401: unauthorized, 503: noModel },
