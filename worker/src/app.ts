@@ -46,7 +46,7 @@ export function createApp(store: ModelStore): Hono<AppEnv> {
       foldin: model.manifest.foldin ?? null,
       recs: model.recsFrom,
       // what ranks: model.onnx in onnxruntime-web, or vector.onnx then the Worker's int8 kernel
-      ranker: model.kernel ? "int8-kernel" : "onnx",
+      ranker: model.ranker.kind,
       similar: model.similar !== null,
       loadedAt: model.loadedAt,
     });
