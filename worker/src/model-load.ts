@@ -42,7 +42,7 @@ export interface ModelBucket extends RangeBucket {
 }
 
 /** Called after each phase of a load with its wall time (the cold-start bench). */
-export type PhaseTimer = (phase: "fetch" | "verify" | "sessions" | "parse", ms: number) => void;
+export type PhaseTimer = (phase: "fetch" | "verify" | "parse" | "sessions", ms: number) => void;
 
 export interface LoadedModel {
   version: string;
@@ -127,15 +127,10 @@ export function disposeModel(model: LoadedModel): Promise<void> {
   return releaseSessions(model.sessions);
 }
 
-/**
- * Loads a published version: fetches and verifies its files, then builds its ONNX sessions.
- * `beforeSessions` runs between the two (the store releases the replaced model there when
- * swaps must not hold two versions' sessions at once).
- */
 export interface LoadOptions {
-  /** Times each phase of the load (fetch, verify, sessions, parse). */
+  /** Times each phase of the load (fetch, verify, parse, sessions). */
   phase?: PhaseTimer;
-  /** Runs after the files are verified, before the sessions are built. */
+  /** Runs after every check has passed, before the sessions are built. */
   beforeSessions?: () => Promise<void>;
   /** The D1 database holding the snapshots of a per_user "d1" bundle. */
   db?: SnapshotDb;
@@ -143,31 +138,82 @@ export interface LoadOptions {
   kernel?: WebAssembly.Module;
 }
 
+/**
+ * Loads a published version: fetches and verifies its files, parses them and checks that they
+ * agree, then builds what serves it (ONNX sessions, kernel instances). `beforeSessions` runs
+ * between the two (the store releases the replaced model there when swaps must not hold two
+ * versions' sessions at once). A load that throws has built nothing that outlives it.
+ */
 export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, ort: Ort, opts: LoadOptions = {}): Promise<LoadedModel> {
-  const phase = opts.phase ?? (() => {});
-  const beforeSessions = opts.beforeSessions ?? (async () => {});
   let t = performance.now();
   const lap = (name: Parameters<PhaseTimer>[0]): void => {
     const now = performance.now();
-    phase(name, now - t);
+    opts.phase?.(name, now - t);
     t = now;
   };
   const manifest = JSON.parse(new TextDecoder().decode((await readStored(bucket, pointer.manifest)).data)) as Manifest;
   if (manifest.format !== 1 || manifest.version !== pointer.version) {
     throw new ApiError(503, "model_unavailable", `manifest of ${pointer.version} is not readable (format or version mismatch); ${PUBLISH_HINT}`);
   }
-  const inR2 = manifest.per_user === "r2";
-  const inD1 = manifest.per_user === "d1";
-  if (inD1 && !opts.db)
+  if (manifest.per_user === "d1" && !opts.db)
     throw new ApiError(503, "model_unavailable", `${manifest.version} keeps its per-user data in D1, and the Worker has no D1 binding (DB)`);
-  // with the kernel's files, model.onnx is the portable graph but not what this Worker runs
+  if (kernelParts(manifest).byKernel && !opts.kernel)
+    throw new Error(`${manifest.version} is ranked by the int8 kernel, and the load was given no compiled kernel`);
+  const bytes = await verifiedFiles(bucket, manifest, lap);
+  // everything that can refuse the bundle is checked before anything is allocated
+  const recsFrom = manifest.recs ?? "user";
+  const history = recsTakesHistory(recsFrom);
+  if (history && !manifest.files.history) {
+    throw new ApiError(503, "model_unavailable", `${manifest.version} ranks users from their history but has no ${BUNDLE_FILES.history}; ${PUBLISH_HINT}`);
+  }
+  const plan = servingPlan(manifest, bytes, history);
+  const need = (k: BundleFile): ArrayBuffer => required(manifest, bytes, k);
+  const text = (b: ArrayBuffer): string => new TextDecoder().decode(b);
+  const ids = JSON.parse(text(need("ids"))) as IdMaps;
+  const movies = JSON.parse(text(need("movies"))) as MovieMeta[];
+  let users: UserStore;
+  let popularity: Uint32Array;
+  if (manifest.per_user === "r2" || manifest.per_user === "d1") {
+    users = manifest.per_user === "d1" ? d1Users(opts.db!, manifest, history) : r2Users(bucket, manifest, history);
+    popularity = new Uint32Array(need("popularity"));
+  } else {
+    const rated = decodeRated(need("rated"));
+    users = memoryUsers(ids.users, rated, history ? decodeRated(need("history")) : null);
+    popularity = itemPopularity(rated, manifest.items);
+  }
+  const itemIndex = new Map(ids.items.map((id, i) => [id, i]));
+  lap("parse");
+  await opts.beforeSessions?.();
+  const { ranker, explainer, similar, sessions } = await buildServing(plan, ort, opts.kernel);
+  lap("sessions");
+  return {
+    version: manifest.version,
+    manifest,
+    recsFrom,
+    ranker,
+    explainer,
+    similar,
+    sessions,
+    users,
+    search: searchIndexOnDemand(movies, popularity),
+    movies,
+    itemIndex,
+    loadedAt: new Date().toISOString(),
+  };
+}
+
+/**
+ * The bytes of every file the Worker reads at load, each checked against the manifest's size and
+ * checksum. Per-user files stay in R2 (checked by size and R2's MD5 now, read by range per
+ * request) or, with the data in D1, are not read at all (publish loaded D1 from them before the
+ * pointer moved); with the kernel's files model.onnx is the portable graph, not what this Worker
+ * runs, and with normalized.bin because.onnx is not needed either.
+ */
+async function verifiedFiles(bucket: ModelBucket, manifest: Manifest, lap: (phase: "fetch" | "verify") => void): Promise<BundleBytes> {
   const { byKernel, reasonsByKernel } = kernelParts(manifest);
-  if (byKernel && !opts.kernel) throw new Error(`${manifest.version} is ranked by the int8 kernel, and the load was given no compiled kernel`);
   const all = (Object.keys(manifest.files) as (keyof Manifest["files"])[]).filter((k) => !(byKernel && k === "model") && !(reasonsByKernel && k === "because"));
-  // per-user files stay in R2: checked by size and R2's MD5 now, read by range per request; with
-  // the data in D1 they are not read at all (publish loaded D1 from them before the pointer moved)
-  const left = all.filter((k) => inR2 && PER_USER_FILES.includes(k));
-  const keys = all.filter((k) => !left.includes(k) && !(inD1 && PER_USER_FILES.includes(k)));
+  const left = all.filter((k) => manifest.per_user === "r2" && PER_USER_FILES.includes(k));
+  const keys = all.filter((k) => !left.includes(k) && !(manifest.per_user === "d1" && PER_USER_FILES.includes(k)));
   const stored = await Promise.all(keys.map(async (k) => [k, await readStored(bucket, r2Key(manifest.version, BUNDLE_FILES[k]))] as const));
   lap("fetch");
   const mismatch = (k: keyof Manifest["files"]): ApiError =>
@@ -187,47 +233,7 @@ export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, 
     if (head.size !== expected.bytes || (md5 && expected.md5 && hex(md5) !== expected.md5)) throw mismatch(k);
   }
   lap("verify");
-  const bytes = Object.fromEntries(stored.map(([k, { data }]) => [k, data])) as BundleBytes;
-  const need = (k: BundleFile): ArrayBuffer => required(manifest, bytes, k);
-  // everything that can refuse the bundle is checked before anything is allocated
-  const recsFrom = manifest.recs ?? "user";
-  const history = recsTakesHistory(recsFrom);
-  if (history && !manifest.files.history) {
-    throw new ApiError(503, "model_unavailable", `${manifest.version} ranks users from their history but has no ${BUNDLE_FILES.history}; ${PUBLISH_HINT}`);
-  }
-  const plan = servingPlan(manifest, bytes, history);
-  const text = (b: ArrayBuffer): string => new TextDecoder().decode(b);
-  const ids = JSON.parse(text(need("ids"))) as IdMaps;
-  const movies = JSON.parse(text(need("movies"))) as MovieMeta[];
-  let users: UserStore;
-  let popularity: Uint32Array;
-  if (inR2 || inD1) {
-    users = inD1 ? d1Users(opts.db!, manifest, history) : r2Users(bucket, manifest, history);
-    popularity = new Uint32Array(need("popularity"));
-  } else {
-    const rated = decodeRated(need("rated"));
-    users = memoryUsers(ids.users, rated, history ? decodeRated(need("history")) : null);
-    popularity = itemPopularity(rated, manifest.items);
-  }
-  const itemIndex = new Map(ids.items.map((id, i) => [id, i]));
-  lap("parse");
-  await beforeSessions();
-  const { ranker, explainer, similar, sessions } = await buildServing(plan, ort, opts.kernel);
-  lap("sessions");
-  return {
-    version: manifest.version,
-    manifest,
-    recsFrom,
-    ranker,
-    explainer,
-    similar,
-    sessions,
-    users,
-    search: searchIndexOnDemand(movies, popularity),
-    movies,
-    itemIndex,
-    loadedAt: new Date().toISOString(),
-  };
+  return Object.fromEntries(stored.map(([k, { data }]) => [k, data])) as BundleBytes;
 }
 
 type BundleFile = RequiredBundleFile | OptionalBundleFile;

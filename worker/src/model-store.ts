@@ -203,7 +203,7 @@ export class ModelStore {
   }
 
   /**
-   * Release-first swaps: once the new version's files are fetched and verified, new requests
+   * Release-first swaps: once the new version's files are fetched, verified and parsed, new requests
    * wait, the requests holding the old model finish, and its sessions are released.
    */
   private async releaseBeforeSessions(previous: LoadedModel): Promise<void> {
