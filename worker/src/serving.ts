@@ -2,7 +2,8 @@
 // after every check of the bundle has passed: the Ranker, the Explainer and the similar-movies
 // graph (scoring.ts). All or nothing: ONNX sessions hold wasm memory outside the JS heap, so a
 // build that fails releases every session it had made before it throws (a failed load used to
-// keep them: about 8 MB each at ML-1M size).
+// keep them: 1.9 MB of ORT's wasm memory per failed load of an ML-100K bundle, `npm run
+// bench:failed-loads`).
 import type { Int8Table } from "../../training/src/contract/artifacts.ts";
 import { type Int8Ranker, int8Ranker } from "../../training/src/shared/int8-ranker.ts";
 import {
