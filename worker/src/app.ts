@@ -11,7 +11,10 @@ import type { AppEnv } from "./env.ts";
 import { ApiError, errorResponse } from "./errors.ts";
 import { cache, route, withModel } from "./middleware.ts";
 import { ModelStore } from "./model-store.ts";
+import { adminMetrics } from "./routes/admin-metrics.ts";
 import { anonymous } from "./routes/anonymous.ts";
+import { events } from "./routes/events.ts";
+import { experiment } from "./routes/experiment.ts";
 import { movies } from "./routes/movies.ts";
 import { users } from "./routes/users.ts";
 import { validationHook } from "./validation.ts";
@@ -32,7 +35,7 @@ export function createApp(store: ModelStore) {
     "*",
     cors({
       origin: "*",
-      allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
+      allowMethods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"],
       allowHeaders: ["Authorization", "Content-Type"],
       exposeHeaders: ["x-model-version", "x-live-history"],
       maxAge: 86400,
@@ -54,6 +57,7 @@ export function createApp(store: ModelStore) {
       { name: "movies", description: "The served model's catalogue." },
       { name: "ratings", description: "Live ratings in D1: what users rated after the model was trained." },
       { name: "service", description: "Whether the service is up." },
+      { name: "loop", description: "Events about served lists, online metrics and the A/B experiment (docs/loop.md)." },
     ],
   });
 
@@ -90,7 +94,11 @@ export function createApp(store: ModelStore) {
     .use("*", tokenWhenConfigured)
     .route("/users", users)
     .route("/recs", anonymous)
-    .route("/movies", movies);
+    .route("/movies", movies)
+    // the feedback loop (docs/loop.md)
+    .route("/events", events)
+    .route("/admin", adminMetrics)
+    .route("/admin", experiment);
 
   app.notFound((c) => errorResponse(c, new ApiError(404, "not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`)));
   app.onError((err, c) => errorResponse(c, err));

@@ -6,6 +6,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Hono, Schema } from "hono";
 import type { BlankEnv, BlankSchema } from "hono/types";
+import type * as loop from "./loop-routes.ts";
 import type * as api from "./routes.ts";
 
 /** The route table of an app type: path -> method -> input and output. */
@@ -16,6 +17,7 @@ declare const root: OpenAPIHono<BlankEnv, BlankSchema, "/">;
 declare const users: OpenAPIHono<BlankEnv, BlankSchema, "/users">;
 declare const recs: OpenAPIHono<BlankEnv, BlankSchema, "/recs">;
 declare const movies: OpenAPIHono<BlankEnv, BlankSchema, "/movies">;
+declare const admin: OpenAPIHono<BlankEnv, BlankSchema, "/admin">;
 
 type Health = SchemaOf<ReturnType<typeof root.openapi<typeof api.healthRoute>>>;
 type UserRecs = SchemaOf<ReturnType<typeof users.openapi<typeof api.userRecsRoute>>>;
@@ -28,7 +30,10 @@ type Search = SchemaOf<ReturnType<typeof movies.openapi<typeof api.searchRoute>>
 type MovieById = SchemaOf<ReturnType<typeof movies.openapi<typeof api.movieRoute>>>;
 type Similar = SchemaOf<ReturnType<typeof movies.openapi<typeof api.similarRoute>>>;
 
-export type ApiSchema = Health & UserRecs & PostRatings & GetRatings & DeleteRating & DeleteUser & HistoryRecs & Search & MovieById & Similar;
+// the page's admin view reads the metrics
+type Metrics = SchemaOf<ReturnType<typeof admin.openapi<typeof loop.metricsRoute>>>;
+
+export type ApiSchema = Health & UserRecs & PostRatings & GetRatings & DeleteRating & DeleteUser & HistoryRecs & Search & MovieById & Similar & Metrics;
 
 /** The public API as hono/client sees it. */
 export type AppType = OpenAPIHono<BlankEnv, ApiSchema, "/">;

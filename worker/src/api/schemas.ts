@@ -175,11 +175,18 @@ const source = z.enum(["model", "fold-in"]).openapi({
   example: "fold-in",
 });
 const version = z.string().openapi({ description: "The served model version (also the x-model-version header).", example: "lightgcn-ml-1m-20261201" });
+// every list is traceable (docs/loop.md): events name it by recId, metrics group it by arm and model
+const recId = z
+  .string()
+  .openapi({ description: "This list's id: send it with the events about its movies (POST /events).", example: "3f1c2a9e-5b7d-4c1e-9a0b-2d4e6f8a1c3b" });
+const arm = z.string().openapi({ description: "The A/B experiment arm that served it; 'default' outside any experiment.", example: "default" });
 
 export const UserRecsAnswer = z
   .object({
     user: z.int().openapi({ example: 1 }),
     model: version,
+    recId,
+    arm,
     k: z.int().openapi({ example: 5 }),
     source,
     recommendations: z.array(Recommendation),
@@ -187,7 +194,7 @@ export const UserRecsAnswer = z
   .openapi("UserRecommendations");
 
 export const HistoryRecsAnswer = z
-  .object({ model: version, k: z.int().openapi({ example: 10 }), source, recommendations: z.array(Recommendation) })
+  .object({ model: version, recId, arm, k: z.int().openapi({ example: 10 }), source, recommendations: z.array(Recommendation) })
   .openapi("HistoryRecommendations");
 
 export const SearchAnswer = z.object({ model: version, q: z.string().openapi({ example: "toy story" }), results: z.array(Movie) }).openapi("SearchResults");

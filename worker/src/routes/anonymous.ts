@@ -6,17 +6,25 @@ import { historyRecsRoute } from "../api/routes.ts";
 import type { Recommendation } from "../api/schemas.ts";
 import { limitBody } from "../body-limit.ts";
 import type { AppEnv } from "../env.ts";
-import { cache, route, withModel } from "../middleware.ts";
+import { recordServed, withArm } from "../loop/with-arm.ts";
+import { cache, route } from "../middleware.ts";
 import { rankHistory, recommendationList } from "../recommendations.ts";
 import { knownEntries, requireJson, validationHook } from "../validation.ts";
 
 export const anonymous = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }).openapi(
-  ...route({ ...historyRecsRoute, middleware: [limitBody, requireJson] as const }, [withModel, cache("no-store")], async (c) => {
+  ...route({ ...historyRecsRoute, middleware: [limitBody, requireJson] as const }, [withArm(() => null), cache("no-store")], async (c) => {
     const body = c.req.valid("json");
     const k = body.k ?? 10;
     const model = c.var.model;
     const ranked = await rankHistory(model, knownEntries(model, body.history, "history"), k, "the history");
     const recommendations = (await recommendationList(model, ranked)) as z.infer<typeof Recommendation>[];
-    return c.json({ model: model.version, k, source: ranked.source, recommendations }, 200);
+    // a visitor's history: no user the model knows
+    recordServed(
+      c,
+      true,
+      recommendations.map((r) => r.movieId),
+    );
+    const { recId, arm } = c.var.loop;
+    return c.json({ model: model.version, recId, arm, k, source: ranked.source, recommendations }, 200);
   }),
 );

@@ -8,6 +8,7 @@ import { deleteRatingRoute, deleteUserRoute, getRatingsRoute, postRatingsRoute, 
 import type { Recommendation } from "../api/schemas.ts";
 import { tokenRequired } from "../auth.ts";
 import { limitBody } from "../body-limit.ts";
+import { recordServed, withArm } from "../loop/with-arm.ts";
 import type { AppEnv } from "../env.ts";
 import { deleteRating, deleteUser, liveRatings, putRatings } from "../live-store.ts";
 import { cache, route, withModel } from "../middleware.ts";
@@ -21,7 +22,7 @@ export const users = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(
     ...route(
       { ...userRecsRoute, middleware: [timing({ totalDescription: "recommendation" })] as const },
-      [withModel, cache("private, no-store")],
+      [withArm((c) => Number(c.req.param("id"))), cache("private, no-store")],
       async (c) => {
         const { id: userId } = c.req.valid("param");
         const { k } = c.req.valid("query");
@@ -37,7 +38,13 @@ export const users = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
         startTime(c, "reasons", "because and movie metadata");
         const recommendations = (await recommendationList(model, ranked)) as z.infer<typeof Recommendation>[];
         endTime(c, "reasons");
-        return c.json({ user: userId, model: model.version, k, source: ranked.source, recommendations }, 200);
+        recordServed(
+          c,
+          ranked.source !== "model",
+          recommendations.map((r) => r.movieId),
+        );
+        const { recId, arm } = c.var.loop;
+        return c.json({ user: userId, model: model.version, recId, arm, k, source: ranked.source, recommendations }, 200);
       },
     ),
   )

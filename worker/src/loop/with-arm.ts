@@ -1,0 +1,56 @@
+// Middleware for the recommendation routes, in place of withModel: picks the experiment arm of
+// the request's user, holds the model that arm serves (a pinned version, or the current model),
+// and names the list (recId). The handler answers with c.var.loop and calls recordServed.
+import type { Context } from "hono";
+import { createMiddleware } from "hono/factory";
+import type { AppEnv } from "../env.ts";
+import { withModel } from "../middleware.ts";
+import { armModelsOf } from "./arm-models.ts";
+import { assignArm } from "./assign.ts";
+import { servingExperiment } from "./experiment-store.ts";
+import { afterResponse, writeServed } from "./served-log.ts";
+
+/** The arm outside any experiment, and for lists with no user to assign. */
+export const DEFAULT_ARM = "default";
+
+export interface ListContext {
+  recId: string;
+  arm: string;
+  experiment: string | null;
+  userId: number | null;
+}
+
+declare module "hono" {
+  interface ContextVariableMap {
+    loop: ListContext;
+  }
+}
+
+/** withArm for a route whose user is `userOf(c)` (null: a list for no user, served by arm "default"). */
+export function withArm(userOf: (c: Context<AppEnv>) => number | null) {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    const userId = userOf(c);
+    const experiment = await servingExperiment(c.env);
+    const arm = experiment && userId !== null ? await assignArm(experiment, userId) : null;
+    c.set("loop", { recId: crypto.randomUUID(), arm: arm?.name ?? DEFAULT_ARM, experiment: arm ? (experiment?.name ?? null) : null, userId });
+    const arms = armModelsOf(c.var.store);
+    // no arm pins a version any more: the pinned one is let go
+    if (experiment === null || experiment.arms.every((a) => a.version === null)) arms.drop();
+    const lease = arm?.version ? await arms.acquire(c.env, arm.version) : null;
+    if (!lease) return withModel(c, next);
+    c.set("model", lease.model);
+    try {
+      await next();
+    } finally {
+      lease.release();
+    }
+    c.res.headers.set("x-model-version", lease.model.version);
+  });
+}
+
+/** Records the list just answered (after the response; see served-log.ts). */
+export function recordServed(c: Context<AppEnv>, newUser: boolean, movies: number[]): void {
+  const { recId, arm, experiment, userId } = c.var.loop;
+  const list = { recId, userId, experiment, arm, model: c.var.model.version, newUser, movies };
+  afterResponse(c, writeServed(c.env, list, Math.floor(Date.now() / 1000)));
+}

@@ -1,0 +1,28 @@
+// POST /events: what users did with the lists they were served (docs/loop.md). Stored all or
+// nothing, idempotent by event id.
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { postEventsRoute } from "../api/loop-routes.ts";
+import { tokenRequired } from "../auth.ts";
+import { limitBody } from "../body-limit.ts";
+import type { AppEnv } from "../env.ts";
+import { type LoopEvent, storeEvents } from "../loop/events-store.ts";
+import { afterResponse, pruneIfDue } from "../loop/served-log.ts";
+import { cache, route } from "../middleware.ts";
+import { requireJson, validationHook } from "../validation.ts";
+
+/** Refuses the whole batch when the caller may not post one of its events. */
+function checkOwnEvents(_c: Context<AppEnv>, _events: LoopEvent[]): void {
+  // only the admin token gets here until user tokens exist (tokenRequired)
+}
+
+export const events = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }).openapi(
+  ...route({ ...postEventsRoute, middleware: [tokenRequired, limitBody, requireJson] as const }, [cache("no-store")], async (c) => {
+    const batch = c.req.valid("json").events;
+    checkOwnEvents(c, batch);
+    const now = Math.floor(Date.now() / 1000);
+    const stored = await storeEvents(c.env.DB, batch, now);
+    afterResponse(c, pruneIfDue(c.env, now));
+    return c.json({ received: batch.length, stored, duplicates: batch.length - stored }, 200);
+  }),
+);
