@@ -134,9 +134,8 @@ export function startTraffic(o: TrafficOptions): { stop: () => Promise<TrafficRe
         const a = await send("POST", `/users/${user}/ratings`, { ratings: [{ movieId: movie, rating }] });
         if (a && a.status >= 200 && a.status < 300) {
           report.writes_2xx++;
-          let movies = stored.get(user);
-          if (!movies) stored.set(user, (movies = new Map()));
-          movies.set(movie, rating);
+          const movies = stored.get(user) ?? new Map<number, number>();
+          stored.set(user, movies.set(movie, rating));
         } else if (a && (a.status < 500 || (a.status === 503 && a.retryAfter))) {
           report.writes_refused++;
         }
