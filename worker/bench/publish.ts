@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import { BUNDLE_FILES, type IdMaps } from "../../training/src/contract/artifacts.ts";
 import { integer, runCli } from "../../training/src/cli/options.ts";
 import { publishLocal } from "../../training/src/publish/local.ts";
@@ -33,9 +33,22 @@ const program = new Command("bench:publish")
   .option("--publications <n>", "versions to publish", integer, 8)
   .option("--every <s>", "seconds from one publication's start to the next", integer, 10)
   .option("--connections <n>", "concurrent connections of traffic", integer, 16)
-  .option("--refresh <s>", "MODEL_REFRESH_SECONDS given to the Worker", integer, 2);
+  .option("--refresh <s>", "MODEL_REFRESH_SECONDS given to the Worker", integer, 2)
+  .addOption(
+    new Option("--per-user <store>", "where the fixture keeps its per-user data: d1 makes every publication write to the D1 the Worker writes ratings to")
+      .choices(["bundle", "d1"])
+      .default("bundle"),
+  );
 program.parse();
-const o = program.opts<{ model?: string; artifacts: string; publications: number; every: number; connections: number; refresh: number }>();
+const o = program.opts<{
+  model?: string;
+  artifacts: string;
+  publications: number;
+  every: number;
+  connections: number;
+  refresh: number;
+  perUser: "bundle" | "d1";
+}>();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const TOKEN = "bench-publish-token";
@@ -50,7 +63,7 @@ function writeBundle(bundle: Bundle, artifacts: string, model: string): void {
 
 await runCli(async () => {
   const started = performance.now();
-  const dir = o.model ? join(o.artifacts, o.model) : await fixtureBundleDir("fixture-bench-publish", 5);
+  const dir = o.model ? join(o.artifacts, o.model) : await fixtureBundleDir("fixture-bench-publish", 5, "lightgcn", o.perUser === "d1" ? "d1" : undefined);
   const base = readBundle(dir);
   const ids = JSON.parse(readFileSync(join(dir, BUNDLE_FILES.ids), "utf8")) as IdMaps;
   const knownUsers = knownUserIds(dir, ids);
@@ -113,6 +126,7 @@ await runCli(async () => {
       console.log(
         JSON.stringify({
           bundle: o.model ? `${o.artifacts}/${o.model} (${base.manifest.version})` : "fixture",
+          per_user: base.manifest.per_user ?? "bundle",
           connections: o.connections,
           every_s: o.every,
           publications: outcomes.length,
