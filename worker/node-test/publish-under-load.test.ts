@@ -1,7 +1,8 @@
 // Publishing while the Worker serves, as a user does it: `wrangler dev` on 127.0.0.1 (a free
 // port, its own local state) answering 16 connections of reads and rating writes while 8 new
 // versions are published back to back through publishLocal, the code `npm run publish -- --local`
-// runs. Every publication must succeed, the Worker must end on the last one, every answer must
+// runs. Every other version keeps its per-user data in D1, so those publications write to the
+// same D1 file as the Worker's rating writes. Every publication must succeed, the Worker must end on the last one, every answer must
 // be JSON and none a 5xx, and every rating answered 2xx must read back afterwards. Bounded: the
 // traffic stops once the publications are done and the Worker serves the last of them.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -23,7 +24,8 @@ const CONNECTIONS = 16;
 
 let state: string;
 let server: DevServer;
-let base: Bundle;
+/** The fixture with its per-user data in the bundle, and the same model with it in D1. */
+let bases: Bundle[];
 let ids: IdMaps;
 /** What each publishLocal call logged, by publication. */
 const logs: string[][] = [];
@@ -38,11 +40,11 @@ describe("publishing while wrangler dev serves reads and rating writes", () => {
   beforeAll(async () => {
     state = mkdtempSync(join(tmpdir(), "edgerec-publish-load-"));
     const dir = await fixtureBundleDir("fixture-load", 5);
-    base = readBundle(dir);
+    bases = [readBundle(dir), readBundle(await fixtureBundleDir("fixture-load-d1", 5, "lightgcn", "d1"))];
     ids = JSON.parse(readFileSync(join(dir, BUNDLE_FILES.ids), "utf8")) as IdMaps;
     // the first publication meets a local D1 that does not exist yet: it applies the migrations
     const first: string[] = [];
-    await publishLocal(restamped(base, "load-0"), { persistTo: state, log: (l) => first.push(l) });
+    await publishLocal(restamped(bases[0], "load-0"), { persistTo: state, log: (l) => first.push(l) });
     logs.push(first);
     server = await startWranglerDev(await freePort(), {
       quiet: true,
@@ -73,7 +75,7 @@ describe("publishing while wrangler dev serves reads and rating writes", () => {
       last = `load-${n}`;
       const lines: string[] = [];
       try {
-        const { changed } = await publishLocal(restamped(base, last), { persistTo: state, log: (l) => lines.push(l) });
+        const { changed } = await publishLocal(restamped(bases[n % 2], last), { persistTo: state, log: (l) => lines.push(l) });
         if (!changed) failures.push(`${last}: not published (already served?)`);
       } catch (err) {
         failures.push(`${last}: ${(err as Error).message}`);
@@ -93,6 +95,8 @@ describe("publishing while wrangler dev serves reads and rating writes", () => {
     expect(served).toBe(last);
     // no publication after the first touched the migrations: nothing was pending
     for (const lines of logs.slice(1)) expect(lines.filter((l) => /applying .*migrat|\.sql/.test(l))).toEqual([]);
+    // and half of them loaded their users' snapshots into the D1 the Worker was writing to
+    expect(logs.slice(1).filter((lines) => lines.some((l) => /loaded \d+ users' snapshots/.test(l)))).toHaveLength(PUBLICATIONS / 2);
     expect(report.requests).toBeGreaterThan(PUBLICATIONS * CONNECTIONS);
     expect(report.examples).toEqual([]);
     expect(report.non_json).toBe(0);
