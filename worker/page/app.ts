@@ -7,6 +7,7 @@
 import { type ClientResponse, type InferResponseType, hc } from "hono/client";
 import type { SuccessStatusCode } from "hono/utils/http-status";
 import type { AppType } from "../src/api/app-type.ts";
+import { startAdmin } from "./admin.ts";
 
 /** The 200 answer of an API call, as the Worker's route definitions declare it. */
 type Answer<R> = R extends ClientResponse<infer T, infer S, infer _F> ? (S extends SuccessStatusCode ? T : never) : never;
@@ -263,6 +264,8 @@ function start(): void {
   $("search").addEventListener("input", onSearchInput);
   $<HTMLFormElement>("user-form").addEventListener("submit", (e) => void guarded(() => showUser(e)));
   renderMine();
+  // the admin view at /#admin: GET /admin/metrics, a table and a chart
+  startAdmin({ metrics: (query) => answer(client.admin.metrics.$get({ query })), guarded });
   void guarded(async () => {
     const health = await answer(client.health.$get());
     $("model").textContent = `Model: ${health.model}`;
