@@ -19,25 +19,29 @@ const cached = new WeakMap<D1Database, { state: ExperimentState; at: number }>()
 
 const NONE: ExperimentState = { experiment: null, updatedAt: null };
 
-export function readExperiment(db: D1Database): Promise<ExperimentState> {
-  return loopDb(async () => {
-    const row = await db.prepare("SELECT name, arms, updated_at FROM experiment WHERE id = 1").first<{ name: string; arms: string; updated_at: number }>();
-    if (!row) return NONE;
-    return { experiment: { name: row.name, arms: JSON.parse(row.arms) }, updatedAt: row.updated_at };
-  });
+async function selectExperiment(db: D1Database): Promise<ExperimentState> {
+  const row = await db.prepare("SELECT name, arms, updated_at FROM experiment WHERE id = 1").first<{ name: string; arms: string; updated_at: number }>();
+  if (!row) return NONE;
+  return { experiment: { name: row.name, arms: JSON.parse(row.arms) }, updatedAt: row.updated_at };
 }
 
-/** The experiment for serving: cached per isolate; no experiment when D1 cannot say. */
+/** The experiment for the admin routes: a D1 failure answers 503. */
+export function readExperiment(db: D1Database): Promise<ExperimentState> {
+  return loopDb(() => selectExperiment(db));
+}
+
+/** The experiment for serving: cached per isolate; the last one known (or none) when D1 cannot say. */
 export async function servingExperiment(env: Env): Promise<Experiment | null> {
   const ttlMs = 1000 * loopSettings(env).experimentCacheSeconds;
   const hit = cached.get(env.DB);
   if (hit && Date.now() - hit.at < ttlMs) return hit.state.experiment;
   try {
-    const state = await readExperiment(env.DB);
+    // one try, no retries: a recommendation does not wait on the loop
+    const state = await selectExperiment(env.DB);
     cached.set(env.DB, { state, at: Date.now() });
     return state.experiment;
-  } catch {
-    log.warn("no experiment applied: D1 could not be read");
+  } catch (err) {
+    log.warn("the A/B experiment could not be read from D1: serving the last one known (or none)", err);
     // tried again after the cache interval, not on every request
     cached.set(env.DB, { state: hit?.state ?? NONE, at: Date.now() });
     return hit?.state.experiment ?? null;
