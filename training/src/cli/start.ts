@@ -20,6 +20,8 @@ import { type DataOptions, type ProtocolOptions, addDataOptions, addProtocolOpti
 const FIRST_MODEL = "ease";
 /** Trained after serving started (minutes each on ML-1M), served when better on valid. */
 const BACKGROUND_MODELS = ["lightgcn", "blend"];
+/** CPU priority of background training (nice value): requests to the Worker come first. */
+const BACKGROUND_NICENESS = 10;
 
 const program = addProtocolOptions(addDataOptions(new Command("start")))
   .description(
@@ -90,7 +92,8 @@ await runCli(async () => {
       training = startCli(
         "train.ts",
         ["--model", model, ...data, "--protocol", opts.protocol, "--seed", String(opts.seed), "--artifacts", opts.artifacts],
-        `[train ${model}]`,
+        // in the background: the Worker answering requests comes first
+        { prefix: `[train ${model}]`, niceness: server ? BACKGROUND_NICENESS : 0 },
       );
       const { code, signal } = await training.exited;
       training = null;
@@ -105,7 +108,7 @@ await runCli(async () => {
       // the same path as `npm run publish -- --local` (it applies the local D1 migrations first);
       // --force: what this start trained is what the user asked to serve, even over a newer
       // publication left in the local R2 by another run
-      const { exited } = startCli("publish.ts", ["--local", "--model", model, "--force", "--artifacts", opts.artifacts], "[publish]");
+      const { exited } = startCli("publish.ts", ["--local", "--model", model, "--force", "--artifacts", opts.artifacts], { prefix: "[publish]" });
       const { code, signal } = await exited;
       if (code !== 0) throw new Error(`publishing ${model} failed (${signal ?? `exit code ${code}`}; see [publish] above)`);
       if (server) log(`published ${model}: the Worker on ${server.url} swaps to it within ${opts.refreshSeconds} s`);

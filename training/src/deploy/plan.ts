@@ -239,9 +239,9 @@ export function formatPlan(plan: Plan): string {
   const lines = [`Cloudflare account: ${f.loggedIn ? f.whoami || "logged in" : "not logged in"}`];
   for (const u of f.unchecked) lines.push(`  could not check: ${u}`);
   lines.push("");
-  const mark = { run: "will run ", skip: "skip     ", unknown: "if needed" } as const;
+  const mark = { run: "[will run]", skip: "[skip]", unknown: "[if needed]" } as const;
   plan.steps.forEach((s, i) => {
-    lines.push(`${i + 1}. [${mark[s.status]}] ${s.title}: ${s.found}`);
+    lines.push(`${i + 1}. ${mark[s.status].padEnd(11)} ${s.title}: ${s.found}`);
     lines.push(
       `     ${s.command ? `$ ${shown(s.command)}` : s.id === "secrets" ? "(asked for on the terminal, or read from environment variables of the same names)" : `(edit of ${plan.config.path}: temp file, then rename)`}`,
     );
