@@ -116,3 +116,13 @@ describe("npm start before any work", () => {
     expect(existsSync(dataDir)).toBe(false);
   });
 });
+
+describe("npm run dev -- --port", () => {
+  it("takes the port from --port and names it when it is busy", async () => {
+    const port = await listen();
+    const cli = join(import.meta.dirname, "../src/cli/dev.ts");
+    const r = spawnSync(process.execPath, ["--import", "tsx", cli, "--port", String(port)], { encoding: "utf8", timeout: 60_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`error: port ${port} on 127\\.0\\.0\\.1 is already in use.*--port <n>`));
+  });
+});
