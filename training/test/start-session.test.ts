@@ -111,4 +111,17 @@ describe("npm start's order of work", () => {
     expect(result.served?.model).toBe("lightgcn");
     expect(events).toEqual(["train ease", "record ease", "train lightgcn", "record lightgcn", "train blend", "record blend", "publish lightgcn"]);
   });
+
+  it("when publishing fails, waits for the server to be up before failing (so that it can be stopped)", async () => {
+    const { steps, events } = fake({ ease: 0.23 });
+    steps.publish = async () => {
+      throw new Error("local R2 unavailable");
+    };
+    steps.serve = async () => {
+      await new Promise((r) => setTimeout(r, 50));
+      events.push("server up");
+    };
+    await expect(runStart(steps, plan)).rejects.toThrow("local R2 unavailable");
+    expect(events).toEqual(["train ease", "record ease", "server up"]);
+  });
 });

@@ -72,17 +72,39 @@ await runCli(async () => {
   };
   if (source.kind !== "present") log(`${spec.name} ready in ${dataDir}`);
 
+  let training: CliChild | null = null;
+  /** Every child running now (training, publishing): stopped with this process. */
+  const children = new Set<CliChild>();
+  const track = async (child: CliChild): Promise<{ code: number | null; signal: NodeJS.Signals | null }> => {
+    children.add(child);
+    try {
+      return await child.exited;
+    } finally {
+      children.delete(child);
+    }
+  };
+  let server: DevServer | null = null;
+  let serverStarting: Promise<DevServer> | null = null;
+  /** Stops wrangler dev, also one still starting (it runs in a process group of its own). */
+  const stopServer = async (): Promise<void> => {
+    const s = server ?? (serverStarting ? await serverStarting.catch(() => null) : null);
+    await s?.stop();
+  };
   // Ctrl-C while a model trains in the foreground: the child (same process group) stops after
   // its current step, keeps its best checkpoint and exits, and this process waits for it. While
   // serving: wrangler dev and the background training stop. SIGTERM stops everything at once.
-  let onInterrupt: () => void = () => {};
+  let onInterrupt = (): void => {
+    // a model training in the foreground got the Ctrl-C too: it stops after its step, and this
+    // process waits for it
+    if (training && !serverStarting) return;
+    for (const c of children) c.child.kill("SIGTERM");
+    void stopServer().then(() => process.exit(130));
+  };
   process.on("SIGINT", () => onInterrupt());
   process.on("SIGTERM", () => {
-    training?.child.kill("SIGTERM");
-    void (server?.stop() ?? Promise.resolve()).then(() => process.exit(143));
+    for (const c of children) c.child.kill("SIGTERM");
+    void stopServer().then(() => process.exit(143));
   });
-  let training: CliChild | null = null;
-  let server: DevServer | null = null;
   const data = ["--dataset", opts.dataset, "--data-dir", opts.dataDir];
   const steps: StartSteps = {
     reusable: (model) => isReusable(opts.artifacts, model, cacheKey(model, inputs)),
@@ -95,7 +117,7 @@ await runCli(async () => {
         // in the background: the Worker answering requests comes first
         { prefix: `[train ${model}]`, niceness: server ? BACKGROUND_NICENESS : 0 },
       );
-      const { code, signal } = await training.exited;
+      const { code, signal } = await track(training);
       training = null;
       if (signal || (code === 0 && wasInterrupted(opts.artifacts, model))) return "interrupted";
       if (code !== 0) throw new Error(`training ${model} stopped with exit code ${code} (its output above says why)`);
@@ -108,17 +130,21 @@ await runCli(async () => {
       // the same path as `npm run publish -- --local` (it applies the local D1 migrations first);
       // --force: what this start trained is what the user asked to serve, even over a newer
       // publication left in the local R2 by another run
-      const { exited } = startCli("publish.ts", ["--local", "--model", model, "--force", "--artifacts", opts.artifacts], { prefix: "[publish]" });
-      const { code, signal } = await exited;
+      const { code, signal } = await track(
+        startCli("publish.ts", ["--local", "--model", model, "--force", "--artifacts", opts.artifacts], { prefix: "[publish]" }),
+      );
       if (code !== 0) throw new Error(`publishing ${model} failed (${signal ?? `exit code ${code}`}; see [publish] above)`);
       if (server) log(`published ${model}: the Worker on ${server.url} swaps to it within ${opts.refreshSeconds} s`);
     },
     async serve() {
-      const token = ensureDevToken();
+      ensureDevToken();
       log(`starting wrangler dev on 127.0.0.1:${opts.port}`);
-      server = await startWranglerDev(opts.port, { vars: { MODEL_REFRESH_SECONDS: String(opts.refreshSeconds) } });
-      log(`serving on ${server.url} (the Worker answered in ${(server.readyMs / 1000).toFixed(1)} s)`);
-      console.log(examples(server.url, token));
+      serverStarting = startWranglerDev(opts.port, { vars: { MODEL_REFRESH_SECONDS: String(opts.refreshSeconds) }, readyWithoutModel: true });
+      server = await serverStarting;
+      log(`wrangler dev answers on ${server.url} (in ${(server.readyMs / 1000).toFixed(1)} s)`);
+    },
+    ready() {
+      if (server) console.log(examples(server.url, ensureDevToken()));
     },
     log,
   };
@@ -138,7 +164,7 @@ await runCli(async () => {
         stopping = true;
         const child = training as CliChild | null;
         log(`stopping wrangler dev${child ? " and the background training (not kept: the next npm start trains it again)" : ""}`);
-        child?.child.kill("SIGTERM");
+        for (const c of children) c.child.kill("SIGTERM");
         void running.stop().then(resolve);
       };
       running.child.once("exit", (code) => {
@@ -148,7 +174,7 @@ await runCli(async () => {
       void result.background.catch((err: Error) => log(`background training failed: ${err.message}`));
     });
   } finally {
-    (training as CliChild | null)?.child.kill("SIGTERM");
-    await (server as DevServer | null)?.stop();
+    for (const c of children) c.child.kill("SIGTERM");
+    await stopServer();
   }
 });

@@ -17,8 +17,10 @@ export interface StartSteps {
   score(model: string): number | null;
   /** Publishes the model to the store the Worker reads. */
   publish(model: string): Promise<void>;
-  /** Starts serving (resolves once the server answers). */
+  /** Starts serving (resolves once the server answers); runs while the first model is published. */
   serve(): Promise<void>;
+  /** Called once the first model is published and served. */
+  ready?(): void;
   log(line: string): void;
 }
 
@@ -80,10 +82,18 @@ export async function runStart(steps: StartSteps, plan: StartPlan): Promise<Star
   const ready = plan.serve ? [plan.first, ...plan.background.filter((m) => reused.has(m))] : [plan.first, ...plan.background];
   // the best available now, on valid NDCG@10 (ties: the earlier in the list, the quicker model)
   let served = ready.map((model) => ({ model, score: scoreOf(model) })).reduce((best, c) => (c.score > best.score ? c : best));
-  await steps.publish(served.model);
-  steps.log(`published ${served.model}, the best ready now (valid NDCG@10 ${fmt(served.score)})`);
-  if (!plan.serve) return { served, background: Promise.resolve(served) };
-  await steps.serve();
+  const publishing = steps.publish(served.model).then(() => steps.log(`published ${served.model}, the best ready now (valid NDCG@10 ${fmt(served.score)})`));
+  if (!plan.serve) {
+    await publishing;
+    return { served, background: Promise.resolve(served) };
+  }
+  // wrangler dev starts while the model uploads (both take seconds): its readiness check loads no
+  // model, and the first request after publishing loads the new one
+  const serving = steps.serve();
+  // both settle before a failure is thrown: the caller then stops a server that did start
+  const settled = await Promise.allSettled([publishing, serving]);
+  for (const r of settled) if (r.status === "rejected") throw r.reason;
+  steps.ready?.();
 
   const background = (async (): Promise<Served> => {
     if (pending.length > 0) steps.log(`training in the background: ${pending.join(", ")}; each is served as soon as it beats ${served.model} on valid NDCG@10`);
