@@ -29,7 +29,7 @@ const program = addProtocolOptions(addDataOptions(new Command("start")))
   )
   .option("--port <n>", "port of wrangler dev on 127.0.0.1", integer, 8787)
   .option("--retrain", "train every model again, even when an earlier start trained it with the same data, code and options", false)
-  .option("--refresh-seconds <n>", "how often the local Worker looks for a newly published model (MODEL_REFRESH_SECONDS)", integer, 10)
+  .option("--refresh-seconds <n>", "how often the local Worker looks for a newly published model (MODEL_REFRESH_SECONDS)", integer, 2)
   .option("--no-serve", `train ${[FIRST_MODEL, ...BACKGROUND_MODELS].join(", ")} in the foreground, publish the best to the local R2 and stop`);
 program.parse();
 const opts = program.opts<DataOptions & ProtocolOptions & { port: number; retrain: boolean; refreshSeconds: number; serve: boolean }>();
@@ -106,6 +106,8 @@ await runCli(async () => {
     void stopServer().then(() => process.exit(143));
   });
   const data = ["--dataset", opts.dataset, "--data-dir", opts.dataDir];
+  /** The first model is served and the examples printed: later publications are hot swaps. */
+  let announced = false;
   const steps: StartSteps = {
     reusable: (model) => isReusable(opts.artifacts, model, cacheKey(model, inputs)),
     async train(model) {
@@ -134,7 +136,7 @@ await runCli(async () => {
         startCli("publish.ts", ["--local", "--model", model, "--force", "--artifacts", opts.artifacts], { prefix: "[publish]" }),
       );
       if (code !== 0) throw new Error(`publishing ${model} failed (${signal ?? `exit code ${code}`}; see [publish] above)`);
-      if (server) log(`published ${model}: the Worker on ${server.url} swaps to it within ${opts.refreshSeconds} s`);
+      if (announced && server) log(`published ${model}: the Worker on ${server.url} swaps to it within ${opts.refreshSeconds} s`);
     },
     async serve() {
       ensureDevToken();
@@ -144,6 +146,7 @@ await runCli(async () => {
       log(`wrangler dev answers on ${server.url} (in ${(server.readyMs / 1000).toFixed(1)} s)`);
     },
     ready() {
+      announced = true;
       if (server) console.log(examples(server.url, ensureDevToken()));
     },
     log,
