@@ -11,8 +11,9 @@ export default defineProject({
   plugins: [
     cloudflareTest({
       wrangler: { configPath: fileURLToPath(new URL("../wrangler.toml", import.meta.url)) },
-      // API_TOKEN "" (no token): the tests choose their own, whatever a local .dev.vars holds
-      miniflare: { bindings: { MODEL_REFRESH_SECONDS: "0", API_TOKEN: "", TEST_MIGRATIONS: migrations } },
+      // API_TOKEN "" (no token): the tests choose their own, whatever a local .dev.vars holds;
+      // PUBLIC_RECS "open": anonymous reads as before tokens (honoured only while no secret is set)
+      miniflare: { bindings: { MODEL_REFRESH_SECONDS: "0", API_TOKEN: "", USER_TOKEN_SECRET: "", PUBLIC_RECS: "open", TEST_MIGRATIONS: migrations } },
     }),
   ],
   test: {

@@ -82,7 +82,7 @@ export function putRatings(db: D1Database, user: number, entries: RatingEntry[],
       .prepare(
         `INSERT INTO ratings (user_id, movie_id, rating, rated_at)
          SELECT ?1, json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?2) WHERE true
-         ON CONFLICT (user_id, movie_id) DO UPDATE SET rating = excluded.rating, rated_at = excluded.rated_at
+         ON CONFLICT (user_id, movie_id) DO UPDATE SET rating = excluded.rating, rated_at = excluded.rated_at WHERE excluded.rated_at >= ratings.rated_at
          RETURNING movie_id, rating, rated_at`,
       )
       .bind(user, JSON.stringify(rows))

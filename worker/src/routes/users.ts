@@ -5,9 +5,12 @@ import { endTime, startTime, timing } from "hono/timing";
 import { tokenRequired } from "../auth.ts";
 import { limitBody } from "../body-limit.ts";
 import type { AppEnv } from "../env.ts";
-import { deleteRating, deleteUser, liveRatings, putRatings } from "../live-store.ts";
+import { actorOf } from "../auth/principal.ts";
+import { ratingsQuota } from "../limits/quota.ts";
+import { deleteRating, liveRatings, putRatings } from "../live-store.ts";
 import { rankUser, recommendationList } from "../recommendations.ts";
 import { cache, withModel } from "../middleware.ts";
+import { forgetUser } from "../security/forget.ts";
 import { readUser } from "../user-read.ts";
 import { kQuery, ratingsBody, userMovieParams, userParam } from "../validation.ts";
 
@@ -31,7 +34,7 @@ export const users = new Hono<AppEnv>()
     endTime(c, "reasons");
     return c.json({ user: userId, model: model.version, k, source: ranked.source, recommendations });
   })
-  .post("/:id/ratings", tokenRequired, userParam, limitBody, withModel, cache("no-store"), ratingsBody, async (c) => {
+  .post("/:id/ratings", tokenRequired, userParam, limitBody, withModel, cache("no-store"), ratingsBody, ratingsQuota, async (c) => {
     const { userId } = c.req.valid("param");
     const entries = c.req.valid("json");
     const stored = await putRatings(c.env.DB, userId, entries, Math.floor(Date.now() / 1000));
@@ -49,6 +52,6 @@ export const users = new Hono<AppEnv>()
   })
   .delete("/:id", tokenRequired, userParam, cache("no-store"), async (c) => {
     const { userId } = c.req.valid("param");
-    const deleted = await deleteUser(c.env.DB, userId);
+    const deleted = await forgetUser(c.env.DB, userId, actorOf(c));
     return c.json({ user: userId, deleted });
   });
