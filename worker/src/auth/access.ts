@@ -46,10 +46,11 @@ export const authorize: MiddlewareHandler<AppEnv> = async (c, next) => {
   }
 
   // anonymous
-  const isPublicRecs = method === "GET" && userId !== null && /^\/users\/[0-9]+\/recs$/.test(path);
+  // (a bad id or k is answered by the route's validators: 400, as for everyone)
+  const isPublicRecs = method === "GET" && /^\/users\/[^/]+\/recs$/.test(path);
   if (isPublicRecs) {
     const mode = publicRecs(env);
-    if (mode === "no-reasons") return answerPublicRecs(c, userId, next);
+    if (mode === "no-reasons") return answerPublicRecs(c, userId ?? 0, next);
     if (mode === "off") throw new ApiError(401, "unauthorized", `anonymous recommendation reads are off (PUBLIC_RECS=off): ${NEEDS_TOKEN}`);
     return next(); // "open": a Worker with no secrets, as before tokens
   }

@@ -50,9 +50,12 @@ async function anonymousList(model: LoadedModel, db: D1Database, userId: number,
   }
 }
 
-export async function answerPublicRecs(c: Context<AppEnv>, userId: number, next: Next): Promise<Response | void> {
+export async function answerPublicRecs(c: Context<AppEnv>, userId: number, next: Next): Promise<Response | undefined> {
   const k = validK(c);
-  if (k === null || userId < 1) return next();
+  if (k === null || userId < 1) {
+    await next();
+    return undefined;
+  }
   await withModel(c, async () => {
     const model = c.var.model;
     const items = await anonymousList(model, c.env.DB, userId, k);
