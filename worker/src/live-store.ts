@@ -36,7 +36,7 @@ const TRANSIENT =
 /** Exponential backoff, each wait jittered by +-50% so retries do not collide again. */
 const RETRY_DELAYS_MS = [20, 60, 150, 400];
 
-async function guarded<T>(work: () => Promise<T>): Promise<T> {
+export async function guarded<T>(work: () => Promise<T>): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await work();

@@ -5,6 +5,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../errors.ts";
+import { guarded } from "../live-store.ts";
 import { type QUOTA_DEFAULTS, quota, trustEnv } from "../security/settings.ts";
 import type { RatingEntry } from "../validation.ts";
 
@@ -38,23 +39,13 @@ const IDENT = /^[a-z_][a-z0-9_]*$/;
 export async function enforceQuota(db: D1Database, spec: QuotaSpec, limit: number, userId: number, keys: readonly number[]): Promise<void> {
   if (!IDENT.test(spec.table) || (spec.keyColumn && !IDENT.test(spec.keyColumn))) throw new Error(`bad quota spec ${spec.table}`);
   const distinct = [...new Set(keys)];
-  let stored: number;
-  let present: number;
-  try {
-    const sql = spec.keyColumn
-      ? `SELECT count(*) AS stored, count(CASE WHEN ${spec.keyColumn} IN (SELECT value FROM json_each(?2)) THEN 1 END) AS present FROM ${spec.table} WHERE user_id = ?1`
-      : `SELECT count(*) AS stored, 0 AS present FROM ${spec.table} WHERE user_id = ?1 AND ?2 IS NOT NULL`;
-    const row = await db.prepare(sql).bind(userId, JSON.stringify(distinct)).first<{ stored: number; present: number }>();
-    stored = row?.stored ?? 0;
-    present = row?.present ?? 0;
-  } catch (err) {
-    console.error("D1 error (quota)", err);
-    throw new ApiError(
-      503,
-      "live_store_unavailable",
-      `the live store (D1) cannot count user ${userId}'s ${spec.noun} right now; nothing was stored, try again shortly`,
-    );
-  }
+  const sql = spec.keyColumn
+    ? `SELECT count(*) AS stored, count(CASE WHEN ${spec.keyColumn} IN (SELECT value FROM json_each(?2)) THEN 1 END) AS present FROM ${spec.table} WHERE user_id = ?1`
+    : `SELECT count(*) AS stored, 0 AS present FROM ${spec.table} WHERE user_id = ?1 AND ?2 IS NOT NULL`;
+  // retried as every live-store statement is; D1 down: 503, nothing stored
+  const row = await guarded(() => db.prepare(sql).bind(userId, JSON.stringify(distinct)).first<{ stored: number; present: number }>());
+  const stored = row?.stored ?? 0;
+  const present = row?.present ?? 0;
   const adding = spec.keyColumn ? distinct.length - present : keys.length;
   if (stored + adding > limit) {
     throw new ApiError(

@@ -4,6 +4,7 @@
 // per-user snapshot rows in D1 are erased, and the deletion is audited.
 import { SNAPSHOTS_TABLE } from "../../../training/src/contract/user-snapshots.ts";
 import { ApiError } from "../errors.ts";
+import { guarded } from "../live-store.ts";
 import { auditStatement } from "./audit.ts";
 
 /**
@@ -23,18 +24,23 @@ export async function isForgotten(db: D1Database, userId: number): Promise<boole
 /** Forgets the user; returns how many live ratings were removed. 503 when D1 fails (then nothing changed). */
 export async function forgetUser(db: D1Database, userId: number, actor: string, now = Date.now()): Promise<number> {
   try {
-    const [ratings] = await db.batch([
-      db.prepare("DELETE FROM ratings WHERE user_id = ?1").bind(userId),
-      db
-        .prepare("INSERT INTO forgotten_users (user_id, forgotten_at) VALUES (?1, ?2) ON CONFLICT (user_id) DO UPDATE SET forgotten_at = excluded.forgotten_at")
-        .bind(userId, Math.floor(now / 1000)),
-      db.prepare(`DELETE FROM ${SNAPSHOTS_TABLE} WHERE user_id = ?1`).bind(userId),
-      auditStatement(db, { actor, action: "user.delete", subject: `user:${userId}` }, null, now),
-    ]);
+    // retried on transient failures as every live-store statement is (the batch may run twice: idempotent)
+    const [ratings] = await guarded(() =>
+      db.batch([
+        db.prepare("DELETE FROM ratings WHERE user_id = ?1").bind(userId),
+        db
+          .prepare(
+            "INSERT INTO forgotten_users (user_id, forgotten_at) VALUES (?1, ?2) ON CONFLICT (user_id) DO UPDATE SET forgotten_at = excluded.forgotten_at",
+          )
+          .bind(userId, Math.floor(now / 1000)),
+        db.prepare(`DELETE FROM ${SNAPSHOTS_TABLE} WHERE user_id = ?1`).bind(userId),
+        auditStatement(db, { actor, action: "user.delete", subject: `user:${userId}` }, null, now),
+      ]),
+    );
     const removed = ratings.meta.changes;
     return removed;
   } catch (err) {
-    console.error("D1 error (forget)", err);
+    if (!(err instanceof ApiError)) console.error("D1 error (forget)", err);
     throw new ApiError(503, "live_store_unavailable", `the live store (D1) is not available right now, so user ${userId} was not deleted; try again shortly`);
   }
 }
