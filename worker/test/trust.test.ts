@@ -102,6 +102,12 @@ describe("per-user tokens and roles", () => {
       expect(err.error, what).toBe("unauthorized");
       expect(err.message, what).toMatch(message);
     }
+    // with no secret at all, a header that is there but wrong is still refused, not ignored
+    const unsecured = { API_TOKEN: undefined, USER_TOKEN_SECRET: undefined, PUBLIC_RECS: "open" };
+    for (const authorization of [`Basic ${btoa("a:b")}`, "Bearer something"]) {
+      expect((await call(path, { headers: { authorization } }, unsecured)).status, authorization).toBe(401);
+    }
+    expect((await call(path, {}, unsecured)).status).toBe(200);
   });
 
   it("lets the admin token read and write any user", async () => {
