@@ -12,7 +12,7 @@ import { DATASETS } from "../src/data/datasets.ts";
 import { DatasetError, ensureDataset, publishedMd5 } from "../src/data/fetch.ts";
 import { ParseError, loadDataset } from "../src/data/parse.ts";
 import { writeSyntheticDataset } from "../src/data/synthetic.ts";
-import { runTraining } from "../src/pipeline/run.ts";
+import { runPipeline } from "../src/pipeline/pipeline.ts";
 import { PROTOCOLS, buildSplit } from "../src/protocol/protocols.ts";
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), "edgerec-csv-"));
@@ -213,7 +213,7 @@ describe("your own ratings file", () => {
     );
     const artifacts = join(dir, "artifacts");
     await expect(
-      runTraining({ models: ["pop"], dataset: "ml-1m", custom: { ratings }, protocol: "recbole", seed: 1, dataDir: dir, artifacts, log: () => {} }),
+      runPipeline({ models: ["pop"], dataset: "ml-1m", custom: { ratings }, protocol: "recbole", seed: 1, dataDir: dir, artifacts, log: () => {} }),
     ).rejects.toThrow(/bad row/);
     expect(existsSync(artifacts)).toBe(false);
   });

@@ -20,7 +20,7 @@ import {
 } from "../src/contract/artifacts.ts";
 import { readEmbeddings } from "../src/export/bundle.ts";
 import { MetricAccumulator } from "../src/eval/metrics.ts";
-import { runTraining } from "../src/pipeline/run.ts";
+import { runPipeline } from "../src/pipeline/pipeline.ts";
 import { Rng } from "../src/util/rng.ts";
 import { realDatasetDir } from "./real-data.ts";
 
@@ -51,7 +51,7 @@ function readTsv(path: string): [number, number][] {
 /** Trains one model on ML-100K (seed 3) into a fresh artifacts folder, which it returns. */
 async function trainOnMl100k(model: string, params: Record<string, number | string>, tune = true): Promise<string> {
   const artifacts = mkdtempSync(join(tmpdir(), "edgerec-artifacts-"));
-  await runTraining({
+  await runPipeline({
     models: [model],
     dataset: "ml-100k",
     protocol: "recbole",

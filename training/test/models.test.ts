@@ -132,7 +132,7 @@ describe("models against plain references", () => {
       const model = factory.create({ ...factory.defaults, ...SMALL[factory.name], threads: 1 });
       // ratings for SVD; the implicit models ignore them
       const rated = { ...train, values: new Float32Array(train.indptr[train.rows]).fill(4) };
-      await model.fit(rated, { ...ctx, engine: e });
+      await model.fit(rated, { ...ctx, memory: e });
       model.score(0, train.rows, new Float32Array(train.rows * train.cols));
       expect(e.mark()).toBeGreaterThan(before);
       model.dispose!();

@@ -1,6 +1,6 @@
 /// <reference path="./provided.d.ts" />
 // Runs in Node before the Workers tests: trains a small LightGCN on a generated graph and
-// exports it with the real exporter, twice (two versions), then an EASE bundle (ranked from
+// exports it with the real pipeline (the one `npm run train` runs), twice (two versions), then an EASE bundle (ranked from
 // histories), a blend bundle (ranked from user and history) and fixture-v1's model with its
 // per-user data left in R2 and in D1, then LightGCN as large catalogues serve it (from histories,
 // int8 candidates, per-user data in D1), and hands the bundles' bytes to the tests inside workerd.
@@ -9,13 +9,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import type { PerUserStore } from "../../training/src/contract/artifacts.ts";
-import { exportBundle } from "../../training/src/export/bundle.ts";
 import type { Dataset } from "../../training/src/data/parse.ts";
 import { blend } from "../../training/src/models/blend.ts";
 import { ease } from "../../training/src/models/ease.ts";
 import { lightgcn } from "../../training/src/models/lightgcn.ts";
-import { trainModel } from "../../training/src/pipeline/train-model.ts";
-import { PROTOCOLS, buildSplit } from "../../training/src/protocol/protocols.ts";
+import { runPipeline } from "../../training/src/pipeline/pipeline.ts";
 import { Rng } from "../../training/src/util/rng.ts";
 import type { FixtureBundle } from "./fixture-types.ts";
 
@@ -73,13 +71,25 @@ export async function fixtureBundleDir(
   model: keyof typeof FIXTURE_MODELS = "lightgcn",
   perUser?: PerUserStore,
 ): Promise<string> {
-  const data = generatedDataset();
-  const split = buildSplit(data, PROTOCOLS.recbole, seed);
   const artifacts = mkdtempSync(join(tmpdir(), "edgerec-fixture-"));
   const { factory, overrides } = FIXTURE_MODELS[model];
-  const metrics = await trainModel(factory, split, { overrides, tune: false, artifactsDir: artifacts });
-  await exportBundle(metrics, data, split, artifacts, { version, perUser });
-  return join(artifacts, metrics.model);
+  let bundleDir: string | null = null;
+  await runPipeline({
+    data: generatedDataset(),
+    dataset: "ml-100k",
+    protocol: "recbole",
+    seed,
+    models: [factory],
+    params: overrides,
+    tune: false,
+    artifacts,
+    bundle: { version: () => version, perUser },
+    onModelReady: (_model, dir) => {
+      bundleDir = dir;
+    },
+  });
+  if (!bundleDir) throw new Error(`the fixture ${model} model was trained but not exported`);
+  return bundleDir;
 }
 
 async function bundle(version: string, seed: number, model: keyof typeof FIXTURE_MODELS = "lightgcn", perUser?: PerUserStore): Promise<FixtureBundle> {

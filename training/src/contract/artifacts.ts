@@ -15,7 +15,17 @@ export type MetricKey = `${MetricName}@${number}`;
 export type MetricValues = Record<MetricKey, number>;
 
 export const SPLIT_DIR = "split";
-export const SPLIT_FILES = { train: "train.tsv", valid: "valid.tsv", test: "test.tsv", meta: "split.json", keys: "keys.json" } as const;
+export const SPLIT_FILES = {
+  train: "train.tsv",
+  valid: "valid.tsv",
+  test: "test.tsv",
+  meta: "split.json",
+  keys: "keys.json",
+  /** Every movie each split user rated in the dataset, any rating (what rated.bin serves), as TSV of ids. */
+  rated: "rated.tsv",
+  /** MovieMeta[] of the split's items, ascending id: the titles, years and genres a bundle serves. */
+  catalogue: "catalogue.json",
+} as const;
 /**
  * Header of every split TSV: original MovieLens ids (for a user's own file with ids that are
  * not positive integers, the numbers keys.json maps back: keys.users[id - 1] is user id's key).
@@ -81,7 +91,7 @@ export interface MetricsFile {
   trained_on?: string;
   /** The model's fold-in (absent or null: none): in foldin.onnx, or in model.onnx when `recs` takes a history. */
   foldin?: FoldInKind | null;
-  /** What model.onnx, written beside it by training, ranks from (absent or null: no serving graph). */
+  /** What the model's model.onnx ranks from, once export writes it (absent or null: no serving graph). */
   recs?: RecsQuery | null;
 }
 
@@ -103,6 +113,8 @@ export const recsTakesHistory = (r: RecsQuery): boolean => r !== "user";
 
 /** Final embeddings of a trained embedding model (float32 LE, users x dim then items x dim). */
 export const EMBEDDINGS_FILE = "embeddings.f32";
+/** The fitted model's fold-in tables (see training's export/model-state.ts), which export builds the graphs from. */
+export const FOLDIN_STATE_FILE = "foldin.state";
 
 export const BUNDLE_FILES = {
   /** Top-K scoring graph for a known user, from its vector or its history (see RECS_GRAPH, Manifest.recs). */

@@ -100,7 +100,53 @@ export interface GraphBackend {
    */
   topK(emb: Tensor, d: number, itemFrom: number, items: number, users: Int32Array, exclude: SparseRows, k: number): Promise<Int32Array>;
 
+  /**
+   * NGCF's dense per-row kernels over [rows x d] tensors with LeakyReLU slope `slope`, allocated
+   * in the scope open now. The CPU backend has them; others throw (NGCF trains on the CPU only).
+   */
+  ngcfKernels(rows: number, d: number, slope: number): NgcfKernels;
+
   close(): Promise<void>;
+}
+
+/** Tensors of one NGCF layer, all [rows x d] except the d x d weights and d biases. */
+export interface NgcfLayerTensors {
+  x: Tensor;
+  s: Tensor;
+  z: Tensor;
+  h: Tensor;
+  mask: Tensor | null;
+  w1: Tensor;
+  w2: Tensor;
+  b1: Tensor;
+  b2: Tensor;
+}
+
+/** NGCF's dense per-row work (see models/graph/ngcf-core.ts for the math). */
+export interface NgcfKernels {
+  /** Writes Z, H and the normalized output O (at column `outOffset` of out, row stride outStride). */
+  forward(l: NgcfLayerTensors, out: Tensor, outStride: number, outOffset: number): void;
+  /** dZ, U and the direct part of dX from dO (slice of dOut) and dY (gradient of H, or null). */
+  backward(
+    l: NgcfLayerTensors,
+    dOut: Tensor,
+    outStride: number,
+    outOffset: number,
+    dY: Tensor | null,
+    w1t: Tensor,
+    w2t: Tensor,
+    dz: Tensor,
+    u: Tensor,
+    dx: Tensor,
+  ): void;
+  /** gw1 = P^T dZ, gw2 = Q^T dZ, gb = column sums of dZ (overwritten). */
+  weightGrad(l: NgcfLayerTensors, dz: Tensor, gw1: Tensor, gw2: Tensor, gb: Tensor): void;
+  /** Fills a dropout mask (0, or 1 / (1 - p)) from `seed`. */
+  dropoutMask(mask: Tensor, p: number, seed: number): void;
+  /** dst (+)= columns srcOffset..srcOffset+width of src (row strides in floats). */
+  copyColumns(src: Tensor, srcStride: number, srcOffset: number, dst: Tensor, dstStride: number, width: number, accumulate: boolean): void;
+  /** out = w^T for d x d weights. */
+  transpose(w: Tensor, out: Tensor, d: number): void;
 }
 
 /** Explicit ratings for SGD: user, item and value of each, and the order an epoch visits them in. */
@@ -172,6 +218,17 @@ export interface DenseBackend {
   /** out[(u - u0) x nItems] = users[u] . items[i] for users u0..u1. */
   dotScores(users: Tensor<"f32">, items: Tensor<"f32">, nItems: number, d: number, u0: number, u1: number, out: Tensor<"f32">): void;
 }
+
+/**
+ * The CPU kernels' linear memory, which CPU models allocate in (see create.ts): models pass it
+ * along and never look inside.
+ */
+export interface KernelMemory {
+  readonly memory: WebAssembly.Memory;
+}
+
+/** The CPU backend: the graph ops, the dense and factor ops, and NGCF's layer kernels. */
+export type CpuBackend = GraphBackend & DenseBackend;
 
 /** Which backend to train on: "cpu" (WebAssembly SIMD threads) or "gpu" (WebGPU). */
 export type Device = "cpu" | "gpu";

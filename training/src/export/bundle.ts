@@ -1,93 +1,50 @@
-// Writes the serving bundle of a trained model into artifacts/<model>/: the ONNX top-K graphs,
-// the rated-movies lists, movie metadata, id maps and, last, the manifest with every file's
-// size and checksums and the metrics of the exported model.onnx.
+// The one export step: writes every file of a trained model's serving bundle into
+// artifacts/<model>/ (the ONNX graphs, the int8 tables, the per-user data, movie metadata, id
+// maps and, last, the manifest with every file's size and checksums and the metrics of what
+// the Worker runs) from the model's trained state, the split and its catalogue. It never reads
+// the raw data, and nothing it writes was written by training.
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import {
   BECAUSE_GRAPH,
   BUNDLE_FILES,
   type BundleFileInfo,
   type BundleFileKey,
-  EMBEDDINGS_FILE,
+  FOLDIN_GRAPH,
   type IdMaps,
   type Manifest,
+  METRICS_FILE,
   type MetricsFile,
   type PerUserStore,
-  perUserOutside,
-  encodeUserRecords,
-  recsTakesHistory,
-  type MovieMeta,
+  RECS_GRAPH,
   SIMILAR_GRAPH,
+  VECTOR_GRAPH,
   decodeInt8Table,
   encodeInt8Table,
   encodeRated,
+  encodeUserRecords,
   modelDir,
+  perUserOutside,
+  recsTakesHistory,
 } from "../contract/artifacts.ts";
-import type { Dataset } from "../data/parse.ts";
+import { type FoldIn, quantizeRows } from "../models/foldin.ts";
+import type { Catalogue } from "./catalogue.ts";
 import type { Split } from "../protocol/protocols.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../util/fs-atomic.ts";
 import { evaluateGraph, evaluateVectorKernel } from "./evaluate-graph.ts";
-import { quantizeRows } from "../models/foldin.ts";
-import { buildBecauseGraph, buildCompactBecauseGraph, buildCompactSimilarGraph, buildTopKGraph } from "./onnx-graph.ts";
+import { type TrainedState, readTrainedState, servingShape } from "./model-state.ts";
+import { buildBecauseGraph, buildCompactBecauseGraph, buildCompactSimilarGraph, buildFoldInGraph, buildTopKGraph, buildVectorGraph } from "./onnx-graph.ts";
 
-/** The models training writes a serving graph for (an embedding or a fold-in served from histories). */
+export { type Embeddings, readEmbeddings, writeEmbeddings } from "./model-state.ts";
+
+/** The models whose training leaves a serving state (an embedding or a fold-in served from histories). */
 const EXPORTABLE = "lightgcn, mf, ngcf, ials, ease, blend";
 
-export interface Embeddings {
-  users: Float32Array;
-  items: Float32Array;
-  dim: number;
-}
-
-export function writeEmbeddings(dir: string, e: Embeddings): void {
-  const all = new Float32Array(e.users.length + e.items.length);
-  all.set(e.users);
-  all.set(e.items, e.users.length);
-  writeFileAtomic(join(dir, EMBEDDINGS_FILE), new Uint8Array(all.buffer));
-}
-
-export function readEmbeddings(dir: string, users: number, items: number): Embeddings {
-  const path = join(dir, EMBEDDINGS_FILE);
-  let buf: Buffer;
-  try {
-    buf = readFileSync(path);
-  } catch {
-    throw new Error(`${path} is missing: train the model first (npm run train -- --model ...); only embedding models can be exported`);
-  }
-  const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-  const dim = all.length / (users + items);
-  if (!Number.isInteger(dim) || dim < 1) throw new Error(`${path} holds ${all.length} floats, not (${users} + ${items}) x dim`);
-  return { users: all.subarray(0, users * dim), items: all.subarray(users * dim), dim };
-}
-
-/** Every movie each model user rated in the dataset, any rating, as internal item indices. */
-function ratedLists(data: Dataset, split: Split): { indptr: Int32Array; indices: Int32Array } {
-  const userIndex = new Map(Array.from(split.userIds, (id, i) => [id, i]));
-  const itemIndex = new Map(Array.from(split.itemIds, (id, i) => [id, i]));
-  const users = split.userIds.length;
-  const lists: number[][] = Array.from({ length: users }, () => []);
-  const r = data.ratings;
-  for (let k = 0; k < r.length; k++) {
-    const u = userIndex.get(r.user[k]);
-    const i = itemIndex.get(r.item[k]);
-    if (u !== undefined && i !== undefined) lists[u].push(i);
-  }
-  const indptr = new Int32Array(users + 1);
-  lists.forEach((l, u) => {
-    l.sort((a, b) => a - b);
-    indptr[u + 1] = indptr[u] + l.length;
-  });
-  return { indptr, indices: Int32Array.from(lists.flat()) };
-}
-
-function readTrainedGraph(dir: string, file: string, model: string): Uint8Array {
-  const path = join(dir, file);
-  try {
-    return readFileSync(path);
-  } catch {
-    throw new Error(`${path} is missing although metrics.json says training wrote it: train the model again (npm run train -- --model ${model})`);
-  }
+/** What a bundle is built from besides the model: the split it was trained on and its catalogue. */
+export interface ExportSource {
+  split: Split;
+  catalogue: Catalogue;
 }
 
 function normalizedRows(data: Float32Array, dim: number): Float32Array {
@@ -105,9 +62,6 @@ function info(bytes: Uint8Array | string): BundleFileInfo {
   const b = typeof bytes === "string" ? Buffer.from(bytes) : bytes;
   return { bytes: b.byteLength, sha256: createHash("sha256").update(b).digest("hex"), md5: createHash("md5").update(b).digest("hex") };
 }
-
-/** Files training wrote into the model's folder, which export reads and lists but does not rewrite. */
-const TRAINED_FILES: readonly string[] = ["model", "foldin", "vector", "candidates"];
 
 const arrayBufferOf = (b: Uint8Array): ArrayBuffer => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
 
@@ -129,46 +83,47 @@ export interface ExportOptions {
  */
 export const PER_USER_OUTSIDE_ABOVE = 50_000;
 
+type BundleContent = Partial<Record<Exclude<BundleFileKey, "manifest">, Uint8Array | string>>;
+type ServingGraphs = { model: Uint8Array } & Partial<Record<"foldin" | "vector" | "candidates", Uint8Array>>;
+
 /**
- * Writes the bundle of a trained model from what training left in artifacts/<model>/ (metrics,
- * serving graphs, embeddings when the model has them) and evaluates its model.onnx: the
+ * Writes the bundle of a trained model from its state (in memory, or as training saved it: see
+ * exportSaved), the split and its catalogue, and evaluates what the Worker will run: the
  * manifest's metrics are those of the served graph.
  */
-export async function exportBundle(metrics: MetricsFile, data: Dataset, split: Split, artifactsDir: string, opts: ExportOptions = {}): Promise<Manifest> {
+export async function exportBundle(
+  metrics: MetricsFile,
+  state: TrainedState,
+  source: ExportSource,
+  artifactsDir: string,
+  opts: ExportOptions = {},
+): Promise<Manifest> {
+  const { split, catalogue } = source;
   const dir = join(artifactsDir, modelDir(metrics.model));
   const users = split.userIds.length;
   const items = split.itemIds.length;
-  const recs = metrics.recs ?? (existsSync(join(dir, EMBEDDINGS_FILE)) ? "user" : null);
-  if (!recs) {
-    throw new Error(`${metrics.model} has no serving graph: only models whose training writes model.onnx can be exported (${EXPORTABLE})`);
-  }
-  const recsGraph = readTrainedGraph(dir, BUNDLE_FILES.model, metrics.model);
-  const emb = existsSync(join(dir, EMBEDDINGS_FILE)) ? readEmbeddings(dir, users, items) : null;
-  const movieById = new Map(data.movies.map((m) => [m.movieId, m]));
-  const movies: MovieMeta[] = Array.from(split.itemIds, (id) => {
-    const m = movieById.get(id);
-    return { movieId: id, title: m?.title ?? `Movie ${id}`, year: m?.year ?? null, genres: m?.genres ?? [] };
-  });
+  const { recs, foldin } = servingShape(state);
+  if (!recs) throw new Error(`${metrics.model} has no serving graph: only models with embeddings or a fold-in can be exported (${EXPORTABLE})`);
+  const emb = state.embeddings;
   const perUser = opts.perUser ?? (users > PER_USER_OUTSIDE_ABOVE ? "d1" : "bundle");
   const outside = perUserOutside(perUser);
   // with per-user data out of the isolate, users.bin maps ids to indices: ids.json keeps the items only
   const ids: IdMaps = { users: outside ? [] : Array.from(split.userIds), items: Array.from(split.itemIds) };
-  const rated = ratedLists(data, split);
+  const rated = catalogue.rated;
 
-  const files: Partial<Record<Exclude<BundleFileKey, "manifest">, Uint8Array | string>> = {
+  const graphs = servingGraphs(metrics.model, state);
+  const recsGraph = graphs.model;
+  const files: BundleContent = {
     model: recsGraph,
     rated: encodeRated(users, items, rated.indptr, rated.indices),
-    movies: JSON.stringify(movies),
+    movies: JSON.stringify(catalogue.movies),
     ids: JSON.stringify(ids),
   };
   // a history-ranked graph scores each known user's train positives: the history it was evaluated on
   if (recsTakesHistory(recs)) files.history = encodeRated(users, items, split.train.indptr, split.train.indices);
-  else if (metrics.foldin) files.foldin = readTrainedGraph(dir, BUNDLE_FILES.foldin, metrics.model);
-  // the Worker's own int8 ranking (see writeKernelFiles): both files, or neither
-  const kernel =
-    existsSync(join(dir, BUNDLE_FILES.vector)) && existsSync(join(dir, BUNDLE_FILES.candidates))
-      ? { vector: readTrainedGraph(dir, BUNDLE_FILES.vector, metrics.model), candidates: readTrainedGraph(dir, BUNDLE_FILES.candidates, metrics.model) }
-      : null;
+  else if (graphs.foldin) files.foldin = graphs.foldin;
+  // the Worker's own int8 ranking (see kernelFiles): both files, or neither
+  const kernel = graphs.vector && graphs.candidates ? { vector: graphs.vector, candidates: graphs.candidates } : null;
   if (kernel) Object.assign(files, kernel);
   if (outside) {
     files.users = encodeUserRecords(split.userIds, rated, recsTakesHistory(recs) ? split.train : null);
@@ -207,13 +162,14 @@ export async function exportBundle(metrics: MetricsFile, data: Dataset, split: S
     `${metrics.model}: ${servedBy} test NDCG@10 ${served.test["ndcg@10"].toFixed(4)}, Recall@10 ${served.test["recall@10"].toFixed(4)} over ${over} (${served.seconds.toFixed(1)} s)`,
   );
 
+  // the manifest goes first and comes back last: a reader never pairs it with half the new files
+  rmSync(join(dir, BUNDLE_FILES.manifest), { force: true });
   const fileInfo = {} as Manifest["files"];
   for (const [key, content] of Object.entries(files) as [Exclude<BundleFileKey, "manifest">, Uint8Array | string][]) {
-    if (!TRAINED_FILES.includes(key)) writeFileAtomic(join(dir, BUNDLE_FILES[key]), content);
+    writeFileAtomic(join(dir, BUNDLE_FILES[key]), content);
     fileInfo[key] = info(content);
   }
-  for (const key of ["similar", "because", "normalized", "history", "users", "popularity"] as const)
-    if (!files[key]) rmSync(join(dir, BUNDLE_FILES[key]), { force: true });
+  for (const key of Object.keys(BUNDLE_FILES) as BundleFileKey[]) if (key !== "manifest" && !files[key]) rmSync(join(dir, BUNDLE_FILES[key]), { force: true });
   const manifest: Manifest = {
     format: 1,
     version: opts.version ?? versionFor(metrics.model),
@@ -231,9 +187,76 @@ export async function exportBundle(metrics: MetricsFile, data: Dataset, split: S
     users,
     items,
     dim: emb?.dim ?? 0,
-    foldin: metrics.foldin ?? null,
+    foldin,
     files: fileInfo,
   };
   writeJsonAtomic(join(dir, BUNDLE_FILES.manifest), manifest);
   return manifest;
+}
+
+/**
+ * Re-exports a model from what training saved in artifacts/<model>/ (metrics.json, its state)
+ * and the split with its catalogue (in memory, or read from artifacts/split/ by the caller).
+ */
+export async function exportSaved(model: string, source: ExportSource, artifactsDir: string, opts: ExportOptions = {}): Promise<Manifest> {
+  const dir = join(artifactsDir, modelDir(model));
+  const metricsPath = join(dir, METRICS_FILE);
+  let metrics: MetricsFile;
+  try {
+    metrics = JSON.parse(readFileSync(metricsPath, "utf8")) as MetricsFile;
+  } catch {
+    throw new Error(`${metricsPath} is missing or unreadable: run \`npm run train -- --model ${model}\` first`);
+  }
+  const { split } = source;
+  const trainedOn = `${metrics.dataset}, protocol ${metrics.protocol}, seed ${metrics.seed}`;
+  const splitIs = `${split.dataset}, protocol ${split.protocol}, seed ${split.seed}`;
+  if (trainedOn !== splitIs || JSON.stringify(metrics.counts) !== JSON.stringify(split.counts))
+    throw new Error(
+      `${model} was trained on ${trainedOn}, but the split in ${artifactsDir} is ${splitIs}: train ${model} again on this split, or export from the artifacts folder it was trained in`,
+    );
+  if (!metrics.recs) throw new Error(`${model} has no serving graph: only models with embeddings or a fold-in can be exported (${EXPORTABLE})`);
+  const state = readTrainedState(dir, { users: split.counts.users, items: split.counts.items, recs: metrics.recs, foldin: metrics.foldin ?? null }, model);
+  return exportBundle(metrics, state, source, artifactsDir, opts);
+}
+
+/** The recommendation graphs of a trained state: model.onnx, and foldin.onnx or vector.onnx with candidates.bin. */
+function servingGraphs(name: string, state: TrainedState): ServingGraphs {
+  const { foldIn, embeddings: emb } = state;
+  if (state.serving === "history") {
+    if (!foldIn) throw new Error(`${name} is served from histories but has no fold-in`);
+    return { model: buildFoldInGraph(`${name} recommendations`, foldIn, RECS_BY_HISTORY), ...kernelFiles(name, foldIn) };
+  }
+  if (!emb) throw new Error(`${name} has no embeddings to serve a known user from`);
+  return {
+    model: buildTopKGraph({
+      name: `${name} recommendations`,
+      queries: { name: RECS_GRAPH.initializers.queries, data: emb.users, rows: emb.users.length / emb.dim },
+      candidates: { name: RECS_GRAPH.initializers.candidates, data: emb.items, rows: emb.items.length / emb.dim },
+      dim: emb.dim,
+      inputs: { query: RECS_GRAPH.inputs.query, k: RECS_GRAPH.inputs.k, exclude: RECS_GRAPH.inputs.exclude },
+      outputs: RECS_GRAPH.outputs,
+      docString: "Scores every item by dot product with the user's final embedding, excludes the given items, returns the top k.",
+    }),
+    ...(foldIn ? { foldin: buildFoldInGraph(`${name} fold-in`, foldIn, FOLDIN_GRAPH) } : {}),
+  };
+}
+
+/** The recs graph's names when it takes a history (and the user, when the fold-in reads it). */
+const RECS_BY_HISTORY = {
+  inputs: { user: RECS_GRAPH.inputs.query, history: RECS_GRAPH.inputs.history, k: RECS_GRAPH.inputs.k, exclude: RECS_GRAPH.inputs.exclude },
+  outputs: RECS_GRAPH.outputs,
+};
+
+/**
+ * With int8 candidates (a compact propagated fold-in served from histories), the Worker ranks
+ * with its own wasm kernel, which ranks the int8 table 5x faster than onnxruntime-web's int8
+ * MatMul: vector.onnx builds the user vector, candidates.bin holds the table it is scored
+ * against. Any other model: neither file.
+ */
+function kernelFiles(name: string, foldIn: FoldIn): Pick<ServingGraphs, "vector" | "candidates"> {
+  if (foldIn.kind !== "propagated" || !foldIn.compact) return {};
+  return {
+    vector: buildVectorGraph(`${name} user vector`, foldIn, VECTOR_GRAPH),
+    candidates: encodeInt8Table({ rows: foldIn.items, dim: foldIn.dim, ...foldIn.compact }),
+  };
 }

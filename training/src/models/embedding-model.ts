@@ -3,7 +3,7 @@
 // the GPU); ranking runs on that backend, and score is the dot product of a user's final
 // embedding with every item's.
 import type { GraphBackend, Propagation, SparseRows, Tensor } from "../engine/backend.ts";
-import { WasmBackend } from "../engine/wasm/backend.ts";
+import { cpuBackend } from "../engine/create.ts";
 import { normalizedAdjacency } from "./graph/adjacency.ts";
 import type { Csr } from "../protocol/csr.ts";
 import { Rng } from "../util/rng.ts";
@@ -88,7 +88,7 @@ export class EmbeddingModel implements Recommender {
     const precision = this.params.item_precision ?? "float32";
     if (precision !== "float32" && precision !== "compact") throw new Error(`${this.name}: item_precision must be "float32" or "compact", got ${precision}`);
     const threads = numberParam(this.params, "threads", (v) => Number.isInteger(v) && v >= 1 && v <= 64, "an integer in 1..64");
-    const backend = ctx.backend ?? WasmBackend.create(threads, ctx.engine);
+    const backend = ctx.backend ?? cpuBackend(threads, ctx.memory);
     if (!this.backends.includes(backend.kind)) {
       throw new Error(`${this.name} trains on the CPU only: the ${backend.kind} backend has no kernels for it. Train it with --device cpu.`);
     }

@@ -1,5 +1,4 @@
 // NGCF on the shared graph engine.
-import { WasmBackend } from "../engine/wasm/backend.ts";
 import { NgcfCore } from "./graph/ngcf-core.ts";
 import { type CoreBuildContext, EmbeddingModel, initEmbeddings, propagationPlan } from "./embedding-model.ts";
 import { numberParam } from "./params.ts";
@@ -8,7 +7,6 @@ import type { ModelFactory } from "./recommender.ts";
 
 function buildNgcf(c: CoreBuildContext): NgcfCore {
   const { backend, train, rng, params } = c;
-  if (!(backend instanceof WasmBackend)) throw new Error("NGCF trains on the CPU backend only");
   const layers = numberParam(params, "layers", (v) => Number.isInteger(v) && v >= 0, "a non-negative integer");
   const dim = numberParam(params, "dim", (v) => Number.isInteger(v) && v >= 1, "a positive integer");
   const settings = {

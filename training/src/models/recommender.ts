@@ -3,8 +3,7 @@
 // export only ever see this interface.
 import type { TuningRow } from "../contract/artifacts.ts";
 import type { MetricValues } from "../contract/artifacts.ts";
-import type { Device, GraphBackend, SparseRows } from "../engine/backend.ts";
-import type { Engine } from "../engine/wasm/kernels.ts";
+import type { Device, GraphBackend, KernelMemory, SparseRows } from "../engine/backend.ts";
 import type { Csr } from "../protocol/csr.ts";
 import type { FoldIn } from "./foldin.ts";
 
@@ -37,7 +36,7 @@ export interface FitContext {
    * The CPU kernels' memory that CPU models (EASE, ItemKNN, iALS, SVD, PureSVD) allocate in;
    * the pipeline passes the process's. Each model frees what it allocated when disposed.
    */
-  engine?: Engine;
+  memory?: KernelMemory;
   onEpoch?: (record: EpochRecord) => void;
   /** Aborted on Ctrl-C: iterative models stop and keep their best checkpoint. */
   signal?: AbortSignal;

@@ -2,7 +2,7 @@
 // delegates to it once fit() has set it. These models train on the CPU backend's dense and
 // factor ops; each owns what it allocates there: fit opens its scope, dispose frees it.
 import type { DenseBackend } from "../engine/backend.ts";
-import { WasmBackend } from "../engine/wasm/backend.ts";
+import { cpuBackend } from "../engine/create.ts";
 import type { Csr } from "../protocol/csr.ts";
 import type { FitContext, Params, Recommender } from "./recommender.ts";
 
@@ -23,7 +23,7 @@ export abstract class ScorerModel implements Recommender {
    */
   protected openScope(ctx: FitContext, threads = 1): DenseBackend {
     this.dispose();
-    const cpu = WasmBackend.create(threads, ctx.engine);
+    const cpu = cpuBackend(threads, ctx.memory);
     this.release = cpu.openScope();
     return cpu;
   }

@@ -1,15 +1,19 @@
-// From a dataset name to a split: fetch if needed, parse, apply the protocol, write the split.
+// From a dataset name to a split: fetch if needed, parse, apply the protocol, write the split
+// and the catalogue a bundle serves beside it (the last step that reads the raw data).
 import { type CustomDataOptions, loadCustomDataset } from "../data/custom.ts";
 import { datasetSpec } from "../data/datasets.ts";
 import { ensureDataset } from "../data/fetch.ts";
 import { type Dataset, loadDataset } from "../data/parse.ts";
 import { type Split, buildSplit, protocolSpec } from "../protocol/protocols.ts";
+import { type Catalogue, catalogueOf } from "../export/catalogue.ts";
 import { writeSplit } from "./split-files.ts";
 
 export interface PrepareOptions {
   dataset: string;
   /** A user's own ratings file, used instead of `dataset`. */
   custom?: CustomDataOptions | undefined;
+  /** A dataset already in memory (generated test data), used instead of `dataset`. */
+  data?: Dataset;
   protocol: string;
   seed: number;
   from?: string | undefined;
@@ -21,6 +25,7 @@ export interface PrepareOptions {
 export interface Prepared {
   data: Dataset;
   split: Split;
+  catalogue: Catalogue;
   timings: { parse_seconds: number; split_seconds: number };
 }
 
@@ -29,7 +34,9 @@ export async function prepare(opts: PrepareOptions): Promise<Prepared> {
   const protocol = protocolSpec(opts.protocol);
   let t = performance.now();
   let data: Dataset;
-  if (opts.custom) {
+  if (opts.data) {
+    data = opts.data;
+  } else if (opts.custom) {
     data = await loadCustomDataset(opts.custom);
   } else {
     const spec = datasetSpec(opts.dataset);
@@ -49,6 +56,7 @@ export async function prepare(opts: PrepareOptions): Promise<Prepared> {
   log(
     `protocol ${protocol.name} (seed ${opts.seed}): ${c.interactions.toLocaleString("en-US")} interactions, ${c.users} users, ${c.items} items; train ${c.train}, valid ${c.valid}, test ${c.test} (${splitSeconds.toFixed(2)} s)`,
   );
-  if (opts.artifactsDir) log(`split written to ${writeSplit(split, opts.artifactsDir, data.keys)}`);
-  return { data, split, timings: { parse_seconds: parseSeconds, split_seconds: splitSeconds } };
+  const catalogue = catalogueOf(data, split);
+  if (opts.artifactsDir) log(`split written to ${writeSplit(split, catalogue, opts.artifactsDir, data.keys)}`);
+  return { data, split, catalogue, timings: { parse_seconds: parseSeconds, split_seconds: splitSeconds } };
 }

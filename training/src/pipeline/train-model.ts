@@ -1,15 +1,15 @@
 // Trains one model on a split: choose its parameters on valid (never on test), refit with the
-// chosen ones, evaluate valid and test, and write artifacts/<model>/metrics.json.
+// chosen ones, evaluate valid and test, and write artifacts/<model>/metrics.json with the
+// model's trained state (what export builds the bundle from; see export/model-state.ts).
 import { appendFileSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { EMBEDDINGS_FILE, LOG_FILE, METRICS_FILE, type MetricValues, type MetricsFile, type TuningRow, modelDir } from "../contract/artifacts.ts";
-import { writeServingGraphs } from "../export/serving-graphs.ts";
+import { BUNDLE_FILES, LOG_FILE, METRICS_FILE, type MetricValues, type MetricsFile, type TuningRow, modelDir } from "../contract/artifacts.ts";
+import { type TrainedState, servingShape, trainedState, writeTrainedState } from "../export/model-state.ts";
 import type { GraphBackend } from "../engine/backend.ts";
-import { engine } from "../engine/wasm/kernels.ts";
+import { sharedKernelMemory } from "../engine/create.ts";
 import { VALID_SAMPLE_USERS, evaluate, userSample } from "../eval/evaluate.ts";
 import type { EpochRecord, FitContext, ModelFactory, Params, Recommender } from "../models/recommender.ts";
 import type { Split } from "../protocol/protocols.ts";
-import { writeEmbeddings } from "../export/bundle.ts";
 import { writeJsonAtomic } from "../util/fs-atomic.ts";
 
 /** The metric parameters are selected by, on valid. */
@@ -28,8 +28,10 @@ export interface TrainOptions {
   cappedRecall?: boolean;
   /** The backend graph models train on (default: the CPU backend, per model). */
   backend?: GraphBackend;
-  /** Called with the final fitted model, while its memory is still live (fold-in study, export). */
+  /** Called with the final fitted model, while its memory is still live (fold-in study). */
   withModel?: (model: Recommender) => void | Promise<void>;
+  /** Called with the final model's trained state (host copies, which outlive the model): what export builds the bundle from. */
+  onState?: (state: TrainedState) => void;
 }
 
 export async function trainModel(factory: ModelFactory, split: Split, opts: TrainOptions = {}): Promise<MetricsFile> {
@@ -49,7 +51,7 @@ export async function trainModel(factory: ModelFactory, split: Split, opts: Trai
     validate: split.valid ? async (m) => (await evaluate(m, split, "valid", validOn)).metrics : undefined,
     backend: opts.backend,
     // the pipeline hands models the process's kernel memory; each model frees its own part
-    engine: engine(),
+    memory: sharedKernelMemory(),
   };
   const base = { ...factory.defaults, ...overrides };
   const tuning: TuningRow[] = [];
@@ -114,15 +116,20 @@ export async function trainModel(factory: ModelFactory, split: Split, opts: Trai
       ...(opts.backend ? { trained_on: opts.backend.description } : {}),
     };
     await opts.withModel?.(model);
-    if (opts.artifactsDir) {
-      const dir = join(opts.artifactsDir, modelDir(factory.name));
-      if (model.embeddings) writeEmbeddings(dir, model.embeddings());
-      else rmSync(join(dir, EMBEDDINGS_FILE), { force: true });
-      // The serving graphs are written now, while the model lives; export adds them to the bundle.
-      const graphs = writeServingGraphs(dir, model);
-      result.recs = graphs.recs;
-      result.foldin = graphs.foldin;
-      writeJsonAtomic(join(dir, METRICS_FILE), result);
+    // the fold-in tables take time to build (a ridge fit, EASE's matrix in half precision): only when kept
+    if (opts.artifactsDir || opts.onState) {
+      const state = trainedState(model);
+      const shape = servingShape(state);
+      result.recs = shape.recs;
+      result.foldin = shape.foldin;
+      if (opts.artifactsDir) {
+        const dir = join(opts.artifactsDir, modelDir(factory.name));
+        writeTrainedState(dir, state);
+        // a bundle exported from an earlier training no longer matches this model: export writes the next
+        rmSync(join(dir, BUNDLE_FILES.manifest), { force: true });
+        writeJsonAtomic(join(dir, METRICS_FILE), result);
+      }
+      opts.onState?.(state);
     }
     return result;
   } finally {

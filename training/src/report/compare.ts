@@ -6,14 +6,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { LOG_FILE, type MetricsFile, type RecsQuery } from "../contract/artifacts.ts";
-import type { Dataset } from "../data/parse.ts";
-import { exportBundle } from "../export/bundle.ts";
+import type { Manifest } from "../contract/artifacts.ts";
 import type { MetricValues } from "../eval/metrics.ts";
-import { modelFactory } from "../models/registry.ts";
 import type { EpochRecord, Params } from "../models/recommender.ts";
-import { prepare } from "../pipeline/prepare.ts";
-import type { Split } from "../protocol/protocols.ts";
-import { trainModel } from "../pipeline/train-model.ts";
+import { runPipeline } from "../pipeline/pipeline.ts";
 import { progressBar } from "../util/progress.ts";
 
 export const HEADLINE_MODELS = ["pop", "itemknn", "puresvd", "svd", "ials", "ease", "mf", "ngcf", "lightgcn", "blend"];
@@ -157,21 +153,11 @@ function row(m: MetricsFile, runDir: string): ModelRow {
   };
 }
 
-/** Exports the exportable model with the best valid NDCG@10 and evaluates its model.onnx. */
-async function exportServed(
-  trained: Map<string, MetricsFile>,
-  prepared: { data: Dataset; split: Split },
-  runDir: string,
-  log: (line: string) => void,
-): Promise<ServedRow | null> {
-  const candidates = [...trained.values()].filter((m) => m.recs && m.valid).sort((a, b) => (b.valid?.["ndcg@10"] ?? 0) - (a.valid?.["ndcg@10"] ?? 0));
-  const best = candidates[0];
-  if (!best?.recs) return null;
-  log(`[recbole] exporting ${best.model}, the best exportable model on valid, and evaluating its model.onnx`);
-  const manifest = await exportBundle(best, prepared.data, prepared.split, runDir, { log });
+function servedRow(m: MetricsFile, manifest: Manifest): ServedRow | null {
+  if (!m.recs) return null;
   return {
-    model: best.model,
-    recs: best.recs,
+    model: m.model,
+    recs: m.recs,
     valid: manifest.valid ?? null,
     test: manifest.metrics,
     bundle_bytes: Object.values(manifest.files).reduce((sum, f) => sum + (f?.bytes ?? 0), 0),
@@ -187,49 +173,59 @@ export async function runComparison(opts: CompareOptions): Promise<Comparison> {
   const bar = progressBar("compare", headlineModels.length + tutorialModels.length, "{bar} {value}/{total} models | {stage}", { linesWithoutTty: true });
   let done = 0;
 
-  const base = { dataset: opts.dataset, seed: opts.seed, from: opts.from, dataDir: opts.dataDir, log };
-  const headline = await prepare({ ...base, protocol: "recbole", artifactsDir: opts.artifacts });
+  const base = { dataset: opts.dataset, seed: opts.seed, from: opts.from, dataDir: opts.dataDir, ks: CURVE_KS, signal: opts.signal };
   const headlineDir = join(opts.artifacts, "report", "runs", "recbole");
   const headlineRows: ModelRow[] = [];
   const chosen = new Map<string, MetricsFile>();
-  for (const name of headlineModels) {
-    if (opts.signal?.aborted) break;
-    bar.update(done, { stage: `${name} (recbole protocol)` });
-    log(`[recbole] training ${name}`);
-    const m = await trainModel(modelFactory(name), headline.split, { ks: CURVE_KS, artifactsDir: headlineDir, log, signal: opts.signal });
-    chosen.set(name, m);
-    headlineRows.push(row(m, headlineDir));
-    log(`[recbole] ${name}: test Recall@10 ${m.test["recall@10"].toFixed(4)}, NDCG@10 ${m.test["ndcg@10"].toFixed(4)} (fit ${m.fit_seconds.toFixed(1)} s)`);
-    bar.update(++done, { stage: `${name} done` });
-  }
-
-  const served = await exportServed(chosen, headline, headlineDir, log);
+  let served: ServedRow | null = null;
+  // every model on the headline protocol; the one publish would serve is exported, and its
+  // served graph evaluated, once all are trained
+  const headline = await runPipeline({
+    ...base,
+    protocol: "recbole",
+    models: headlineModels,
+    artifacts: headlineDir,
+    splitArtifacts: opts.artifacts,
+    export: "best",
+    log: (l) => log(`[recbole] ${l}`),
+    onModelTrained: (m) => {
+      chosen.set(m.model, m);
+      headlineRows.push(row(m, headlineDir));
+      log(
+        `[recbole] ${m.model}: test Recall@10 ${m.test["recall@10"].toFixed(4)}, NDCG@10 ${m.test["ndcg@10"].toFixed(4)} (fit ${m.fit_seconds.toFixed(1)} s)`,
+      );
+      bar.update(++done, { stage: `${m.model} done` });
+    },
+    onModelReady: (model, _dir, manifest) => {
+      const m = chosen.get(model);
+      served = m ? servedRow(m, manifest) : null;
+    },
+  });
 
   // The tutorial's protocol has no valid set: each model keeps the parameters chosen on the
   // headline valid set, iterative ones train for the epochs that were best there.
-  const tutorial = await prepare({ ...base, protocol: "tutorial" });
   const tutorialDir = join(opts.artifacts, "report", "runs", "tutorial");
   const tutorialRows: ModelRow[] = [];
-  for (const name of tutorialModels) {
-    if (opts.signal?.aborted) break;
+  const tutorialChoices = tutorialModels.flatMap((name) => {
     const h = chosen.get(name);
-    if (!h) continue;
-    bar.update(done, { stage: `${name} (tutorial protocol)` });
-    const overrides: Params = { ...h.params, ...(h.best_epoch ? { epochs: h.best_epoch } : {}) };
-    log(`[tutorial] training ${name}`);
-    const m = await trainModel(modelFactory(name), tutorial.split, {
-      overrides,
-      tune: false,
-      ks: CURVE_KS,
-      artifactsDir: tutorialDir,
-      log,
-      signal: opts.signal,
-      cappedRecall: true,
-    });
-    tutorialRows.push(row(m, tutorialDir));
-    log(`[tutorial] ${name}: Recall@10 ${m.test["recall@10"].toFixed(4)}, hits/min(10, n) ${m.test["recall_capped@10"].toFixed(4)}`);
-    bar.update(++done, { stage: `${name} done` });
-  }
+    return h ? [{ model: name, params: { ...h.params, ...(h.best_epoch ? { epochs: h.best_epoch } : {}) } as Params }] : [];
+  });
+  const tutorial = await runPipeline({
+    ...base,
+    protocol: "tutorial",
+    models: opts.signal?.aborted ? [] : tutorialChoices,
+    tune: false,
+    cappedRecall: true,
+    artifacts: tutorialDir,
+    splitArtifacts: null,
+    export: "none",
+    log: (l) => log(`[tutorial] ${l}`),
+    onModelTrained: (m) => {
+      tutorialRows.push(row(m, tutorialDir));
+      log(`[tutorial] ${m.model}: Recall@10 ${m.test["recall@10"].toFixed(4)}, hits/min(10, n) ${m.test["recall_capped@10"].toFixed(4)}`);
+      bar.update(++done, { stage: `${m.model} done` });
+    },
+  });
   bar.stop();
   return {
     created: new Date().toISOString(),

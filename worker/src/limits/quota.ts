@@ -2,7 +2,7 @@
 // that table exists). Checked before the write, from what the write would add: rows whose key the
 // user already has are updates and count nothing. Two writes racing past the check can overshoot
 // by one request's entries at most (each request is bounded, and rate limited).
-import type { MiddlewareHandler } from "hono";
+import type { Context } from "hono";
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { guarded } from "../live-store.ts";
@@ -56,10 +56,8 @@ export async function enforceQuota(db: D1Database, spec: QuotaSpec, limit: numbe
   }
 }
 
-/** For POST /users/:id/ratings, after its validators: the ratings quota. */
-export const ratingsQuota: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const userId = Number(c.req.param("id"));
-  const entries = (c.req.valid as (target: "json") => RatingEntry[])("json");
+/** POST /users/:id/ratings, once its entries are parsed: throws unless the ratings quota has room. */
+export async function ratingsQuota(c: Context<AppEnv>, userId: number, entries: readonly RatingEntry[]): Promise<void> {
   await enforceQuota(
     c.env.DB,
     RATINGS_QUOTA,
@@ -67,5 +65,4 @@ export const ratingsQuota: MiddlewareHandler<AppEnv> = async (c, next) => {
     userId,
     entries.map((e) => e.movieId),
   );
-  await next();
-};
+}

@@ -10,6 +10,7 @@ import type { AppEnv } from "../env.ts";
 import { ApiError, errorResponse } from "../errors.ts";
 import { principalOf } from "../auth/principal.ts";
 import { type TrustBindings, trustEnv } from "../security/settings.ts";
+import { log } from "../log.ts";
 
 export type RateClass = "read" | "write" | "recs";
 
@@ -49,7 +50,7 @@ export const rateLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
     allowed = (await limiter.limit({ key })).success;
   } catch (err) {
     // the limiter itself failing must not take the API down: the request is served, and logged
-    console.error(`rate limiter ${BINDING[cls]} failed`, err);
+    log.warn(`rate limiter ${BINDING[cls]} failed`, err);
   }
   if (allowed) return next();
   const wait = retryAfter();

@@ -4,6 +4,7 @@
 // leave out.
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { DEFAULT_TTL, mintUserToken, parseTtl, secretProblem } from "../../../training/src/contract/user-token.ts";
+import { BEARER } from "../api/routes.ts";
 import { actorOf, principalOf } from "../auth/principal.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../errors.ts";
@@ -11,6 +12,8 @@ import { cache } from "../middleware.ts";
 import { auditPage, auditStatement, recordObserved } from "../security/audit.ts";
 import { forgottenPage } from "../security/forget.ts";
 import { trustEnv } from "../security/settings.ts";
+import { validationHook } from "../validation.ts";
+import { log } from "../log.ts";
 
 const ErrorBody = z.object({ error: z.string(), message: z.string() }).openapi("Error");
 const errors = {
@@ -19,7 +22,7 @@ const errors = {
   403: { content: { "application/json": { schema: ErrorBody } }, description: "not the admin token" },
   503: { content: { "application/json": { schema: ErrorBody } }, description: "D1, or the token secret, is not available" },
 };
-const security = [{ bearer: [] }];
+const security = [{ [BEARER]: [] }];
 
 const MintBody = z
   .object({
@@ -98,17 +101,7 @@ const forgottenRoute = createRoute({
   },
 });
 
-function firstIssue(error: z.ZodError): string {
-  const issue = error.issues[0];
-  const where = issue?.path.length ? issue.path.join(".") : "the request";
-  return `${where}: ${issue?.message ?? "is not valid"}`;
-}
-
-export const admin = new OpenAPIHono<AppEnv>({
-  defaultHook: (result) => {
-    if (!result.success) throw new ApiError(400, "bad_request", firstIssue(result.error));
-  },
-});
+export const admin = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
 // defence in depth: the global authorize middleware already refuses non-admins here
 admin.use("*", async (c, next) => {
@@ -145,7 +138,7 @@ admin.openapi(mintRoute, async (c) => {
   try {
     await auditStatement(c.env.DB, { actor: actorOf(c), action: "token.mint", subject: `user:${user}`, detail: { expiresAt } }).run();
   } catch (err) {
-    console.error("D1 error (audit of token.mint)", err);
+    log.error("D1 error (audit of token.mint)", err);
     throw new ApiError(503, "live_store_unavailable", "the audit log (D1) is not available right now, so no token was minted; try again shortly");
   }
   return c.json({ token, user, expiresAt }, 200);

@@ -4,6 +4,7 @@
 import { ApiError } from "../errors.ts";
 import type { LoadedModel } from "../model-store.ts";
 import { type TrustEnv, publicRecs } from "./settings.ts";
+import { log } from "../log.ts";
 
 export interface AuditEntry {
   actor: string;
@@ -29,7 +30,7 @@ export function auditStatement(db: D1Database, entry: AuditEntry, dedupe: string
 }
 
 const storeDown = (err: unknown, what: string): ApiError => {
-  console.error(`D1 error (${what})`, err);
+  log.error(`D1 error (${what})`, err);
   return new ApiError(503, "live_store_unavailable", `the audit log (D1) is not available right now (${what}); try again shortly`);
 };
 
@@ -84,6 +85,6 @@ export async function recordObserved(env: TrustEnv, model: LoadedModel | null): 
     await env.DB.batch(events.map((e) => auditStatement(env.DB, e.entry, e.dedupe)));
     for (const e of events) recorded.add(e.dedupe);
   } catch (err) {
-    console.error("audit: could not record an observed change", err);
+    log.warn("audit: could not record an observed change", err);
   }
 }

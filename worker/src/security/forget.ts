@@ -6,6 +6,7 @@ import { SNAPSHOTS_TABLE } from "../../../training/src/contract/user-snapshots.t
 import { ApiError } from "../errors.ts";
 import { guarded } from "../live-store.ts";
 import { auditStatement } from "./audit.ts";
+import { log } from "../log.ts";
 
 /**
  * Whether the user asked to be forgotten. When D1 cannot say, false: the recommendation then
@@ -16,7 +17,7 @@ export async function isForgotten(db: D1Database, userId: number): Promise<boole
   try {
     return (await db.prepare("SELECT 1 AS forgotten FROM forgotten_users WHERE user_id = ?1").bind(userId).first()) !== null;
   } catch (err) {
-    console.error("D1 error (forgotten users)", err);
+    log.warn("D1 error (forgotten users): served as not forgotten", err);
     return false;
   }
 }
@@ -40,7 +41,7 @@ export async function forgetUser(db: D1Database, userId: number, actor: string, 
     const removed = ratings.meta.changes;
     return removed;
   } catch (err) {
-    if (!(err instanceof ApiError)) console.error("D1 error (forget)", err);
+    if (!(err instanceof ApiError)) log.error("D1 error (forget)", err);
     throw new ApiError(503, "live_store_unavailable", `the live store (D1) is not available right now, so user ${userId} was not deleted; try again shortly`);
   }
 }
@@ -59,7 +60,7 @@ export async function forgottenPage(
     const users = results.slice(0, limit).map((r) => ({ userId: r.user_id, forgottenAt: r.forgotten_at }));
     return { users, next: results.length > limit ? users[users.length - 1].userId : null };
   } catch (err) {
-    console.error("D1 error (forgotten users)", err);
+    log.error("D1 error (forgotten users)", err);
     throw new ApiError(503, "live_store_unavailable", "the list of forgotten users (D1) is not available right now; try again shortly");
   }
 }

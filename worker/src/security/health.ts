@@ -2,12 +2,15 @@
 // ("degraded" when D1 is down: known users are still ranked from their snapshots, writes 503);
 // 503 with the reason when no model can be served. With a secret configured it reveals only what
 // the page needs before it has a token: status, version, whether similar movies exist, D1's state.
+import type { RouteHandler } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import type { healthRoute } from "../api/routes.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import type { LoadedModel } from "../model-store.ts";
 import { recordObserved } from "./audit.ts";
 import { secured, trustEnv } from "./settings.ts";
+import { log } from "../log.ts";
 
 const D1_PING_TIMEOUT_MS = 2000;
 
@@ -23,7 +26,7 @@ export async function d1State(db: D1Database | undefined): Promise<"ok" | "unava
     db.prepare("SELECT (SELECT count(*) FROM forgotten_users WHERE user_id = 0) + (SELECT count(*) FROM ratings WHERE user_id = 0) AS n").first())()
     .then((): "ok" => "ok")
     .catch((err: unknown): "unavailable" => {
-      console.error("health: D1 check failed", err);
+      log.warn("health: D1 check failed", err);
       return "unavailable";
     });
   try {
@@ -42,7 +45,7 @@ function waitUntilOf(c: Context): ((p: Promise<unknown>) => void) | null {
   }
 }
 
-function details(model: LoadedModel): Record<string, unknown> {
+function details(model: LoadedModel) {
   return {
     name: model.manifest.model,
     dataset: model.manifest.dataset,
@@ -52,13 +55,13 @@ function details(model: LoadedModel): Record<string, unknown> {
     foldin: model.manifest.foldin ?? null,
     recs: model.recsFrom,
     // what ranks: model.onnx in onnxruntime-web, or vector.onnx then the Worker's int8 kernel
-    ranker: model.kernel ? "int8-kernel" : "onnx",
+    ranker: model.kernel ? ("int8-kernel" as const) : ("onnx" as const),
     similar: model.similar !== null,
     loadedAt: model.loadedAt,
   };
 }
 
-export async function health(c: Context<AppEnv>): Promise<Response> {
+export const health: RouteHandler<typeof healthRoute, AppEnv> = async (c) => {
   const env = trustEnv(c);
   const waitUntil = waitUntilOf(c);
   const [lease, d1] = await Promise.all([
@@ -70,18 +73,19 @@ export async function health(c: Context<AppEnv>): Promise<Response> {
   ]);
   if (lease instanceof ApiError) {
     // the model cannot be served: the error's code and message (never internals), and D1's state
-    return c.json({ error: lease.code, message: lease.message, status: "unavailable", model: null, d1 }, lease.status, { "cache-control": "no-store" });
+    // (always 503: what a failed model load throws)
+    return c.json({ error: lease.code, message: lease.message, status: "unavailable", model: null, d1 }, 503, { "cache-control": "no-store" });
   }
   const model = lease.model;
   try {
     const observed = recordObserved(env, model);
     if (waitUntil) waitUntil(observed);
     else await observed;
-    const status = d1 === "ok" ? "ok" : "degraded";
-    const body = secured(env) ? { status, model: model.version, similar: model.similar !== null, d1 } : { status, model: model.version, ...details(model), d1 };
+    const status = d1 === "ok" ? ("ok" as const) : ("degraded" as const);
     c.header("x-model-version", model.version);
-    return c.json(body);
+    if (secured(env)) return c.json({ status, model: model.version, similar: model.similar !== null, d1 }, 200);
+    return c.json({ status, model: model.version, ...details(model), d1 }, 200);
   } finally {
     lease.release();
   }
-}
+};

@@ -2,6 +2,7 @@
 // read in one place with their defaults. See docs/trust.md.
 import type { Context } from "hono";
 import type { Env } from "../env.ts";
+import { log } from "../log.ts";
 
 export interface TrustBindings {
   /** Secret: signs and verifies per-user tokens (HS256). Unset: no user token is valid. */
@@ -43,7 +44,7 @@ export function publicRecs(env: TrustEnv): PublicRecs {
   const v = (env.PUBLIC_RECS ?? "off").trim();
   if (v === "no-reasons") return "no-reasons";
   if (v === "open") return secured(env) ? "off" : "open";
-  if (v !== "off") console.error(`PUBLIC_RECS=${JSON.stringify(v)} is not off, no-reasons or open: treated as off`);
+  if (v !== "off") log.warn(`PUBLIC_RECS=${JSON.stringify(v)} is not off, no-reasons or open: treated as off`);
   return "off";
 }
 
@@ -55,6 +56,6 @@ export function quota(env: TrustEnv, name: keyof typeof QUOTA_DEFAULTS): number 
   if (raw === undefined || raw === "") return QUOTA_DEFAULTS[name];
   const n = Number(raw);
   if (Number.isSafeInteger(n) && n > 0) return n;
-  console.error(`${name}=${JSON.stringify(raw)} is not a positive integer: using ${QUOTA_DEFAULTS[name]}`);
+  log.warn(`${name}=${JSON.stringify(raw)} is not a positive integer: using ${QUOTA_DEFAULTS[name]}`);
   return QUOTA_DEFAULTS[name];
 }

@@ -9,6 +9,7 @@ import type {
   GraphBackend,
   HostArray,
   LossSums,
+  NgcfKernels,
   Propagation,
   RatingTensors,
   SparseRows,
@@ -20,6 +21,7 @@ import type {
 import { topK as selectTopK } from "../../util/topk.ts";
 import { GraphOps, type TripleBlocks } from "./graph-ops.ts";
 import { FactorOps } from "./factor-ops.ts";
+import { NgcfOps } from "./ngcf-ops.ts";
 import { Block, type CsrBlock, type Engine, engine as sharedEngine } from "./kernels.ts";
 import { DEFAULT_TILE_BYTES, type PropagationPlan, columnBlocks, planPropagation } from "./propagation-plan.ts";
 
@@ -291,6 +293,10 @@ export class WasmBackend implements GraphBackend, DenseBackend {
 
   dotScores(users: Tensor<"f32">, items: Tensor<"f32">, nItems: number, d: number, u0: number, u1: number, out: Tensor<"f32">): void {
     this.ops.dotScores(this.typed(users), this.typed(items), nItems, d, u0, u1, this.typed(out));
+  }
+
+  ngcfKernels(rows: number, d: number, slope: number): NgcfKernels {
+    return new NgcfOps(this.ops, rows, d, slope);
   }
 
   async close(): Promise<void> {

@@ -3,8 +3,10 @@
 // blocks, never raw pointers, to the kernel functions.
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import type { instantiate } from "../../../build/kernels.js";
+import type { KernelExports } from "./kernel-exports.ts";
 import { KernelPool } from "./pool.ts";
+
+export type { KernelExports } from "./kernel-exports.ts";
 
 /** The built kernels; EDGEREC_KERNELS_WASM points elsewhere (a bundled bench on another machine). */
 const WASM_PATH = process.env.EDGEREC_KERNELS_WASM ?? fileURLToPath(new URL("../../../build/kernels.wasm", import.meta.url));
@@ -12,12 +14,6 @@ const PAGE = 65536;
 /** The kernels keep no static data, but the first page stays reserved for the compiler's. */
 const ARENA_START = PAGE;
 const MAX_PAGES = 65536;
-
-/**
- * The kernels' exports as asc declares them (build/kernels.d.ts, written with the .wasm by
- * `npm run build`), so every call from the host is checked against the real signatures.
- */
-export type KernelExports = Omit<Awaited<ReturnType<typeof instantiate>>, "memory">;
 
 type ElementKind = "f64" | "f32" | "i32";
 const BYTES: Record<ElementKind, number> = { f64: 8, f32: 4, i32: 4 };

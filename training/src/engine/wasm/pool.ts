@@ -2,7 +2,7 @@
 // thread is thread 0 and works too; the others are worker_threads woken through Atomics, so a
 // dispatch costs microseconds, not a message round trip.
 import { Worker } from "node:worker_threads";
-import type { KernelExports } from "./kernels.ts";
+import type { KernelExports } from "./kernel-exports.ts";
 
 /** A kernel's name, and the arguments it takes (from asc's typings of the module). */
 export type KernelName = keyof KernelExports;

@@ -7,6 +7,7 @@ import {
   type AdamSettings,
   type GraphBackend,
   type LossSums,
+  type NgcfKernels,
   type Propagation,
   type SparseRows,
   type Tensor,
@@ -427,6 +428,10 @@ export class WebGpuBackend implements GraphBackend {
       close();
     }
     return out;
+  }
+
+  ngcfKernels(): NgcfKernels {
+    throw new Error("NGCF's layer kernels are not on this device (WebGPU): train ngcf with --device cpu");
   }
 
   async close(): Promise<void> {

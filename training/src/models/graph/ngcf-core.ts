@@ -4,10 +4,7 @@
 // H feeds the next layer and its row-normalized copy is the layer's output; the final
 // embedding concatenates E0 and every layer's output. BPR with L2 on the batch's ego rows.
 // The backward pass is exact (checked against finite differences in the tests).
-import type { LossSums, Propagation, Triples } from "../../engine/backend.ts";
-import type { WasmBackend } from "../../engine/wasm/backend.ts";
-import type { Block } from "../../engine/wasm/kernels.ts";
-import { type NgcfLayerBuffers, NgcfOps } from "./ngcf-ops.ts";
+import type { GraphBackend, LossSums, NgcfKernels, NgcfLayerTensors, Propagation, Tensor, Triples } from "../../engine/backend.ts";
 import { Rng } from "../../util/rng.ts";
 import type { TrainableCore } from "./core.ts";
 
@@ -22,29 +19,29 @@ export interface NgcfSettings {
 }
 
 export class NgcfCore implements TrainableCore {
-  readonly params: Block<"f32">[];
-  readonly grads: Block<"f32">[];
+  readonly params: Tensor[];
+  readonly grads: Tensor[];
   readonly gradScales: number[];
   readonly outDim: number;
   private readonly nodes: number;
   private readonly dim: number;
-  private readonly e0: Block<"f32">;
-  private readonly gE0: Block<"f32">;
-  private readonly layerBufs: NgcfLayerBuffers[];
-  private readonly layerGrads: { w1: Block<"f32">; w2: Block<"f32">; b1: Block<"f32">; b2: Block<"f32"> }[];
-  private readonly masks: Block<"f32">[];
-  private readonly out: Block<"f32">;
-  private readonly dOut: Block<"f32">;
-  private readonly dz: Block<"f32">;
-  private readonly u: Block<"f32">;
-  private readonly dx: Block<"f32">[];
-  private readonly w1t: Block<"f32">;
-  private readonly w2t: Block<"f32">;
-  private readonly nops: NgcfOps;
+  private readonly e0: Tensor;
+  private readonly gE0: Tensor;
+  private readonly layerBufs: NgcfLayerTensors[];
+  private readonly layerGrads: { w1: Tensor; w2: Tensor; b1: Tensor; b2: Tensor }[];
+  private readonly masks: Tensor[];
+  private readonly out: Tensor;
+  private readonly dOut: Tensor;
+  private readonly dz: Tensor;
+  private readonly u: Tensor;
+  private readonly dx: Tensor[];
+  private readonly w1t: Tensor;
+  private readonly w2t: Tensor;
+  private readonly nops: NgcfKernels;
   private step = 0;
 
   constructor(
-    private readonly backend: WasmBackend,
+    private readonly backend: GraphBackend,
     private readonly plan: Propagation,
     readonly users: number,
     readonly items: number,
@@ -52,65 +49,61 @@ export class NgcfCore implements TrainableCore {
     init: Float32Array,
   ) {
     const d = s.dim;
-    const engine = backend.engine;
+    // NGCF's layer kernels first: a backend without them fails before any allocation
+    this.nops = backend.ngcfKernels(users + items, d, s.slope);
     this.dim = d;
     this.nodes = users + items;
     const size = this.nodes * d;
     if (init.length !== size) throw new RangeError(`init holds ${init.length} values, expected ${size}`);
     if (!(s.dropout >= 0 && s.dropout < 1)) throw new RangeError(`dropout must be in [0, 1), got ${s.dropout}`);
     this.outDim = d * (s.layers + 1);
-    this.e0 = engine.from("f32", init);
-    this.gE0 = engine.alloc("f32", size);
+    this.e0 = backend.upload(init);
+    this.gE0 = backend.zeros("f32", size);
     // Xavier-normal weights and zero biases, as RecBole initialises NGCF's linear layers.
     const rng = new Rng(s.seed ^ 0x2545f491);
     const std = Math.sqrt(2 / (d + d));
-    const weight = (): Block<"f32"> =>
-      engine.from(
-        "f32",
-        Float32Array.from({ length: d * d }, () => rng.normal() * std),
-      );
+    const weight = (): Tensor => backend.upload(Float32Array.from({ length: d * d }, () => rng.normal() * std));
     this.layerBufs = [];
     this.masks = [];
     let x = this.e0;
     for (let l = 0; l < s.layers; l++) {
-      const h = engine.alloc("f32", size);
-      const mask = s.dropout > 0 ? engine.alloc("f32", size) : null;
+      const h = backend.zeros("f32", size);
+      const mask = s.dropout > 0 ? backend.zeros("f32", size) : null;
       if (mask) this.masks.push(mask);
       this.layerBufs.push({
         x,
-        s: engine.alloc("f32", size),
-        z: engine.alloc("f32", size),
+        s: backend.zeros("f32", size),
+        z: backend.zeros("f32", size),
         h,
         mask,
         w1: weight(),
         w2: weight(),
-        b1: engine.alloc("f32", d),
-        b2: engine.alloc("f32", d),
+        b1: backend.zeros("f32", d),
+        b2: backend.zeros("f32", d),
       });
       x = h;
     }
     this.layerGrads = this.layerBufs.map(() => ({
-      w1: engine.alloc("f32", d * d),
-      w2: engine.alloc("f32", d * d),
-      b1: engine.alloc("f32", d),
-      b2: engine.alloc("f32", d),
+      w1: backend.zeros("f32", d * d),
+      w2: backend.zeros("f32", d * d),
+      b1: backend.zeros("f32", d),
+      b2: backend.zeros("f32", d),
     }));
-    this.out = engine.alloc("f32", this.nodes * this.outDim);
-    this.dOut = engine.alloc("f32", this.nodes * this.outDim);
-    this.dz = engine.alloc("f32", size);
-    this.u = engine.alloc("f32", size);
-    this.dx = this.layerBufs.map(() => engine.alloc("f32", size));
-    this.w1t = engine.alloc("f32", d * d);
-    this.w2t = engine.alloc("f32", d * d);
-    this.nops = new NgcfOps(backend.ops, this.nodes, d, s.slope);
+    this.out = backend.zeros("f32", this.nodes * this.outDim);
+    this.dOut = backend.zeros("f32", this.nodes * this.outDim);
+    this.dz = backend.zeros("f32", size);
+    this.u = backend.zeros("f32", size);
+    this.dx = this.layerBufs.map(() => backend.zeros("f32", size));
+    this.w1t = backend.zeros("f32", d * d);
+    this.w2t = backend.zeros("f32", d * d);
     this.params = [this.e0, ...this.layerBufs.flatMap((b) => [b.w1, b.w2, b.b1, b.b2])];
     this.grads = [this.gE0, ...this.layerGrads.flatMap((g) => [g.w1, g.w2, g.b1, g.b2])];
     this.gradScales = this.params.map(() => 1);
   }
 
   /** The dropout masks of the last training step (for the gradient check). */
-  get lastMasks(): Float32Array[] {
-    return this.masks.map((m) => m.view().slice());
+  lastMasks(): Promise<Float32Array[]> {
+    return Promise.all(this.masks.map((m) => this.backend.download(m)));
   }
 
   private forward(training: boolean): void {
@@ -128,19 +121,19 @@ export class NgcfCore implements TrainableCore {
     const { dim: d, outDim } = this;
     this.step++;
     this.forward(true);
-    this.dOut.view().fill(0);
+    this.backend.fill(this.dOut, 0);
     this.backend.bprGrad(t, this.out, 1, this.dOut, outDim);
-    let dY: Block<"f32"> | null = null;
+    let dY: Tensor | null = null;
     for (let i = this.layerBufs.length - 1; i >= 0; i--) {
       const l = this.layerBufs[i];
       const g = this.layerGrads[i];
-      transpose(l.w1, this.w1t, d);
-      transpose(l.w2, this.w2t, d);
+      this.nops.transpose(l.w1, this.w1t, d);
+      this.nops.transpose(l.w2, this.w2t, d);
       const dx = i === 0 ? this.gE0 : this.dx[i];
       this.nops.backward(l, this.dOut, outDim, (i + 1) * d, dY, this.w1t, this.w2t, this.dz, this.u, dx);
       this.backend.propagate(this.plan, this.u, null, dx, d);
       this.nops.weightGrad(l, this.dz, g.w1, g.w2, g.b1);
-      g.b2.view().set(g.b1.view());
+      this.backend.copy(g.b1, g.b2);
       dY = dx;
     }
     // E0 reaches the loss directly (the first slice of the output) and through layer 1.
@@ -152,16 +145,10 @@ export class NgcfCore implements TrainableCore {
     return { bpr: sums.bpr, reg: (this.s.reg * sums.squaredNorms) / 2 };
   }
 
-  finalEmbeddings(): Block<"f32"> {
+  finalEmbeddings(): Tensor {
     this.forward(false);
     return this.out;
   }
-}
-
-function transpose(w: Block<"f32">, out: Block<"f32">, d: number): void {
-  const a = w.view();
-  const b = out.view();
-  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) b[j * d + i] = a[i * d + j];
 }
 
 /** A 32-bit seed per (run, step, layer) for the dropout masks. */

@@ -1,12 +1,18 @@
 // NGCF's dense per-row work on the WebAssembly kernels (NGCF trains on the CPU backend only):
 // the layer forward and backward, the weight gradients, dropout masks and column copies, split
-// across the kernel pool's threads by rows.
-import type { Block } from "../../engine/wasm/kernels.ts";
-import type { GraphOps } from "../../engine/wasm/graph-ops.ts";
-import { evenRanges } from "../../engine/wasm/pool.ts";
+// across the kernel pool's threads by rows. The CPU backend's NgcfKernels (see backend.ts).
+import type { NgcfKernels, NgcfLayerTensors, Tensor } from "../backend.ts";
+import type { GraphOps } from "./graph-ops.ts";
+import { Block } from "./kernels.ts";
+import { evenRanges } from "./pool.ts";
 
-/** Buffers of one NGCF layer, all [rows x d] except the d x d weights and d biases. */
-export interface NgcfLayerBuffers {
+/** The CPU backend's tensors are blocks of its kernel memory. */
+function block(t: Tensor): Block<"f32"> {
+  if (!(t instanceof Block) || t.kind !== "f32") throw new TypeError("NGCF's CPU kernels take f32 tensors of the CPU backend");
+  return t as Block<"f32">;
+}
+
+interface LayerBlocks {
   x: Block<"f32">;
   s: Block<"f32">;
   z: Block<"f32">;
@@ -18,8 +24,23 @@ export interface NgcfLayerBuffers {
   b2: Block<"f32">;
 }
 
+/** A layer's tensors as blocks. */
+function blocks(l: NgcfLayerTensors): LayerBlocks {
+  return {
+    x: block(l.x),
+    s: block(l.s),
+    z: block(l.z),
+    h: block(l.h),
+    mask: l.mask ? block(l.mask) : null,
+    w1: block(l.w1),
+    w2: block(l.w2),
+    b1: block(l.b1),
+    b2: block(l.b2),
+  };
+}
+
 /** NGCF's dense per-row work, split across the pool's threads by rows. */
-export class NgcfOps {
+export class NgcfOps implements NgcfKernels {
   private readonly scratch: Block<"f32">[];
   private readonly partials: { w1: Block<"f32">; w2: Block<"f32">; b: Block<"f32"> }[];
 
@@ -39,8 +60,10 @@ export class NgcfOps {
   }
 
   /** Writes Z, H and the normalized output O (at column `outOffset` of out, row stride outStride). */
-  forward(l: NgcfLayerBuffers, out: Block<"f32">, outStride: number, outOffset: number): void {
+  forward(layer: NgcfLayerTensors, outTensor: Tensor, outStride: number, outOffset: number): void {
     const { d, slope } = this;
+    const l = blocks(layer);
+    const out = block(outTensor);
     this.ops.pool.run(
       "ngcfForward",
       this.ranges().map(([r0, r1], t) => [
@@ -66,18 +89,21 @@ export class NgcfOps {
 
   /** dZ, U and the direct part of dX from dO (slice of dOut) and dY (gradient of H, or null). */
   backward(
-    l: NgcfLayerBuffers,
-    dOut: Block<"f32">,
+    layer: NgcfLayerTensors,
+    dOutTensor: Tensor,
     outStride: number,
     outOffset: number,
-    dY: Block<"f32"> | null,
-    w1t: Block<"f32">,
-    w2t: Block<"f32">,
-    dz: Block<"f32">,
-    u: Block<"f32">,
-    dx: Block<"f32">,
+    dYTensor: Tensor | null,
+    w1tTensor: Tensor,
+    w2tTensor: Tensor,
+    dzTensor: Tensor,
+    uTensor: Tensor,
+    dxTensor: Tensor,
   ): void {
     const { d, slope } = this;
+    const l = blocks(layer);
+    const [dOut, w1t, w2t, dz, u, dx] = [dOutTensor, w1tTensor, w2tTensor, dzTensor, uTensor, dxTensor].map(block);
+    const dY = dYTensor ? block(dYTensor) : null;
     this.ops.pool.run(
       "ngcfBackward",
       this.ranges().map(([r0, r1], t) => [
@@ -104,7 +130,9 @@ export class NgcfOps {
   }
 
   /** gw1 = P^T dZ, gw2 = Q^T dZ, gb = column sums of dZ (overwritten). */
-  weightGrad(l: NgcfLayerBuffers, dz: Block<"f32">, gw1: Block<"f32">, gw2: Block<"f32">, gb: Block<"f32">): void {
+  weightGrad(layer: NgcfLayerTensors, dzTensor: Tensor, gw1: Tensor, gw2: Tensor, gb: Tensor): void {
+    const l = blocks(layer);
+    const dz = block(dzTensor);
     for (const p of this.partials) {
       p.w1.view().fill(0);
       p.w2.view().fill(0);
@@ -119,7 +147,7 @@ export class NgcfOps {
       [gw2, "w2"],
       [gb, "b"],
     ] as const) {
-      const out = target.view();
+      const out = block(target).view();
       out.set(this.partials[0][key].view());
       for (let t = 1; t < this.partials.length; t++) {
         const part = this.partials[t][key].view();
@@ -128,7 +156,8 @@ export class NgcfOps {
     }
   }
 
-  dropoutMask(mask: Block<"f32">, p: number, seed: number): void {
+  dropoutMask(maskTensor: Tensor, p: number, seed: number): void {
+    const mask = block(maskTensor);
     this.ops.pool.run(
       "dropoutMask",
       evenRanges(mask.length, this.ops.threads).map(([i0, i1]) => [mask.ptr, i0, i1, p, seed >>> 0]),
@@ -136,10 +165,18 @@ export class NgcfOps {
   }
 
   /** dst (+)= columns srcOffset..srcOffset+width of src (row strides in floats). */
-  copyColumns(src: Block<"f32">, srcStride: number, srcOffset: number, dst: Block<"f32">, dstStride: number, width: number, accumulate: boolean): void {
+  copyColumns(srcTensor: Tensor, srcStride: number, srcOffset: number, dstTensor: Tensor, dstStride: number, width: number, accumulate: boolean): void {
+    const [src, dst] = [block(srcTensor), block(dstTensor)];
     this.ops.pool.run(
       "copyColumns",
       this.ranges().map(([r0, r1]) => [src.ptr, srcStride, srcOffset, dst.ptr, dstStride, r0, r1, width, accumulate ? 1 : 0]),
     );
+  }
+
+  /** out = w^T for d x d weights (small: on the host). */
+  transpose(wTensor: Tensor, outTensor: Tensor, d: number): void {
+    const a = block(wTensor).view();
+    const b = block(outTensor).view();
+    for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) b[j * d + i] = a[i * d + j];
   }
 }
