@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../src/app.ts";
 import { ModelStore } from "../src/model-store.ts";
 import { bundles, fixtureData, publish } from "./seed.ts";
-import { BROKEN_DB, SECURED, asUser, freshApp, uniqueUser } from "./trust-helpers.ts";
+import { BROKEN_DB, SECURED, asUser, freshApp, recordErrors, uniqueUser } from "./trust-helpers.ts";
 
 describe("edges", () => {
   const [v1] = bundles();
@@ -73,6 +73,7 @@ describe("edges", () => {
     const user = uniqueUser();
     const auth = await asUser(user);
     const broken = { ...SECURED, DB: BROKEN_DB };
+    const logged = recordErrors();
     const answers = [
       await send("POST", `/users/${user}/ratings`, { ratings: [{ movieId: movie, rating: 4 }] }, auth, broken),
       await call(`/users/${user}/ratings`, { headers: auth }, broken),
@@ -86,6 +87,9 @@ describe("edges", () => {
       expect(body.message).toMatch(/D1/);
       expect(body.message).not.toMatch(/D1_ERROR/);
     }
+    // each failure is logged with D1's own error, which the answers never show
+    expect(logged).toHaveBeenCalledTimes(answers.length);
+    logged.mockRestore();
   });
 
   it("reports D1's state and the model's on /health: degraded without D1, 503 with the reason without a model", async () => {

@@ -4,7 +4,7 @@ import { env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { SNAPSHOTS_TABLE } from "../../training/src/contract/user-snapshots.ts";
 import { bundles, fixtureData, publish } from "./seed.ts";
-import { BROKEN_DB, SECURED, asAdmin, asUser, freshApp } from "./trust-helpers.ts";
+import { BROKEN_DB, SECURED, asAdmin, asUser, freshApp, recordErrors } from "./trust-helpers.ts";
 
 interface RecsBody {
   source: string;
@@ -80,8 +80,11 @@ describe("forgetting a user", () => {
   it("answers 503 and forgets nothing when D1 fails", async () => {
     const { call } = freshApp();
     const user = data.users[30];
+    const logged = recordErrors();
     const res = await call(`/users/${user}`, { method: "DELETE", headers: asAdmin }, { ...SECURED, DB: BROKEN_DB });
     expect(res.status).toBe(503);
+    expect(logged).toHaveBeenCalledTimes(1);
+    logged.mockRestore();
     expect(await res.json()).toMatchObject({ error: "live_store_unavailable", message: expect.stringMatching(/not deleted/) });
     expect(await env.DB.prepare("SELECT 1 FROM forgotten_users WHERE user_id = ?1").bind(user).first()).toBeNull();
     expect((await call(`/users/${user}/recs`, { headers: asAdmin })).status).toBe(200);
@@ -151,8 +154,11 @@ describe("the audit trail", () => {
       expect(res.status, query).toBe(400);
       expect((await res.json<{ error: string }>()).error).toBe("bad_request");
     }
+    const logged = recordErrors();
     const down = await call("/admin/audit", { headers: asAdmin }, { ...SECURED, DB: BROKEN_DB });
     expect(down.status).toBe(503);
+    expect(logged).toHaveBeenCalledTimes(1);
+    logged.mockRestore();
     expect((await down.json<{ error: string }>()).error).toBe("live_store_unavailable");
   });
 });

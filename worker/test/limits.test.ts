@@ -4,7 +4,7 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { bundles, fixtureData, publish } from "./seed.ts";
-import { SECURED, asAdmin, asUser, freshApp, uniqueUser } from "./trust-helpers.ts";
+import { SECURED, asAdmin, asUser, freshApp, recordErrors, uniqueUser } from "./trust-helpers.ts";
 
 interface ErrorBody {
   error: string;
@@ -126,11 +126,14 @@ describe("the ratings quota", () => {
         return typeof value === "function" ? value.bind(target) : value;
       },
     });
+    const logged = recordErrors();
     const res = await send("POST", `/users/${user}/ratings`, { ratings: [{ movieId: movies[0], rating: 4 }] }, await asUser(user), {
       ...SECURED,
       DB: failingCount,
     });
     expect(res.status).toBe(503);
+    expect(logged).toHaveBeenCalledTimes(1);
+    logged.mockRestore();
     expect((await res.json<ErrorBody>()).error).toBe("live_store_unavailable");
     const { results } = await env.DB.prepare("SELECT count(*) AS n FROM ratings WHERE user_id = ?1").bind(user).all<{ n: number }>();
     expect(results[0].n).toBe(0);

@@ -1,9 +1,11 @@
 // What the trust tests share: a Worker with both secrets, user tokens made as `npm run token`
 // makes them, and calls through a fresh app (its own model store) with chosen bindings.
 import { env } from "cloudflare:test";
+import { vi } from "vitest";
 import { mintUserToken } from "../../training/src/contract/user-token.ts";
 import { createApp } from "../src/app.ts";
 import type { Env } from "../src/env.ts";
+import { log } from "../src/log.ts";
 import { ModelStore } from "../src/model-store.ts";
 import type { TrustBindings } from "../src/security/settings.ts";
 
@@ -45,3 +47,8 @@ export const BROKEN_DB = {
   },
   batch: () => Promise.reject(new Error("D1_ERROR: database unavailable (test)")),
 } as unknown as D1Database;
+
+/** log.error, silenced and recorded, for a test that makes D1 fail on purpose (it asserts the calls). */
+export function recordErrors() {
+  return vi.spyOn(log, "error").mockImplementation(() => {});
+}

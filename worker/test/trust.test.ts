@@ -4,7 +4,7 @@ import { env } from "cloudflare:test";
 import { sign } from "hono/jwt";
 import { beforeAll, describe, expect, it } from "vitest";
 import { bundles, fixtureData, publish } from "./seed.ts";
-import { ADMIN_TOKEN, BROKEN_DB, SECURED, USER_SECRET, asAdmin, asUser, bearer, freshApp, userToken } from "./trust-helpers.ts";
+import { ADMIN_TOKEN, BROKEN_DB, SECURED, USER_SECRET, asAdmin, asUser, bearer, freshApp, recordErrors, userToken } from "./trust-helpers.ts";
 
 interface Rec {
   movieId: number;
@@ -206,8 +206,11 @@ describe("anonymous recommendation reads (PUBLIC_RECS)", () => {
       expect((await call(path, {}, bindings)).status, path).toBe(400);
     }
     const broken = { ...bindings, DB: BROKEN_DB };
+    const logged = recordErrors();
     const statuses = [(await call(`/users/${known}/recs`, {}, broken)).status, (await call(`/users/${unknown}/recs`, {}, broken)).status];
     expect(statuses).toEqual([503, 503]);
+    expect(logged).toHaveBeenCalled();
+    logged.mockRestore();
   });
 
   it("honours open (reasons, 404 for unknown ids) only while no secret is set", async () => {

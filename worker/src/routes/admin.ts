@@ -43,16 +43,17 @@ const mintRoute = createRoute({
   path: "/tokens",
   summary: "Mint a user token (admin)",
   description: "An HS256 JWT signed with USER_TOKEN_SECRET, sub = the user id: it reads and writes only that user's data. Audited.",
+  tags: ["admin"],
   security,
   request: { body: { content: { "application/json": { schema: MintBody } }, required: true } },
   responses: { 200: { content: { "application/json": { schema: MintAnswer } }, description: "the token" }, ...errors },
 });
 
 const Page = z.object({
-  limit: z.coerce.number().int().min(1).max(500).default(50).openapi({ description: "entries per page (1 to 500, default 50)" }),
+  limit: z.coerce.number().int().min(1).max(500).default(50).openapi({ description: "entries per page (1 to 500, default 50)", example: 50 }),
 });
 const AuditQuery = Page.extend({
-  before: z.coerce.number().int().min(1).optional().openapi({ description: "the `next` of the previous page: entries older than this id" }),
+  before: z.coerce.number().int().min(1).optional().openapi({ description: "the `next` of the previous page: entries older than this id", example: 120 }),
 }).strict();
 const AuditEntry = z
   .object({
@@ -68,6 +69,7 @@ const auditRoute = createRoute({
   method: "get",
   path: "/audit",
   summary: "The audit trail, newest first (admin)",
+  tags: ["admin"],
   security,
   request: { query: AuditQuery },
   responses: {
@@ -80,12 +82,13 @@ const auditRoute = createRoute({
 });
 
 const ForgottenQuery = Page.extend({
-  after: z.coerce.number().int().min(0).default(0).openapi({ description: "the `next` of the previous page: users with a larger id" }),
+  after: z.coerce.number().int().min(0).default(0).openapi({ description: "the `next` of the previous page: users with a larger id", example: 0 }),
 }).strict();
 const forgottenRoute = createRoute({
   method: "get",
   path: "/forgotten",
   summary: "Users who asked to be forgotten, by id (admin): the next training leaves them out",
+  tags: ["admin"],
   security,
   request: { query: ForgottenQuery },
   responses: {
