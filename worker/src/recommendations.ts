@@ -1,11 +1,11 @@
-// Who a recommendation request is for, and what to hide: a known user is ranked by model.onnx
-// (its trained vector, or its train history plus live positives, as the bundle says); anyone
+// Who a recommendation request is for, and what to hide: a known user is ranked as a known user
+// (by its trained vector, or its train history plus live positives, as the bundle says); anyone
 // else with positive history is ranked by the model's fold-in. Every movie in the snapshot and
-// in the live history is excluded.
+// in the live history is excluded. The loaded model's one Ranker and one Explainer do the work.
 import { ApiError } from "./errors.ts";
 import type { LiveRating } from "./live-store.ts";
 import type { LoadedModel } from "./model-store.ts";
-import { type Scored, foldsIn, mostSimilarInHistory, recsForHistory, recsForUser } from "./scoring.ts";
+import type { Scored } from "./scoring.ts";
 import type { UserSnapshot } from "./user-store.ts";
 import { isPositive } from "./validation.ts";
 
@@ -35,7 +35,7 @@ export async function rankHistory(
   k: number,
   what: string,
 ): Promise<Ranked> {
-  if (!foldsIn(model)) {
+  if (!model.ranker.foldsIn) {
     throw new ApiError(
       404,
       "no_foldin",
@@ -49,7 +49,7 @@ export async function rankHistory(
   if (positives.length === 0) {
     throw new ApiError(404, "no_positive_history", `${what} has no positive ratings (3 or more, or no rating for "watched") to recommend from`);
   }
-  return { source: "fold-in", ranked: await recsForHistory(model, positives, k, itemsOf(model, history)), liked: positives };
+  return { source: "fold-in", ranked: await model.ranker.rankHistory(positives, k, itemsOf(model, history)), liked: positives };
 }
 
 /**
@@ -68,7 +68,7 @@ export async function rankUser(model: LoadedModel, userId: number, user: UserSna
       (live ?? []).filter((r) => isPositive(r.rating)),
     );
     const liked = new Set<number>([...snapshot, ...livePositives]);
-    return { source: "model", ranked: await recsForUser(model, user, k, [...exclude], livePositives), liked: [...liked] };
+    return { source: "model", ranked: await model.ranker.rankUser(user, k, [...exclude], livePositives), liked: [...liked] };
   }
   if (live === null)
     throw new ApiError(503, "live_store_unavailable", `user ${userId} is not in the model and the live ratings store (D1) cannot be read right now`);
@@ -87,8 +87,7 @@ export async function rankUser(model: LoadedModel, userId: number, user: UserSna
  * most similar to by the model's item embeddings (null when the bundle cannot say).
  */
 export async function recommendationList(model: LoadedModel, { ranked, liked }: Ranked): Promise<object[]> {
-  const reasons = await mostSimilarInHistory(
-    model,
+  const reasons = await model.explainer.explain(
     ranked.map((r) => r.item),
     liked,
   );
