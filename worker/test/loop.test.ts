@@ -3,6 +3,7 @@
 // arms are assigned stably and serve the version they pin.
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
+import { mintUserToken } from "../../training/src/contract/user-token.ts";
 import { MAX_EVENTS } from "../src/api/loop-schemas.ts";
 import { createApp } from "../src/app.ts";
 import type { Env } from "../src/env.ts";
@@ -12,13 +13,16 @@ import { ModelStore } from "../src/model-store.ts";
 import { bundles, fixtureData, publish } from "./seed.ts";
 
 const TOKEN = "loop-admin";
+const USER_SECRET = "user-token-secret-for-the-loop-tests-0123456789";
+const userToken = async (user: number) => (await mintUserToken(USER_SECRET, user, 3600)).token;
 let app = createApp(new ModelStore());
 
 /** Calls the app as the Worker would, then waits for what it left running (the served-list write). */
 async function call(path: string, init: RequestInit = {}, bindings: Partial<Env> = {}): Promise<Response> {
   const ctx = createExecutionContext();
   const headers = new Headers(init.headers);
-  if (!headers.has("authorization")) headers.set("authorization", `Bearer ${TOKEN}`);
+  // the admin token, unless the test chose a header or configured no token at all
+  if (!headers.has("authorization") && bindings.API_TOKEN !== "") headers.set("authorization", `Bearer ${TOKEN}`);
   if (init.body) headers.set("content-type", "application/json");
   const res = await app.request(path, { ...init, headers }, { ...env, API_TOKEN: TOKEN, LOOP_EXPERIMENT_CACHE_SECONDS: "0", ...bindings }, ctx);
   await waitOnExecutionContext(ctx);
@@ -356,5 +360,53 @@ describe("A/B arms", () => {
     }
     const state = await (await call("/admin/experiment")).json<{ experiment: unknown }>();
     expect(state.experiment).toEqual(experiment);
+  });
+});
+
+describe("who may call the loop's routes", () => {
+  const withUsers = { USER_TOKEN_SECRET: USER_SECRET };
+  const asUser = async (user: number) => ({ authorization: `Bearer ${await userToken(user)}` });
+  const countEvents = async () => ((await env.DB.prepare("SELECT COUNT(*) AS n FROM events").first<{ n: number }>()) ?? { n: -1 }).n;
+
+  it("lets a user token post its own events, and refuses a whole batch holding another user's", async () => {
+    const me = users[0];
+    const headers = await asUser(me);
+    const own = await call("/events", { method: "POST", headers, body: JSON.stringify({ events: [event("mine-1", { userId: me })] }) }, withUsers);
+    expect(own.status).toBe(200);
+    expect(await own.json()).toEqual({ received: 1, stored: 1, duplicates: 0 });
+    const mixed = { events: [event("mine-2", { userId: me }), event("theirs", { userId: users[1] })] };
+    const refused = await call("/events", { method: "POST", headers, body: JSON.stringify(mixed) }, withUsers);
+    expect(refused.status).toBe(403);
+    expect((await refused.json<{ message: string }>()).message).toMatch(/events\[1\]\.userId.*nothing was stored/);
+    expect(await countEvents()).toBe(1);
+    // the admin token posts anyone's
+    expect((await send("POST", "/events", { events: [event("theirs", { userId: users[1] })] }, withUsers)).status).toBe(200);
+    expect(await countEvents()).toBe(2);
+  });
+
+  it("keeps the metrics and the experiment to the admin token", async () => {
+    const headers = await asUser(users[0]);
+    expect((await call("/admin/metrics", { headers }, withUsers)).status).toBe(403);
+    expect((await call("/admin/experiment", { headers }, withUsers)).status).toBe(403);
+    const put = { name: "x", arms: [{ name: "a", share: 1, version: null }] };
+    expect((await call("/admin/experiment", { method: "PUT", headers, body: JSON.stringify(put) }, withUsers)).status).toBe(403);
+    expect((await call("/admin/experiment", {}, withUsers)).status).toBe(200);
+  });
+
+  it("assigns POST /recs of a user token to that user's arm; the admin's and anonymous lists are 'default'", async () => {
+    const exp = {
+      name: "recs-arms",
+      arms: [
+        { name: "left", share: 0.5, version: null },
+        { name: "right", share: 0.5, version: null },
+      ],
+    };
+    expect((await send("PUT", "/admin/experiment", exp, withUsers)).status).toBe(200);
+    const body = JSON.stringify({ history: [{ movieId: items[0], rating: 5 }], k: 3 });
+    for (const user of users.slice(0, 6)) {
+      const res = await call("/recs", { method: "POST", headers: await asUser(user), body }, withUsers);
+      expect((await res.json<Recs>()).arm).toBe((await assignArm(exp, user)).name);
+    }
+    expect((await (await call("/recs", { method: "POST", body }, withUsers)).json<Recs>()).arm).toBe("default");
   });
 });

@@ -242,8 +242,9 @@ export const DeletedUserAnswer = z
 
 export const HealthAnswer = z
   .object({
-    status: z.literal("ok"),
+    status: z.enum(["ok", "degraded"]).openapi({ description: "degraded: D1 is unavailable (recommendations are served, writes are not)." }),
     model: version,
+    d1: z.enum(["ok", "unavailable"]).openapi({ description: "Whether the live store (D1) answers." }),
     similar: z.boolean().openapi({ description: "Whether GET /movies/{id}/similar can answer (the model has item embeddings)." }),
     name: z.string().optional().openapi({ description: "Without a token configured only: the model's name.", example: "lightgcn" }),
     dataset: z.string().optional().openapi({ description: "Without a token configured only.", example: "ml-1m" }),

@@ -3,6 +3,7 @@
 // and names the list (recId). The handler answers with c.var.loop and calls recordServed.
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
+import { principalOf } from "../auth/principal.ts";
 import type { AppEnv } from "../env.ts";
 import { withModel } from "../middleware.ts";
 import { armModelsOf } from "./arm-models.ts";
@@ -24,6 +25,12 @@ declare module "hono" {
   interface ContextVariableMap {
     loop: ListContext;
   }
+}
+
+/** The user a user token names (POST /recs carries no user id of its own); null for the admin and anonymous callers. */
+export function callerUserId(c: Context<AppEnv>): number | null {
+  const caller = principalOf(c);
+  return caller.role === "user" ? caller.userId : null;
 }
 
 /** withArm for a route whose user is `userOf(c)` (null: a list for no user, served by arm "default"). */

@@ -6,13 +6,13 @@ import { historyRecsRoute } from "../api/routes.ts";
 import type { Recommendation } from "../api/schemas.ts";
 import { limitBody } from "../body-limit.ts";
 import type { AppEnv } from "../env.ts";
-import { recordServed, withArm } from "../loop/with-arm.ts";
+import { callerUserId, recordServed, withArm } from "../loop/with-arm.ts";
 import { cache, route } from "../middleware.ts";
 import { rankHistory, recommendationList } from "../recommendations.ts";
 import { knownEntries, requireJson, validationHook } from "../validation.ts";
 
 export const anonymous = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }).openapi(
-  ...route({ ...historyRecsRoute, middleware: [limitBody, requireJson] as const }, [withArm(() => null), cache("no-store")], async (c) => {
+  ...route({ ...historyRecsRoute, middleware: [limitBody, requireJson] as const }, [withArm(callerUserId), cache("no-store")], async (c) => {
     const body = c.req.valid("json");
     const k = body.k ?? 10;
     const model = c.var.model;

@@ -4,16 +4,28 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { postEventsRoute } from "../api/loop-routes.ts";
 import { tokenRequired } from "../auth.ts";
+import { principalOf } from "../auth/principal.ts";
 import { limitBody } from "../body-limit.ts";
 import type { AppEnv } from "../env.ts";
+import { ApiError } from "../errors.ts";
 import { type LoopEvent, storeEvents } from "../loop/events-store.ts";
 import { afterResponse, pruneIfDue } from "../loop/served-log.ts";
 import { cache, route } from "../middleware.ts";
 import { requireJson, validationHook } from "../validation.ts";
 
-/** Refuses the whole batch when the caller may not post one of its events. */
-function checkOwnEvents(_c: Context<AppEnv>, _events: LoopEvent[]): void {
-  // only the admin token gets here until user tokens exist (tokenRequired)
+/** Refuses the whole batch when the caller may not post one of its events: a user token posts only its own user's. */
+function checkOwnEvents(c: Context<AppEnv>, events: LoopEvent[]): void {
+  const caller = principalOf(c);
+  if (caller.role === "admin") return;
+  // tokenRequired let no anonymous caller through
+  const own = caller.role === "user" ? caller.userId : null;
+  const i = events.findIndex((e) => e.userId !== own);
+  if (i >= 0)
+    throw new ApiError(
+      403,
+      "forbidden",
+      `events[${i}].userId is ${events[i].userId}, and this token is for user ${own}: a user token posts only its own events; nothing was stored`,
+    );
 }
 
 export const events = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }).openapi(
