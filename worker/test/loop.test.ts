@@ -358,6 +358,10 @@ describe("A/B arms", () => {
       const res = await send("PUT", "/admin/experiment", body);
       expect(res.status, JSON.stringify(body)).toBe(400);
     }
+    // a Worker whose versions do not fit twice holds no second one
+    const pinned = await send("PUT", "/admin/experiment", experiment, { MODEL_SWAP: "release-first" });
+    expect(pinned.status).toBe(400);
+    expect((await pinned.json<{ message: string }>()).message).toMatch(/release-first/);
     const state = await (await call("/admin/experiment")).json<{ experiment: unknown }>();
     expect(state.experiment).toEqual(experiment);
   });

@@ -63,6 +63,11 @@ export async function checkExperiment(env: Env, experiment: Experiment): Promise
     throw bad(
       `arms: at most one version besides the current one (the Worker holds it next to the current model), got ${pinned.join(", ")}; publish one of them as current and give its arm version null`,
     );
+  // release-first swaps exist because two versions of this catalogue do not fit one isolate
+  if (pinned.length > 0 && env.MODEL_SWAP === "release-first")
+    throw bad(
+      `arms: MODEL_SWAP is "release-first" (two versions of this catalogue do not fit one isolate), so no arm can hold a version beside the current one; publish ${pinned[0]} as current instead, or give every arm version null`,
+    );
   for (const version of pinned) {
     const head = await env.MODELS.head(r2Key(version, BUNDLE_FILES.manifest));
     if (!head) throw bad(`version "${version}" is not published (no ${r2Key(version, BUNDLE_FILES.manifest)} in R2); publish it with npm run publish first`);
