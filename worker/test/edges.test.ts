@@ -4,6 +4,7 @@ import { SELF, env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../src/app.ts";
 import { ModelStore } from "../src/model-store.ts";
+import { STATIC_HEADERS } from "../src/security/policy.ts";
 import { bundles, fixtureData, publish } from "./seed.ts";
 import { BROKEN_DB, SECURED, asUser, freshApp, recordErrors, uniqueUser } from "./trust-helpers.ts";
 
@@ -26,6 +27,8 @@ describe("edges", () => {
       expect(res.headers.get("x-frame-options")).toBe("DENY");
       expect(res.headers.get("x-content-type-options")).toBe("nosniff");
       expect(res.headers.get("referrer-policy")).toBe("no-referrer");
+      // the values the static assets' _headers carries too (one source: security/policy.ts)
+      for (const [name, value] of Object.entries(STATIC_HEADERS)) expect(res.headers.get(name), name).toBe(value);
     }
   });
 
