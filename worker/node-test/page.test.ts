@@ -111,7 +111,8 @@ describe("the page in a real browser", () => {
     const picked = await titlesIn("#mine");
 
     // 3. recommendations appear, none of them a picked movie
-    await page.waitForFunction(() => document.querySelectorAll("#recs li").length === 10);
+    // (the list of both picks: no refresh still on its way)
+    await page.waitForFunction(() => document.querySelectorAll("#recs[aria-busy=false] li").length === 10);
     const recs = await titlesIn("#recs");
     for (const p of picked) expect(recs).not.toContain(p);
 
@@ -123,7 +124,13 @@ describe("the page in a real browser", () => {
     // 5. dislike one recommendation: it disappears
     const dropped = recs[2];
     await page.click(`#recs li:nth-child(3) button[aria-label^='Not for me']`);
-    await page.waitForFunction((title) => !Array.from(document.querySelectorAll("#recs li .title")).some((e) => e.textContent === title), {}, dropped);
+    await page.waitForFunction(
+      (title) =>
+        document.querySelector("#recs[aria-busy=false]") !== null &&
+        !Array.from(document.querySelectorAll("#recs li .title")).some((e) => e.textContent === title),
+      {},
+      dropped,
+    );
     expect(await titlesIn("#recs")).not.toContain(dropped);
     expect(await page.$eval("#mine", (e) => e.textContent)).toContain("disliked");
 

@@ -274,16 +274,30 @@ function renderRecommendations(listId: string, recs: Recommendation[], canDislik
 
 // ---- actions --------------------------------------------------------------------------------
 
+let recsSerial = 0;
+
+/**
+ * Recommendations for "my movies" as they are now. `aria-busy` says a newer list is on its way
+ * (to screen readers, and to the page test), and an older answer never replaces a newer one.
+ */
 async function refreshRecommendations(): Promise<void> {
+  const serial = ++recsSerial;
+  const list = $("recs");
   const liked = mine.filter((m) => m.liked);
   $("recs-hint").hidden = liked.length > 0;
   if (liked.length === 0) {
-    $("recs").replaceChildren();
+    list.replaceChildren();
+    list.setAttribute("aria-busy", "false");
     return;
   }
-  const history = mine.map((m) => ({ movieId: m.movieId, rating: m.liked ? 5 : 1 }));
-  const body = await answer(client.recs.$post({ json: { history, k: 10 } }));
-  renderRecommendations("recs", body.recommendations, true);
+  list.setAttribute("aria-busy", "true");
+  try {
+    const history = mine.map((m) => ({ movieId: m.movieId, rating: m.liked ? 5 : 1 }));
+    const body = await answer(client.recs.$post({ json: { history, k: 10 } }));
+    if (serial === recsSerial) renderRecommendations("recs", body.recommendations, true);
+  } finally {
+    if (serial === recsSerial) list.setAttribute("aria-busy", "false");
+  }
 }
 
 async function showSimilar(movie: Movie): Promise<void> {
