@@ -8,7 +8,7 @@
 // their bucket through it.
 import { BUNDLE_FILES, type CurrentPointer, type Manifest, R2_POINTER, r2Key } from "../contract/artifacts.ts";
 import { type BusyRetryOptions, retryWhileBusy } from "./busy-retry.ts";
-import { type SnapshotRows, isSqlSafeVersion, pruneStatement, snapshotStatements } from "./snapshot-sql.ts";
+import { type SnapshotRows, isSqlSafeVersion, publishAuditStatement, pruneStatement, snapshotStatements } from "./snapshot-sql.ts";
 
 /** A bundle in memory: its manifest and every file's bytes by file name (manifest.json included). */
 export interface Bundle {
@@ -213,10 +213,11 @@ export async function publishBundle(bundle: Bundle, target: R2Target, opts: { lo
     await target.snapshots.execute(snapshotStatements(manifest, bundle.files, counts));
     log(`loaded ${counts.users} users' snapshots (${counts.rows} rows, ${counts.bytes} bytes) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   }
+  const publishedAt = new Date();
   const pointer: CurrentPointer = {
     version: manifest.version,
     manifest: r2Key(manifest.version, BUNDLE_FILES.manifest),
-    published: new Date().toISOString(),
+    published: publishedAt.toISOString(),
     created: manifest.created,
   };
   const body = new TextEncoder().encode(JSON.stringify(pointer));
@@ -227,7 +228,17 @@ export async function publishBundle(bundle: Bundle, target: R2Target, opts: { lo
   if ((await target.size(R2_POINTER)) !== body.byteLength) throw new Error(`${R2_POINTER} could not be verified after upload`);
   log(`${R2_POINTER} -> ${manifest.version}`);
   if (inD1 && target.snapshots) await pruneSnapshots(target.snapshots, [manifest.version, current?.pointer.version ?? ""], log);
+  if (target.snapshots && isSqlSafeVersion(manifest.version)) await recordPublish(target.snapshots, manifest, publishedAt, log);
   return { pointer, changed: true };
+}
+
+/** Appends the publication to the Worker's audit log (actor "cli"). The version is served either way: a failure is reported, not thrown. */
+async function recordPublish(db: SnapshotTarget, manifest: Manifest, publishedAt: Date, log: (line: string) => void): Promise<void> {
+  try {
+    await db.execute([publishAuditStatement(manifest, publishedAt)]);
+  } catch (err) {
+    log(`could not add the publication to the audit log in ${db.describe} (${(err as Error).message}); ${manifest.version} is published all the same`);
+  }
 }
 
 /**

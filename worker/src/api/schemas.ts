@@ -64,6 +64,9 @@ export const SearchQuery = z.object({
     .openapi({ type: "integer", minimum: 1, maximum: 50, default: 10, description: "At most this many results.", example: 8 }),
 });
 
+/** How far ahead of the Worker's clock a rating's timestamp may be (clock skew), in seconds. */
+export const MAX_FUTURE_SECONDS = 86_400;
+
 /** One rated or watched movie, as clients send it (later entries for a movie replace earlier ones). */
 export const RatingInput = z
   .strictObject(
@@ -82,6 +85,10 @@ export const RatingInput = z
       timestamp: z
         .int({ error: (i) => `must be unix seconds (a non-negative integer), got ${got(i.input)}` })
         .min(0, { error: (i) => `must be unix seconds (a non-negative integer), got ${got(i.input)}` })
+        // the newer rating of a movie wins: one dated far ahead could never be replaced
+        .refine((t) => t <= Date.now() / 1000 + MAX_FUTURE_SECONDS, {
+          error: (i) => `must not be more than a day in the future (now is ${Math.floor(Date.now() / 1000)} unix seconds), got ${got(i.input)}`,
+        })
         .nullable()
         .optional()
         .openapi({ description: "When, in unix seconds; absent or null: now.", example: 978300760 }),
