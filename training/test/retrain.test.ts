@@ -2,9 +2,9 @@
 // real SQL of the records and the live tables): the gate refuses a worse candidate and leaves
 // the pointer, a dry run reports and trains nothing, a forgotten user's ratings never reach the
 // candidate's training data, every publish is recorded, and rollback serves the previous version.
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type CurrentPointer, type Manifest, R2_POINTER } from "../src/contract/artifacts.ts";
@@ -24,6 +24,8 @@ import { DEFAULT_TOLERANCE } from "../src/retrain/gate.ts";
 import { mergeLive } from "../src/retrain/merge.ts";
 import type { Merged } from "../src/retrain/merge.ts";
 import { readRecords } from "../src/retrain/records.ts";
+import { localD1Query, readForgotten, readLiveRatings, remoteD1Query } from "../src/retrain/live-data.ts";
+import { d1Binding, localD1File } from "../src/publish/d1-migrations.ts";
 import { REFUSED_EXIT, type RetrainOptions, exitStatusOf, retrain } from "../src/retrain/retrain.ts";
 import { rollback } from "../src/retrain/rollback.ts";
 import type { Store } from "../src/retrain/store.ts";
@@ -250,5 +252,43 @@ describe("npm run retrain", () => {
     const before = bucket.objects.get(R2_POINTER);
     await expect(rollback(store, { actor: "ops" })).rejects.toThrow(/no version to roll back to/);
     expect(bucket.objects.get(R2_POINTER)).toBe(before);
+  });
+});
+
+describe("reading live data from D1", () => {
+  it("reads the local D1's SQLite file read-only, and an unmigrated one as empty", async () => {
+    const persist = mkdtempSync(join(tmpdir(), "edgerec-retrain-state-"));
+    const { query } = await localD1Query(persist);
+    expect(await readLiveRatings(query)).toEqual([]);
+    const file = localD1File((await d1Binding()).localId, persist);
+    mkdirSync(dirname(file), { recursive: true });
+    const db = new DatabaseSync(file);
+    db.exec("CREATE TABLE ratings (user_id INTEGER, movie_id INTEGER, rating REAL, rated_at INTEGER)");
+    db.exec("INSERT INTO ratings VALUES (3, 10, 4.5, 100), (2, 11, NULL, 50)");
+    db.close();
+    expect(await readLiveRatings(query)).toEqual([
+      { user: 2, movie: 11, rating: null, ratedAt: 50 },
+      { user: 3, movie: 10, rating: 4.5, ratedAt: 100 },
+    ]);
+    expect(await readForgotten(query)).toEqual([]);
+  });
+
+  it("reads the remote D1 through `wrangler d1 execute --remote --json`", async () => {
+    const calls: string[][] = [];
+    // a stand-in for wrangler: its banner, then the JSON array it prints
+    const wrangler = async (args: string[]) => {
+      calls.push(args);
+      if (args.at(-1)?.includes("forgotten_users")) throw new Error("D1_ERROR: no such table: forgotten_users");
+      return `wrangler 4\n[{"results":[{"user_id":5,"movie_id":7,"rating":5,"rated_at":123}],"success":true}]`;
+    };
+    const { query, describe: where } = await remoteD1Query(wrangler);
+    expect(where).toMatch(/remote/);
+    expect(await readLiveRatings(query)).toEqual([{ user: 5, movie: 7, rating: 5, ratedAt: 123 }]);
+    expect(await readForgotten(query)).toEqual([]);
+    expect(calls[0].slice(0, 5)).toEqual(["d1", "execute", (await d1Binding()).databaseName, "--remote", "--json"]);
+    const failing = await remoteD1Query(async () => {
+      throw new Error("Authentication error");
+    });
+    await expect(readLiveRatings(failing.query)).rejects.toThrow(/could not read D1 database .*Authentication error/);
   });
 });
