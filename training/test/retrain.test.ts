@@ -92,7 +92,12 @@ function memoryStore() {
     .sort())
     db.exec(readFileSync(join(dir, f), "utf8"));
   const bucket = new MemoryBucket();
-  const snapshots = { describe: "test D1", execute: async (sql: Iterable<string>) => void [...sql].forEach((s) => db.exec(s)) };
+  const snapshots = {
+    describe: "test D1",
+    execute: async (statements: Iterable<string>) => {
+      for (const sql of statements) db.exec(sql);
+    },
+  };
   const store: Store = {
     describe: "test D1",
     query: async (sql) => db.prepare(sql).all() as Record<string, unknown>[],
