@@ -12,6 +12,7 @@ import { ApiError, errorResponse } from "./errors.ts";
 import { cache, route } from "./middleware.ts";
 import { ModelStore } from "./model-store.ts";
 import { admin } from "./routes/admin.ts";
+import { adminModels } from "./routes/admin-models.ts";
 import { anonymous } from "./routes/anonymous.ts";
 import { movies } from "./routes/movies.ts";
 import { users } from "./routes/users.ts";
@@ -63,6 +64,7 @@ export function createApp(store: ModelStore) {
     .route("/movies", movies);
   // (mounted outside the typed chain: the page's client has no use for the admin routes)
   app.route("/admin", admin);
+  app.route("/admin", adminModels);
 
   app.notFound((c) => errorResponse(c, new ApiError(404, "not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`)));
   app.onError((err, c) => errorResponse(c, err));
