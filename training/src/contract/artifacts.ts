@@ -192,17 +192,7 @@ export const BUNDLE_FILES = {
   manifest: "manifest.json",
 } as const;
 export type BundleFileKey = keyof typeof BUNDLE_FILES;
-export type OptionalBundleFile =
-  | "similar"
-  | "because"
-  | "foldin"
-  | "vector"
-  | "candidates"
-  | "normalized"
-  | "history"
-  | "users"
-  | "popularity"
-  | "popular";
+export type OptionalBundleFile = "similar" | "because" | "foldin" | "vector" | "candidates" | "normalized" | "history" | "users" | "popularity" | "popular";
 export type RequiredBundleFile = Exclude<BundleFileKey, OptionalBundleFile | "manifest">;
 
 /**

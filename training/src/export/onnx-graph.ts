@@ -39,14 +39,18 @@ function fallbackNodes(scores: string, f: FallbackFile | undefined): Built & { o
   if (!f || rows === 0) return { initializer: [], node: [], doc: "", out: scores };
   return {
     initializer: [
-      int64Tensor("fallback_neighbours_flat", f.neighbours),
-      int64Tensor("fallback_shape", [rows, f.k]),
+      // int32 indices (Gather takes them): half the bytes of int64
+      {
+        name: "fallback_neighbours",
+        dataType: onnx.TensorProto.DataType.INT32,
+        dims: [rows, f.k],
+        rawData: new Uint8Array(Int32Array.from(f.neighbours).buffer),
+      },
       floatTensor("fallback_weights", Float32Array.from(f.weights), [rows, f.k]),
       floatTensor("fallback_bias", fallbackBias(f), [rows]),
       int64Tensor("fallback_axis2", [2]),
     ],
     node: [
-      node("Reshape", ["fallback_neighbours_flat", "fallback_shape"], ["fallback_neighbours"]),
       node("Gather", [scores, "fallback_neighbours"], ["fallback_neighbour_scores"], [intAttr("axis", 1)]),
       node("Mul", ["fallback_neighbour_scores", "fallback_weights"], ["fallback_weighted"]),
       node("ReduceSum", ["fallback_weighted", "fallback_axis2"], ["fallback_sum"], [intAttr("keepdims", 0)]),

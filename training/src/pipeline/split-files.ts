@@ -61,7 +61,12 @@ export function writeSplit(split: Split, catalogue: Catalogue, artifactsDir: str
   if (split.valid) writeTsv(join(dir, SPLIT_FILES.valid), split.valid, split.userIds, split.itemIds);
   else rmSync(join(dir, SPLIT_FILES.valid), { force: true });
   writeTsv(join(dir, SPLIT_FILES.test), split.test, split.userIds, split.itemIds);
-  writeTsv(join(dir, SPLIT_FILES.rated), catalogue.rated, split.userIds, Int32Array.from(catalogue.movies, (m) => m.movieId));
+  writeTsv(
+    join(dir, SPLIT_FILES.rated),
+    catalogue.rated,
+    split.userIds,
+    Int32Array.from(catalogue.movies, (m) => m.movieId),
+  );
   writeJsonAtomic(join(dir, SPLIT_FILES.catalogue), catalogue.movies);
   writeJsonAtomic(join(dir, SPLIT_FILES.fallback), catalogue.fallback);
   writeJsonAtomic(join(dir, SPLIT_FILES.popular), catalogue.popular);
@@ -177,7 +182,11 @@ export function readSplit(artifactsDir: string): { split: Split; catalogue: Cata
   const fallbackPath = join(dir, SPLIT_FILES.fallback);
   const fallback = readJson<FallbackFile>(fallbackPath);
   const extras = movies.length - itemIds.length;
-  if (fallback.neighbours?.length !== extras * fallback.k || fallback.weights?.length !== extras * fallback.k || fallback.neighbours.some((i) => !(i >= 0 && i < itemIds.length)))
+  if (
+    fallback.neighbours?.length !== extras * fallback.k ||
+    fallback.weights?.length !== extras * fallback.k ||
+    fallback.neighbours.some((i) => !(i >= 0 && i < itemIds.length))
+  )
     throw new Error(`${fallbackPath} does not describe the catalogue's ${extras} movies outside the split; run \`npm run train\` again`);
   const popular = readJson<PopularFile>(join(dir, SPLIT_FILES.popular));
   return {
