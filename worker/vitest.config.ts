@@ -11,8 +11,11 @@ export default defineProject({
   plugins: [
     cloudflareTest({
       wrangler: { configPath: fileURLToPath(new URL("../wrangler.toml", import.meta.url)) },
-      // API_TOKEN "" (no token): the tests choose their own, whatever a local .dev.vars holds
-      miniflare: { bindings: { MODEL_REFRESH_SECONDS: "0", API_TOKEN: "", TEST_MIGRATIONS: migrations } },
+      // API_TOKEN "" (no token): the tests choose their own, whatever a local .dev.vars holds.
+      // LOG_LEVEL "error" (worker/src/log.ts): the warnings tests provoke on purpose (a broken
+      // publication, a canceled request's lease) stay out of the output; a test that provokes an
+      // error asserts it with a spy on log.error, so an error nobody expected still prints.
+      miniflare: { bindings: { MODEL_REFRESH_SECONDS: "0", API_TOKEN: "", LOG_LEVEL: "error", TEST_MIGRATIONS: migrations } },
     }),
   ],
   test: {
@@ -21,6 +24,8 @@ export default defineProject({
     globalSetup: ["test/global-setup.ts"],
     setupFiles: ["test/apply-migrations.ts"],
     testTimeout: 60_000,
+    // spies (on log.error, say) end with their test
+    restoreMocks: true,
     // no test may depend on another having run first: the order changes on every run
     // (a failure prints the seed; --sequence.seed=N replays it)
     sequence: { shuffle: true },

@@ -27,5 +27,6 @@ export async function compileAssemblyScript({ script, source, outDir, name, outp
   }
   for (const f of outputs) renameSync(join(tmpDir, f), join(outDir, f));
   rmSync(tmpDir, { recursive: true, force: true });
-  console.log(`${script}: wrote ${join(outDir, name)}`);
+  // quiet on success (it runs in every `npm test`); --verbose names what was written
+  if (process.argv.includes("--verbose")) console.log(`${script}: wrote ${join(outDir, name)}`);
 }

@@ -1,23 +1,17 @@
 // The page at /: search the catalogue, keep "my movies" (liked or disliked) in localStorage,
 // get recommendations with reasons from POST /recs after every change, see a movie's similar
 // movies, or a model user's recommendations. Everything goes through the same JSON API as any
-// client; nothing is stored on the server. Built by worker/scripts/build-page.mjs.
+// client, called through hono/client with the types of the Worker's route definitions (so a
+// changed route breaks this build, not the page); nothing is stored on the server. Built by
+// worker/scripts/build-page.mjs, which checks that none of the Worker's code is bundled.
+import { type ClientResponse, type InferResponseType, hc } from "hono/client";
+import type { SuccessStatusCode } from "hono/utils/http-status";
+import type { AppType } from "../src/api/app-type.ts";
 
-interface Movie {
-  movieId: number;
-  title: string;
-  year: number | null;
-  genres: string[];
-}
-interface Because {
-  movieId: number;
-  title: string;
-  similarity: number;
-}
-interface Recommendation extends Movie {
-  score: number;
-  because: Because | null;
-}
+/** The 200 answer of an API call, as the Worker's route definitions declare it. */
+type Answer<R> = R extends ClientResponse<infer T, infer S, infer _F> ? (S extends SuccessStatusCode ? T : never) : never;
+type Recommendation = InferResponseType<typeof client.recs.$post, 200>["recommendations"][number];
+type Movie = Pick<Recommendation, "movieId" | "title" | "year" | "genres">;
 interface MyMovie extends Movie {
   liked: boolean;
 }
@@ -59,26 +53,38 @@ function askForToken(): Promise<void> {
   return tokenPrompt;
 }
 
-async function api<T>(path: string, init: RequestInit = {}, retried = false): Promise<T> {
+/**
+ * fetch for the API client: sends the token, shows the model version and the time taken, and on
+ * a 401 asks for the token once and sends the request again with it.
+ */
+async function apiFetch(input: RequestInfo | URL, init: RequestInit = {}, retried = false): Promise<Response> {
   const token = localStorage.getItem(TOKEN_KEY);
   const headers = new Headers(init.headers);
   if (token) headers.set("authorization", `Bearer ${token}`);
   const started = performance.now();
   let res: Response;
   try {
-    res = await fetch(path, { ...init, headers });
+    res = await fetch(input, { ...init, headers });
   } catch {
     throw new ApiProblem("The server could not be reached. Check your connection and try again.");
   }
   const ms = performance.now() - started;
   const version = res.headers.get("x-model-version");
   if (version) $("model").textContent = `Model: ${version}`;
-  $("timing").textContent = `Last answer: ${ms.toFixed(0)} ms (${path.split("?")[0]})`;
+  $("timing").textContent = `Last answer: ${ms.toFixed(0)} ms (${new URL(String(input instanceof Request ? input.url : input), location.href).pathname})`;
   if (res.status === 401 && !retried) {
     if (token) localStorage.removeItem(TOKEN_KEY);
     await askForToken();
-    return api<T>(path, init, true);
+    return apiFetch(input, init, true);
   }
+  return res;
+}
+
+const client = hc<AppType>(location.origin, { fetch: apiFetch });
+
+/** The answer of a call, or an ApiProblem with the API's own message. */
+async function answer<R extends ClientResponse<unknown, number, "json">>(call: Promise<R>): Promise<Answer<R>> {
+  const res = await call;
   let body: unknown = null;
   try {
     body = await res.json();
@@ -89,7 +95,7 @@ async function api<T>(path: string, init: RequestInit = {}, retried = false): Pr
     const message = (body as { message?: string } | null)?.message;
     throw new ApiProblem(message ? `${message} (HTTP ${res.status})` : `The server answered HTTP ${res.status}.`);
   }
-  return body as T;
+  return body as Answer<R>;
 }
 
 function showError(err: unknown): void {
@@ -215,16 +221,12 @@ async function refreshRecommendations(): Promise<void> {
     return;
   }
   const history = mine.map((m) => ({ movieId: m.movieId, rating: m.liked ? 5 : 1 }));
-  const body = await api<{ recommendations: Recommendation[] }>("/recs", {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ history, k: 10 }),
-  });
+  const body = await answer(client.recs.$post({ json: { history, k: 10 } }));
   renderRecommendations("recs", body.recommendations, true);
 }
 
 async function showSimilar(movie: Movie): Promise<void> {
-  const body = await api<{ similar: Movie[] }>(`/movies/${movie.movieId}/similar?k=8`);
+  const body = await answer(client.movies[":id"].similar.$get({ param: { id: String(movie.movieId) }, query: { k: "8" } }));
   $("similar-title").textContent = `Similar to ${movie.title}`;
   $("similar").replaceChildren(...body.similar.map(movieItem));
   $("similar-section").hidden = false;
@@ -244,7 +246,7 @@ function onSearchInput(): void {
       return;
     }
     void guarded(async () => {
-      const body = await api<{ results: Movie[] }>(`/movies?q=${encodeURIComponent(q)}&limit=8`);
+      const body = await answer(client.movies.$get({ query: { q, limit: "8" } }));
       if (serial === searchSerial) renderResults(body.results); // an older answer never overwrites a newer one
     });
   }, 200);
@@ -253,7 +255,7 @@ function onSearchInput(): void {
 async function showUser(event: SubmitEvent): Promise<void> {
   event.preventDefault();
   const id = $<HTMLInputElement>("user-id").value.trim();
-  const body = await api<{ recommendations: Recommendation[] }>(`/users/${encodeURIComponent(id)}/recs`);
+  const body = await answer(client.users[":id"].recs.$get({ param: { id }, query: {} }));
   renderRecommendations("user-recs", body.recommendations, false);
 }
 
@@ -262,7 +264,7 @@ function start(): void {
   $<HTMLFormElement>("user-form").addEventListener("submit", (e) => void guarded(() => showUser(e)));
   renderMine();
   void guarded(async () => {
-    const health = await api<{ model: string; similar?: boolean }>("/health");
+    const health = await answer(client.health.$get());
     $("model").textContent = `Model: ${health.model}`;
     // a model without item embeddings (EASE) has no similar movies: offer no button for them
     similarAvailable = health.similar !== false;

@@ -12,7 +12,9 @@ export const tokenWhenConfigured: MiddlewareHandler<AppEnv> = async (c, next) =>
   const auth = bearerAuth({
     token,
     noAuthenticationHeader: { message: { error: "unauthorized", message: "this API needs an Authorization: Bearer <token> header" } },
-    invalidAuthenticationHeader: { message: { error: "unauthorized", message: "the Authorization header must be `Bearer <token>`" } },
+    invalidAuthenticationHeader: {
+      message: () => Response.json({ error: "unauthorized", message: "the Authorization header must be `Bearer <token>`" }, { status: 401 }),
+    },
     invalidToken: { message: { error: "unauthorized", message: "the bearer token is not valid" } },
   });
   return auth(c as never, next);

@@ -2,6 +2,7 @@
 // write is one SQL statement, so it is all-or-nothing; reads go to the primary database, so a
 // request sees every write that was answered before it (read-your-writes).
 import { ApiError } from "./errors.ts";
+import { log } from "./log.ts";
 import type { RatingEntry } from "./validation.ts";
 
 export interface LiveRating {
@@ -20,7 +21,7 @@ const toRating = (r: Row): LiveRating => ({ movieId: r.movie_id, rating: r.ratin
 
 /** D1 failed (unbound, overloaded, down): writes answer 503 and say so. */
 function storeUnavailable(err: unknown): ApiError {
-  console.error("D1 error", err);
+  log.error("D1 error", err);
   return new ApiError(503, "live_store_unavailable", "the live ratings store (D1) is not available right now; try again shortly");
 }
 

@@ -5,6 +5,7 @@
 // versions' sessions: the old one is drained and released before the new one's are built.
 import type { Env } from "./env.ts";
 import { ApiError } from "./errors.ts";
+import { log } from "./log.ts";
 import type { CurrentPointer } from "../../training/src/contract/artifacts.ts";
 import { type LoadedModel, PUBLISH_HINT, disposeModel, loadVersion, readPointer } from "./model-load.ts";
 import { onnxRuntime } from "./ort.ts";
@@ -181,12 +182,12 @@ export class ModelStore {
     } catch (err) {
       if (!this.current) {
         // the cause goes to the log; the client gets a message without internals
-        if (!(err instanceof ApiError)) console.error("model load failed", err);
+        if (!(err instanceof ApiError)) log.error("model load failed", err);
         const error = err instanceof ApiError ? err : new ApiError(503, "model_unavailable", `the published model could not be loaded; ${PUBLISH_HINT}`);
         this.failure = { at: Date.now(), error };
         throw error;
       }
-      console.error(`keeping model ${this.current.version}: refresh failed`, err);
+      log.warn(`keeping model ${this.current.version}: refresh failed`, err);
       this.checkedAt = Date.now();
       return this.current;
     }
@@ -225,9 +226,9 @@ export class ModelStore {
         `loading model ${pointer.version} again`,
       );
       this.loads++;
-      console.error(`swap from ${previous.version} failed: serving ${previous.version} again`);
+      log.warn(`swap from ${previous.version} failed: serving ${previous.version} again`);
     } catch (err) {
-      console.error(`swap from ${previous.version} failed, and reloading it failed too`, err);
+      log.error(`swap from ${previous.version} failed, and reloading it failed too`, err);
     }
   }
 
@@ -247,7 +248,7 @@ export class ModelStore {
 
   /** Past DRAIN_LIMIT_MS the requests still holding a model are taken to be gone (canceled by their clients). */
   private forgetHolders(model: LoadedModel): void {
-    console.error(`releasing ${model.version} although ${this.users.get(model) ?? 0} requests never gave it back (canceled by their clients)`);
+    log.warn(`releasing ${model.version} although ${this.users.get(model) ?? 0} requests never gave it back (canceled by their clients)`);
     this.users.delete(model);
   }
 
@@ -255,6 +256,6 @@ export class ModelStore {
     this.retired.delete(model);
     this.disposed.add(model);
     this.released++;
-    disposeModel(model).catch((err) => console.error(`releasing model ${model.version} failed`, err));
+    disposeModel(model).catch((err) => log.error(`releasing model ${model.version} failed`, err));
   }
 }

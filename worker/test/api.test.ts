@@ -1,9 +1,10 @@
 // Every route and error of the Worker, inside workerd with the R2 binding, against fixture
 // models made by the real exporter.
 import { SELF, env } from "cloudflare:test";
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { createApp } from "../src/app.ts";
 import type { Env } from "../src/env.ts";
+import { log } from "../src/log.ts";
 import { ModelStore } from "../src/model-store.ts";
 import { bundles, fixtureData, publish } from "./seed.ts";
 
@@ -156,8 +157,10 @@ describe("serving a published model", () => {
     await publish(env.MODELS, v2);
     expect((await get("/health")).status).toBe(200);
     await env.MODELS.put("models/current.json", "{broken");
+    const warned = vi.spyOn(log, "warn").mockImplementation(() => {});
     const res = await get("/health");
     expect(res.status).toBe(200);
     expect((await res.json<{ model: string }>()).model).toBe("fixture-v2");
+    expect(warned).toHaveBeenCalledWith("keeping model fixture-v2: refresh failed", expect.objectContaining({ code: "model_unavailable" }));
   });
 });

@@ -2,11 +2,12 @@
 // request holds them, loads with a deadline, broken bundles retried once per refresh interval,
 // cache headers that never leak a token-protected answer, and errors without internals.
 import { env } from "cloudflare:test";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { BUNDLE_FILES, type Manifest, R2_POINTER } from "../../training/src/contract/artifacts.ts";
 import { bindingTarget, publishBundle } from "../../training/src/publish/publish.ts";
 import { app, createApp } from "../src/app.ts";
 import type { Env } from "../src/env.ts";
+import { log } from "../src/log.ts";
 import { ModelStore } from "../src/model-store.ts";
 import { recsForUser } from "../src/scoring.ts";
 import { bundles, bytesOf, fixtureData, publish } from "./seed.ts";
@@ -203,11 +204,14 @@ describe("hardening of the model store and the headers", () => {
   it("never puts exception text from a failed load in the answer", async () => {
     const throwing = instrumented(env.MODELS, (key) => (key.endsWith("rated.bin") ? Promise.reject(new Error("internal: socket 10.0.0.7 reset")) : null));
     const fresh = createApp(new ModelStore()); // an isolate with no model loaded yet
+    const logged = vi.spyOn(log, "error").mockImplementation(() => {});
     const res = await fresh.request("/movies/1", {}, envWith({ MODELS: throwing.bucket }));
     expect(res.status).toBe(503);
     const body = await res.json<{ error: string; message: string }>();
     expect(body.error).toBe("model_unavailable");
     expect(body.message).not.toMatch(/socket|10\.0\.0\.7|internal:/);
+    // the operator's log keeps what the client is never told
+    expect(logged).toHaveBeenCalledWith("model load failed", expect.objectContaining({ message: "internal: socket 10.0.0.7 reset" }));
   });
 
   it("never answers public to a request with a token, and varies on Authorization when a token guards the API", async () => {

@@ -2,9 +2,10 @@
 // next recommendation, fold-in for users the model does not know, the auth rule for writes and
 // history reads, bad bodies that store nothing, and concurrent writes that lose nothing.
 import { env } from "cloudflare:test";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { app } from "../src/app.ts";
 import type { Env } from "../src/env.ts";
+import { log } from "../src/log.ts";
 import { bundles, fixtureData, publish } from "./seed.ts";
 
 interface Rec {
@@ -327,6 +328,7 @@ describe("live ratings in D1", () => {
         throw new Error("D1_ERROR: database unavailable");
       },
     } as unknown as D1Database;
+    const logged = vi.spyOn(log, "error").mockImplementation(() => {});
     const user = data.users[2];
     const res = await call(`/users/${user}/recs`, { headers: auth }, { ...secured, DB: broken });
     expect(res.status).toBe(200);
@@ -338,5 +340,11 @@ describe("live ratings in D1", () => {
     expect(err.error).toBe("live_store_unavailable");
     expect(err.message).not.toMatch(/D1_ERROR/);
     expect((await call(`/users/${newUser(6)}/recs`, { headers: auth }, { ...secured, DB: broken })).status).toBe(503);
+    // each failed read and write is logged with D1's own error, which the answers never show
+    expect(logged).toHaveBeenCalledTimes(3);
+    for (const [message, err] of logged.mock.calls) {
+      expect(message).toBe("D1 error");
+      expect(err).toMatchObject({ message: "D1_ERROR: database unavailable" });
+    }
   });
 });

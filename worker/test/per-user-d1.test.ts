@@ -4,11 +4,12 @@
 // snapshot and live ratings in one D1 batch. The answers are those of the same model with
 // everything in memory.
 import { env } from "cloudflare:test";
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { BUNDLE_FILES, type Manifest, r2Key } from "../../training/src/contract/artifacts.ts";
 import { SNAPSHOTS_TABLE } from "../../training/src/contract/user-snapshots.ts";
 import { createApp } from "../src/app.ts";
 import type { Env } from "../src/env.ts";
+import { log } from "../src/log.ts";
 import { ModelStore } from "../src/model-store.ts";
 import { type BucketRead, bundles, bytesOf, expectSameAnswers, fixtureData, publish, recordingBucket } from "./seed.ts";
 
@@ -148,9 +149,11 @@ describe("per-user data in D1", () => {
   it("answers 503 when D1 cannot be read: without it the snapshot cannot be read either", async () => {
     await publish(env.MODELS, d1);
     expect((await call("/health")).status).toBe(200);
+    const logged = vi.spyOn(log, "error").mockImplementation(() => {});
     const res = await call(`/users/${data.users[0]}/recs`, { DB: recordingDb([], true) });
     expect(res.status).toBe(503);
     expect(await res.json()).toMatchObject({ error: "live_store_unavailable" });
+    expect(logged).toHaveBeenCalledWith("D1 error", expect.objectContaining({ message: "D1 is down (test)" }));
   });
 
   it("keeps the served version's rows and the previous version's when it publishes another", async () => {

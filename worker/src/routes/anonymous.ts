@@ -1,15 +1,22 @@
 // POST /recs: stateless recommendations for a visitor who keeps their own history (an app, a
 // browser). The history in the body is folded in and excluded; nothing is stored.
-import { Hono } from "hono";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { z } from "@hono/zod-openapi";
+import { historyRecsRoute } from "../api/routes.ts";
+import type { Recommendation } from "../api/schemas.ts";
 import { limitBody } from "../body-limit.ts";
 import type { AppEnv } from "../env.ts";
-import { cache, withModel } from "../middleware.ts";
+import { cache, route, withModel } from "../middleware.ts";
 import { rankHistory, recommendationList } from "../recommendations.ts";
-import { historyBody } from "../validation.ts";
+import { knownEntries, requireJson, validationHook } from "../validation.ts";
 
-export const anonymous = new Hono<AppEnv>().post("/", limitBody, withModel, cache("no-store"), historyBody, async (c) => {
-  const { history, k } = c.req.valid("json");
-  const model = c.var.model;
-  const ranked = await rankHistory(model, history, k, "the history");
-  return c.json({ model: model.version, k, source: ranked.source, recommendations: await recommendationList(model, ranked) });
-});
+export const anonymous = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }).openapi(
+  ...route({ ...historyRecsRoute, middleware: [limitBody, requireJson] as const }, [withModel, cache("no-store")], async (c) => {
+    const body = c.req.valid("json");
+    const k = body.k ?? 10;
+    const model = c.var.model;
+    const ranked = await rankHistory(model, knownEntries(model, body.history, "history"), k, "the history");
+    const recommendations = (await recommendationList(model, ranked)) as z.infer<typeof Recommendation>[];
+    return c.json({ model: model.version, k, source: ranked.source, recommendations }, 200);
+  }),
+);

@@ -1,13 +1,15 @@
-// GET /movies/:id (metadata) and GET /movies/:id/similar?k=10 (nearest movies by cosine of the
-// model's item embeddings).
-import { Hono } from "hono";
+// GET /movies?q= (title search), GET /movies/:id (metadata) and GET /movies/:id/similar?k=10
+// (nearest movies by cosine of the model's item embeddings). What each accepts and answers is
+// defined in api/routes.ts.
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { movieRoute, searchRoute, similarRoute } from "../api/routes.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../errors.ts";
+import { cache, route, withModel } from "../middleware.ts";
 import type { LoadedModel } from "../model-store.ts";
 import { similarItems } from "../scoring.ts";
-import { cache, withModel } from "../middleware.ts";
 import { searchTitles } from "../search.ts";
-import { kQuery, movieParam, searchQuery } from "../validation.ts";
+import { validationHook } from "../validation.ts";
 
 function movieIndex(model: LoadedModel, movieId: number): number {
   const item = model.itemIndex.get(movieId);
@@ -15,33 +17,33 @@ function movieIndex(model: LoadedModel, movieId: number): number {
   return item;
 }
 
-const publicForMinutes = cache("public, max-age=300");
+const publicForMinutes = [withModel, cache("public, max-age=300")];
 
-export const movies = new Hono<AppEnv>()
-  // GET /movies?q=toy&limit=10: title search (see search.ts)
-  .get("/", searchQuery, withModel, publicForMinutes, (c) => {
-    const { q, limit } = c.req.valid("query");
-    const model = c.var.model;
-    const results = searchTitles(model.search(), q, limit).map((i) => model.movies[i]);
-    return c.json({ model: model.version, q, results });
-  })
-  .get("/:id", movieParam, withModel, publicForMinutes, async (c) => {
-    const model = c.var.model;
-    const item = movieIndex(model, c.req.valid("param").movieId);
-    return c.json({ model: model.version, movie: model.movies[item] });
-  })
-  .get("/:id/similar", movieParam, kQuery, withModel, publicForMinutes, async (c) => {
-    const { k } = c.req.valid("query");
-    const model = c.var.model;
-    const item = movieIndex(model, c.req.valid("param").movieId);
-    if (!model.similar) {
-      throw new ApiError(404, "no_similar", `the served model (${model.manifest.model}) has no item embeddings, so it cannot list similar movies`);
-    }
-    const ranked = await similarItems(model, item, k, [item]);
-    return c.json({
-      model: model.version,
-      k,
-      movie: model.movies[item],
-      similar: ranked.map(({ item: i, score }) => ({ ...model.movies[i], score })),
-    });
-  });
+export const movies = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
+  .openapi(
+    ...route(searchRoute, publicForMinutes, (c) => {
+      const { q, limit } = c.req.valid("query");
+      const model = c.var.model;
+      const results = searchTitles(model.search(), q, limit).map((i) => model.movies[i]);
+      return c.json({ model: model.version, q, results }, 200);
+    }),
+  )
+  .openapi(
+    ...route(movieRoute, publicForMinutes, (c) => {
+      const model = c.var.model;
+      const item = movieIndex(model, c.req.valid("param").id);
+      return c.json({ model: model.version, movie: model.movies[item] }, 200);
+    }),
+  )
+  .openapi(
+    ...route(similarRoute, publicForMinutes, async (c) => {
+      const { k } = c.req.valid("query");
+      const model = c.var.model;
+      const item = movieIndex(model, c.req.valid("param").id);
+      if (!model.similar) {
+        throw new ApiError(404, "no_similar", `the served model (${model.manifest.model}) has no item embeddings, so it cannot list similar movies`);
+      }
+      const ranked = await similarItems(model, item, k, [item]);
+      return c.json({ model: model.version, k, movie: model.movies[item], similar: ranked.map(({ item: i, score }) => ({ ...model.movies[i], score })) }, 200);
+    }),
+  );

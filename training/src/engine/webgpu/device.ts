@@ -2,6 +2,7 @@
 // what the adapter allows (graphs of tens of millions of edges need large storage bindings), and
 // an error that says what to install when no adapter can be had.
 import { create, globals } from "webgpu";
+import { lavapipeInstallCommand, readOsRelease } from "../../util/vulkan-install.ts";
 
 export interface GpuDevice {
   /** Dawn's instance: it must outlive the device (a collected instance stops its event loop). */
@@ -20,8 +21,8 @@ export const NO_ADAPTER_HELP = [
   "No WebGPU adapter: Dawn found no Vulkan (or OpenGL ES) driver it can use.",
   "- On a machine with a GPU, install its Vulkan driver and loader (Debian: libvulkan1 and, for NVIDIA, the driver's Vulkan ICD,",
   "  /usr/share/vulkan/icd.d/nvidia_icd.json; in a container, NVIDIA_DRIVER_CAPABILITIES must include graphics).",
-  "- Without a GPU (tests, CI), install Mesa's software Vulkan driver, lavapipe, from bookworm-backports:",
-  "  apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1   (.ci/run does this; stock bookworm's 22.3 is too old).",
+  "- Without a GPU (tests, CI), install Mesa's software Vulkan driver, lavapipe (Mesa 23 or newer; .ci/run does this):",
+  `  ${lavapipeInstallCommand(readOsRelease(), process.getuid?.() === 0)?.command ?? "mesa-vulkan-drivers and libvulkan1 on Debian and Ubuntu"}`,
   "Check with: node -e \"import('webgpu').then(async (w) => console.log(await w.create([]).requestAdapter()))\"",
 ].join("\n");
 

@@ -1,0 +1,255 @@
+// The zod schemas of what clients send and get back, shared by every route definition. They are
+// the one source of the request validation, the OpenAPI document (/openapi.json) and the page's
+// typed client, so this folder imports nothing but zod: the page type-checks against it without
+// the Worker's runtime types. Every failure message names the field and says what was wrong; the
+// validation hook (../validation.ts) puts the field's place in a body (`ratings[1].rating`) in front.
+import { z } from "@hono/zod-openapi";
+
+/** At most this many entries in one ratings POST or one anonymous history. */
+export const MAX_ENTRIES = 1000;
+
+const got = (input: unknown): string => JSON.stringify(input ?? "");
+
+/**
+ * One query value: a repeated parameter arrives as an array and is ambiguous, so it is refused
+ * by name; anything else that breaks the rule is answered with the rule and what was sent.
+ */
+function queryError(name: string, rule: string) {
+  return (issue: { input?: unknown }): string =>
+    Array.isArray(issue.input) ? `${name} is given ${issue.input.length} times; give it once` : `${rule}, got ${got(issue.input)}`;
+}
+
+/** A positive integer in the path (`/users/{id}`), at most 9 digits. */
+function pathId(what: string, description: string, example: number) {
+  const error = (issue: { input?: unknown }) => `${what} must be a positive integer, got ${got(issue.input)}`;
+  return z
+    .string({ error })
+    .regex(/^(?!0+$)[0-9]{1,9}$/, { error })
+    .transform(Number)
+    .openapi({ type: "integer", minimum: 1, maximum: 999_999_999, description, example });
+}
+
+export const UserIdParams = z.object({ id: pathId("user id", "A MovieLens user id, or any positive id for a user the model does not know.", 1) });
+export const MovieIdParams = z.object({ id: pathId("movie id", "A MovieLens movie id.", 1) });
+export const UserMovieParams = z.object({
+  id: pathId("user id", "A user id.", 1),
+  movieId: pathId("movie id", "The movie whose live rating is deleted.", 1),
+});
+
+const kRule = "k must be an integer from 1 to 100";
+/** ?k=: how many movies to answer, 1..100, default 10. */
+export const KQuery = z.object({
+  k: z
+    .string({ error: queryError("k", kRule) })
+    .regex(/^(?=[0-9]{1,3}$)0*(?:100|[1-9][0-9]?)$/, { error: queryError("k", kRule) })
+    .optional()
+    .transform((k) => (k === undefined ? 10 : Number(k)))
+    .openapi({ type: "integer", minimum: 1, maximum: 100, default: 10, description: "How many movies to answer.", example: 5 }),
+});
+
+const qRule = "q must be 1 to 100 characters of a title to search for";
+const limitRule = "limit must be an integer from 1 to 50";
+/** ?q= and ?limit= of the title search. */
+export const SearchQuery = z.object({
+  q: z
+    .string({ error: queryError("q", qRule) })
+    .max(100, { error: queryError("q", qRule) })
+    .regex(/\S/, { error: queryError("q", qRule) })
+    .openapi({ minLength: 1, maxLength: 100, description: "Part of a title, any case.", example: "toy story" }),
+  limit: z
+    .string({ error: queryError("limit", limitRule) })
+    .regex(/^(?=[0-9]{1,2}$)0*(?:50|[1-4][0-9]|[1-9])$/, { error: queryError("limit", limitRule) })
+    .optional()
+    .transform((limit) => (limit === undefined ? 10 : Number(limit)))
+    .openapi({ type: "integer", minimum: 1, maximum: 50, default: 10, description: "At most this many results.", example: 8 }),
+});
+
+/** One rated or watched movie, as clients send it (later entries for a movie replace earlier ones). */
+export const RatingInput = z
+  .strictObject(
+    {
+      movieId: z
+        .int({ error: (i) => `must be a positive integer, got ${got(i.input)}` })
+        .min(1, { error: (i) => `must be a positive integer, got ${got(i.input)}` })
+        .openapi({ description: "A movie in the served model's catalogue.", example: 1193 }),
+      rating: z
+        .number({ error: (i) => `must be a number from 1 to 5 (or absent for "watched"), got ${got(i.input)}` })
+        .min(1, { error: (i) => `must be a number from 1 to 5 (or absent for "watched"), got ${got(i.input)}` })
+        .max(5, { error: (i) => `must be a number from 1 to 5 (or absent for "watched"), got ${got(i.input)}` })
+        .nullable()
+        .optional()
+        .openapi({ description: "1 to 5; absent or null: watched without a rating. 3 and up, and watched, count as liked.", example: 5 }),
+      timestamp: z
+        .int({ error: (i) => `must be unix seconds (a non-negative integer), got ${got(i.input)}` })
+        .min(0, { error: (i) => `must be unix seconds (a non-negative integer), got ${got(i.input)}` })
+        .nullable()
+        .optional()
+        .openapi({ description: "When, in unix seconds; absent or null: now.", example: 978300760 }),
+    },
+    {
+      error: (i) =>
+        i.code === "unrecognized_keys"
+          ? `has an unknown field "${i.keys[0]}" (allowed: movieId, rating, timestamp)`
+          : `must be an object like {"movieId": 1193, "rating": 5}`,
+    },
+  )
+  .openapi("RatingInput");
+
+function entries() {
+  const count = (i: { input?: unknown }) => `must hold 1 to ${MAX_ENTRIES} entries, got ${Array.isArray(i.input) ? i.input.length : got(i.input)}`;
+  return z
+    .array(RatingInput, { error: () => `must be an array of {"movieId": ..., "rating": ...}` })
+    .min(1, { error: count })
+    .max(MAX_ENTRIES, { error: count });
+}
+
+/** The body of POST /users/{id}/ratings. */
+export const RatingsBody = z
+  .object(
+    { ratings: entries().openapi({ description: `1 to ${MAX_ENTRIES} ratings to store.` }) },
+    { error: `the body must be a JSON object with a "ratings" array` },
+  )
+  .openapi("RatingsBody", { example: { ratings: [{ movieId: 1193, rating: 5 }, { movieId: 661 }] } });
+
+/** The body of POST /recs. */
+export const HistoryBody = z
+  .strictObject(
+    {
+      history: entries().openapi({ description: `1 to ${MAX_ENTRIES} movies the visitor rated or watched; all are excluded from the answer.` }),
+      k: z
+        .int({ error: (i) => `must be an integer from 1 to 100, got ${got(i.input)}` })
+        .min(1, { error: (i) => `must be an integer from 1 to 100, got ${got(i.input)}` })
+        .max(100, { error: (i) => `must be an integer from 1 to 100, got ${got(i.input)}` })
+        .optional()
+        .openapi({ default: 10, description: "How many movies to answer.", example: 10 }),
+    },
+    {
+      error: (i) =>
+        i.code === "unrecognized_keys" ? `unknown field "${i.keys[0]}" (allowed: history, k)` : `the body must be a JSON object with a "history" array`,
+    },
+  )
+  .openapi("HistoryBody", {
+    example: {
+      history: [
+        { movieId: 1, rating: 5 },
+        { movieId: 2355, rating: 1 },
+      ],
+      k: 10,
+    },
+  });
+
+// ---- answers --------------------------------------------------------------------------------
+
+/** Every error: a stable code for programs and a message for people. */
+export const ErrorBody = z
+  .object({
+    error: z.string().openapi({ description: "A stable code, e.g. bad_request, unauthorized, unknown_user, no_model.", example: "bad_request" }),
+    message: z.string().openapi({ description: "What was wrong, where, and how to fix it.", example: 'k must be an integer from 1 to 100, got "0"' }),
+  })
+  .openapi("Error");
+
+export const Movie = z
+  .object({
+    movieId: z.int().openapi({ example: 1 }),
+    title: z.string().openapi({ example: "Toy Story (1995)" }),
+    year: z.int().nullable().openapi({ example: 1995 }),
+    genres: z.array(z.string()).openapi({ example: ["Animation", "Children's", "Comedy"] }),
+  })
+  .openapi("Movie");
+
+export const Because = z
+  .object({
+    movieId: z.int().openapi({ example: 2355 }),
+    title: z.string().openapi({ example: "Bug's Life, A (1998)" }),
+    similarity: z.number().openapi({ description: "Cosine of the two movies' item embeddings, -1 to 1.", example: 0.83 }),
+  })
+  .openapi("Because", { description: "The liked movie this recommendation is most similar to." });
+
+export const Recommendation = Movie.extend({
+  score: z.number().openapi({ description: "The model's score; higher is better. Comparable within one answer only.", example: 4.21 }),
+  because: Because.nullable().openapi({ description: "Why: the liked movie it is most similar to; null when the model cannot say." }),
+}).openapi("Recommendation");
+
+const source = z.enum(["model", "fold-in"]).openapi({
+  description: "model: the user's trained vector or history in the model; fold-in: a history folded in by the model's fold-in graph.",
+  example: "fold-in",
+});
+const version = z.string().openapi({ description: "The served model version (also the x-model-version header).", example: "lightgcn-ml-1m-20261201" });
+
+export const UserRecsAnswer = z
+  .object({
+    user: z.int().openapi({ example: 1 }),
+    model: version,
+    k: z.int().openapi({ example: 5 }),
+    source,
+    recommendations: z.array(Recommendation),
+  })
+  .openapi("UserRecommendations");
+
+export const HistoryRecsAnswer = z
+  .object({ model: version, k: z.int().openapi({ example: 10 }), source, recommendations: z.array(Recommendation) })
+  .openapi("HistoryRecommendations");
+
+export const SearchAnswer = z.object({ model: version, q: z.string().openapi({ example: "toy story" }), results: z.array(Movie) }).openapi("SearchResults");
+
+export const MovieAnswer = z.object({ model: version, movie: Movie }).openapi("MovieAnswer");
+
+export const SimilarAnswer = z
+  .object({
+    model: version,
+    k: z.int().openapi({ example: 5 }),
+    movie: Movie,
+    similar: z.array(Movie.extend({ score: z.number().openapi({ description: "Cosine similarity to the movie, -1 to 1.", example: 0.91 }) })),
+  })
+  .openapi("SimilarMovies");
+
+export const LiveRating = z
+  .object({
+    movieId: z.int().openapi({ example: 1193 }),
+    rating: z.number().nullable().openapi({ description: "1 to 5, or null: watched without a rating.", example: 5 }),
+    timestamp: z.int().openapi({ description: "Unix seconds.", example: 978300760 }),
+  })
+  .openapi("LiveRating");
+
+export const StoredAnswer = z
+  .object({
+    user: z.int().openapi({ example: 1 }),
+    stored: z.int().openapi({ description: "How many ratings were stored.", example: 2 }),
+    ratings: z.array(LiveRating),
+  })
+  .openapi("StoredRatings");
+
+export const RatingsAnswer = z.object({ user: z.int().openapi({ example: 1 }), ratings: z.array(LiveRating) }).openapi("LiveRatings");
+
+export const DeletedRatingAnswer = z
+  .object({
+    user: z.int().openapi({ example: 1 }),
+    movieId: z.int().openapi({ example: 1193 }),
+    deleted: z.boolean().openapi({ description: "Whether there was a live rating to delete.", example: true }),
+  })
+  .openapi("DeletedRating");
+
+export const DeletedUserAnswer = z
+  .object({ user: z.int().openapi({ example: 1 }), deleted: z.int().openapi({ description: "How many live ratings were deleted.", example: 12 }) })
+  .openapi("DeletedUser");
+
+export const HealthAnswer = z
+  .object({
+    status: z.literal("ok"),
+    model: version,
+    similar: z.boolean().openapi({ description: "Whether GET /movies/{id}/similar can answer (the model has item embeddings)." }),
+    name: z.string().optional().openapi({ description: "Without a token configured only: the model's name.", example: "lightgcn" }),
+    dataset: z.string().optional().openapi({ description: "Without a token configured only.", example: "ml-1m" }),
+    users: z.int().optional().openapi({ description: "Without a token configured only: users the model knows.", example: 6040 }),
+    items: z.int().optional().openapi({ description: "Without a token configured only: movies in the catalogue.", example: 3706 }),
+    dim: z.int().optional().openapi({ description: "Without a token configured only: embedding size.", example: 64 }),
+    foldin: z
+      .string()
+      .nullable()
+      .optional()
+      .openapi({ description: "Without a token configured only: how a history is folded in, or null.", example: "propagated" }),
+    recs: z.string().optional().openapi({ description: "Without a token configured only: what model.onnx ranks from.", example: "user" }),
+    ranker: z.enum(["int8-kernel", "onnx"]).optional().openapi({ description: "Without a token configured only: what ranks the catalogue." }),
+    loadedAt: z.string().optional().openapi({ description: "Without a token configured only: when this isolate loaded the model (ISO 8601)." }),
+  })
+  .openapi("Health");
