@@ -11,6 +11,7 @@ import {
   type Manifest,
   type MovieMeta,
   type OptionalBundleFile,
+  type PopularFile,
   R2_POINTER,
   type RatedCsr,
   type RecsQuery,
@@ -77,6 +78,13 @@ export interface LoadedModel {
   ort: Ort;
   movies: MovieMeta[];
   itemIndex: Map<number, number>;
+  /**
+   * Items 0..modelItems - 1 are the model's own; the catalogue's later movies are scored by the
+   * bundle's fallback and never enter a history the graphs score (manifest.model_items).
+   */
+  modelItems: number;
+  /** The cold-start list, best first (internal indices): popular.json, or the most rated movies in older bundles. */
+  popular: number[];
   loadedAt: string;
 }
 
@@ -147,6 +155,17 @@ function lazily<T>(make: () => T): () => T {
     value ??= make();
     return value;
   };
+}
+
+/** How many movies the cold-start list keeps. */
+const COLD_START_MOVIES = 200;
+
+/** popular.json's movies the catalogue serves, or (older bundles) the movies the most users rated. */
+function coldStartList(popular: PopularFile | null, itemIndex: Map<number, number>, rated: Uint32Array): number[] {
+  if (popular) return popular.movies.flatMap((m) => itemIndex.get(m.movieId) ?? []);
+  return Array.from(rated.keys())
+    .sort((a, b) => rated[b] - rated[a] || a - b)
+    .slice(0, COLD_START_MOVIES);
 }
 
 /** ORT sessions hold wasm memory outside the JS heap: a model no longer served is released explicitly. */
@@ -257,6 +276,7 @@ export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, 
     users = memoryUsers(ids.users, rated, history ? decodeRated(need("history")) : null);
     popularity = itemPopularity(rated, manifest.items);
   }
+  const itemIndex = new Map(ids.items.map((id, i) => [id, i]));
   const model: LoadedModel = {
     version: manifest.version,
     manifest,
@@ -271,7 +291,9 @@ export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, 
     search: searchIndexOnDemand(movies, popularity),
     ort,
     movies,
-    itemIndex: new Map(ids.items.map((id, i) => [id, i])),
+    itemIndex,
+    modelItems: manifest.model_items ?? manifest.items,
+    popular: coldStartList(bytes.popular ? (JSON.parse(text(bytes.popular)) as PopularFile) : null, itemIndex, popularity),
     loadedAt: new Date().toISOString(),
   };
   lap("parse");
