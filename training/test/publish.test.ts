@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { BUNDLE_FILES, type CurrentPointer, type Manifest, R2_POINTER } from "../src/contract/artifacts.ts";
 import { versionFor } from "../src/export/bundle.ts";
 import { type Bundle, type R2BucketLike, bindingTarget, publishBundle } from "../src/publish/publish.ts";
+import { retryingBusy } from "../src/publish/targets.ts";
 
 class MemoryBucket implements R2BucketLike {
   readonly objects = new Map<string, { bytes: Uint8Array; etag: string }>();
@@ -121,6 +122,42 @@ describe("publishBundle", () => {
     };
     await expect(publishBundle(newer, bindingTarget(bucket, "memory"))).rejects.toThrow(/changed while lightgcn-b was uploading/);
     expect(bucket.pointer()?.version).toBe("lightgcn-c");
+  });
+
+  it("leaves the served version alone when a publication fails partway, and the next one succeeds over what it left", async () => {
+    const bucket = new MemoryBucket();
+    await publishBundle(older, bindingTarget(bucket, "memory"));
+    let puts = 0;
+    bucket.beforePut = () => {
+      if (++puts === 3) throw new Error("disk full");
+    };
+    await expect(publishBundle(newer, bindingTarget(bucket, "memory"))).rejects.toThrow(/disk full/);
+    expect(bucket.pointer()?.version).toBe("lightgcn-a");
+    bucket.beforePut = null;
+    const { pointer, changed } = await publishBundle(newer, bindingTarget(bucket, "memory"));
+    expect(changed).toBe(true);
+    expect(pointer.version).toBe("lightgcn-b");
+    for (const [name, bytes] of newer.files) expect(bucket.objects.get(`models/lightgcn-b/${name}`)?.bytes).toEqual(bytes);
+  });
+
+  it("tries a write again while the local state is busy (wrangler dev writing), the pointer's compare-and-swap included", async () => {
+    const bucket = new MemoryBucket();
+    await publishBundle(older, bindingTarget(bucket, "memory"));
+    const busyOnce = new Set<string>();
+    bucket.beforePut = (key) => {
+      if (busyOnce.has(key)) return;
+      busyOnce.add(key);
+      throw new Error("database is locked: SQLITE_BUSY (extended: SQLITE_BUSY_SNAPSHOT): Failed to get session commit token");
+    };
+    const retried: number[] = [];
+    const { pointer } = await publishBundle(
+      newer,
+      retryingBusy(bindingTarget(bucket, "memory"), (n) => retried.push(n)),
+    );
+    expect(pointer.version).toBe("lightgcn-b");
+    expect(bucket.pointer()?.version).toBe("lightgcn-b");
+    expect(busyOnce.has(R2_POINTER)).toBe(true);
+    expect(retried.length).toBe(busyOnce.size);
   });
 
   it("refuses a bundle whose file does not match its manifest before uploading anything", async () => {

@@ -3,15 +3,14 @@
 // bundle held in memory: fetch (here a copy; on R2 it is I/O, not CPU), sha256 of every file,
 // ORT session creation, parsing. Reported beside the Workers CPU limits. A benchmark: it asserts
 // nothing. Ends with one JSON line.
-import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { Command } from "commander";
 import * as ort from "onnxruntime-web";
-import { R2_POINTER, r2Key } from "../../training/src/contract/artifacts.ts";
 import { integer, runCli } from "../../training/src/cli/options.ts";
 import { compiledRankKernel } from "../../training/src/export/evaluate-graph.ts";
 import { readBundle } from "../../training/src/publish/read-bundle.ts";
 import { type LoadedModel, type ModelBucket, type PhaseTimer, disposeModel, loadVersion, readPointer } from "../src/model-load.ts";
+import { memoryBucket, publishedObjects } from "./memory-bucket.ts";
 
 const program = new Command("bench:cold")
   .description("CPU time of a cold model load with the Worker's own code in Node (same onnxruntime-web wasm), beside the Workers CPU limits.")
@@ -29,27 +28,6 @@ const PAID_DEFAULT_CPU_MS = 30_000;
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const round = (x: number): number => Math.round(x * 10) / 10;
 
-/** An in-memory R2: with `r2Md5`, each object carries the MD5 R2 stores for single-part uploads (R2's work, not the Worker's). */
-function memoryBucket(objects: Map<string, Uint8Array>, r2Md5: boolean): ModelBucket {
-  const md5 = new Map([...objects].map(([key, bytes]) => [key, new Uint8Array(createHash("md5").update(bytes).digest()).buffer as ArrayBuffer]));
-  return {
-    async get(key, options) {
-      const whole = objects.get(key);
-      if (!whole) return null;
-      const bytes = options ? whole.subarray(options.range.offset, options.range.offset + options.range.length) : whole;
-      return {
-        checksums: r2Md5 ? { md5: md5.get(key) } : {},
-        arrayBuffer: async () => new Uint8Array(bytes).buffer as ArrayBuffer, // a copy: a Buffer may share its pool
-        json: async <T>() => JSON.parse(new TextDecoder().decode(bytes)) as T,
-      };
-    },
-    async head(key) {
-      const bytes = objects.get(key);
-      return bytes ? { size: bytes.byteLength, checksums: r2Md5 ? { md5: md5.get(key) } : {} } : null;
-    },
-  };
-}
-
 async function timedLoad(bucket: ModelBucket): Promise<{ cpu_ms: number; phases: Record<string, number>; model: LoadedModel }> {
   const phases: Record<string, number> = {};
   const timer: PhaseTimer = (name, ms) => {
@@ -65,8 +43,7 @@ await runCli(async () => {
   ort.env.wasm.numThreads = 1;
   const bundle = readBundle(join(o.artifacts, o.model));
   const v = bundle.manifest.version;
-  const objects = new Map<string, Uint8Array>([...bundle.files].map(([name, bytes]) => [r2Key(v, name), bytes]));
-  objects.set(R2_POINTER, new TextEncoder().encode(JSON.stringify({ version: v, manifest: r2Key(v, "manifest.json"), published: "" })));
+  const objects = publishedObjects(v, bundle.files);
   const bytes = [...bundle.files.values()].reduce((s, b) => s + b.byteLength, 0);
   console.log(`bundle ${v}: ${(bytes / 1e6).toFixed(2)} MB in ${bundle.files.size} files`);
 

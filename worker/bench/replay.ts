@@ -32,7 +32,7 @@ const program = new Command("bench:replay")
     "ML-100K in time order: train before the 80th-percentile cut, publish, then POST every later rating's raw history to the running Worker (frozen: as of the cut; live: so far); HR@10 and NDCG@10 beside a plain EASE fold-in on the same events.",
   )
   .option("--model <name>", "the served model", "blend")
-  .option("--events <n>", "later ratings replayed, a seeded uniform sample in time order (0: all of them)", integer, 1500)
+  .option("--events <n>", "later ratings replayed, a seeded uniform sample in time order (0: all of them)", integer, 5000)
   .option("--cut <percent>", "the cut, as a percentile of the ratings' times", integer, 80)
   .option("--seed <n>", "seed of the sample and of training", integer, 2020)
   .option("--from <dir>", "copy ML-100K from this folder (one sub-folder per dataset)", process.env.MOVIELENS_DIR)

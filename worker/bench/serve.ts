@@ -34,7 +34,7 @@ import { localTarget } from "../../training/src/publish/targets.ts";
 import { ensureDevToken, migrateLocalD1 } from "../../training/src/serve/local-setup.ts";
 import { startWranglerDev } from "../../training/src/serve/wrangler-dev.ts";
 import { Rng } from "../../training/src/util/rng.ts";
-import { int8Ranker } from "../src/int8-ranker.ts";
+import { int8Ranker } from "../../training/src/shared/int8-ranker.ts";
 import { knownUserIds } from "./bundle-users.ts";
 
 const program = new Command("bench:serve")

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { type Int8Table, decodeInt8Table, encodeInt8Table } from "../../training/src/contract/artifacts.ts";
 import { compiledRankKernel } from "../../training/src/export/evaluate-graph.ts";
 import { Rng } from "../../training/src/util/rng.ts";
-import { MAX_RANKED, type Scored, int8Ranker } from "../src/int8-ranker.ts";
+import { MAX_RANKED, type Scored, int8Ranker } from "../../training/src/shared/int8-ranker.ts";
 
 const kernel = compiledRankKernel();
 

@@ -6,8 +6,7 @@ import { describe, expect, it } from "vitest";
 import { RECS_GRAPH } from "../../training/src/contract/artifacts.ts";
 import { buildTopKGraph } from "../../training/src/export/onnx-graph.ts";
 import { Rng } from "../../training/src/util/rng.ts";
-import type { LoadedModel } from "../src/model-store.ts";
-import { recsForUser } from "../src/scoring.ts";
+import { onnxRanker, recsForUser } from "../src/scoring.ts";
 
 ort.env.wasm.numThreads = 1;
 
@@ -33,7 +32,8 @@ function graph(reversed: boolean): Uint8Array {
 async function rank(reversed: boolean): Promise<number[]> {
   const session = await ort.InferenceSession.create(graph(reversed));
   if (reversed) expect(session.inputNames[0]).toBe(RECS_GRAPH.inputs.exclude);
-  const model = { ort, recs: session, recsFrom: "user", manifest: { items: 9 } } as unknown as LoadedModel;
+  // model.onnx ranking known users by their trained vector, over 9 items, without a fold-in
+  const model = { ranker: onnxRanker(ort, 9, session, false, null) };
   return (await recsForUser(model, { index: 2, rated: [], history: null }, 3, [0, 4])).map((s) => s.item);
 }
 

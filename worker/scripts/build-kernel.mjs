@@ -1,7 +1,7 @@
-// Compiles the Worker's ranking kernel (worker/kernels/rank-int8.ts, AssemblyScript) to
-// worker/build/rank-int8.wasm (never committed), which the Worker imports as a compiled module:
-// Workers may not compile WebAssembly from bytes at run time. Runs on `npm install` and
-// `npm run build`.
+// Compiles the Worker's ranking kernel (training/src/shared/assembly/rank-int8.ts, AssemblyScript,
+// shared with training's export) to worker/build/rank-int8.wasm (never committed), which the
+// Worker imports as a compiled module: Workers may not compile WebAssembly from bytes at run time.
+// Node reads the same file (compiledRankKernel). Runs on `npm install` and `npm run build`.
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { compileAssemblyScript } from "../../training/scripts/assemblyscript.mjs";
@@ -9,7 +9,7 @@ import { compileAssemblyScript } from "../../training/scripts/assemblyscript.mjs
 const worker = join(dirname(fileURLToPath(import.meta.url)), "..");
 await compileAssemblyScript({
   script: "build-kernel",
-  source: join(worker, "kernels/rank-int8.ts"),
+  source: join(worker, "../training/src/shared/assembly/rank-int8.ts"),
   outDir: join(worker, "build"),
   name: "rank-int8.wasm",
   outputs: ["rank-int8.wasm"],

@@ -78,7 +78,7 @@ export function createApp(store: ModelStore) {
             foldin: model.manifest.foldin ?? null,
             recs: model.recsFrom,
             // what ranks: model.onnx in onnxruntime-web, or vector.onnx then the Worker's int8 kernel
-            ranker: model.kernel ? ("int8-kernel" as const) : ("onnx" as const),
+            ranker: model.ranker.kind,
             similar: model.similar !== null,
             loadedAt: model.loadedAt,
           },

@@ -9,6 +9,8 @@ export class ApiError extends Error {
     readonly status: ContentfulStatusCode,
     readonly code: string,
     message: string,
+    /** Extra response headers (a 503's Retry-After). */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
@@ -16,7 +18,7 @@ export class ApiError extends Error {
 
 export function errorResponse(c: Context, err: unknown): Response {
   if (err instanceof ApiError) {
-    return c.json({ error: err.code, message: err.message }, err.status, { "cache-control": "no-store" });
+    return c.json({ error: err.code, message: err.message }, err.status, { "cache-control": "no-store", ...err.headers });
   }
   if (err instanceof HTTPException) {
     // bearer auth throws with its own JSON answer; the validator throws bare (wrong

@@ -19,10 +19,26 @@ interface Row {
 
 const toRating = (r: Row): LiveRating => ({ movieId: r.movie_id, rating: r.rating, timestamp: r.rated_at });
 
-/** D1 failed (unbound, overloaded, down): writes answer 503 and say so. */
+/** Seconds a client is told to wait before trying a refused request again. */
+export const RETRY_AFTER_SECONDS = 1;
+
+/**
+ * D1 failed (unbound, overloaded, down, or still busy after the retries): the request answers
+ * 503 with Retry-After and says so. A busy database committed nothing (every statement here is
+ * one transaction); after a lost connection a write may or may not have landed, and sending it
+ * again is safe either way (an upsert, or a delete).
+ */
 function storeUnavailable(err: unknown): ApiError {
   log.error("D1 error", err);
-  return new ApiError(503, "live_store_unavailable", "the live ratings store (D1) is not available right now; try again shortly");
+  const busy = TRANSIENT.test(String((err as Error)?.message));
+  return new ApiError(
+    503,
+    "live_store_unavailable",
+    busy
+      ? `the live ratings store (D1) stayed busy (a publication may be writing to it); nothing was stored: try again in ${RETRY_AFTER_SECONDS} s`
+      : `the live ratings store (D1) is not available right now; sending the same request again in ${RETRY_AFTER_SECONDS} s is safe`,
+    { "retry-after": String(RETRY_AFTER_SECONDS) },
+  );
 }
 
 /**

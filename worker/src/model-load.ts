@@ -1,5 +1,7 @@
 // Loading one published version from R2: the manifest, every file checked against its size and
-// checksum (once per version, never per request), the ONNX sessions, the id maps and rated lists.
+// checksum (once per version, never per request), the id maps and rated lists, and what serves it
+// (serving.ts): one Ranker, one Explainer, the similar-movies graph. Every check comes before the
+// first allocation outside the JS heap, so a refused bundle leaves nothing behind.
 // The checksum is R2's own MD5 of the stored bytes when R2 has one (single-part uploads), compared
 // with the MD5 export computed, so no CPU is spent hashing; otherwise the file's sha256.
 // Takes the ONNX runtime as a parameter so that Node can run this same code to measure a cold
@@ -8,6 +10,7 @@ import {
   BUNDLE_FILES,
   type CurrentPointer,
   type IdMaps,
+  type Int8Table,
   type Manifest,
   type MovieMeta,
   type OptionalBundleFile,
@@ -22,12 +25,12 @@ import {
   recsTakesHistory,
 } from "../../training/src/contract/artifacts.ts";
 import { ApiError } from "./errors.ts";
-import { type Int8Ranker, int8Ranker } from "./int8-ranker.ts";
+import type { Explainer, Ranker, SimilarMovies } from "./scoring.ts";
 import { type SearchIndex, buildSearchIndex } from "./search.ts";
+import { type Ort, type ServingPlan, buildServing, releaseSessions } from "./serving.ts";
 import { type RangeBucket, type SnapshotDb, type UserStore, d1Users, memoryUsers, r2Users } from "./user-store.ts";
 
-/** What the Worker uses of onnxruntime-web. */
-export type Ort = Pick<typeof import("onnxruntime-web"), "InferenceSession" | "Tensor">;
+export type { Ort } from "./serving.ts";
 
 /** The R2 reads a load makes: the Workers binding has them, and so has an in-memory stand-in in Node. */
 export interface ModelBucket extends RangeBucket {
@@ -40,42 +43,25 @@ export interface ModelBucket extends RangeBucket {
 }
 
 /** Called after each phase of a load with its wall time (the cold-start bench). */
-export type PhaseTimer = (phase: "fetch" | "verify" | "sessions" | "parse", ms: number) => void;
+export type PhaseTimer = (phase: "fetch" | "verify" | "parse" | "sessions", ms: number) => void;
 
 export interface LoadedModel {
   version: string;
   manifest: Manifest;
-  /**
-   * model.onnx: ranks a known user from its trained vector or its history (see `recsFrom`).
-   * Null when `kernel` ranks instead (model.onnx is then not even fetched).
-   */
-  recs: import("onnxruntime-web").InferenceSession | null;
-  /**
-   * With vector.onnx and candidates.bin in the bundle: the history's user vector from the graph,
-   * ranked over the int8 table by the Worker's own wasm kernel (see int8-ranker.ts).
-   */
-  kernel: {
-    vector: import("onnxruntime-web").InferenceSession;
-    ranker: Int8Ranker;
-    /** normalized.bin in the kernel: the reasons, found without because.onnx (then not fetched). */
-    reasons: Int8Ranker | null;
-  } | null;
   /** What model.onnx is given for a known user: the user's row, or the user's history. */
   recsFrom: RecsQuery;
+  /** Ranks a known user or a history: model.onnx (and its fold-in), or vector.onnx with the int8 kernel. */
+  ranker: Ranker;
+  /** The `because` of each recommendation: the int8 kernel over normalized.bin, because.onnx, or none. */
+  explainer: Explainer;
+  /** The similar-movies graph, when the bundle has item embeddings. */
+  similar: SimilarMovies | null;
+  /** Every ONNX session the model holds, each once: disposeModel releases them. */
+  sessions: readonly import("onnxruntime-web").InferenceSession[];
   /** Known users: index, rated movies and (for history graphs) train history, in memory or in R2. */
   users: UserStore;
-  /** The similar-movies graph, when the bundle has item embeddings. */
-  similar: import("onnxruntime-web").InferenceSession | null;
-  /**
-   * The graph that ranks a history (fold-in): foldin.onnx, or model.onnx when it ranks histories;
-   * null with `kernel`, which ranks histories itself.
-   */
-  foldin: import("onnxruntime-web").InferenceSession | null;
-  /** The reason graph (because.onnx), when the bundle has one. */
-  because: import("onnxruntime-web").InferenceSession | null;
   /** The title search index, built on the first search (not during the load: most loads never search). */
   search(): SearchIndex;
-  ort: Ort;
   movies: MovieMeta[];
   itemIndex: Map<number, number>;
   /**
@@ -86,19 +72,6 @@ export interface LoadedModel {
   /** The cold-start list, best first (internal indices): popular.json, or the most rated movies in older bundles. */
   popular: number[];
   loadedAt: string;
-}
-
-function kernelRanker(kernel: WebAssembly.Module, file: "candidates" | "normalized", bytes: ArrayBuffer, manifest: Manifest): Int8Ranker {
-  const name = BUNDLE_FILES[file];
-  let table: ReturnType<typeof decodeInt8Table>;
-  try {
-    table = decodeInt8Table(bytes);
-  } catch (e) {
-    throw new ApiError(503, "model_unavailable", `${name} of ${manifest.version} is not readable: ${(e as Error).message}; ${PUBLISH_HINT}`);
-  }
-  if (table.rows !== manifest.items)
-    throw new ApiError(503, "model_unavailable", `${name} of ${manifest.version} has ${table.rows} rows for ${manifest.items} items; ${PUBLISH_HINT}`);
-  return int8Ranker(kernel, table);
 }
 
 /** Files with a row per user: left in R2 when the manifest says per_user "r2" (or "d1"). */
@@ -169,21 +142,14 @@ function coldStartList(popular: PopularFile | null, itemIndex: Map<number, numbe
 }
 
 /** ORT sessions hold wasm memory outside the JS heap: a model no longer served is released explicitly. */
-export async function disposeModel(model: LoadedModel): Promise<void> {
-  // foldin may be model.onnx's own session: each session is released once
-  const sessions = new Set([model.recs, model.similar, model.foldin, model.because, model.kernel?.vector]);
-  await Promise.all([...sessions].map((s) => s?.release()));
+export function disposeModel(model: LoadedModel): Promise<void> {
+  return releaseSessions(model.sessions);
 }
 
-/**
- * Loads a published version: fetches and verifies its files, then builds its ONNX sessions.
- * `beforeSessions` runs between the two (the store releases the replaced model there when
- * swaps must not hold two versions' sessions at once).
- */
 export interface LoadOptions {
-  /** Times each phase of the load (fetch, verify, sessions, parse). */
+  /** Times each phase of the load (fetch, verify, parse, sessions). */
   phase?: PhaseTimer;
-  /** Runs after the files are verified, before the sessions are built. */
+  /** Runs after every check has passed, before the sessions are built. */
   beforeSessions?: () => Promise<void>;
   /** The D1 database holding the snapshots of a per_user "d1" bundle. */
   db?: SnapshotDb;
@@ -191,32 +157,85 @@ export interface LoadOptions {
   kernel?: WebAssembly.Module;
 }
 
+/**
+ * Loads a published version: fetches and verifies its files, parses them and checks that they
+ * agree, then builds what serves it (ONNX sessions, kernel instances). `beforeSessions` runs
+ * between the two (the store releases the replaced model there when swaps must not hold two
+ * versions' sessions at once). A load that throws has built nothing that outlives it.
+ */
 export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, ort: Ort, opts: LoadOptions = {}): Promise<LoadedModel> {
-  const phase = opts.phase ?? (() => {});
-  const beforeSessions = opts.beforeSessions ?? (async () => {});
   let t = performance.now();
   const lap = (name: Parameters<PhaseTimer>[0]): void => {
     const now = performance.now();
-    phase(name, now - t);
+    opts.phase?.(name, now - t);
     t = now;
   };
   const manifest = JSON.parse(new TextDecoder().decode((await readStored(bucket, pointer.manifest)).data)) as Manifest;
   if (manifest.format !== 1 || manifest.version !== pointer.version) {
     throw new ApiError(503, "model_unavailable", `manifest of ${pointer.version} is not readable (format or version mismatch); ${PUBLISH_HINT}`);
   }
-  const inR2 = manifest.per_user === "r2";
-  const inD1 = manifest.per_user === "d1";
-  if (inD1 && !opts.db)
+  if (manifest.per_user === "d1" && !opts.db)
     throw new ApiError(503, "model_unavailable", `${manifest.version} keeps its per-user data in D1, and the Worker has no D1 binding (DB)`);
-  // with the kernel's files, model.onnx is the portable graph but not what this Worker runs
-  const byKernel = Boolean(manifest.files.vector && manifest.files.candidates);
-  if (byKernel && !opts.kernel) throw new Error(`${manifest.version} is ranked by the int8 kernel, and the load was given no compiled kernel`);
-  const reasonsByKernel = byKernel && Boolean(manifest.files.normalized);
+  if (kernelParts(manifest).byKernel && !opts.kernel)
+    throw new Error(`${manifest.version} is ranked by the int8 kernel, and the load was given no compiled kernel`);
+  const bytes = await verifiedFiles(bucket, manifest, lap);
+  // everything that can refuse the bundle is checked before anything is allocated
+  const recsFrom = manifest.recs ?? "user";
+  const history = recsTakesHistory(recsFrom);
+  if (history && !manifest.files.history) {
+    throw new ApiError(503, "model_unavailable", `${manifest.version} ranks users from their history but has no ${BUNDLE_FILES.history}; ${PUBLISH_HINT}`);
+  }
+  const plan = servingPlan(manifest, bytes, history);
+  const need = (k: BundleFile): ArrayBuffer => required(manifest, bytes, k);
+  const text = (b: ArrayBuffer): string => new TextDecoder().decode(b);
+  const ids = JSON.parse(text(need("ids"))) as IdMaps;
+  const movies = JSON.parse(text(need("movies"))) as MovieMeta[];
+  let users: UserStore;
+  let popularity: Uint32Array;
+  if (manifest.per_user === "r2" || manifest.per_user === "d1") {
+    users = manifest.per_user === "d1" ? d1Users(opts.db!, manifest, history) : r2Users(bucket, manifest, history);
+    popularity = new Uint32Array(need("popularity"));
+  } else {
+    const rated = decodeRated(need("rated"));
+    users = memoryUsers(ids.users, rated, history ? decodeRated(need("history")) : null);
+    popularity = itemPopularity(rated, manifest.items);
+  }
+  const itemIndex = new Map(ids.items.map((id, i) => [id, i]));
+  const popular = coldStartList(bytes.popular ? (JSON.parse(text(bytes.popular)) as PopularFile) : null, itemIndex, popularity);
+  lap("parse");
+  await opts.beforeSessions?.();
+  const { ranker, explainer, similar, sessions } = await buildServing(plan, ort, opts.kernel);
+  lap("sessions");
+  return {
+    version: manifest.version,
+    manifest,
+    recsFrom,
+    ranker,
+    explainer,
+    similar,
+    sessions,
+    users,
+    search: searchIndexOnDemand(movies, popularity),
+    movies,
+    itemIndex,
+    modelItems: manifest.model_items ?? manifest.items,
+    popular,
+    loadedAt: new Date().toISOString(),
+  };
+}
+
+/**
+ * The bytes of every file the Worker reads at load, each checked against the manifest's size and
+ * checksum. Per-user files stay in R2 (checked by size and R2's MD5 now, read by range per
+ * request) or, with the data in D1, are not read at all (publish loaded D1 from them before the
+ * pointer moved); with the kernel's files model.onnx is the portable graph, not what this Worker
+ * runs, and with normalized.bin because.onnx is not needed either.
+ */
+async function verifiedFiles(bucket: ModelBucket, manifest: Manifest, lap: (phase: "fetch" | "verify") => void): Promise<BundleBytes> {
+  const { byKernel, reasonsByKernel } = kernelParts(manifest);
   const all = (Object.keys(manifest.files) as (keyof Manifest["files"])[]).filter((k) => !(byKernel && k === "model") && !(reasonsByKernel && k === "because"));
-  // per-user files stay in R2: checked by size and R2's MD5 now, read by range per request; with
-  // the data in D1 they are not read at all (publish loaded D1 from them before the pointer moved)
-  const left = all.filter((k) => inR2 && PER_USER_FILES.includes(k));
-  const keys = all.filter((k) => !left.includes(k) && !(inD1 && PER_USER_FILES.includes(k)));
+  const left = all.filter((k) => manifest.per_user === "r2" && PER_USER_FILES.includes(k));
+  const keys = all.filter((k) => !left.includes(k) && !(manifest.per_user === "d1" && PER_USER_FILES.includes(k)));
   const stored = await Promise.all(keys.map(async (k) => [k, await readStored(bucket, r2Key(manifest.version, BUNDLE_FILES[k]))] as const));
   lap("fetch");
   const mismatch = (k: keyof Manifest["files"]): ApiError =>
@@ -236,66 +255,64 @@ export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, 
     if (head.size !== expected.bytes || (md5 && expected.md5 && hex(md5) !== expected.md5)) throw mismatch(k);
   }
   lap("verify");
-  const bytes = Object.fromEntries(stored.map(([k, { data }]) => [k, data])) as Partial<Record<RequiredBundleFile | OptionalBundleFile, ArrayBuffer>>;
-  const need = (k: RequiredBundleFile | OptionalBundleFile): ArrayBuffer => {
-    const b = bytes[k];
-    if (!b) throw new ApiError(503, "model_unavailable", `${manifest.version} has no ${BUNDLE_FILES[k]}; ${PUBLISH_HINT}`);
-    return b;
+  return Object.fromEntries(stored.map(([k, { data }]) => [k, data])) as BundleBytes;
+}
+
+type BundleFile = RequiredBundleFile | OptionalBundleFile;
+type BundleBytes = Partial<Record<BundleFile, ArrayBuffer>>;
+
+function required(manifest: Manifest, bytes: BundleBytes, k: BundleFile): ArrayBuffer {
+  const b = bytes[k];
+  if (!b) throw new ApiError(503, "model_unavailable", `${manifest.version} has no ${BUNDLE_FILES[k]}; ${PUBLISH_HINT}`);
+  return b;
+}
+
+/**
+ * What the verified bundle serves with: the int8 kernel over candidates.bin when it has
+ * vector.onnx too (model.onnx is then not even fetched), else model.onnx; the kernel's reasons
+ * over normalized.bin, else because.onnx. Throws, allocating nothing, when the files disagree.
+ */
+function servingPlan(manifest: Manifest, bytes: BundleBytes, history: boolean): ServingPlan {
+  const v = manifest.version;
+  const need = (k: BundleFile): ArrayBuffer => required(manifest, bytes, k);
+  const table = (file: "candidates" | "normalized"): Int8Table => {
+    const name = BUNDLE_FILES[file];
+    let t: Int8Table;
+    try {
+      t = decodeInt8Table(need(file));
+    } catch (e) {
+      if (e instanceof ApiError) throw e;
+      throw new ApiError(503, "model_unavailable", `${name} of ${v} is not readable: ${(e as Error).message}; ${PUBLISH_HINT}`);
+    }
+    if (t.rows !== manifest.items || t.dim === 0)
+      throw new ApiError(503, "model_unavailable", `${name} of ${v} has ${t.rows} rows of ${t.dim} for ${manifest.items} items; ${PUBLISH_HINT}`);
+    return t;
   };
-  const recsFrom = manifest.recs ?? "user";
-  if (recsTakesHistory(recsFrom) && !manifest.files.history) {
-    throw new ApiError(503, "model_unavailable", `${manifest.version} ranks users from their history but has no ${BUNDLE_FILES.history}; ${PUBLISH_HINT}`);
-  }
-  await beforeSessions();
-  const session = async (b: ArrayBuffer | undefined) => (b ? ort.InferenceSession.create(new Uint8Array(b)) : null);
-  // one at a time: ORT copies each model into its wasm memory while it builds the session, and
-  // that memory never shrinks, so building them together would leave room for all the copies
-  const recs = byKernel ? null : (await session(need("model")))!;
-  const kernel = byKernel
-    ? {
-        vector: (await session(need("vector")))!,
-        ranker: kernelRanker(opts.kernel!, "candidates", need("candidates"), manifest),
-        reasons: reasonsByKernel ? kernelRanker(opts.kernel!, "normalized", need("normalized"), manifest) : null,
-      }
-    : null;
-  const similar = await session(bytes.similar);
-  const foldinGraph = manifest.foldin ? await session(bytes.foldin) : null;
-  const because = await session(bytes.because);
-  lap("sessions");
-  const text = (b: ArrayBuffer): string => new TextDecoder().decode(b);
-  const ids = JSON.parse(text(need("ids"))) as IdMaps;
-  const movies = JSON.parse(text(need("movies"))) as MovieMeta[];
-  const history = recsTakesHistory(recsFrom);
-  let users: UserStore;
-  let popularity: Uint32Array;
-  if (inR2 || inD1) {
-    users = inD1 ? d1Users(opts.db!, manifest, history) : r2Users(bucket, manifest, history);
-    popularity = new Uint32Array(need("popularity"));
-  } else {
-    const rated = decodeRated(need("rated"));
-    users = memoryUsers(ids.users, rated, history ? decodeRated(need("history")) : null);
-    popularity = itemPopularity(rated, manifest.items);
-  }
-  const itemIndex = new Map(ids.items.map((id, i) => [id, i]));
-  const model: LoadedModel = {
-    version: manifest.version,
-    manifest,
-    recs,
-    kernel,
-    recsFrom,
-    users,
-    similar,
-    // a graph that ranks known users from their history ranks any history
-    foldin: foldinGraph ?? (recsTakesHistory(recsFrom) && manifest.foldin ? recs : null),
-    because,
-    search: searchIndexOnDemand(movies, popularity),
-    ort,
-    movies,
-    itemIndex,
-    modelItems: manifest.model_items ?? manifest.items,
-    popular: coldStartList(bytes.popular ? (JSON.parse(text(bytes.popular)) as PopularFile) : null, itemIndex, popularity),
-    loadedAt: new Date().toISOString(),
+  const { byKernel, reasonsByKernel } = kernelParts(manifest);
+  if (byKernel && !history)
+    throw new ApiError(
+      503,
+      "model_unavailable",
+      `${v} has the int8 kernel's files, which rank histories, but ranks users by "${manifest.recs ?? "user"}"; ${PUBLISH_HINT}`,
+    );
+  return {
+    items: manifest.items,
+    ranker: byKernel
+      ? { kind: "int8-kernel", vector: need("vector"), candidates: table("candidates") }
+      : {
+          kind: "onnx",
+          model: need("model"),
+          history,
+          // a graph that ranks known users from their history ranks any history
+          foldin: !manifest.foldin ? null : (bytes.foldin ?? (history ? "model" : null)),
+        },
+    explainer: reasonsByKernel ? { kind: "int8-kernel", normalized: table("normalized") } : bytes.because ? { kind: "onnx", because: bytes.because } : null,
+    similar: bytes.similar ?? null,
   };
-  lap("parse");
-  return model;
+}
+
+/** With vector.onnx and candidates.bin the int8 kernel ranks; with normalized.bin too it finds the reasons. */
+function kernelParts(manifest: Manifest): { byKernel: boolean; reasonsByKernel: boolean } {
+  const byKernel = Boolean(manifest.files.vector && manifest.files.candidates);
+  return { byKernel, reasonsByKernel: byKernel && Boolean(manifest.files.normalized) };
 }

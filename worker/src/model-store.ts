@@ -7,7 +7,7 @@ import type { Env } from "./env.ts";
 import { ApiError } from "./errors.ts";
 import { log } from "./log.ts";
 import type { CurrentPointer } from "../../training/src/contract/artifacts.ts";
-import { type LoadedModel, PUBLISH_HINT, disposeModel, loadVersion, readPointer } from "./model-load.ts";
+import { type LoadOptions, type LoadedModel, PUBLISH_HINT, disposeModel, loadVersion, readPointer } from "./model-load.ts";
 import { onnxRuntime } from "./ort.ts";
 import rankKernel from "../build/rank-int8.wasm";
 
@@ -72,6 +72,24 @@ function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T>
   });
   return Promise.race([work, deadline]).finally(() => {
     if (timer !== undefined) clearTimeout(timer);
+  });
+}
+
+/**
+ * Loads a version within a deadline. A load that outlives its deadline still finishes in the
+ * background: its model is released then, or nothing would ever release its sessions.
+ */
+function loadWithDeadline(
+  env: Env,
+  pointer: CurrentPointer,
+  timeoutMs: number,
+  what: string,
+  opts: Pick<LoadOptions, "beforeSessions"> = {},
+): Promise<LoadedModel> {
+  const load = onnxRuntime().then((ort) => loadVersion(env.MODELS, pointer, ort, { db: env.DB, kernel: rankKernel, ...opts }));
+  return withDeadline(load, timeoutMs, what).catch((err: unknown) => {
+    load.then(disposeModel, () => {}).catch((e: unknown) => console.error(`releasing ${pointer.version}, loaded after its deadline, failed`, e));
+    throw err;
   });
 }
 
@@ -153,17 +171,9 @@ export class ModelStore {
         const releaseFirst = env.MODEL_SWAP === "release-first" && previous !== null;
         let next: LoadedModel;
         try {
-          next = await withDeadline(
-            onnxRuntime().then((ort) =>
-              loadVersion(env.MODELS, pointer, ort, {
-                db: env.DB,
-                kernel: rankKernel,
-                beforeSessions: releaseFirst ? () => this.releaseBeforeSessions(previous) : undefined,
-              }),
-            ),
-            timeoutMs,
-            `loading model ${pointer.version}`,
-          );
+          next = await loadWithDeadline(env, pointer, timeoutMs, `loading model ${pointer.version}`, {
+            beforeSessions: releaseFirst ? () => this.releaseBeforeSessions(previous) : undefined,
+          });
         } catch (err) {
           this.swapGeneration++;
           if (releaseFirst && this.current === null) await this.restore(env, timeoutMs, previous);
@@ -194,7 +204,7 @@ export class ModelStore {
   }
 
   /**
-   * Release-first swaps: once the new version's files are fetched and verified, new requests
+   * Release-first swaps: once the new version's files are fetched, verified and parsed, new requests
    * wait, the requests holding the old model finish, and its sessions are released.
    */
   private async releaseBeforeSessions(previous: LoadedModel): Promise<void> {
@@ -220,11 +230,7 @@ export class ModelStore {
     const pointer = this.currentPointer;
     if (!pointer) return;
     try {
-      this.current = await withDeadline(
-        onnxRuntime().then((ort) => loadVersion(env.MODELS, pointer, ort, { db: env.DB, kernel: rankKernel })),
-        timeoutMs,
-        `loading model ${pointer.version} again`,
-      );
+      this.current = await loadWithDeadline(env, pointer, timeoutMs, `loading model ${pointer.version} again`);
       this.loads++;
       log.warn(`swap from ${previous.version} failed: serving ${previous.version} again`);
     } catch (err) {

@@ -1,12 +1,12 @@
-// Who a recommendation request is for, and what to hide: a known user is ranked by model.onnx
-// (its trained vector, or its train history plus live positives, as the bundle says); anyone
+// Who a recommendation request is for, and what to hide: a known user is ranked as a known user
+// (by its trained vector, or its train history plus live positives, as the bundle says); anyone
 // else with a positive the model knows is ranked by the model's fold-in; anyone else gets the
 // cold-start list. Every movie in the snapshot and in the live history is excluded, including
-// those the model has no vector for.
+// those the model has no vector for. The loaded model's one Ranker and one Explainer do the work.
 import { ApiError } from "./errors.ts";
 import type { LiveRating } from "./live-store.ts";
 import type { LoadedModel } from "./model-store.ts";
-import { type Scored, foldsIn, mostSimilarInHistory, recsForHistory, recsForUser } from "./scoring.ts";
+import type { Scored } from "./scoring.ts";
 import type { UserSnapshot } from "./user-store.ts";
 import { isPositive } from "./validation.ts";
 
@@ -82,14 +82,14 @@ export async function rankHistory(
     ),
   );
   if (positives.length === 0) return popularFor(model, exclude, k, ignored);
-  if (!foldsIn(model)) {
+  if (!model.ranker.foldsIn) {
     throw new ApiError(
       404,
       "no_foldin",
       `${what}: the served model (${model.manifest.model}) has no fold-in graph, so it can only recommend for users it was trained on`,
     );
   }
-  return { source: "fold-in", ranked: await recsForHistory(model, positives, k, exclude), liked: positives, ignored };
+  return { source: "fold-in", ranked: await model.ranker.rankHistory(positives, k, exclude), liked: positives, ignored };
 }
 
 /**
@@ -107,7 +107,7 @@ export async function rankUser(model: LoadedModel, userId: number, user: UserSna
     // the snapshot keeps no ratings, only what was rated: every snapshot movie may be a reason
     const livePositives = itemsOf(model, livePositive);
     const liked = new Set<number>([...snapshot, ...livePositives]);
-    const ranked = await recsForUser(model, user, k, [...exclude], scorable(model, livePositives));
+    const ranked = await model.ranker.rankUser(user, k, [...exclude], scorable(model, livePositives));
     return { source: "model", ranked, liked: [...liked], ignored: ignoredIn(model, live ?? []) };
   }
   if (live === null)
@@ -120,8 +120,7 @@ export async function rankUser(model: LoadedModel, userId: number, user: UserSna
  * most similar to by the model's item embeddings (null when the bundle cannot say).
  */
 export async function recommendationList(model: LoadedModel, { ranked, liked }: Ranked): Promise<object[]> {
-  const reasons = await mostSimilarInHistory(
-    model,
+  const reasons = await model.explainer.explain(
     ranked.map((r) => r.item),
     liked,
   );

@@ -1,115 +1,172 @@
-// Runs the exported ONNX top-K graphs, binding inputs and outputs by the contract's names.
-import { BECAUSE_GRAPH, FOLDIN_GRAPH, RECS_GRAPH, SIMILAR_GRAPH, VECTOR_GRAPH, recsTakesHistory } from "../../training/src/contract/artifacts.ts";
-import type { LoadedModel } from "./model-store.ts";
+// How a loaded model answers: one Ranker (a known user, or a history alone), one Explainer (the
+// `because` of each recommendation) and, with item embeddings, one SimilarMovies. Each is made
+// once per load by serving.ts from what the bundle holds, so a request calls one object and never
+// chooses among graphs. The ONNX graphs are bound by the contract's input and output names, not
+// by position; the int8 kernel (training/src/shared/int8-ranker.ts) ranks over candidates.bin.
+import { BECAUSE_GRAPH, FOLDIN_GRAPH, RECS_GRAPH, SIMILAR_GRAPH, VECTOR_GRAPH } from "../../training/src/contract/artifacts.ts";
+import type { Int8Ranker } from "../../training/src/shared/int8-ranker.ts";
 import type { UserSnapshot } from "./user-store.ts";
 
-export type { Scored } from "./int8-ranker.ts";
-import type { Scored } from "./int8-ranker.ts";
+export type { Scored } from "../../training/src/shared/int8-ranker.ts";
+import type { Scored } from "../../training/src/shared/int8-ranker.ts";
 
 type Session = import("onnxruntime-web").InferenceSession;
-type Tensor = InstanceType<LoadedModel["ort"]["Tensor"]>;
+/** What the rankers use of onnxruntime-web: its tensors. */
+export type TensorMaker = Pick<typeof import("onnxruntime-web"), "Tensor">;
+type Tensor = InstanceType<TensorMaker["Tensor"]>;
 
-function int64(model: LoadedModel, values: ArrayLike<number>): Tensor {
-  const data = new BigInt64Array(values.length);
-  for (let i = 0; i < values.length; i++) data[i] = BigInt(values[i]);
-  return new model.ort.Tensor("int64", data, [values.length]);
+export interface Ranker {
+  /** What ranks: model.onnx in onnxruntime-web, or vector.onnx then the Worker's int8 kernel (GET /health says which). */
+  readonly kind: "onnx" | "int8-kernel";
+  /** Whether it ranks a history alone (anyone the model was not trained on); false: known users only. */
+  readonly foldsIn: boolean;
+  /**
+   * A known user's top k, never an item of `exclude` (which holds no duplicates): by the trained
+   * user vector, or by the user's train history plus `livePositives` when the model ranks
+   * histories (then live ratings count at once).
+   */
+  rankUser(user: UserSnapshot, k: number, exclude: ArrayLike<number>, livePositives?: readonly number[]): Promise<Scored[]>;
+  /** Top k for a history of items (no duplicates), by the model's fold-in; only when `foldsIn`. */
+  rankHistory(history: ArrayLike<number>, k: number, exclude: ArrayLike<number>): Promise<Scored[]>;
 }
 
-/** Never more items than remain after exclusion (exclude holds no duplicates). */
-const limitFor = (model: LoadedModel, k: number, exclude: ArrayLike<number>): number => Math.max(0, Math.min(k, model.manifest.items - exclude.length));
-
-async function rank(
-  model: LoadedModel,
-  session: Session,
-  graph: { inputs: { k: string; exclude: string }; outputs: { scores: string; items: string } },
-  query: Record<string, Tensor>,
-  k: number,
-  exclude: ArrayLike<number>,
-): Promise<Scored[]> {
-  const limit = limitFor(model, k, exclude);
-  if (limit === 0) return [];
-  const out = await session.run({ ...query, [graph.inputs.k]: int64(model, [limit]), [graph.inputs.exclude]: int64(model, exclude) });
-  const items = out[graph.outputs.items].data as BigInt64Array;
-  const scores = out[graph.outputs.scores].data as Float32Array;
-  return Array.from(items, (item, r) => ({ item: Number(item), score: scores[r] }));
+/** An item's most similar item of a history: its position in the history, and the cosine. */
+export interface Match {
+  position: number;
+  similarity: number;
 }
 
-/**
- * A known user's top k from model.onnx: by the trained user vector, or by the user's train
- * history plus `livePositives` when the graph ranks histories (then live ratings count at once).
- */
+export interface Explainer {
+  /** For each item, its best match in `history`; null when the bundle cannot say or there is nothing to compare. */
+  explain(items: readonly number[], history: ArrayLike<number>): Promise<Match[] | null>;
+}
+
+export interface SimilarMovies {
+  /** The k items nearest to `item` by cosine of the item embeddings, never an item of `exclude`. */
+  rank(item: number, k: number, exclude: ArrayLike<number>): Promise<Scored[]>;
+}
+
+/** Ranks a known user (the signature of hardening.test.ts and the routes' earlier calls). */
 export function recsForUser(
-  model: LoadedModel,
+  model: { ranker: Ranker },
   user: UserSnapshot,
   k: number,
   exclude: ArrayLike<number>,
   livePositives: readonly number[] = [],
 ): Promise<Scored[]> {
-  if (!recsTakesHistory(model.recsFrom)) {
-    if (!model.recs) throw new Error("the model ranks users by their vectors but has no model.onnx session");
-    return rank(model, model.recs, RECS_GRAPH, { [RECS_GRAPH.inputs.query]: int64(model, [user.index]) }, k, exclude);
-  }
-  if (!user.history) throw new Error("the model ranks histories but the user's history was not read");
-  const history = new Set<number>(Array.from(user.history));
-  for (const i of livePositives) history.add(i);
-  if (model.kernel) return rankByKernel(model, model.kernel, [...history], k, exclude);
-  if (!model.recs) throw new Error("the model has neither model.onnx nor the int8 kernel");
-  return rank(model, model.recs, RECS_GRAPH, historyQuery(model, model.recs, user.index, [...history]), k, exclude);
+  return model.ranker.rankUser(user, k, exclude, livePositives);
 }
 
-/** The history's user vector from vector.onnx, then every item ranked by the int8 kernel. */
-async function rankByKernel(
-  model: LoadedModel,
-  kernel: NonNullable<LoadedModel["kernel"]>,
-  history: ArrayLike<number>,
-  k: number,
-  exclude: ArrayLike<number>,
-): Promise<Scored[]> {
-  const limit = limitFor(model, k, exclude);
-  if (limit === 0) return [];
-  const out = await kernel.vector.run({ [VECTOR_GRAPH.inputs.history]: int64(model, history) });
-  return kernel.ranker.rank(out[VECTOR_GRAPH.outputs.vector].data as Float32Array, limit, exclude);
+/** Items nearest to one item; the caller checks that the model has them (`model.similar`). */
+export function similarItems(model: { similar: SimilarMovies | null }, item: number, k: number, exclude: ArrayLike<number>): Promise<Scored[]> {
+  if (!model.similar) throw new Error("the model has no similar-items graph");
+  return model.similar.rank(item, k, exclude);
+}
+
+function int64(ort: TensorMaker, values: ArrayLike<number>): Tensor {
+  const data = new BigInt64Array(values.length);
+  for (let i = 0; i < values.length; i++) data[i] = BigInt(values[i]);
+  return new ort.Tensor("int64", data, [values.length]);
+}
+
+/** Never more items than remain after exclusion (exclude holds no duplicates). */
+const limitFor = (items: number, k: number, exclude: ArrayLike<number>): number => Math.max(0, Math.min(k, items - exclude.length));
+
+type TopKGraph = { inputs: { k: string; exclude: string }; outputs: { scores: string; items: string } };
+
+/** One top-K graph of the bundle: runs it with a query, k and the items to exclude. */
+function topK(ort: TensorMaker, session: Session, graph: TopKGraph, items: number) {
+  return async (query: Record<string, Tensor>, k: number, exclude: ArrayLike<number>): Promise<Scored[]> => {
+    const limit = limitFor(items, k, exclude);
+    if (limit === 0) return [];
+    const out = await session.run({ ...query, [graph.inputs.k]: int64(ort, [limit]), [graph.inputs.exclude]: int64(ort, exclude) });
+    const ranked = out[graph.outputs.items].data as BigInt64Array;
+    const scores = out[graph.outputs.scores].data as Float32Array;
+    return Array.from(ranked, (item, r) => ({ item: Number(item), score: scores[r] }));
+  };
 }
 
 /** A history graph's query; a graph that also takes the user gets -1 for "not trained on". */
-function historyQuery(model: LoadedModel, session: Session, user: number, history: ArrayLike<number>): Record<string, Tensor> {
-  const query: Record<string, Tensor> = { [FOLDIN_GRAPH.inputs.history]: int64(model, history) };
-  if (session.inputNames.includes(RECS_GRAPH.inputs.query)) query[RECS_GRAPH.inputs.query] = int64(model, [user]);
-  return query;
+function historyQuery(ort: TensorMaker, session: Session) {
+  const takesUser = session.inputNames.includes(RECS_GRAPH.inputs.query);
+  return (user: number, history: ArrayLike<number>): Record<string, Tensor> => {
+    const query: Record<string, Tensor> = { [FOLDIN_GRAPH.inputs.history]: int64(ort, history) };
+    if (takesUser) query[RECS_GRAPH.inputs.query] = int64(ort, [user]);
+    return query;
+  };
 }
 
-/** Items nearest to one item (similar.onnx); the caller checks that the bundle has the graph. */
-export function similarItems(model: LoadedModel, item: number, k: number, exclude: ArrayLike<number>): Promise<Scored[]> {
-  if (!model.similar) throw new Error("the model has no similar-items graph");
-  return rank(model, model.similar, SIMILAR_GRAPH, { [SIMILAR_GRAPH.inputs.query]: int64(model, [item]) }, k, exclude);
+/** The user's train history and live positives, without duplicates. */
+function historyOf(user: UserSnapshot, livePositives: readonly number[]): number[] {
+  if (!user.history) throw new Error("the model ranks histories but the user's history was not read");
+  const history = new Set<number>(Array.from(user.history));
+  for (const i of livePositives) history.add(i);
+  return [...history];
 }
 
-/** Whether the model ranks a history: by a fold-in graph, or by the int8 kernel. */
-export const foldsIn = (model: LoadedModel): boolean => model.foldin !== null || model.kernel !== null;
-
-/** Top k for a history of items by the model's fold-in (foldin.onnx); history has no duplicates. */
-export function recsForHistory(model: LoadedModel, history: ArrayLike<number>, k: number, exclude: ArrayLike<number>): Promise<Scored[]> {
-  if (model.kernel) return rankByKernel(model, model.kernel, history, k, exclude);
-  if (!model.foldin) throw new Error("the model has no fold-in graph");
-  return rank(model, model.foldin, FOLDIN_GRAPH, historyQuery(model, model.foldin, -1, history), k, exclude);
-}
+const noFoldIn = (): Promise<Scored[]> => Promise.reject(new Error("the model has no fold-in graph"));
 
 /**
- * For each item, the most similar item of the history (because.onnx, or the kernel over
- * normalized.bin): its position in `history`
- * and the cosine. Null when the bundle has no such graph or there is nothing to compare.
+ * model.onnx ranks known users from their vector (`history` false) or their history; `foldin`,
+ * when the model has one, ranks a history alone (foldin.onnx, or model.onnx itself when it takes
+ * histories: the same session).
  */
-export async function mostSimilarInHistory(
-  model: LoadedModel,
-  items: number[],
-  history: ArrayLike<number>,
-): Promise<{ position: number; similarity: number }[] | null> {
-  if (items.length === 0 || history.length === 0) return null;
-  // the kernel's copy of because.onnx's table: the same reasons, without a graph run
-  if (model.kernel?.reasons) return model.kernel.reasons.bestMatches(items, history);
-  if (!model.because) return null;
-  const out = await model.because.run({ [BECAUSE_GRAPH.inputs.items]: int64(model, items), [BECAUSE_GRAPH.inputs.history]: int64(model, history) });
-  const position = out[BECAUSE_GRAPH.outputs.position].data as BigInt64Array;
-  const similarity = out[BECAUSE_GRAPH.outputs.similarity].data as Float32Array;
-  return items.map((_, k) => ({ position: Number(position[k]), similarity: similarity[k] }));
+export function onnxRanker(ort: TensorMaker, items: number, recs: Session, history: boolean, foldin: Session | null): Ranker {
+  const rankRecs = topK(ort, recs, RECS_GRAPH, items);
+  const recsHistory = historyQuery(ort, recs);
+  const rankFoldIn = foldin ? topK(ort, foldin, FOLDIN_GRAPH, items) : null;
+  const foldinHistory = foldin ? historyQuery(ort, foldin) : null;
+  return {
+    kind: "onnx",
+    foldsIn: foldin !== null,
+    rankUser(user, k, exclude, livePositives = []) {
+      if (!history) return rankRecs({ [RECS_GRAPH.inputs.query]: int64(ort, [user.index]) }, k, exclude);
+      return rankRecs(recsHistory(user.index, historyOf(user, livePositives)), k, exclude);
+    },
+    rankHistory: rankFoldIn && foldinHistory ? (h, k, exclude) => rankFoldIn(foldinHistory(-1, h), k, exclude) : noFoldIn,
+  };
+}
+
+/** vector.onnx folds any history into a user vector, and the int8 kernel ranks every item against it. */
+export function kernelRanker(ort: TensorMaker, items: number, vector: Session, kernel: Int8Ranker): Ranker {
+  const rankHistory = async (history: ArrayLike<number>, k: number, exclude: ArrayLike<number>): Promise<Scored[]> => {
+    const limit = limitFor(items, k, exclude);
+    if (limit === 0) return [];
+    const out = await vector.run({ [VECTOR_GRAPH.inputs.history]: int64(ort, history) });
+    return kernel.rank(out[VECTOR_GRAPH.outputs.vector].data as Float32Array, limit, exclude);
+  };
+  return {
+    kind: "int8-kernel",
+    foldsIn: true,
+    rankUser: (user, k, exclude, livePositives = []) => rankHistory(historyOf(user, livePositives), k, exclude),
+    rankHistory,
+  };
+}
+
+function explainer(match: (items: readonly number[], history: ArrayLike<number>) => Promise<Match[]>): Explainer {
+  return { explain: async (items, history) => (items.length === 0 || history.length === 0 ? null : match(items, history)) };
+}
+
+/** because.onnx: each item's most similar item of the history by cosine of the embeddings. */
+export function onnxExplainer(ort: TensorMaker, because: Session): Explainer {
+  return explainer(async (items, history) => {
+    const out = await because.run({ [BECAUSE_GRAPH.inputs.items]: int64(ort, items), [BECAUSE_GRAPH.inputs.history]: int64(ort, history) });
+    const position = out[BECAUSE_GRAPH.outputs.position].data as BigInt64Array;
+    const similarity = out[BECAUSE_GRAPH.outputs.similarity].data as Float32Array;
+    return items.map((_, r) => ({ position: Number(position[r]), similarity: similarity[r] }));
+  });
+}
+
+/** The kernel over normalized.bin, the same table as because.onnx's: the same reasons, without a graph run. */
+export function kernelExplainer(normalized: Int8Ranker): Explainer {
+  return explainer(async (items, history) => normalized.bestMatches(items, history));
+}
+
+/** A bundle without item embeddings gives no reasons. */
+export const noExplainer: Explainer = { explain: async () => null };
+
+/** similar.onnx: the items nearest to one item. */
+export function onnxSimilar(ort: TensorMaker, items: number, similar: Session): SimilarMovies {
+  const rank = topK(ort, similar, SIMILAR_GRAPH, items);
+  return { rank: (item, k, exclude) => rank({ [SIMILAR_GRAPH.inputs.query]: int64(ort, [item]) }, k, exclude) };
 }

@@ -308,6 +308,31 @@ describe("live ratings in D1", () => {
     expect(write.status).toBe(200);
   });
 
+  it("refuses a rating with 503 and Retry-After when D1 stays busy through the retries (a publication writing), and stores nothing", async () => {
+    const busy = new Proxy(env.DB, {
+      get(target, prop) {
+        if (prop === "prepare")
+          return () => {
+            throw new Error("D1_ERROR: database is locked: SQLITE_BUSY (extended: SQLITE_BUSY_SNAPSHOT): Failed to get session commit token");
+          };
+        const value = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const user = newUser(7);
+    const write = await post(`/users/${user}/ratings`, { ratings: [{ movieId: movies[0], rating: 5 }] }, { ...secured, DB: busy });
+    expect(write.status).toBe(503);
+    expect(Number(write.headers.get("retry-after"))).toBeGreaterThan(0);
+    const err = await write.json<ErrorBody>();
+    expect(err.error).toBe("live_store_unavailable");
+    expect(err.message).toMatch(/busy.*nothing was stored/);
+    expect(err.message).not.toMatch(/SQLITE/);
+    // the same request once D1 is free again: stored, and readable
+    expect((await post(`/users/${user}/ratings`, { ratings: [{ movieId: movies[0], rating: 5 }] })).status).toBe(200);
+    const read = await call(`/users/${user}/ratings`, { headers: auth });
+    expect((await read.json<{ ratings: { movieId: number }[] }>()).ratings.map((r) => r.movieId)).toEqual([movies[0]]);
+  });
+
   it("degrades to the snapshot when D1 is unavailable, and refuses writes with 503", async () => {
     const broken = {
       prepare: () => {

@@ -7,7 +7,7 @@ import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import * as ort from "onnxruntime-web";
 import { type Int8Table, RECS_GRAPH, type RecsQuery, VECTOR_GRAPH, recsTakesHistory, recsTakesUser } from "../contract/artifacts.ts";
-import { int8Ranker } from "../../../worker/src/int8-ranker.ts";
+import { int8Ranker } from "../shared/int8-ranker.ts";
 import { type EvaluationOptions, VALID_SAMPLE_USERS, evaluateRanker, userSample } from "../eval/evaluate.ts";
 import type { MetricValues } from "../eval/metrics.ts";
 import { rowOf } from "../protocol/csr.ts";

@@ -7,6 +7,7 @@
 // Portable (web-standard APIs only): Node publishes through it, and the Worker tests seed
 // their bucket through it.
 import { BUNDLE_FILES, type CurrentPointer, type Manifest, R2_POINTER, r2Key } from "../contract/artifacts.ts";
+import { type BusyRetryOptions, retryWhileBusy } from "./busy-retry.ts";
 import { type SnapshotRows, isSqlSafeVersion, pruneStatement, snapshotStatements } from "./snapshot-sql.ts";
 
 /** A bundle in memory: its manifest and every file's bytes by file name (manifest.json included). */
@@ -51,18 +52,11 @@ export interface D1Like {
  * meanwhile): a batch that finds it locked is tried again, which is safe because a batch is one
  * transaction.
  */
-const LOCKED = /SQLITE_BUSY|database is locked/;
-
-async function batchWithRetry(db: D1Like, statements: string[], tries = 8): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await db.batch(statements.map((sql) => db.prepare(sql)) as never[]);
-      return;
-    } catch (err) {
-      if (attempt >= tries || !LOCKED.test(String((err as Error).message))) throw err;
-      await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
-    }
-  }
+function batchWithRetry(db: D1Like, statements: string[], describe: string, onRetry?: BusyRetryOptions["onRetry"]): Promise<void> {
+  return retryWhileBusy(async () => void (await db.batch(statements.map((sql) => db.prepare(sql)) as never[])), {
+    what: `writing to ${describe}`,
+    onRetry,
+  });
 }
 
 /**
@@ -70,14 +64,18 @@ async function batchWithRetry(db: D1Like, statements: string[], tries = 8): Prom
  * transaction each). `pauseMs` between batches leaves the database to other writers and readers
  * (the local D1's SQLite file is shared with a running `wrangler dev`).
  */
-export function d1SnapshotTarget(db: D1Like, describe: string, opts: { perBatch?: number; pauseMs?: number } = {}): SnapshotTarget {
+export function d1SnapshotTarget(
+  db: D1Like,
+  describe: string,
+  opts: { perBatch?: number; pauseMs?: number; onRetry?: BusyRetryOptions["onRetry"] } = {},
+): SnapshotTarget {
   const perBatch = opts.perBatch ?? 16;
   return {
     describe,
     async execute(statements) {
       let batch: string[] = [];
       const flush = async (): Promise<void> => {
-        if (batch.length > 0) await batchWithRetry(db, batch);
+        if (batch.length > 0) await batchWithRetry(db, batch, describe, opts.onRetry);
         batch = [];
         if (opts.pauseMs) await new Promise((r) => setTimeout(r, opts.pauseMs));
       };

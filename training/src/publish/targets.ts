@@ -6,12 +6,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { closeSync, openSync, writeSync } from "node:fs";
+import { type BusyRetryOptions, retryWhileBusy } from "./busy-retry.ts";
+import { OFFLINE_WRANGLER_ENV } from "./d1-migrations.ts";
 import { type D1Like, type R2BucketLike, type R2Target, type SnapshotTarget, bindingTarget, d1SnapshotTarget } from "./publish.ts";
 
 const run = promisify(execFile);
 
-/** Keeps wrangler from calling out (metrics, cf fetch) when it only works on local state. */
-export const OFFLINE_WRANGLER_ENV = { CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" };
+export { OFFLINE_WRANGLER_ENV } from "./d1-migrations.ts";
 
 // measured at ML-32M size: 8 statements a transaction and a 10 ms pause load 200,948 users in
 // 23 to 24 s (16 and no pause: 14 s); with the live store's retries, a `wrangler dev` serving
@@ -20,21 +21,48 @@ const LOCAL_D1_BATCH = 8;
 const LOCAL_D1_PAUSE_MS = 10;
 
 /**
- * The local bucket and, beside it, the local D1 (binding DB) for bundles whose per-user data
- * lives there; the D1 must be migrated first (`wrangler d1 migrations apply DB --local`).
+ * The same target with every R2 operation retried while the local bucket's SQLite index is busy
+ * (a `wrangler dev` serving from the same .wrangler/state). Each operation is one transaction;
+ * a conditional put that failed busy did not happen, so trying it again with the same etag is
+ * still the same compare-and-swap.
  */
-export async function localTarget(binding = "MODELS", persistTo?: string): Promise<R2Target> {
+export function retryingBusy(target: R2Target, onRetry?: BusyRetryOptions["onRetry"]): R2Target {
+  const retry = <T>(what: string, work: () => Promise<T>) => retryWhileBusy(work, { what: `${what} in ${target.describe}`, onRetry });
+  return {
+    ...target,
+    get: (key) => retry(`reading ${key}`, () => target.get(key)),
+    put: (key, bytes, type, ifEtag) => retry(`writing ${key}`, () => target.put(key, bytes, type, ifEtag)),
+    size: (key) => retry(`checking ${key}`, () => target.size(key)),
+  };
+}
+
+/**
+ * The local bucket and, beside it, the local D1 (binding DB) for bundles whose per-user data
+ * lives there; the D1 must be migrated first (migrateLocalD1). Both are SQLite files a running
+ * `wrangler dev` shares: every write is retried while they are busy (`log` hears of each retry).
+ */
+export async function localTarget(binding = "MODELS", persistTo?: string, log?: (line: string) => void): Promise<R2Target> {
   Object.assign(process.env, OFFLINE_WRANGLER_ENV);
   const { getPlatformProxy } = await import("wrangler");
   // `wrangler dev --persist-to X` keeps its state in X/v3; the proxy takes that folder itself
   const proxy = await getPlatformProxy<Record<string, unknown>>({ persist: persistTo ? { path: join(persistTo, "v3") } : true, remoteBindings: false });
   const bucket = proxy.env[binding] as R2BucketLike | undefined;
-  if (!bucket) throw new Error(`wrangler.toml has no R2 binding named ${binding}`);
-  const target = bindingTarget(bucket, `local R2 (${binding}, .wrangler/state)`, () => proxy.dispose());
+  if (!bucket) {
+    await proxy.dispose();
+    throw new Error(`wrangler.toml has no R2 binding named ${binding}`);
+  }
+  const onRetry: BusyRetryOptions["onRetry"] = (n, ms) =>
+    log?.(`the local state is busy (another process, likely wrangler dev, is writing to it): try ${n} failed, trying again in ${ms} ms`);
+  const target = retryingBusy(
+    bindingTarget(bucket, `local R2 (${binding}, ${persistTo ?? ".wrangler/state"})`, () => proxy.dispose()),
+    onRetry,
+  );
   const db = proxy.env.DB as D1Like | undefined;
   // small transactions with a pause between them: a `wrangler dev` serving from the same SQLite
   // file gets its turn (its reads and live-rating writes otherwise find the file locked)
-  const snapshots = db ? d1SnapshotTarget(db, "the local D1 (DB, .wrangler/state)", { perBatch: LOCAL_D1_BATCH, pauseMs: LOCAL_D1_PAUSE_MS }) : undefined;
+  const snapshots = db
+    ? d1SnapshotTarget(db, `the local D1 (DB, ${persistTo ?? ".wrangler/state"})`, { perBatch: LOCAL_D1_BATCH, pauseMs: LOCAL_D1_PAUSE_MS, onRetry })
+    : undefined;
   return snapshots ? { ...target, snapshots } : target;
 }
 

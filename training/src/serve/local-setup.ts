@@ -1,26 +1,19 @@
 // What `wrangler dev` needs besides the published model: the local D1 created and migrated
-// (worker/migrations), and an API token in .dev.vars so that the write routes can be tried.
-import { execFile } from "node:child_process";
+// (worker/migrations, only when one is pending), and an API token in .dev.vars so that the write routes can be tried.
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { promisify } from "node:util";
-import { OFFLINE_WRANGLER_ENV } from "../publish/targets.ts";
+import { migrateLocal } from "../publish/d1-migrations.ts";
 import { writeFileAtomic } from "../util/fs-atomic.ts";
 
-const run = promisify(execFile);
 export const DEV_VARS = ".dev.vars";
 
-/** Applies every unapplied migration to the local D1 under .wrangler/state (idempotent). */
-export async function migrateLocalD1(binding = "DB", persistTo?: string): Promise<void> {
-  try {
-    const persist = persistTo ? ["--persist-to", persistTo] : [];
-    await run("npx", ["wrangler", "d1", "migrations", "apply", binding, "--local", ...persist], { env: { ...process.env, ...OFFLINE_WRANGLER_ENV } });
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string; message: string };
-    throw new Error(
-      `could not migrate the local D1 (wrangler d1 migrations apply ${binding} --local): ${(e.stderr || e.stdout || e.message).trim().slice(-1500)}`,
-    );
-  }
+/**
+ * Applies the migrations the local D1 under .wrangler/state lacks (idempotent). When none is
+ * pending it only reads the database file, read-only: safe while `wrangler dev` serves from it.
+ * A pending one is applied with bounded retries while the file is busy. Returns what it applied.
+ */
+export function migrateLocalD1(binding = "DB", persistTo?: string, log?: (line: string) => void): Promise<string[]> {
+  return migrateLocal({ binding, persistTo, log });
 }
 
 /** The API_TOKEN in .dev.vars, written as a new random one when the file has none. */

@@ -1,11 +1,13 @@
 // The Worker's own ranking over an int8 item table (candidates.bin), in the wasm SIMD kernel of
-// worker/kernels/rank-int8.ts: onnxruntime-web's int8 MatMul is slower than its float32 one,
+// assembly/rank-int8.ts beside this file: onnxruntime-web's int8 MatMul is slower than its float32 one,
 // and float32 reads a 4x larger table on every request (see README, Scale). The table is copied
 // once into the kernel's own memory; each ranking quantizes the float32 user vector to int16
 // (one scale: the largest magnitude maps to 32767), so the only coarse rounding is the table's.
-// Takes the compiled kernel as a parameter: the Worker passes the module wrangler imported, and
-// Node (export, tests, benches) the one compiledRankKernel() reads from worker/build/rank-int8.wasm.
-import type { Int8Table } from "../../training/src/contract/artifacts.ts";
+// Shared by training (the export evaluates what the Worker will serve with it) and the Worker.
+// Takes the compiled kernel as a parameter: the Worker passes the module wrangler imported (a
+// Worker may not compile wasm bytes), and Node (export, tests, benches) the one that
+// compiledRankKernel() reads from worker/build/rank-int8.wasm.
+import type { Int8Table } from "../contract/artifacts.ts";
 
 export interface Scored {
   item: number;

@@ -1,7 +1,7 @@
 // AssemblyScript: the Worker's int8 ranking kernel, compiled by worker/scripts/build-kernel.mjs to
 // worker/build/rank-int8.wasm and imported by the Worker as a compiled module. Scores every row
 // of an int8 table (a float32 scale per row) against an int16 query in one pass and keeps the
-// best k that are not excluded. The host lays out the memory it passes in (worker/src/int8-ranker.ts).
+// best k that are not excluded. The host lays out the memory it passes in (../int8-ranker.ts).
 
 /**
  * Writes the best `k` rows, best first, to `outRows` (i32) and `outScores` (f32), and returns how

@@ -1,0 +1,145 @@
+// A model load either serves or leaves nothing behind: ONNX sessions hold wasm memory outside
+// the JS heap, and a failed load that kept them grew the isolate by megabytes each time. Runs the
+// Worker's own loading code in Node with a stand-in for onnxruntime-web that counts the sessions
+// built and released; the loaded model's ranker and explainer are the ones its files call for.
+import { createHash } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { BUNDLE_FILES, type BundleFileKey, type Manifest, encodeInt8Table, encodeRated } from "../../training/src/contract/artifacts.ts";
+import { compiledRankKernel } from "../../training/src/export/evaluate-graph.ts";
+import { memoryBucket, publishedObjects } from "../bench/memory-bucket.ts";
+import { type LoadedModel, type Ort, disposeModel, loadVersion, readPointer } from "../src/model-load.ts";
+
+const kernel = compiledRankKernel();
+const VERSION = "v1";
+const ITEMS = 3;
+
+/** onnxruntime-web's session factory, counting what is built and released; a graph of bytes "broken" fails to build. */
+function countingOrt() {
+  const live = new Set<object>();
+  const counts = { created: 0, released: 0 };
+  const ort = {
+    InferenceSession: {
+      async create(bytes: Uint8Array) {
+        if (new TextDecoder().decode(bytes) === "broken") throw new Error("not an ONNX model");
+        counts.created++;
+        const session = {
+          inputNames: [],
+          outputNames: [],
+          async release() {
+            if (!live.delete(session)) throw new Error("a session released twice");
+            counts.released++;
+          },
+        };
+        live.add(session);
+        return session;
+      },
+    },
+    Tensor: class {},
+  } as unknown as Ort;
+  return { ort, counts, live: () => live.size };
+}
+
+type Files = Partial<Record<Exclude<BundleFileKey, "manifest">, Uint8Array | string>>;
+
+const table = (rows: number) => encodeInt8Table({ rows, dim: 4, scales: new Float32Array(rows).fill(0.01), values: new Int8Array(rows * 4).fill(3) });
+const rated = encodeRated(2, ITEMS, [0, 1, 3], [0, 1, 2]);
+const common: Files = {
+  rated,
+  movies: JSON.stringify(Array.from({ length: ITEMS }, (_, i) => ({ movieId: i + 1, title: `Movie ${i + 1}`, year: null, genres: [] }))),
+  ids: JSON.stringify({ users: [1, 2], items: [1, 2, 3] }),
+};
+/** A model that ranks known users by their vector, with a fold-in, similar movies and reasons. */
+const byVector = (changes: Files = {}) =>
+  bundle({ recs: "user", foldin: "propagated" }, { ...common, model: "g", foldin: "g", similar: "g", because: "g", ...changes });
+/** The large-catalogue shape: histories ranked by the int8 kernel, the reasons by it too. */
+const byKernel = (changes: Files = {}) =>
+  bundle(
+    { recs: "history", foldin: "propagated" },
+    { ...common, model: "g", history: rated, vector: "g", candidates: table(ITEMS), normalized: table(ITEMS), similar: "g", ...changes },
+  );
+
+/** A published bundle of stand-in graphs (the stand-in ORT never parses them), every checksum right. */
+function bundle(fields: Pick<Manifest, "recs" | "foldin">, files: Files) {
+  const hash = (algorithm: string, bytes: Uint8Array) => createHash(algorithm).update(bytes).digest("hex");
+  const named = new Map<string, Uint8Array>();
+  const info = {} as Manifest["files"];
+  for (const [key, content] of Object.entries(files) as [Exclude<BundleFileKey, "manifest">, Uint8Array | string][]) {
+    const bytes = typeof content === "string" ? new TextEncoder().encode(content) : content;
+    named.set(BUNDLE_FILES[key], bytes);
+    info[key] = { bytes: bytes.byteLength, sha256: hash("sha256", bytes), md5: hash("md5", bytes) };
+  }
+  const manifest = { format: 1, version: VERSION, model: "test", dataset: "test", users: 2, items: ITEMS, dim: 4, ...fields, files: info } as Manifest;
+  named.set(BUNDLE_FILES.manifest, new TextEncoder().encode(JSON.stringify(manifest)));
+  return memoryBucket(publishedObjects(VERSION, named), true);
+}
+
+async function load(bucket: ReturnType<typeof bundle>, ort: Ort): Promise<LoadedModel> {
+  return loadVersion(bucket, await readPointer(bucket), ort, { kernel });
+}
+
+describe("a model load", () => {
+  it("builds one ranker, explainer and similar-movies graph as the files say, and releases each session once", async () => {
+    const cases = [
+      { bucket: byVector(), ranker: "onnx", foldsIn: true, similar: true, sessions: 4 },
+      // model.onnx ranks histories, so it is the fold-in too: one session, released once
+      {
+        bucket: bundle({ recs: "history", foldin: "propagated" }, { ...common, model: "g", history: rated, similar: "g", because: "g" }),
+        ranker: "onnx",
+        foldsIn: true,
+        similar: true,
+        sessions: 3,
+      },
+      { bucket: byKernel(), ranker: "int8-kernel", foldsIn: true, similar: true, sessions: 2 },
+    ];
+    for (const c of cases) {
+      const { ort, counts, live } = countingOrt();
+      const model = await load(c.bucket, ort);
+      expect(model.ranker.kind).toBe(c.ranker);
+      expect(model.ranker.foldsIn).toBe(c.foldsIn);
+      expect(model.similar !== null).toBe(c.similar);
+      expect(counts.created).toBe(c.sessions);
+      await disposeModel(model);
+      expect(counts.released).toBe(c.sessions);
+      expect(live()).toBe(0);
+    }
+    // a model without a fold-in ranks known users only; without because.onnx it gives no reasons
+    const { ort } = countingOrt();
+    const plain = await load(bundle({ recs: "user", foldin: null }, { ...common, model: "g" }), ort);
+    expect(plain.ranker.foldsIn).toBe(false);
+    expect(plain.similar).toBeNull();
+    expect(await plain.explainer.explain([0], [1])).toBeNull();
+    await disposeModel(plain);
+  });
+
+  it("builds nothing when a check refuses the bundle after its files were verified", async () => {
+    const refused = [
+      byVector({ ids: "{ not json" }),
+      byVector({ movies: "[" }),
+      byVector({ rated: new Uint8Array(8) }),
+      byKernel({ candidates: table(ITEMS + 1) }),
+      byKernel({ normalized: new Uint8Array(20) }),
+    ];
+    for (const bucket of refused) {
+      const { ort, counts } = countingOrt();
+      await expect(load(bucket, ort)).rejects.toThrow();
+      expect(counts.created).toBe(0);
+    }
+  });
+
+  it("releases the sessions it had built when a later one fails to build", async () => {
+    for (const bucket of [byVector({ because: "broken" }), byVector({ similar: "broken" }), byKernel({ similar: "broken" })]) {
+      const { ort, counts, live } = countingOrt();
+      await expect(load(bucket, ort)).rejects.toThrow("not an ONNX model");
+      expect(counts.created).toBeGreaterThan(0);
+      expect(counts.released).toBe(counts.created);
+      expect(live()).toBe(0);
+    }
+  });
+
+  it("leaves nothing behind over many failed loads", async () => {
+    const { ort, counts, live } = countingOrt();
+    for (let n = 0; n < 50; n++) await expect(load(n % 2 ? byVector({ ids: "[" }) : byVector({ because: "broken" }), ort)).rejects.toThrow();
+    expect(live()).toBe(0);
+    expect(counts.released).toBe(counts.created);
+  });
+});
