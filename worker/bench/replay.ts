@@ -18,7 +18,7 @@ import { datasetSpec } from "../../training/src/data/datasets.ts";
 import { ensureDataset } from "../../training/src/data/fetch.ts";
 import { type Dataset, type RatingTable, loadDataset } from "../../training/src/data/parse.ts";
 import { readTrainedState } from "../../training/src/export/model-state.ts";
-import { foldInScores } from "../../training/src/models/foldin.ts";
+import { foldInScores, standardize } from "../../training/src/models/foldin.ts";
 import { runPipeline } from "../../training/src/pipeline/pipeline.ts";
 import { publishBundle } from "../../training/src/publish/publish.ts";
 import { readBundle } from "../../training/src/publish/read-bundle.ts";
@@ -35,10 +35,16 @@ const program = new Command("bench:replay")
   .option("--events <n>", "later ratings replayed, a seeded uniform sample in time order (0: all of them)", integer, 5000)
   .option("--cut <percent>", "the cut, as a percentile of the ratings' times", integer, 80)
   .option("--seed <n>", "seed of the sample and of training", integer, 2020)
+  .option(
+    "--blend-weight <how>",
+    "the blend's EASE weight: chosen on the protocol's random valid set as npm run train does (valid), or on a time-ordered validation before the cut (time)",
+    "valid",
+  )
   .option("--from <dir>", "copy ML-100K from this folder (one sub-folder per dataset)", process.env.MOVIELENS_DIR)
   .option("--data-dir <dir>", "where datasets are kept", "data");
 program.parse();
-const o = program.opts<{ model: string; events: number; cut: number; seed: number; from?: string; dataDir: string }>();
+const o = program.opts<{ model: string; events: number; cut: number; seed: number; blendWeight: string; from?: string; dataDir: string }>();
+if (o.blendWeight !== "time" && o.blendWeight !== "valid") throw new Error(`--blend-weight must be time or valid, got ${o.blendWeight}`);
 
 const K = 10;
 
@@ -134,6 +140,93 @@ function easeRanker(artifacts: string): (history: Event[]) => { ranked: number[]
   };
 }
 
+/** The EASE weights the time-ordered validation compares (the blend's own grid, and beyond it). */
+const TIME_WEIGHTS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
+
+/** The parts of the blend trained in `dir`, each scoring a history standardized, as the blend mixes them. */
+function blendParts(dir: string): { own: number; ids: number[]; parts: (history: number[]) => Float32Array[] } {
+  const manifest = JSON.parse(readFileSync(join(dir, BUNDLE_FILES.manifest), "utf8")) as Manifest;
+  const ids = (JSON.parse(readFileSync(join(dir, BUNDLE_FILES.ids), "utf8")) as IdMaps).items;
+  const own = manifest.model_items ?? manifest.items;
+  const mix = readTrainedState(
+    dir,
+    { users: manifest.users, items: own, recs: manifest.recs ?? "user+history", foldin: manifest.foldin ?? null },
+    "blend",
+  ).foldIn;
+  if (mix?.kind !== "mix") throw new Error(`${dir} holds no blend`);
+  return {
+    own,
+    ids,
+    parts: (history) =>
+      mix.parts.map((p) => {
+        const s = new Float32Array(own);
+        foldInScores(p.foldIn, history, s, -1);
+        standardize(s, own);
+        return s;
+      }),
+  };
+}
+
+/**
+ * The blend's EASE weight chosen as the replay measures, but before the cut: the blend trained
+ * on the ratings before the period's own 80th-percentile time, then that period's later ratings
+ * replayed (histories so far, folded in as POST /recs folds them), best HR@10 wins. Nothing after
+ * the cut is read.
+ */
+async function timeOrderedWeight(data: Dataset, pre: Event[]): Promise<{ weight: number; hr: Record<string, number> }> {
+  const innerCut = pre[Math.floor((pre.length * o.cut) / 100)].timestamp;
+  const early = pre.filter((e) => e.timestamp < innerCut);
+  const late = pre.filter((e) => e.timestamp >= innerCut);
+  const artifacts = mkdtempSync(join(tmpdir(), "edgerec-replay-weight-"));
+  try {
+    await runPipeline({
+      models: [{ model: "blend", params: { ease_weight: 0.3 } }],
+      dataset: "ml-100k-before-inner-cut",
+      data: before(data, early),
+      protocol: "recbole",
+      seed: o.seed,
+      artifacts,
+      splitArtifacts: null,
+      log: () => {},
+    });
+    const { own, ids, parts } = blendParts(join(artifacts, "blend"));
+    const index = new Map(ids.slice(0, own).map((id, i) => [id, i]));
+    // every later rating of the period (about 16,000 at the default cut): a sample of 2,000 left
+    // neighbouring weights within a few hits of each other
+    let replayed = 0;
+    const histories = new Map<number, Event[]>();
+    const append = (e: Event): void => {
+      const h = histories.get(e.user);
+      if (h) h.push(e);
+      else histories.set(e.user, [e]);
+    };
+    for (const e of early) append(e);
+    const hits = new Map<number, number>(TIME_WEIGHTS.map((w) => [w, 0]));
+    for (const e of late) {
+      const history = histories.get(e.user) ?? [];
+      const positives = [...new Set(history.filter((h) => h.rating >= 3).flatMap((h) => index.get(h.movie) ?? []))];
+      if (positives.length > 0) {
+        replayed++;
+        const seen = new Set(history.map((h) => h.movie));
+        const [a, b] = parts(positives);
+        for (const w of TIME_WEIGHTS) {
+          const top = Array.from({ length: own }, (_, i) => i)
+            .filter((i) => !seen.has(ids[i]))
+            .map((i) => [w * a[i] + (1 - w) * b[i], i] as const)
+            .sort((x, y) => y[0] - x[0] || x[1] - y[1])
+            .slice(0, K);
+          if (top.some(([, i]) => ids[i] === e.movie)) hits.set(w, (hits.get(w) ?? 0) + 1);
+        }
+      }
+      append(e);
+    }
+    const best = TIME_WEIGHTS.reduce((b, w) => ((hits.get(w) ?? 0) > (hits.get(b) ?? 0) ? w : b), TIME_WEIGHTS[0]);
+    return { weight: best, hr: Object.fromEntries(TIME_WEIGHTS.map((w) => [String(w), Math.round(((hits.get(w) ?? 0) / replayed) * 10_000) / 10_000])) };
+  } finally {
+    rmSync(artifacts, { recursive: true, force: true });
+  }
+}
+
 await runCli(async () => {
   const started = performance.now();
   const spec = datasetSpec("ml-100k");
@@ -152,8 +245,14 @@ await runCli(async () => {
   const persist = mkdtempSync(join(tmpdir(), "edgerec-replay-state-"));
   try {
     const t = performance.now();
+    let weight: Awaited<ReturnType<typeof timeOrderedWeight>> | null = null;
+    if (o.model === "blend" && o.blendWeight === "time") {
+      weight = await timeOrderedWeight(data, pre);
+      console.log(`blend: EASE weight ${weight.weight}, chosen on a time-ordered validation before the cut (HR@10 by weight: ${JSON.stringify(weight.hr)})`);
+    }
+    const served = weight ? { model: o.model, params: { ease_weight: weight.weight } } : o.model;
     const trained = await runPipeline({
-      models: [o.model, ...(o.model === "ease" ? [] : ["ease"])],
+      models: [served, ...(o.model === "ease" ? [] : ["ease"])],
       dataset: "ml-100k-before-cut",
       data: before(data, pre),
       protocol: "recbole",
@@ -249,6 +348,9 @@ await runCli(async () => {
         events: chosen.size,
         sample: o.events === 0 || o.events >= post.length ? "all" : `uniform, seed ${o.seed}`,
         model: o.model,
+        ...(o.model === "blend"
+          ? { ease_weight: manifest.params.ease_weight, ease_weight_chosen_on: weight ? "time-ordered validation before the cut" : "the protocol's valid set" }
+          : {}),
         served_items: manifest.items,
         protocol_items: manifest.model_items ?? manifest.items,
         [o.model]: { frozen: arms.frozen.json(), live: arms.live.json() },

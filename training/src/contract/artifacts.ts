@@ -37,7 +37,7 @@ export const SPLIT_FILES = {
 /**
  * How a served movie the model has no vector for (rated, but outside the protocol's filters) is
  * scored: the weighted mean of the model's scores of up to `k` neighbours, the protocol movies
- * its raters liked (train period only). Row e describes catalogue item `model_items + e`; a row
+ * its raters liked (train period only), shrunk toward 0 when few raters vouch for it. Row e describes catalogue item `model_items + e`; a row
  * of zero weights has no neighbour, and its movie scores FALLBACK_NONE (last, never above a
  * scored movie).
  */
@@ -45,7 +45,7 @@ export interface FallbackFile {
   k: number;
   /** extras x k internal item indices (< model_items), row-major; unused slots are 0 with weight 0. */
   neighbours: number[];
-  /** extras x k weights, each row summing to 1 (or all 0: no neighbour). */
+  /** extras x k weights, each row summing to at most 1 (all 0: no neighbour). */
   weights: number[];
 }
 /** The score of a fallback movie without neighbours. */
