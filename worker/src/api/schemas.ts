@@ -146,7 +146,7 @@ export const HistoryBody = z
 /** Every error: a stable code for programs and a message for people. */
 export const ErrorBody = z
   .object({
-    error: z.string().openapi({ description: "A stable code, e.g. bad_request, unauthorized, unknown_user, no_model.", example: "bad_request" }),
+    error: z.string().openapi({ description: "A stable code, e.g. bad_request, unauthorized, no_foldin, no_model.", example: "bad_request" }),
     message: z.string().openapi({ description: "What was wrong, where, and how to fix it.", example: 'k must be an integer from 1 to 100, got "0"' }),
   })
   .openapi("Error");
@@ -244,8 +244,9 @@ export const DeletedUserAnswer = z
 
 export const HealthAnswer = z
   .object({
-    status: z.literal("ok"),
+    status: z.enum(["ok", "degraded"]).openapi({ description: "degraded: D1 is unavailable (recommendations are served, writes are not)." }),
     model: version,
+    d1: z.enum(["ok", "unavailable"]).openapi({ description: "Whether the live store (D1) answers." }),
     similar: z.boolean().openapi({ description: "Whether GET /movies/{id}/similar can answer (the model has item embeddings)." }),
     name: z.string().optional().openapi({ description: "Without a token configured only: the model's name.", example: "lightgcn" }),
     dataset: z.string().optional().openapi({ description: "Without a token configured only.", example: "ml-1m" }),
