@@ -14,6 +14,7 @@ import {
   type Manifest,
   type MovieMeta,
   type OptionalBundleFile,
+  type PopularFile,
   R2_POINTER,
   type RatedCsr,
   type RecsQuery,
@@ -63,6 +64,13 @@ export interface LoadedModel {
   search(): SearchIndex;
   movies: MovieMeta[];
   itemIndex: Map<number, number>;
+  /**
+   * Items 0..modelItems - 1 are the model's own; the catalogue's later movies are scored by the
+   * bundle's fallback and never enter a history the graphs score (manifest.model_items).
+   */
+  modelItems: number;
+  /** The cold-start list, best first (internal indices): popular.json, or the most rated movies in older bundles. */
+  popular: number[];
   loadedAt: string;
 }
 
@@ -120,6 +128,17 @@ function lazily<T>(make: () => T): () => T {
     value ??= make();
     return value;
   };
+}
+
+/** How many movies the cold-start list keeps. */
+const COLD_START_MOVIES = 200;
+
+/** popular.json's movies the catalogue serves, or (older bundles) the movies the most users rated. */
+function coldStartList(popular: PopularFile | null, itemIndex: Map<number, number>, rated: Uint32Array): number[] {
+  if (popular) return popular.movies.flatMap((m) => itemIndex.get(m.movieId) ?? []);
+  return Array.from(rated.keys())
+    .sort((a, b) => rated[b] - rated[a] || a - b)
+    .slice(0, COLD_START_MOVIES);
 }
 
 /** ORT sessions hold wasm memory outside the JS heap: a model no longer served is released explicitly. */
@@ -182,6 +201,7 @@ export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, 
     popularity = itemPopularity(rated, manifest.items);
   }
   const itemIndex = new Map(ids.items.map((id, i) => [id, i]));
+  const popular = coldStartList(bytes.popular ? (JSON.parse(text(bytes.popular)) as PopularFile) : null, itemIndex, popularity);
   lap("parse");
   await opts.beforeSessions?.();
   const { ranker, explainer, similar, sessions } = await buildServing(plan, ort, opts.kernel);
@@ -198,6 +218,8 @@ export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, 
     search: searchIndexOnDemand(movies, popularity),
     movies,
     itemIndex,
+    modelItems: manifest.model_items ?? manifest.items,
+    popular,
     loadedAt: new Date().toISOString(),
   };
 }

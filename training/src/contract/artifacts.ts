@@ -23,9 +23,45 @@ export const SPLIT_FILES = {
   keys: "keys.json",
   /** Every movie each split user rated in the dataset, any rating (what rated.bin serves), as TSV of ids. */
   rated: "rated.tsv",
-  /** MovieMeta[] of the split's items, ascending id: the titles, years and genres a bundle serves. */
+  /**
+   * MovieMeta[] of every rated movie a bundle serves: the split's items first (ascending id, the
+   * model's own indices), then the rated movies outside the protocol's filters (ascending id).
+   */
   catalogue: "catalogue.json",
+  /** FallbackFile: how the movies after the split's items are scored (their raters' other movies). */
+  fallback: "fallback.json",
+  /** PopularFile: the cold-start list. */
+  popular: "popular.json",
 } as const;
+
+/**
+ * How a served movie the model has no vector for (rated, but outside the protocol's filters) is
+ * scored: the weighted mean of the model's scores of up to `k` neighbours, the protocol movies
+ * its raters liked (train period only), shrunk toward 0 when few raters vouch for it. Row e describes catalogue item `model_items + e`; a row
+ * of zero weights has no neighbour, and its movie scores FALLBACK_NONE (last, never above a
+ * scored movie).
+ */
+export interface FallbackFile {
+  k: number;
+  /** extras x k internal item indices (< model_items), row-major; unused slots are 0 with weight 0. */
+  neighbours: number[];
+  /** extras x k weights, each row summing to at most 1 (all 0: no neighbour). */
+  weights: number[];
+}
+/** The score of a fallback movie without neighbours. */
+export const FALLBACK_NONE = -1e30;
+
+/**
+ * popular.json: the cold-start list, the catalogue's most popular movies (positive ratings) in
+ * the data's last `window_days` days, then by all-time positives, best first.
+ */
+export interface PopularFile {
+  window_days: number;
+  /** ISO dates of the window (null when the data has no timestamps: all time). */
+  from: string | null;
+  to: string | null;
+  movies: { movieId: number; ratings: number }[];
+}
 /**
  * Header of every split TSV: original MovieLens ids (for a user's own file with ids that are
  * not positive integers, the numbers keys.json maps back: keys.users[id - 1] is user id's key).
@@ -148,13 +184,15 @@ export const BUNDLE_FILES = {
   popularity: "popularity.bin",
   /** MovieMeta[] in internal item order. */
   movies: "movies.json",
+  /** Optional: the cold-start list (PopularFile), for a history with nothing the model can rank from. */
+  popular: "popular.json",
   /** IdMaps. */
   ids: "ids.json",
   /** Manifest, written last. */
   manifest: "manifest.json",
 } as const;
 export type BundleFileKey = keyof typeof BUNDLE_FILES;
-export type OptionalBundleFile = "similar" | "because" | "foldin" | "vector" | "candidates" | "normalized" | "history" | "users" | "popularity";
+export type OptionalBundleFile = "similar" | "because" | "foldin" | "vector" | "candidates" | "normalized" | "history" | "users" | "popularity" | "popular";
 export type RequiredBundleFile = Exclude<BundleFileKey, OptionalBundleFile | "manifest">;
 
 /**
@@ -261,7 +299,15 @@ export interface Manifest {
   /** With per_user "r2" or "d1": the largest user id, the last record of users.bin. */
   max_user_id?: number;
   users: number;
+  /** Movies served: every rated movie of the data (see model_items). */
   items: number;
+  /**
+   * The first model_items items are the protocol's, which the model was trained on; the rest
+   * (rated, but outside the protocol's filters) are scored by the fallback (see FallbackFile):
+   * they can be recommended, and a history's entries for them are excluded but never scored
+   * from. Absent in older bundles: every item.
+   */
+  model_items?: number;
   dim: number;
   /** How foldin.onnx builds a user from a history; null (or absent, in older bundles): no fold-in. */
   foldin?: FoldInKind | null;

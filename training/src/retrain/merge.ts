@@ -49,12 +49,12 @@ function add(into: Map<number, Set<number>>, user: number, item: number): void {
   else into.set(user, new Set([item]));
 }
 
-/** Pairs of original ids of a matrix, by user id. */
-function pairsByUser(m: Csr, split: Split, into: Map<number, Set<number>>, skip: (user: number) => boolean): void {
+/** Pairs of original ids of a matrix, by user id; `itemIds` names the matrix's columns. */
+function pairsByUser(m: Csr, split: Split, into: Map<number, Set<number>>, skip: (user: number) => boolean, itemIds: ArrayLike<number> = split.itemIds): void {
   for (let u = 0; u < m.rows; u++) {
     const id = split.userIds[u];
     if (skip(id)) continue;
-    for (const i of rowOf(m, u)) add(into, id, split.itemIds[i]);
+    for (const i of rowOf(m, u)) add(into, id, itemIds[i]);
   }
 }
 
@@ -91,7 +91,9 @@ export function mergeLive(base: { split: Split; catalogue: Catalogue }, live: Li
   pairsByUser(split.train, split, train, gone);
   if (split.valid) pairsByUser(split.valid, split, valid, gone);
   pairsByUser(split.test, split, test, gone);
-  pairsByUser(base.catalogue.rated, split, rated, gone);
+  // rated.bin's columns are the whole served catalogue: the split's items, then every other rated movie
+  const catalogueIds = base.catalogue.movies.map((m) => m.movieId);
+  pairsByUser(base.catalogue.rated, split, rated, gone, catalogueIds);
   const removed = split.userIds.filter((id) => gone(id)).length;
 
   const heldPairs = (user: number, item: number): boolean => Boolean(valid.get(user)?.has(item) || test.get(user)?.has(item));
@@ -136,7 +138,9 @@ export function mergeLive(base: { split: Split; catalogue: Catalogue }, live: Li
   };
   // rated.bin must cover every train pair (the Worker excludes what a user has seen)
   for (const [user, items] of train) for (const item of items) add(rated, user, item);
-  const catalogue: Catalogue = { movies: base.catalogue.movies, rated: csrOf(rated, userIndex, itemIndex, rows, cols) };
+  const catalogueIndex = new Map(catalogueIds.map((id, i) => [id, i]));
+  // the served catalogue, its fallback and cold-start list are the base's: retraining adds no movie
+  const catalogue: Catalogue = { ...base.catalogue, rated: csrOf(rated, userIndex, catalogueIndex, rows, catalogueIds.length) };
 
   const known = (user: number): number[] => [...(train.get(user) ?? []), ...(valid.get(user) ?? [])];
   const holdout: EvalSet = {

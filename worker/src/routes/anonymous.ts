@@ -8,15 +8,15 @@ import { limitBody } from "../body-limit.ts";
 import type { AppEnv } from "../env.ts";
 import { cache, route, withModel } from "../middleware.ts";
 import { rankHistory, recommendationList } from "../recommendations.ts";
-import { knownEntries, requireJson, validationHook } from "../validation.ts";
+import { historyEntries, requireJson, validationHook } from "../validation.ts";
 
 export const anonymous = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }).openapi(
   ...route({ ...historyRecsRoute, middleware: [limitBody, requireJson] as const }, [withModel, cache("no-store")], async (c) => {
     const body = c.req.valid("json");
     const k = body.k ?? 10;
     const model = c.var.model;
-    const ranked = await rankHistory(model, knownEntries(model, body.history, "history"), k, "the history");
+    const ranked = await rankHistory(model, historyEntries(body.history, "history", "refuse"), k, "the history");
     const recommendations = (await recommendationList(model, ranked)) as z.infer<typeof Recommendation>[];
-    return c.json({ model: model.version, k, source: ranked.source, recommendations }, 200);
+    return c.json({ model: model.version, k, source: ranked.source, ignored: ranked.ignored, recommendations }, 200);
   }),
 );
