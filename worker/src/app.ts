@@ -63,12 +63,15 @@ export function createApp(store: ModelStore) {
     .openapi(
       ...route(healthRoute, [withModel, cache("no-store")], (c) => {
         const model = c.var.model;
+        // serving an earlier version than the published one: said, with why, so monitoring sees it
+        const degraded = c.var.store.degraded;
+        const state = degraded ? { status: "degraded" as const, reason: degraded.reason, wanted: degraded.wanted } : { status: "ok" as const };
         // with a token, only what the page needs before it has one: the version, and whether the
         // model can list similar movies (the page hides its "Similar" buttons when it cannot)
-        if (c.env.API_TOKEN) return c.json({ status: "ok" as const, model: model.version, similar: model.similar !== null }, 200);
+        if (c.env.API_TOKEN) return c.json({ ...state, model: model.version, similar: model.similar !== null }, 200);
         return c.json(
           {
-            status: "ok" as const,
+            ...state,
             model: model.version,
             name: model.manifest.model,
             dataset: model.manifest.dataset,

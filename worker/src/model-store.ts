@@ -6,12 +6,20 @@
 import type { Env } from "./env.ts";
 import { ApiError } from "./errors.ts";
 import { log } from "./log.ts";
-import type { CurrentPointer } from "../../training/src/contract/artifacts.ts";
+import { type CurrentPointer, KEEP_PREVIOUS } from "../../training/src/contract/artifacts.ts";
 import { type LoadOptions, type LoadedModel, PUBLISH_HINT, disposeModel, loadVersion, readPointer } from "./model-load.ts";
 import { onnxRuntime } from "./ort.ts";
 import rankKernel from "../build/rank-int8.wasm";
 
 export type { LoadedModel } from "./model-load.ts";
+
+/** Why the isolate serves another version than the one models/current.json names. */
+export interface Degraded {
+  /** The version the pointer names (null: the pointer itself could not be read). */
+  wanted: string | null;
+  /** Why it is not served: what its load answered, in words a client may read. */
+  reason: string;
+}
 
 const DEFAULT_REFRESH_SECONDS = 60;
 
@@ -93,6 +101,11 @@ function loadWithDeadline(
   });
 }
 
+/** What a failed load says to clients: an ApiError's message; anything else stays in the log. */
+function clientReason(err: unknown): string {
+  return err instanceof ApiError ? err.message : `the published model could not be loaded; ${PUBLISH_HINT}`;
+}
+
 export class ModelStore {
   private current: LoadedModel | null = null;
   private pending: Promise<LoadedModel> | null = null;
@@ -111,6 +124,11 @@ export class ModelStore {
   private swapGeneration = 0;
   /** Models whose sessions were released: a request that got one just before is sent to the next. */
   private readonly disposed = new WeakSet<LoadedModel>();
+  /**
+   * Set while the served version is not the one the pointer names: its load failed, and this
+   * isolate serves the model it had, or (a fresh isolate) the newest previous version that loads.
+   */
+  degraded: Degraded | null = null;
   /** Versions loaded so far by this isolate (observability and tests). */
   loads = 0;
   /** Models whose ONNX sessions were released after a swap (observability and tests). */
@@ -150,7 +168,8 @@ export class ModelStore {
     if (this.current && Date.now() - this.checkedAt < refreshMs) return this.current;
     // a failed load is retried once per refresh interval, never once per request
     if (!this.current && this.failure && Date.now() - this.failure.at < refreshMs) throw this.failure.error;
-    if (this.pending) return this.swapping || !this.current ? waitWithTimers(this.pending, this.loadTimeoutMs(env) + 1000) : this.current;
+    // a fresh isolate may try the pointer's version and then each previous one: its waiters wait for all
+    if (this.pending) return this.swapping || !this.current ? waitWithTimers(this.pending, (1 + KEEP_PREVIOUS) * this.loadTimeoutMs(env) + 1000) : this.current;
     const timeoutMs = this.loadTimeoutMs(env);
     this.pending = this.refresh(env, timeoutMs).finally(() => {
       this.pending = null;
@@ -164,8 +183,9 @@ export class ModelStore {
   }
 
   private async refresh(env: Env, timeoutMs: number): Promise<LoadedModel> {
+    let pointer: CurrentPointer | null = null;
     try {
-      const pointer = await withDeadline(readPointer(env.MODELS), timeoutMs, "reading models/current.json");
+      pointer = await withDeadline(readPointer(env.MODELS), timeoutMs, "reading models/current.json");
       if (this.current?.version !== pointer.version) {
         const previous = this.current;
         const releaseFirst = env.MODEL_SWAP === "release-first" && previous !== null;
@@ -188,8 +208,12 @@ export class ModelStore {
       }
       this.checkedAt = Date.now();
       this.failure = null;
+      this.degraded = null;
       return this.current;
     } catch (err) {
+      const reason = clientReason(err);
+      // never dark: a fresh isolate serves the newest previous version that loads
+      if (!this.current && pointer) await this.fallBack(env, pointer, timeoutMs, reason);
       if (!this.current) {
         // the cause goes to the log; the client gets a message without internals
         if (!(err instanceof ApiError)) log.error("model load failed", err);
@@ -197,9 +221,30 @@ export class ModelStore {
         this.failure = { at: Date.now(), error };
         throw error;
       }
-      log.warn(`keeping model ${this.current.version}: refresh failed`, err);
+      if (pointer?.version !== this.current.version) {
+        log.warn(`keeping model ${this.current.version}: refresh failed`, err);
+        this.degraded = { wanted: pointer?.version ?? null, reason };
+      }
       this.checkedAt = Date.now();
+      this.failure = null;
       return this.current;
+    }
+  }
+
+  /** Loads the pointer's previous versions newest first; the first that loads is served, degraded. */
+  private async fallBack(env: Env, pointer: CurrentPointer, timeoutMs: number, reason: string): Promise<void> {
+    for (const previous of pointer.previous ?? []) {
+      const fallback: CurrentPointer = { version: previous.version, manifest: previous.manifest, published: pointer.published, created: previous.created };
+      try {
+        this.current = await loadWithDeadline(env, fallback, timeoutMs, `loading previous model ${previous.version}`);
+      } catch (err) {
+        log.warn(`previous model ${previous.version} could not be loaded either`, err);
+        continue;
+      }
+      this.currentPointer = fallback;
+      this.loads++;
+      log.warn(`serving previous model ${previous.version}: ${pointer.version} could not be loaded (${reason})`);
+      return;
     }
   }
 

@@ -235,8 +235,20 @@ export const DeletedUserAnswer = z
 
 export const HealthAnswer = z
   .object({
-    status: z.literal("ok"),
+    status: z.enum(["ok", "degraded"]).openapi({
+      description:
+        "ok: the model models/current.json names is served. degraded: it could not be loaded, and an earlier version is served (see reason and wanted).",
+    }),
     model: version,
+    reason: z
+      .string()
+      .optional()
+      .openapi({ description: "When degraded: why the published version is not served.", example: "v2 is not a servable bundle: movies.json is empty" }),
+    wanted: z
+      .string()
+      .nullable()
+      .optional()
+      .openapi({ description: "When degraded: the version models/current.json names (null: the pointer could not be read)." }),
     similar: z.boolean().openapi({ description: "Whether GET /movies/{id}/similar can answer (the model has item embeddings)." }),
     name: z.string().optional().openapi({ description: "Without a token configured only: the model's name.", example: "lightgcn" }),
     dataset: z.string().optional().openapi({ description: "Without a token configured only.", example: "ml-1m" }),
