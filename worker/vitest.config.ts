@@ -11,11 +11,14 @@ export default defineProject({
   plugins: [
     cloudflareTest({
       wrangler: { configPath: fileURLToPath(new URL("../wrangler.toml", import.meta.url)) },
-      // API_TOKEN "" (no token): the tests choose their own, whatever a local .dev.vars holds.
+      // API_TOKEN "" (no token): the tests choose their own, whatever a local .dev.vars holds;
+      // PUBLIC_RECS "open": anonymous reads as before tokens (honoured only while no secret is set).
       // LOG_LEVEL "error" (worker/src/log.ts): the warnings tests provoke on purpose (a broken
       // publication, a canceled request's lease) stay out of the output; a test that provokes an
       // error asserts it with a spy on log.error, so an error nobody expected still prints.
-      miniflare: { bindings: { MODEL_REFRESH_SECONDS: "0", API_TOKEN: "", LOG_LEVEL: "error", TEST_MIGRATIONS: migrations } },
+      miniflare: {
+        bindings: { MODEL_REFRESH_SECONDS: "0", API_TOKEN: "", USER_TOKEN_SECRET: "", PUBLIC_RECS: "open", LOG_LEVEL: "error", TEST_MIGRATIONS: migrations },
+      },
     }),
   ],
   test: {

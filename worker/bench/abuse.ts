@@ -39,7 +39,9 @@ import { knownUserIds } from "./bundle-users.ts";
 import { IsolateInspector } from "./isolate-memory.ts";
 
 const program = new Command("bench:abuse")
-  .description("The attack as a bounded, loopback-only benchmark against wrangler dev: auth bypasses, cross-user access, bodies, broken bundles, failed loads, floods.")
+  .description(
+    "The attack as a bounded, loopback-only benchmark against wrangler dev: auth bypasses, cross-user access, bodies, broken bundles, failed loads, floods.",
+  )
   .option("--model <name>", "exported model to serve", "lightgcn")
   .option("--artifacts <dir>", "artifacts folder", "artifacts")
   .option("--users <n>", "flooding users, each with its own token", integer, 4)
@@ -48,12 +50,19 @@ const program = new Command("bench:abuse")
   .option("--failed-loads <n>", "failed model loads measured (after 10 unmeasured ones)", integer, 100)
   .option("--budget-seconds <n>", "the whole run's bound: a part that would start past it is skipped", integer, 180);
 program.parse();
-const o = program.opts<{ model: string; artifacts: string; users: number; connections: number; floodSeconds: number; failedLoads: number; budgetSeconds: number }>();
+const o = program.opts<{
+  model: string;
+  artifacts: string;
+  users: number;
+  connections: number;
+  floodSeconds: number;
+  failedLoads: number;
+  budgetSeconds: number;
+}>();
 
 const started = performance.now();
 const elapsed = (): number => (performance.now() - started) / 1000;
 const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Every answer the bench received, by what it means. */
 const tally = { requests: 0, statuses: {} as Record<string, number>, unexpected5xx: 0, busy503: 0, badShape: 0, examples5xx: [] as string[] };
@@ -163,7 +172,17 @@ async function authPart(s: Secrets, victim: number, attacker: number, movie: num
     }
   }
   // the attacker's own, valid token on the admin routes, with path tricks
-  for (const path of ["/admin/audit", "//admin/audit", "/Admin/audit", "/ADMIN/audit", "/admin/audit/", "/admin/./audit", "/admin%2Faudit", "/%61dmin/audit", "/users/../admin/audit"]) {
+  for (const path of [
+    "/admin/audit",
+    "//admin/audit",
+    "/Admin/audit",
+    "/ADMIN/audit",
+    "/admin/audit/",
+    "/admin/./audit",
+    "/admin%2Faudit",
+    "/%61dmin/audit",
+    "/users/../admin/audit",
+  ]) {
     const a = await send("GET", path, bearer(own));
     attempts++;
     if (ok(a)) bypasses.push(`user token: GET ${path} -> ${a.status}`);
@@ -171,7 +190,9 @@ async function authPart(s: Secrets, victim: number, attacker: number, movie: num
   const a = await send("POST", "/admin/tokens", jsonHeaders(own), JSON.stringify({ user: victim, ttl: "1h" }));
   attempts++;
   if (ok(a)) bypasses.push(`user token: POST /admin/tokens -> ${a.status}`);
-  console.log(`auth: ${attempts} attempts with ${Object.keys(credentials).length} kinds of credentials; bypasses ${bypasses.length}${bypasses.length ? `: ${bypasses.slice(0, 5).join("; ")}` : ""}`);
+  console.log(
+    `auth: ${attempts} attempts with ${Object.keys(credentials).length} kinds of credentials; bypasses ${bypasses.length}${bypasses.length ? `: ${bypasses.slice(0, 5).join("; ")}` : ""}`,
+  );
   return { attempts, bypasses: bypasses.length, examples: bypasses.slice(0, 5) };
 }
 
@@ -320,7 +341,11 @@ function brokenBundles(good: Bundle, stamp: number): { name: string; bundle: Bun
       bundle: withFiles(good, `abuse-twice-${stamp}`, { ids: enc(JSON.stringify({ ...ids, items: ids.items.map((x, i) => (i === 1 ? ids.items[0] : x)) })) }),
       checksumsValid: true,
     },
-    { name: "a truncated model.onnx (checksums valid)", bundle: withFiles(good, `abuse-truncated-${stamp}`, { model: model.slice(0, 1000) }), checksumsValid: true },
+    {
+      name: "a truncated model.onnx (checksums valid)",
+      bundle: withFiles(good, `abuse-truncated-${stamp}`, { model: model.slice(0, 1000) }),
+      checksumsValid: true,
+    },
     { name: "rated.bin failing its checksum", bundle: sha, checksumsValid: false },
   ];
 }
@@ -342,7 +367,13 @@ async function bundlesPart(target: R2Target, good: Bundle, goodVersion: string, 
       else health = JSON.parse(h.text) as Health;
       if (!ok(await send("GET", `/users/${user}/recs?k=5`, bearer(admin)))) non2xx++;
     }
-    observed.push({ fault, fresh_isolate: fresh, health: `${health.status ?? "-"}${health.reason ? `: ${health.reason.slice(0, 100)}` : ""}`, served: health.model ?? "-", non_2xx: non2xx });
+    observed.push({
+      fault,
+      fresh_isolate: fresh,
+      health: `${health.status ?? "-"}${health.reason ? `: ${health.reason.slice(0, 100)}` : ""}`,
+      served: health.model ?? "-",
+      non_2xx: non2xx,
+    });
   };
   for (const c of cases) {
     if (c.checksumsValid) {
@@ -369,7 +400,8 @@ async function bundlesPart(target: R2Target, good: Bundle, goodVersion: string, 
   console.log(
     `bundles: ${observed.length} broken pointers; the previous good version served, /health degraded, in ${servedPrevious}; non-2xx answers ${observed.reduce((s, x) => s + x.non_2xx, 0)}; publish refused ${refusedAtPublish} of ${contentInvalid} content-invalid bundles; back to ${back.model} (${back.status})`,
   );
-  for (const x of observed) console.log(`  ${x.fresh_isolate ? "fresh isolate, " : ""}${x.fault}: served ${x.served}, /health ${x.health}; non-2xx ${x.non_2xx}`);
+  for (const x of observed)
+    console.log(`  ${x.fresh_isolate ? "fresh isolate, " : ""}${x.fault}: served ${x.served}, /health ${x.health}; non-2xx ${x.non_2xx}`);
   return { observed, served_previous: servedPrevious, refused_at_publish: refusedAtPublish, content_invalid: contentInvalid };
 }
 
@@ -390,7 +422,14 @@ async function failedLoadsPart(target: R2Target, good: Bundle, admin: string, in
     if (!inspector) return null;
     const collected = inspector.collectGarbage();
     // workerd's inspector collects only while the isolate runs: a request lets it
-    const wake = setInterval(() => void fetch(`${server.url}/__edgerec_wake`).then((r) => r.arrayBuffer(), () => null), 100);
+    const wake = setInterval(
+      () =>
+        void fetch(`${server.url}/__edgerec_wake`).then(
+          (r) => r.arrayBuffer(),
+          () => null,
+        ),
+      100,
+    );
     try {
       await collected;
       return (await inspector.sample()).total_mb;
@@ -413,7 +452,14 @@ async function failedLoadsPart(target: R2Target, good: Bundle, admin: string, in
   console.log(
     `failed loads: ${o.failedLoads} in ${round(seconds)} s; isolate live memory ${before} MB -> ${after} MB (${growth} MB); workerd RSS ${rssBefore} MB -> ${rssAfter} MB`,
   );
-  return { loads: o.failedLoads, seconds: round(seconds), isolate_live_before_mb: before, isolate_live_after_mb: after, growth_mb: growth, rss_growth_mb: round(rssAfter - rssBefore) };
+  return {
+    loads: o.failedLoads,
+    seconds: round(seconds),
+    isolate_live_before_mb: before,
+    isolate_live_after_mb: after,
+    growth_mb: growth,
+    rss_growth_mb: round(rssAfter - rssBefore),
+  };
 }
 
 /** Resident memory of every workerd process, in MB. */
@@ -437,7 +483,10 @@ function storedRows(persist: string, users: number[]): Map<number, number> {
   for (const f of readdirSync(dir).filter((f) => f.endsWith(".sqlite") && f !== "metadata.sqlite")) {
     const db = new DatabaseSync(join(dir, f), { readOnly: true });
     try {
-      const rows = db.prepare(`SELECT user_id AS u, count(*) AS n FROM ratings WHERE user_id IN (${users.join(",")}) GROUP BY user_id`).all() as { u: number; n: number }[];
+      const rows = db.prepare(`SELECT user_id AS u, count(*) AS n FROM ratings WHERE user_id IN (${users.join(",")}) GROUP BY user_id`).all() as {
+        u: number;
+        n: number;
+      }[];
       for (const r of rows) counts.set(r.u, (counts.get(r.u) ?? 0) + r.n);
     } catch {
       // another database (no ratings table)

@@ -1,26 +1,29 @@
-// The Hono app: CORS, optional bearer-token auth, the routes, JSON errors, and the OpenAPI
+// The Hono app: secure headers and CORS (security/), tokens, roles and rate limits (auth.ts), the
+// routes, JSON errors, and the OpenAPI
 // document of it all at /openapi.json (interactive docs: /docs, static assets). Every route is
 // defined in api/routes.ts with its zod schemas; createApp takes the model store it serves from:
 // the Worker makes one per isolate (index.ts), tests make their own.
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { cors } from "hono/cors";
 import type { ApiSchema, SchemaOf } from "./api/app-type.ts";
 import { BEARER, healthRoute } from "./api/routes.ts";
 import { tokenWhenConfigured } from "./auth.ts";
 import type { AppEnv } from "./env.ts";
 import { ApiError, errorResponse } from "./errors.ts";
-import { cache, route, withModel } from "./middleware.ts";
+import { cache, route } from "./middleware.ts";
 import { ModelStore } from "./model-store.ts";
+import { admin } from "./routes/admin.ts";
 import { anonymous } from "./routes/anonymous.ts";
 import { movies } from "./routes/movies.ts";
 import { users } from "./routes/users.ts";
+import { corsAllowlist, securityHeaders } from "./security/headers.ts";
+import { health } from "./security/health.ts";
 import { validationHook } from "./validation.ts";
 
 export type { AppType } from "./api/app-type.ts";
 
 const DESCRIPTION = `Movie recommendations from a model trained on MovieLens, served by a Cloudflare Worker.
 
-Every error is JSON \`{"error": code, "message": text}\` with the HTTP status. With a token configured on the Worker (the API_TOKEN secret), every route but /health and /openapi.json needs \`Authorization: Bearer <token>\`; without one, reads are open and writes answer 403. See docs/api.md.`;
+Every error is JSON \`{"error": code, "message": text}\` with the HTTP status. The bearer token is the admin token (the API_TOKEN secret), or a user token (an HS256 JWT for one user: POST /admin/tokens) that reaches only that user's data. With a secret configured, every route but /health and /openapi.json needs one (anonymous GET /users/{id}/recs as PUBLIC_RECS says); without one, reads are open and writes answer 403. Too many requests: 429 with Retry-After. See docs/api.md and docs/trust.md.`;
 
 export function createApp(store: ModelStore) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -28,21 +31,13 @@ export function createApp(store: ModelStore) {
     c.set("store", store);
     await next();
   });
-  app.use(
-    "*",
-    cors({
-      origin: "*",
-      allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
-      allowHeaders: ["Authorization", "Content-Type"],
-      exposeHeaders: ["x-model-version", "x-live-history"],
-      maxAge: 86400,
-    }),
-  );
+  app.use("*", securityHeaders, corsAllowlist);
 
   app.openAPIRegistry.registerComponent("securitySchemes", BEARER, {
     type: "http",
     scheme: "bearer",
-    description: "The Worker's API_TOKEN secret. Needed by every route but /health when one is configured; always needed by ratings routes.",
+    description:
+      "The admin token (the API_TOKEN secret), or a user token for that user's routes. Needed by every route but /health when a secret is configured; always needed by ratings routes.",
   });
   // The description of the API is no secret: open like /health, so /docs works before a token is entered.
   app.use("/openapi.json", cache("public, max-age=300"));
@@ -54,46 +49,20 @@ export function createApp(store: ModelStore) {
       { name: "movies", description: "The served model's catalogue." },
       { name: "ratings", description: "Live ratings in D1: what users rated after the model was trained." },
       { name: "service", description: "Whether the service is up." },
+      { name: "admin", description: "The admin token only: user tokens, the audit trail, forgotten users (docs/trust.md)." },
     ],
   });
 
-  // With a token configured, /health (the one open route) says only that the service is up and
-  // which model it serves.
+  // the model's and D1's state; with a secret configured, only what the page needs (security/health.ts)
   const routes = app
-    .openapi(
-      ...route(healthRoute, [withModel, cache("no-store")], (c) => {
-        const model = c.var.model;
-        // serving an earlier version than the published one: said, with why, so monitoring sees it
-        const degraded = c.var.store.degraded;
-        const state = degraded ? { status: "degraded" as const, reason: degraded.reason, wanted: degraded.wanted } : { status: "ok" as const };
-        // with a token, only what the page needs before it has one: the version, and whether the
-        // model can list similar movies (the page hides its "Similar" buttons when it cannot)
-        if (c.env.API_TOKEN) return c.json({ ...state, model: model.version, similar: model.similar !== null }, 200);
-        return c.json(
-          {
-            ...state,
-            model: model.version,
-            name: model.manifest.model,
-            dataset: model.manifest.dataset,
-            users: model.manifest.users,
-            items: model.manifest.items,
-            dim: model.manifest.dim,
-            foldin: model.manifest.foldin ?? null,
-            recs: model.recsFrom,
-            // what ranks: model.onnx in onnxruntime-web, or vector.onnx then the Worker's int8 kernel
-            ranker: model.ranker.kind,
-            similar: model.similar !== null,
-            loadedAt: model.loadedAt,
-          },
-          200,
-        );
-      }),
-    )
-    // Every route below needs the token when the API_TOKEN secret is set.
+    .openapi(...route(healthRoute, [cache("no-store")], health))
+    // Every route below: who is calling, their rate limit, what their role allows (auth.ts).
     .use("*", tokenWhenConfigured)
     .route("/users", users)
     .route("/recs", anonymous)
     .route("/movies", movies);
+  // (mounted outside the typed chain: the page's client has no use for the admin routes)
+  app.route("/admin", admin);
 
   app.notFound((c) => errorResponse(c, new ApiError(404, "not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`)));
   app.onError((err, c) => errorResponse(c, err));

@@ -53,7 +53,7 @@ const TRANSIENT =
 /** Exponential backoff, each wait jittered by +-50% so retries do not collide again. */
 const RETRY_DELAYS_MS = [20, 60, 150, 400];
 
-async function guarded<T>(work: () => Promise<T>): Promise<T> {
+export async function guarded<T>(work: () => Promise<T>): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await work();
@@ -99,7 +99,7 @@ export function putRatings(db: D1Database, user: number, entries: RatingEntry[],
       .prepare(
         `INSERT INTO ratings (user_id, movie_id, rating, rated_at)
          SELECT ?1, json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?2) WHERE true
-         ON CONFLICT (user_id, movie_id) DO UPDATE SET rating = excluded.rating, rated_at = excluded.rated_at
+         ON CONFLICT (user_id, movie_id) DO UPDATE SET rating = excluded.rating, rated_at = excluded.rated_at WHERE excluded.rated_at >= ratings.rated_at
          RETURNING movie_id, rating, rated_at`,
       )
       .bind(user, JSON.stringify(rows))

@@ -5,6 +5,7 @@
 import { ApiError } from "./errors.ts";
 import { type LiveRating, liveRatings, liveRatingsWith } from "./live-store.ts";
 import type { LoadedModel } from "./model-store.ts";
+import { isForgotten } from "./security/forget.ts";
 import { type UserSnapshot, isD1Store } from "./user-store.ts";
 
 export interface UserReads {
@@ -23,12 +24,15 @@ export async function readUser(model: LoadedModel, db: D1Database, userId: numbe
     const [live, rows] = await liveRatingsWith(db, userId, users.query(userId) as D1PreparedStatement);
     return { user: users.fromRows(rows), live };
   }
-  const [live, user] = await Promise.all([
+  const [live, user, forgotten] = await Promise.all([
     liveRatings(db, userId).catch((err: unknown): null => {
       if (!(err instanceof ApiError)) throw err;
       return null;
     }),
     users.get(userId),
+    // a user who asked to be forgotten is served as a new user (security/forget.ts; with the
+    // snapshot in D1, forgetting erased its rows)
+    isForgotten(db, userId),
   ]);
-  return { user, live };
+  return { user: forgotten ? null : user, live };
 }

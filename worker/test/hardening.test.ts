@@ -234,7 +234,7 @@ describe("hardening of the model store and the headers", () => {
     await publish(env.MODELS, v1);
     const res = await app.request("/health", {}, envWith({ API_TOKEN: "t0ken" }));
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ status: "ok", model: "fixture-v1", similar: true });
+    expect(await res.json()).toEqual({ status: "ok", model: "fixture-v1", similar: true, d1: "ok" });
     const open = await app.request("/health", {}, env);
     expect(await open.json()).toMatchObject({ status: "ok", model: "fixture-v1", users: data.users.length, foldin: "propagated" });
   });

@@ -9,9 +9,12 @@ import type { Recommendation } from "../api/schemas.ts";
 import { tokenRequired } from "../auth.ts";
 import { limitBody } from "../body-limit.ts";
 import type { AppEnv } from "../env.ts";
-import { deleteRating, deleteUser, liveRatings, putRatings } from "../live-store.ts";
+import { actorOf } from "../auth/principal.ts";
+import { ratingsQuota } from "../limits/quota.ts";
+import { deleteRating, liveRatings, putRatings } from "../live-store.ts";
 import { cache, route, withModel } from "../middleware.ts";
 import { rankUser, recommendationList } from "../recommendations.ts";
+import { forgetUser } from "../security/forget.ts";
 import { readUser } from "../user-read.ts";
 import { knownEntries, requireJson, validationHook } from "../validation.ts";
 
@@ -45,6 +48,7 @@ export const users = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
     ...route({ ...postRatingsRoute, middleware: [tokenRequired, limitBody, requireJson] as const }, [withModel, cache("no-store")], async (c) => {
       const { id: userId } = c.req.valid("param");
       const entries = knownEntries(c.var.model, c.req.valid("json").ratings, "ratings");
+      await ratingsQuota(c, userId, entries);
       const stored = await putRatings(c.env.DB, userId, entries, Math.floor(Date.now() / 1000));
       return c.json({ user: userId, stored: stored.length, ratings: stored }, 200);
     }),
@@ -66,7 +70,7 @@ export const users = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(
     ...route({ ...deleteUserRoute, middleware: [tokenRequired] as const }, [cache("no-store")], async (c) => {
       const { id: userId } = c.req.valid("param");
-      const deleted = await deleteUser(c.env.DB, userId);
+      const deleted = await forgetUser(c.env.DB, userId, actorOf(c));
       return c.json({ user: userId, deleted }, 200);
     }),
   );
