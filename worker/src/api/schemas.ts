@@ -241,13 +241,10 @@ export const HealthAnswer = z
     }),
     model: version,
     d1: z.enum(["ok", "unavailable"]).openapi({ description: "Whether the live store (D1) answers." }),
-    reason: z
-      .string()
-      .optional()
-      .openapi({
-        description: "When an earlier version is served: why the published one is not.",
-        example: "v2 is not a servable bundle: movies.json is empty",
-      }),
+    reason: z.string().optional().openapi({
+      description: "When an earlier version is served: why the published one is not.",
+      example: "v2 is not a servable bundle: movies.json is empty",
+    }),
     wanted: z
       .string()
       .nullable()
