@@ -36,7 +36,7 @@ import { localTarget } from "../../training/src/publish/targets.ts";
 import { migrateLocalD1 } from "../../training/src/serve/local-setup.ts";
 import { type DevServer, freePort, startWranglerDev } from "../../training/src/serve/wrangler-dev.ts";
 import { knownUserIds } from "./bundle-users.ts";
-import { IsolateInspector } from "./isolate-memory.ts";
+import { type IsolateMemory, IsolateInspector } from "./isolate-memory.ts";
 
 const program = new Command("bench:abuse")
   .description(
@@ -418,7 +418,7 @@ async function failedLoadsPart(target: R2Target, good: Bundle, admin: string, in
       await send("GET", "/health", bearer(admin));
     }
   };
-  const live = async (): Promise<number | null> => {
+  const live = async (): Promise<IsolateMemory | null> => {
     if (!inspector) return null;
     const collected = inspector.collectGarbage();
     // workerd's inspector collects only while the isolate runs: a request lets it
@@ -432,31 +432,39 @@ async function failedLoadsPart(target: R2Target, good: Bundle, admin: string, in
     );
     try {
       await collected;
-      return (await inspector.sample()).total_mb;
+      return await inspector.sample();
     } catch {
       return null;
     } finally {
       clearInterval(wake);
     }
   };
+  // the first loads of an isolate grow ORT's wasm memory to its working size (it never shrinks):
+  // measured from after 10 failed loads, and at the half too, so steady growth shows as such
   await run(10);
   const before = await live();
   const rssBefore = workerdRssMb();
   const t = performance.now();
-  await run(o.failedLoads);
+  const half = Math.floor(o.failedLoads / 2);
+  await run(half);
+  const middle = await live();
+  await run(o.failedLoads - half);
   const seconds = (performance.now() - t) / 1000;
   const after = await live();
   const rssAfter = workerdRssMb();
   await target.put(R2_POINTER, new TextEncoder().encode(JSON.stringify(goodPointer)), "application/json");
-  const growth = before !== null && after !== null ? round(after - before) : null;
+  const growth = before && after ? round(after.total_mb - before.total_mb) : null;
+  const show = (m: IsolateMemory | null) =>
+    m ? `${m.total_mb} MB (JS heap ${m.js_heap_mb}, buffers ${m.array_buffers_mb}, ORT wasm ${m.ort_wasm_mb})` : "unread";
   console.log(
-    `failed loads: ${o.failedLoads} in ${round(seconds)} s; isolate live memory ${before} MB -> ${after} MB (${growth} MB); workerd RSS ${rssBefore} MB -> ${rssAfter} MB`,
+    `failed loads: ${o.failedLoads} in ${round(seconds)} s; isolate live memory ${show(before)} -> ${show(middle)} after ${half} -> ${show(after)}: ${growth} MB; workerd RSS ${rssBefore} MB -> ${rssAfter} MB`,
   );
   return {
     loads: o.failedLoads,
     seconds: round(seconds),
-    isolate_live_before_mb: before,
-    isolate_live_after_mb: after,
+    isolate_live_before: before,
+    isolate_live_middle: middle,
+    isolate_live_after: after,
     growth_mb: growth,
     rss_growth_mb: round(rssAfter - rssBefore),
   };
@@ -503,16 +511,18 @@ async function floodPart(s: Secrets, users: number[], movies: number[], persist:
   const until = performance.now() + o.floodSeconds * 1000;
   const counts = { reads: 0, writes: 0, recs: 0, http429: 0, retryAfter: 0 };
   let cursor = 0;
+  // four kinds of connection per user: cheap reads, one-rating writes (to spend the write budget
+  // fast), 1000-rating writes (the most rows a request may carry), and POST /recs
   const connection = async (u: number, token: string, kind: number) => {
     while (performance.now() < until) {
       let a: Answer;
-      if (kind % 3 === 0) {
+      if (kind % 4 === 0) {
         counts.reads++;
-        a = await send("GET", `/users/${u}/recs?k=10`, bearer(token));
-      } else if (kind % 3 === 1) {
+        a = await send("GET", `/movies/${movies[cursor++ % movies.length]}`, bearer(token));
+      } else if (kind % 4 === 1 || kind % 4 === 2) {
         counts.writes++;
-        // the most a request may carry: 1000 ratings of movies not rated yet
-        const batch = Array.from({ length: 1000 }, () => ({ movieId: movies[cursor++ % movies.length], rating: 4 }));
+        const n = kind % 4 === 1 ? 1 : 1000;
+        const batch = Array.from({ length: n }, () => ({ movieId: movies[cursor++ % movies.length], rating: 4 }));
         a = await send("POST", `/users/${u}/ratings`, jsonHeaders(token), JSON.stringify({ ratings: batch }));
       } else {
         counts.recs++;
@@ -531,7 +541,7 @@ async function floodPart(s: Secrets, users: number[], movies: number[], persist:
   const perUser = [...rows.values()].map((n) => n / seconds);
   const rowsPerSecond = round(perUser.reduce((a, b) => a + b, 0) / perUser.length);
   console.log(
-    `floods: ${users.length} users x ${o.connections} connections for ${round(seconds)} s: ${counts.reads} reads, ${counts.writes} writes of 1000 ratings, ${counts.recs} POST /recs; 429 ${counts.http429} (${counts.retryAfter} with Retry-After); rows stored per user ${[...rows.values()].join(", ")} (${rowsPerSecond} per s per user)`,
+    `floods: ${users.length} users x ${o.connections} connections for ${round(seconds)} s: ${counts.reads} reads, ${counts.writes} writes (of 1 or 1000 ratings), ${counts.recs} POST /recs; 429 ${counts.http429} (${counts.retryAfter} with Retry-After); rows stored per user ${[...rows.values()].join(", ")} (${rowsPerSecond} per s per user)`,
   );
   return { seconds: round(seconds), ...counts, rows_stored: Object.fromEntries(rows), rows_stored_per_s_per_user: rowsPerSecond };
 }

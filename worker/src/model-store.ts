@@ -101,6 +101,14 @@ function loadWithDeadline(
   });
 }
 
+/** A failed version is tried again after 1, 2, 4 ... 64 refresh intervals (about an hour by default), then every 64. */
+const MAX_BACKOFF_DOUBLINGS = 6;
+
+/** One publication: a version published again (a new `published`) is tried at once. */
+function pointerKey(pointer: CurrentPointer): string {
+  return `${pointer.version}\n${pointer.published}`;
+}
+
 /** What a failed load says to clients: an ApiError's message; anything else stays in the log. */
 function clientReason(err: unknown): string {
   return err instanceof ApiError ? err.message : `the published model could not be loaded; ${PUBLISH_HINT}`;
@@ -129,6 +137,14 @@ export class ModelStore {
    * isolate serves the model it had, or (a fresh isolate) the newest previous version that loads.
    */
   degraded: Degraded | null = null;
+  /**
+   * The pointer whose version last failed to load while a model is served: tried again only after
+   * 1, 2, 4... refresh intervals (at most MAX_BACKOFF_DOUBLINGS doublings), not every interval. A
+   * failed load is not free: ONNX Runtime keeps about the graph's size of its wasm memory for
+   * every graph it refuses while building a session (bench:abuse), so retrying a broken version
+   * each minute would grow the isolate until it is killed.
+   */
+  private refused: { pointer: string; failures: number; until: number } | null = null;
   /** Versions loaded so far by this isolate (observability and tests). */
   loads = 0;
   /** Models whose ONNX sessions were released after a swap (observability and tests). */
@@ -186,6 +202,11 @@ export class ModelStore {
     let pointer: CurrentPointer | null = null;
     try {
       pointer = await withDeadline(readPointer(env.MODELS), timeoutMs, "reading models/current.json");
+      if (this.current && this.current.version !== pointer.version && this.refused?.pointer === pointerKey(pointer) && Date.now() < this.refused.until) {
+        // the same broken publication: not loaded again before its backoff ends (still degraded)
+        this.checkedAt = Date.now();
+        return this.current;
+      }
       if (this.current?.version !== pointer.version) {
         const previous = this.current;
         const releaseFirst = env.MODEL_SWAP === "release-first" && previous !== null;
@@ -209,9 +230,11 @@ export class ModelStore {
       this.checkedAt = Date.now();
       this.failure = null;
       this.degraded = null;
+      this.refused = null;
       return this.current;
     } catch (err) {
       const reason = clientReason(err);
+      if (pointer) this.backOff(env, pointer);
       // never dark: a fresh isolate serves the newest previous version that loads
       if (!this.current && pointer) await this.fallBack(env, pointer, timeoutMs, reason);
       if (!this.current) {
@@ -229,6 +252,14 @@ export class ModelStore {
       this.failure = null;
       return this.current;
     }
+  }
+
+  /** Counts a failed load of the pointer's version and sets when it may be tried again. */
+  private backOff(env: Env, pointer: CurrentPointer): void {
+    const key = pointerKey(pointer);
+    const failures = this.refused?.pointer === key ? this.refused.failures + 1 : 1;
+    const refreshMs = 1000 * Number(env.MODEL_REFRESH_SECONDS ?? DEFAULT_REFRESH_SECONDS);
+    this.refused = { pointer: key, failures, until: Date.now() + refreshMs * 2 ** Math.min(failures - 1, MAX_BACKOFF_DOUBLINGS) };
   }
 
   /** Loads the pointer's previous versions newest first; the first that loads is served, degraded. */

@@ -3,7 +3,7 @@
 // /health says so (degraded, with the reason); once the published version is fixed, the next
 // refresh serves it. The content is checked at load as at publish: a movies.json of [] is refused.
 import { env } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import {
   BUNDLE_FILES,
   type CurrentPointer,
@@ -17,7 +17,7 @@ import { createApp } from "../src/app.ts";
 import type { Env } from "../src/env.ts";
 import { ModelStore } from "../src/model-store.ts";
 import type { FixtureBundle } from "./fixture-types.ts";
-import { bundles, bytesOf, fixtureData, publish } from "./seed.ts";
+import { type BucketRead, bundles, bytesOf, fixtureData, publish, recordingBucket } from "./seed.ts";
 
 const envWith = (bindings: Partial<Env>): Env => ({ ...env, ...bindings });
 
@@ -118,6 +118,34 @@ describe("a fresh isolate whose published version will not load", () => {
 
 describe("a running isolate whose new published version will not load", () => {
   const [v1, v2] = bundles();
+
+  it("tries the broken publication again after 1, 2, 4 ... refresh intervals, not every interval, and a new one at once", async () => {
+    await publish(env.MODELS, v1);
+    let now = Date.now();
+    vi.spyOn(Date, "now").mockImplementation(() => now);
+    const reads: BucketRead[] = [];
+    const e = envWith({ MODELS: recordingBucket(reads), MODEL_REFRESH_SECONDS: "60" });
+    const store = new ModelStore();
+    (await store.acquire(e)).release();
+    await writeByHand(v2, { replace: { [BUNDLE_FILES.movies]: "[]" }, version: "fixture-refused" });
+    const loads = () => reads.filter((r) => r.key === r2Key("fixture-refused", BUNDLE_FILES.manifest)).length;
+    const attempts: number[] = [];
+    for (let minute = 1; minute <= 8; minute++) {
+      now += 61_000;
+      const lease = await store.acquire(e);
+      expect(lease.model.version).toBe("fixture-v1");
+      lease.release();
+      attempts.push(loads());
+    }
+    // failed at 1 min, again at 2 (1 interval later), 4 (2 later), 8 (4 later)
+    expect(attempts).toEqual([1, 2, 2, 3, 3, 3, 3, 4]);
+    expect(store.degraded).toMatchObject({ wanted: "fixture-refused" });
+    // published again (a new pointer): tried at the next refresh
+    await writeByHand(v2, { replace: { [BUNDLE_FILES.movies]: "[]" }, version: "fixture-refused" });
+    now += 61_000;
+    (await store.acquire(e)).release();
+    expect(loads()).toBe(5);
+  });
 
   it("keeps the model it serves, and /health says degraded until the version is fixed", async () => {
     await publish(env.MODELS, v1);
