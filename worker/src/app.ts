@@ -1,8 +1,8 @@
 // The Hono app: secure headers and CORS (security/), tokens, roles and rate limits (auth.ts), the
-// routes, JSON errors, and the OpenAPI
-// document of it all at /openapi.json (interactive docs: /docs, static assets). Every route is
-// defined in api/routes.ts with its zod schemas; createApp takes the model store it serves from:
-// the Worker makes one per isolate (index.ts), tests make their own.
+// routes, JSON errors, and the OpenAPI document of it all at /openapi.json (interactive docs:
+// /docs, static assets). Every route is defined in api/routes.ts with its zod schemas; createApp
+// takes the model store it serves from: the Worker makes one per isolate (index.ts), tests make
+// their own.
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { ApiSchema, SchemaOf } from "./api/app-type.ts";
 import { BEARER, healthRoute } from "./api/routes.ts";
