@@ -3,6 +3,7 @@
 // start from it; `replace` swaps a file's bytes (the manifest's checksums follow) to make a bundle
 // whose bytes match its manifest but whose content is wrong.
 import { createHash } from "node:crypto";
+import onnxProto from "onnx-proto";
 import { BUNDLE_FILES, type Manifest, RECS_GRAPH, SIMILAR_GRAPH, encodeRated } from "../src/contract/artifacts.ts";
 import { buildTopKGraph } from "../src/export/onnx-graph.ts";
 import type { Bundle } from "../src/publish/publish.ts";
@@ -83,4 +84,12 @@ export function tinyBundle(version: string, created: string, opts: TinyOptions =
   } as unknown as Manifest;
   files.set(BUNDLE_FILES.manifest, enc(JSON.stringify(manifest)));
   return { manifest, files };
+}
+
+/** An ONNX graph that declares these inputs and nothing else: enough for publish's content check, not for serving. */
+export function graphWithInputs(names: string[]): Uint8Array {
+  const { onnx } = onnxProto;
+  const INT64 = onnx.TensorProto.DataType.INT64;
+  const input = names.map((name) => ({ name, type: { tensorType: { elemType: INT64, shape: { dim: [{ dimParam: "n" }] } } } }));
+  return onnx.ModelProto.encode({ irVersion: 8, opsetImport: [{ domain: "", version: 13 }], graph: { name: "inputs only", input } }).finish();
 }
