@@ -99,6 +99,15 @@ describe("content validation at publish", () => {
     expect(contentProblems(good.manifest, files)).toEqual([]);
   });
 
+  it("reads files held in Node Buffers that share a pool (as readBundle's small files are)", () => {
+    const good = tinyBundle("good", created(1));
+    const files = Object.fromEntries(
+      Object.keys(good.manifest.files).map((k) => [k, Buffer.from(good.files.get(BUNDLE_FILES[k as keyof typeof BUNDLE_FILES])!)]),
+    );
+    expect(files.rated.buffer.byteLength).toBeGreaterThan(files.rated.byteLength);
+    expect(contentProblems(good.manifest, files)).toEqual([]);
+  });
+
   it.each(INVALID)("refuses %s, uploading nothing and leaving the served version", async (_what, bad, words) => {
     const bucket = new MemoryBucket();
     const target = bindingTarget(bucket, "test bucket");

@@ -38,7 +38,8 @@ const MAX_LISTED = 5;
 /** An ArrayBuffer holding exactly the bytes (typed-array views need one, aligned). */
 function ownBuffer(bytes: Uint8Array | ArrayBuffer): ArrayBuffer {
   if (bytes instanceof ArrayBuffer) return bytes;
-  return bytes.slice().buffer as ArrayBuffer;
+  // a copy (a Node Buffer's slice() is a view into a shared pool: its .buffer is the pool)
+  return new Uint8Array(bytes).buffer as ArrayBuffer;
 }
 
 function parseJson(bytes: Uint8Array | ArrayBuffer | undefined, name: string, problems: string[]): unknown {
