@@ -3,6 +3,9 @@
 // MODEL_REFRESH_SECONDS), keeps serving the loaded model when a refresh fails, and releases a
 // replaced model once no request holds it. With MODEL_SWAP=release-first a swap never holds two
 // versions' sessions: the old one is drained and released before the new one's are built.
+// Never dark: a fresh isolate whose published version will not load serves the newest of the
+// pointer's previous versions that loads, and `degraded` says why (GET /health shows it); a
+// broken publication is tried again with a growing backoff (docs/reliability.md).
 import type { Env } from "./env.ts";
 import { ApiError } from "./errors.ts";
 import { log } from "./log.ts";
