@@ -443,7 +443,6 @@ async function failedLoadsPart(target: R2Target, good: Bundle, admin: string, in
   // measured from after 10 failed loads, and at the half too, so steady growth shows as such
   await run(10);
   const before = await live();
-  const rssBefore = workerdRssMb();
   const t = performance.now();
   const half = Math.floor(o.failedLoads / 2);
   await run(half);
@@ -451,13 +450,12 @@ async function failedLoadsPart(target: R2Target, good: Bundle, admin: string, in
   await run(o.failedLoads - half);
   const seconds = (performance.now() - t) / 1000;
   const after = await live();
-  const rssAfter = workerdRssMb();
   await target.put(R2_POINTER, new TextEncoder().encode(JSON.stringify(goodPointer)), "application/json");
   const growth = before && after ? round(after.total_mb - before.total_mb) : null;
   const show = (m: IsolateMemory | null) =>
     m ? `${m.total_mb} MB (JS heap ${m.js_heap_mb}, buffers ${m.array_buffers_mb}, ORT wasm ${m.ort_wasm_mb})` : "unread";
   console.log(
-    `failed loads: ${o.failedLoads} in ${round(seconds)} s; isolate live memory ${show(before)} -> ${show(middle)} after ${half} -> ${show(after)}: ${growth} MB; workerd RSS ${rssBefore} MB -> ${rssAfter} MB`,
+    `failed loads: ${o.failedLoads} in ${round(seconds)} s; isolate live memory ${show(before)} -> ${show(middle)} after ${half} -> ${show(after)}: ${growth} MB`,
   );
   return {
     loads: o.failedLoads,
@@ -466,22 +464,7 @@ async function failedLoadsPart(target: R2Target, good: Bundle, admin: string, in
     isolate_live_middle: middle,
     isolate_live_after: after,
     growth_mb: growth,
-    rss_growth_mb: round(rssAfter - rssBefore),
   };
-}
-
-/** Resident memory of every workerd process, in MB. */
-function workerdRssMb(): number {
-  let kb = 0;
-  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
-    try {
-      if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("workerd")) continue;
-      kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  return round(kb / 1024);
 }
 
 /** Rows of `ratings` per user in wrangler dev's local D1 (read-only, beside the running Worker). */
@@ -611,7 +594,7 @@ await runCli(async () => {
   const auth = report.auth as { bypasses: number } | undefined;
   const cross = report.cross_user as { accepted: number } | undefined;
   const floods = report.floods as { http429: number; rows_stored_per_s_per_user: number } | undefined;
-  const loads = report.failed_loads as { growth_mb: number | null; rss_growth_mb: number } | undefined;
+  const loads = report.failed_loads as { growth_mb: number | null } | undefined;
   const line = {
     requests: tally.requests,
     auth_bypasses: auth?.bypasses ?? null,
@@ -620,7 +603,6 @@ await runCli(async () => {
     http_429: tally.statuses[429] ?? 0,
     rows_stored_per_s_per_user: floods?.rows_stored_per_s_per_user ?? null,
     failed_load_growth_mb: loads?.growth_mb ?? null,
-    failed_load_rss_growth_mb: loads?.rss_growth_mb ?? null,
     busy_503: tally.busy503,
     not_documented_shape: tally.badShape,
     statuses: tally.statuses,
