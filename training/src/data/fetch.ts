@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import { copyFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { Readable, Writable } from "node:stream";
+import { Readable, Transform } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { pipeline } from "node:stream/promises";
 import { unzipSync } from "fflate";
@@ -202,23 +202,21 @@ async function downloadWith(url: string, dest: string, label: string, signal: Ab
   const hash = createHash("md5");
   let received = 0;
   const bar = total > 0 ? progressBar(`${label} download`, total, "{bar} {percentage}% | {value}/{total} bytes") : null;
-  const file = createWriteStream(dest);
-  const counter = new Writable({
-    write(chunk: Buffer, _enc, done) {
+  // The file is the pipeline's last stage, so a failure destroys it through the pipeline, with
+  // its error handled: destroying it by hand while a write was pending threw an uncaught
+  // ERR_STREAM_DESTROYED.
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, done) {
       onData();
       received += chunk.length;
       hash.update(chunk);
       bar?.update(received);
-      file.write(chunk, done);
-    },
-    final(done) {
-      file.end(done);
+      done(null, chunk);
     },
   });
   try {
-    await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), counter);
+    await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), counter, createWriteStream(dest));
   } catch (err) {
-    file.destroy();
     if (signal.aborted) throw new DatasetError(stalled());
     throw new DatasetError(
       `${label}: download of ${url} broke off after ${received}${total ? ` of ${total}` : ""} bytes (${causeOf(err)}); nothing was kept. Try again.`,
