@@ -11,6 +11,7 @@ import { BUNDLE_FILES, type Manifest, R2_POINTER, decodeRated, encodeRated, enco
 import { SNAPSHOT_PART_BYTES, SNAPSHOT_SELECT, VERSION_GONE_PART, decodeSnapshot, encodeSnapshot, joinSnapshotParts } from "../src/contract/user-snapshots.ts";
 import { type Bundle, type R2BucketLike, type SnapshotTarget, bindingTarget, d1SnapshotTarget, publishBundle } from "../src/publish/publish.ts";
 import { pruneStatement, snapshotStatements, versionLiteral } from "../src/publish/snapshot-sql.ts";
+import { graphWithInputs } from "./tiny-bundle.ts";
 import { Rng } from "../src/util/rng.ts";
 
 // the snapshots table, and forgotten_users + audit_log (which publishing reads and appends to)
@@ -32,7 +33,8 @@ function d1Bundle(version: string, items = 70_000): Bundle {
   const hptr = [0];
   for (const r of history) hptr.push(hptr[hptr.length - 1] + r.length);
   const files = new Map<string, Uint8Array>([
-    [BUNDLE_FILES.model, new TextEncoder().encode("model")],
+    // publish checks a graph takes what the Worker feeds it: this one declares only that
+    [BUNDLE_FILES.model, graphWithInputs(["history", "k", "exclude"])],
     [BUNDLE_FILES.rated, encodeRated(userIds.length, items, indptr, rows.flat())],
     [BUNDLE_FILES.history, encodeRated(userIds.length, items, hptr, history.flat())],
     [BUNDLE_FILES.users, encodeUserRecords(userIds, { indptr }, { indptr: hptr })],
@@ -153,7 +155,7 @@ describe("publishing a per_user d1 bundle", () => {
     expect(bucket.objects.size).toBe(0);
   });
 
-  it("loads the rows before the pointer moves, and keeps the served and previous versions' rows", async () => {
+  it("loads the rows before the pointer moves, and keeps the served and the pointer's previous versions' rows", async () => {
     const bucket = new MemoryBucket();
     const db = new DatabaseSync(":memory:");
     db.exec(MIGRATION);
@@ -174,7 +176,12 @@ describe("publishing a per_user d1 bundle", () => {
     // each load (then each prune) saw the previous version still served
     // (then the audit row, after the pointer moved)
     expect(pointerWhenLoaded).toEqual([null, "mf-1", "mf-1", "mf-1", "mf-2", "mf-2", "mf-2", "mf-3", "mf-3"]);
-    expect(db.prepare("SELECT DISTINCT version FROM snapshots ORDER BY version").all()).toEqual([{ version: "mf-2" }, { version: "mf-3" }]);
+    // the pointer keeps the versions before as fallbacks: their rows stay (KEEP_PREVIOUS of them)
+    expect(db.prepare("SELECT DISTINCT version FROM snapshots ORDER BY version").all()).toEqual([
+      { version: "mf-1" },
+      { version: "mf-2" },
+      { version: "mf-3" },
+    ]);
   });
 
   it("never loads a forgotten user's rows, also when a model trained before the deletion is published again", async () => {

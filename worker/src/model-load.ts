@@ -21,9 +21,11 @@ import {
   type RequiredBundleFile,
   decodeInt8Table,
   decodeRated,
+  previousVersions,
   r2Key,
   recsTakesHistory,
 } from "../../training/src/contract/artifacts.ts";
+import { contentProblems, describeProblems } from "../../training/src/contract/validate.ts";
 import { ApiError } from "./errors.ts";
 import type { Explainer, Ranker, SimilarMovies } from "./scoring.ts";
 import { type SearchIndex, buildSearchIndex } from "./search.ts";
@@ -107,7 +109,7 @@ export async function readPointer(bucket: ModelBucket): Promise<CurrentPointer> 
   try {
     const p = (await obj.json()) as CurrentPointer;
     if (typeof p.version !== "string" || typeof p.manifest !== "string") throw new Error("fields missing");
-    return p;
+    return { ...p, previous: previousVersions(p) };
   } catch {
     throw new ApiError(503, "model_unavailable", `${R2_POINTER} is not a valid pointer; ${PUBLISH_HINT}`);
   }
@@ -185,11 +187,14 @@ export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, 
   if (history && !manifest.files.history) {
     throw new ApiError(503, "model_unavailable", `${manifest.version} ranks users from their history but has no ${BUNDLE_FILES.history}; ${PUBLISH_HINT}`);
   }
-  const plan = servingPlan(manifest, bytes, history);
   const need = (k: BundleFile): ArrayBuffer => required(manifest, bytes, k);
-  const text = (b: ArrayBuffer): string => new TextDecoder().decode(b);
-  const ids = JSON.parse(text(need("ids"))) as IdMaps;
-  const movies = JSON.parse(text(need("movies"))) as MovieMeta[];
+  const ids = parsedJson(manifest, need, "ids") as IdMaps;
+  const movies = parsedJson(manifest, need, "movies") as MovieMeta[];
+  // checksums say the files are the ones published; this says they can be served (publish checked
+  // it too, but a bundle may have been written by hand or by an older publish)
+  const problems = contentProblems(manifest, bytes, { movies, ids });
+  if (problems.length > 0) throw new ApiError(503, "model_unavailable", `${describeProblems(manifest.version, problems)}; ${PUBLISH_HINT}`);
+  const plan = servingPlan(manifest, bytes, history);
   let users: UserStore;
   let popularity: Uint32Array;
   if (manifest.per_user === "r2" || manifest.per_user === "d1") {
@@ -201,7 +206,7 @@ export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, 
     popularity = itemPopularity(rated, manifest.items);
   }
   const itemIndex = new Map(ids.items.map((id, i) => [id, i]));
-  const popular = coldStartList(bytes.popular ? (JSON.parse(text(bytes.popular)) as PopularFile) : null, itemIndex, popularity);
+  const popular = coldStartList(bytes.popular ? (JSON.parse(new TextDecoder().decode(bytes.popular)) as PopularFile) : null, itemIndex, popularity);
   lap("parse");
   await opts.beforeSessions?.();
   const { ranker, explainer, similar, sessions } = await buildServing(plan, ort, opts.kernel);
@@ -259,6 +264,15 @@ async function verifiedFiles(bucket: ModelBucket, manifest: Manifest, lap: (phas
 }
 
 type BundleFile = RequiredBundleFile | OptionalBundleFile;
+
+function parsedJson(manifest: Manifest, need: (k: BundleFile) => ArrayBuffer, k: "ids" | "movies"): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(need(k)));
+  } catch (e) {
+    if (e instanceof ApiError) throw e;
+    throw new ApiError(503, "model_unavailable", `${BUNDLE_FILES[k]} of ${manifest.version} is not valid JSON; ${PUBLISH_HINT}`);
+  }
+}
 type BundleBytes = Partial<Record<BundleFile, ArrayBuffer>>;
 
 function required(manifest: Manifest, bytes: BundleBytes, k: BundleFile): ArrayBuffer {

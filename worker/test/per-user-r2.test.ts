@@ -3,7 +3,7 @@
 // the answers are those of the same model with everything in memory.
 import { env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
-import { BUNDLE_FILES, type IdMaps, type Manifest, r2Key } from "../../training/src/contract/artifacts.ts";
+import { BUNDLE_FILES, type CurrentPointer, type IdMaps, type Manifest, R2_POINTER, r2Key } from "../../training/src/contract/artifacts.ts";
 import { createApp } from "../src/app.ts";
 import type { Env } from "../src/env.ts";
 import { ModelStore } from "../src/model-store.ts";
@@ -70,6 +70,9 @@ describe("per-user data left in R2", () => {
 
   it("refuses a version whose users.bin does not match its manifest, and keeps serving nothing broken", async () => {
     await publish(env.MODELS, r2);
+    // no previous version to fall back to (never-dark.test.ts covers that): the refusal itself is seen
+    const pointer = await (await env.MODELS.get(R2_POINTER))!.json<CurrentPointer>();
+    await env.MODELS.put(R2_POINTER, JSON.stringify({ ...pointer, previous: [] }));
     const key = r2Key(r2.version, BUNDLE_FILES.users);
     const good = await env.MODELS.get(key);
     const bytes = new Uint8Array(await good!.arrayBuffer());

@@ -383,12 +383,50 @@ export function r2Key(version: string, file: string): string {
   return `${R2_PREFIX}${version}/${file}`;
 }
 
+/** A version the pointer named before: what a Worker serves when the current one will not load. */
+export interface PreviousVersion {
+  version: string;
+  manifest: string;
+  created?: string;
+}
+
+/** How many earlier versions the pointer keeps (their files stay in R2, their D1 rows too). */
+export const KEEP_PREVIOUS = 3;
+
 export interface CurrentPointer {
   version: string;
   manifest: string;
   published: string;
   /** The manifest's `created`: publishing compares it so the pointer only moves forward. */
   created?: string;
+  /**
+   * The versions served before this one, newest first, at most KEEP_PREVIOUS (absent in older
+   * pointers): a Worker that cannot load `version` serves the first of them that loads.
+   */
+  previous?: PreviousVersion[];
+}
+
+/** The previous versions a pointer lists, well-formed ones only (a pointer is read from R2, not trusted). */
+export function previousVersions(pointer: CurrentPointer): PreviousVersion[] {
+  if (!Array.isArray(pointer.previous)) return [];
+  return pointer.previous.filter(
+    (p): p is PreviousVersion => typeof p?.version === "string" && p.version !== "" && typeof p.manifest === "string" && p.version !== pointer.version,
+  );
+}
+
+/** What a new pointer to `next` keeps: the pointer it replaces, then that one's previous versions. */
+export function nextPrevious(replaced: CurrentPointer | null, next: string): PreviousVersion[] {
+  if (!replaced) return [];
+  const head: PreviousVersion[] =
+    replaced.version && typeof replaced.manifest === "string" && replaced.manifest
+      ? [{ version: replaced.version, manifest: replaced.manifest, ...(replaced.created ? { created: replaced.created } : {}) }]
+      : [];
+  const kept: PreviousVersion[] = [];
+  for (const p of [...head, ...previousVersions(replaced)]) {
+    if (p.version !== next && !kept.some((k) => k.version === p.version))
+      kept.push({ version: p.version, manifest: p.manifest, ...(p.created ? { created: p.created } : {}) });
+  }
+  return kept.slice(0, KEEP_PREVIOUS);
 }
 
 // Rated-movies CSR binary: five uint32 (magic, users, items, nnz, index bytes), then

@@ -105,7 +105,7 @@ export function publishAuditStatement(manifest: Pick<Manifest, "version" | "mode
   return `INSERT INTO audit_log (at, actor, action, subject, detail, dedupe) VALUES (${at}, 'cli', 'model.publish', ${versionLiteral(manifest.version)}, ${textLiteral(detail)}, ${textLiteral(`cli:publish:${manifest.version}:${at}`)}) ON CONFLICT (dedupe) DO NOTHING`;
 }
 
-/** After the pointer moved: only the served version's rows and the previous one's (still served by isolates that have not refreshed) stay. */
+/** After the pointer moved: only the rows of the served version and of the previous versions the pointer keeps (isolates that have not refreshed, or that cannot load the served one, serve them) stay. */
 export function pruneStatement(keep: readonly string[]): string {
   return `DELETE FROM ${SNAPSHOTS_TABLE} WHERE version NOT IN (${keep.map(versionLiteral).join(", ")})`;
 }

@@ -251,9 +251,21 @@ export const DeletedUserAnswer = z
 
 export const HealthAnswer = z
   .object({
-    status: z.enum(["ok", "degraded"]).openapi({ description: "degraded: D1 is unavailable (recommendations are served, writes are not)." }),
+    status: z.enum(["ok", "degraded"]).openapi({
+      description:
+        "degraded: D1 is unavailable (recommendations are served, writes are not), or the version models/current.json names could not be loaded and an earlier one is served (see reason and wanted).",
+    }),
     model: version,
     d1: z.enum(["ok", "unavailable"]).openapi({ description: "Whether the live store (D1) answers." }),
+    reason: z.string().optional().openapi({
+      description: "When an earlier version is served: why the published one is not.",
+      example: "v2 is not a servable bundle: movies.json is empty",
+    }),
+    wanted: z
+      .string()
+      .nullable()
+      .optional()
+      .openapi({ description: "When an earlier version is served: the version models/current.json names (null: the pointer could not be read)." }),
     similar: z.boolean().openapi({ description: "Whether GET /movies/{id}/similar can answer (the model has item embeddings)." }),
     name: z.string().optional().openapi({ description: "Without a token configured only: the model's name.", example: "lightgcn" }),
     dataset: z.string().optional().openapi({ description: "Without a token configured only.", example: "ml-1m" }),
