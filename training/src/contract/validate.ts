@@ -173,7 +173,10 @@ function requiredInputs(manifest: Manifest): Record<GraphFile, string[]> {
  */
 function checkGraphs(manifest: Manifest, files: BundleFileBytes, problems: string[]): void {
   const inputs = requiredInputs(manifest);
-  const fits = new Set([manifest.items, manifest.users, manifest.dim]);
+  // the model's own movies come first in the catalogue (model_items); the rest are scored by the
+  // fallback appended in the graph, over tables of their own
+  const modelItems = manifest.model_items ?? manifest.items;
+  const fits = new Set([manifest.items, modelItems, manifest.items - modelItems, manifest.users, manifest.dim]);
   for (const key of Object.keys(inputs) as GraphFile[]) {
     const bytes = files[key];
     if (!bytes) continue;
@@ -187,14 +190,22 @@ function checkGraphs(manifest: Manifest, files: BundleFileBytes, problems: strin
     }
     const missing = inputs[key].filter((input) => !summary.inputs.has(input));
     if (missing.length > 0) problems.push(`${name} lacks the input${missing.length > 1 ? "s" : ""} ${missing.join(", ")}`);
-    const tables = [...summary.initializers].filter(([, dims]) => dims.length === 2);
+    const all = [...summary.initializers].filter(([, dims]) => dims.length === 2);
+    // the fallback's tables hold a row per movie outside the model (its neighbours, their weights)
+    const fallback = all.filter(([table]) => table.startsWith("fallback_"));
+    const wrongFallback = fallback.find(([, dims]) => dims[0] !== manifest.items - modelItems);
+    if (wrongFallback)
+      problems.push(
+        `${name}: table ${wrongFallback[0]} is ${wrongFallback[1].join(" x ")}, which does not hold a row for each of the ${manifest.items - modelItems} movies outside the model`,
+      );
+    const tables = all.filter(([table]) => !table.startsWith("fallback_"));
     const misfit = tables.find(([, dims]) => dims.some((d) => !fits.has(d)));
     if (misfit)
       problems.push(
         `${name}: table ${misfit[0]} is ${misfit[1].join(" x ")}, which fits neither ${manifest.items} items, ${manifest.users} users nor dimension ${manifest.dim}`,
       );
-    else if (tables.length > 0 && !tables.some(([, dims]) => dims.includes(manifest.items)))
-      problems.push(`${name}: no table spans the catalogue's ${manifest.items} items`);
+    else if (tables.length > 0 && !tables.some(([, dims]) => dims.includes(manifest.items) || dims.includes(modelItems)))
+      problems.push(`${name}: no table spans the catalogue's ${modelItems} items`);
   }
 }
 
