@@ -2,7 +2,7 @@
 // graph agrees with a plain TypeScript scorer, and the reported test metrics can be recomputed
 // from model.onnx and artifacts/split/ alone.
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import * as ort from "onnxruntime-web";
@@ -17,8 +17,13 @@ import {
   SPLIT_DIR,
   SPLIT_FILES,
   decodeRated,
+  type FallbackFile,
 } from "../src/contract/artifacts.ts";
-import { readEmbeddings } from "../src/export/bundle.ts";
+import { fallbackScores } from "../src/export/fallback.ts";
+import { exportSaved, readEmbeddings } from "../src/export/bundle.ts";
+import { type Catalogue, FALLBACK_NEIGHBOURS } from "../src/export/catalogue.ts";
+import { readSplit } from "../src/pipeline/split-files.ts";
+import { csrFromTriples } from "../src/protocol/csr.ts";
 import { MetricAccumulator } from "../src/eval/metrics.ts";
 import { runPipeline } from "../src/pipeline/pipeline.ts";
 import { Rng } from "../src/util/rng.ts";
@@ -95,8 +100,24 @@ describe.skipIf(!ml100k)("export of a LightGCN trained on ML-100K", () => {
     }
   });
 
-  it("returns the same top-K as a plain TypeScript scorer, never an excluded item", async () => {
-    const emb = readEmbeddings(dir, manifest.users, manifest.items);
+  it("serves every rated movie: the protocol's first, then the rest, which the model has no vector for", () => {
+    const ids: IdMaps = JSON.parse(readFileSync(join(dir, BUNDLE_FILES.ids), "utf8"));
+    const movies = JSON.parse(readFileSync(join(dir, BUNDLE_FILES.movies), "utf8")) as { movieId: number }[];
+    // ML-100K: 1,682 movies, every one rated; the protocol keeps those of the 10-core
+    expect(manifest.items).toBe(1682);
+    expect(manifest.model_items).toBe(metrics.counts.items);
+    expect(manifest.model_items).toBeLessThan(manifest.items);
+    expect(movies.map((m) => m.movieId)).toEqual(ids.items);
+    expect(new Set(ids.items).size).toBe(1682);
+    const trained = ids.items.slice(0, manifest.model_items);
+    expect(trained).toEqual([...trained].sort((a, b) => a - b));
+  });
+
+  it("returns the same top-K as a plain TypeScript scorer (the fallback movies by their neighbours' mean), never an excluded item", async () => {
+    const modelItems = manifest.model_items!;
+    const emb = readEmbeddings(dir, manifest.users, modelItems);
+    const fallback = JSON.parse(readFileSync(join(artifacts, SPLIT_DIR, SPLIT_FILES.fallback), "utf8")) as FallbackFile;
+    let fallbackInTop = 0;
     const buf = readFileSync(join(dir, BUNDLE_FILES.rated));
     const rated = decodeRated(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
     const rng = new Rng(4);
@@ -106,15 +127,25 @@ describe.skipIf(!ml100k)("export of a LightGCN trained on ML-100K", () => {
       const exclude = Array.from(rated.indices.subarray(rated.indptr[u], rated.indptr[u + 1]));
       const got = await topK(session, u, 10, exclude, RECS_GRAPH.inputs);
       const excluded = new Set(exclude);
-      const expected = Array.from({ length: manifest.items }, (_, i) => i)
-        .filter((i) => !excluded.has(i))
-        .map((i) => ({ i, s: emb.users.subarray(u * d, u * d + d).reduce((acc, x, c) => acc + x * emb.items[i * d + c], 0) }))
+      const own = Array.from({ length: modelItems }, (_, i) => emb.users.subarray(u * d, u * d + d).reduce((acc, x, c) => acc + x * emb.items[i * d + c], 0));
+      const scores = [...own, ...fallbackScores(fallback, own)];
+      const expected = scores
+        .map((s, i) => ({ i, s }))
+        .filter(({ i }) => !excluded.has(i))
         .sort((a, b) => b.s - a.s || a.i - b.i)
         .slice(0, 10);
       expect(got.items).toEqual(expected.map((e) => e.i));
       for (const [r, s] of got.scores.entries()) expect(s).toBeCloseTo(expected[r].s, 4);
       for (const i of got.items) expect(excluded.has(i)).toBe(false);
+      // with its top movies excluded, a user is recommended fallback movies too
+      const deeper = await topK(session, u, 200, exclude, RECS_GRAPH.inputs);
+      for (const [r, i] of deeper.items.entries()) {
+        if (i < modelItems) continue;
+        fallbackInTop++;
+        expect(deeper.scores[r]).toBeCloseTo(scores[i], 4);
+      }
     }
+    expect(fallbackInTop).toBeGreaterThan(0);
   });
 
   it("finds each movie most similar to itself when it is not excluded", async () => {
@@ -138,7 +169,9 @@ describe.skipIf(!ml100k)("export of a LightGCN trained on ML-100K", () => {
     for (const [u, i] of split.test) held.set(userIndex.get(u)!, (held.get(userIndex.get(u)!) ?? new Set()).add(itemIndex.get(i)!));
     const acc = new MetricAccumulator([10, 20]);
     for (const [u, relevant] of [...held.entries()].sort((a, b) => a[0] - b[0])) {
-      const { items } = await topK(session, u, 20, seen.get(u) ?? [], RECS_GRAPH.inputs);
+      // the protocol ranks its own items: the served fallback movies are excluded
+      const fallbackMovies = Array.from({ length: manifest.items - manifest.model_items! }, (_, e) => manifest.model_items! + e);
+      const { items } = await topK(session, u, 20, [...(seen.get(u) ?? []), ...fallbackMovies], RECS_GRAPH.inputs);
       acc.add(items, items.length, (i) => relevant.has(i), relevant.size);
     }
     const recomputed = acc.result();
@@ -164,11 +197,11 @@ describe.skipIf(!ml100k)("export of EASE trained on ML-100K: a graph that ranks 
   it("writes model.onnx over history and k, history.bin, and no fold-in, similar or because graph", async () => {
     expect(manifest.recs).toBe("history");
     expect(manifest.foldin).toBe("item-item");
-    expect(Object.keys(manifest.files).sort()).toEqual(["history", "ids", "model", "movies", "rated"]);
+    expect(Object.keys(manifest.files).sort()).toEqual(["history", "ids", "model", "movies", "popular", "rated"]);
     const session = await ort.InferenceSession.create(readFileSync(join(dir, BUNDLE_FILES.model)));
     expect(session.inputNames).toEqual([RECS_GRAPH.inputs.history, RECS_GRAPH.inputs.k, RECS_GRAPH.inputs.exclude]);
     // B in half precision: about half the bytes of float32
-    expect(manifest.files.model.bytes).toBeLessThan(manifest.items ** 2 * 2 + 100_000);
+    expect(manifest.files.model.bytes).toBeLessThan(manifest.model_items! ** 2 * 2 + 400_000);
   });
 
   it("stores each user's train positives in history.bin, and its metrics are model.onnx's, near the trained model's", async () => {
@@ -183,6 +216,33 @@ describe.skipIf(!ml100k)("export of EASE trained on ML-100K: a graph that ranks 
     // half precision moves the ranking a little, not the quality
     for (const key of ["recall@10", "ndcg@10"] as const) expect(Math.abs(manifest.metrics[key] - metrics.test[key])).toBeLessThan(0.005);
   });
+
+  it("reports the protocol's metrics: the same as a bundle of the protocol's movies alone", async () => {
+    const { split, catalogue } = readSplit(artifacts);
+    const own = split.itemIds.length;
+    expect(catalogue.movies.length).toBeGreaterThan(own);
+    const rows: number[] = [];
+    const cols: number[] = [];
+    for (let u = 0; u < catalogue.rated.rows; u++)
+      for (let p = catalogue.rated.indptr[u]; p < catalogue.rated.indptr[u + 1]; p++)
+        if (catalogue.rated.indices[p] < own) {
+          rows.push(u);
+          cols.push(catalogue.rated.indices[p]);
+        }
+    const protocolOnly: Catalogue = {
+      movies: catalogue.movies.slice(0, own),
+      rated: csrFromTriples(catalogue.rated.rows, own, rows, cols),
+      fallback: { k: catalogue.fallback.k, neighbours: [], weights: [] },
+      popular: catalogue.popular,
+    };
+    const elsewhere = mkdtempSync(join(tmpdir(), "edgerec-protocol-only-"));
+    cpSync(dir, join(elsewhere, "ease"), { recursive: true });
+    const alone = await exportSaved("ease", { split, catalogue: protocolOnly }, elsewhere, {});
+    expect(alone.items).toBe(own);
+    expect(manifest.items).toBe(catalogue.movies.length);
+    expect(manifest.metrics).toEqual(alone.metrics);
+    expect(manifest.valid).toEqual(alone.valid);
+  });
 });
 
 describe.skipIf(!ml100k)("export of a LightGCN served from histories (serve_from=history)", () => {
@@ -192,7 +252,10 @@ describe.skipIf(!ml100k)("export of a LightGCN served from histories (serve_from
     const compact = JSON.parse(
       readFileSync(join(await trainOnMl100k("lightgcn", { ...params, item_precision: "compact" }), "lightgcn", BUNDLE_FILES.manifest), "utf8"),
     ) as Manifest;
-    for (const file of ["model", "similar", "because"] as const) expect(compact.files[file]!.bytes).toBeLessThan(0.45 * plain.files[file]!.bytes);
+    for (const file of ["similar", "because"] as const) expect(compact.files[file]!.bytes).toBeLessThan(0.45 * plain.files[file]!.bytes);
+    // model.onnx beside the model's tables: the fallback's (an int32 neighbour and a float32 weight per slot), the same in both
+    const fallbackBytes = (plain.items - plain.model_items!) * FALLBACK_NEIGHBOURS * 8;
+    expect(compact.files.model.bytes - fallbackBytes).toBeLessThan(0.45 * (plain.files.model.bytes - fallbackBytes));
     // the Worker ranks compact bundles with its own int8 kernel: the vector graph and the table,
     // one int8 row and a float32 scale per item; the manifest's metrics are the kernel's
     expect(compact.files.vector).toBeDefined();

@@ -1,13 +1,9 @@
-// Publishing against an in-memory R2 bucket with etags and conditional puts (the same binding
-// adapter the Worker tests seed their bucket through): files before the pointer, the pointer
-// only forward, the served version again a no-op, a concurrent publish detected, a corrupt
-// bundle refused before anything is uploaded, and version ids unique.
-import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { BUNDLE_FILES, type CurrentPointer, type Manifest, R2_POINTER } from "../src/contract/artifacts.ts";
+import { BUNDLE_FILES, type CurrentPointer, R2_POINTER } from "../src/contract/artifacts.ts";
 import { versionFor } from "../src/export/bundle.ts";
 import { type Bundle, type R2BucketLike, bindingTarget, publishBundle } from "../src/publish/publish.ts";
 import { retryingBusy } from "../src/publish/targets.ts";
+import { tinyBundle } from "./tiny-bundle.ts";
 
 class MemoryBucket implements R2BucketLike {
   readonly objects = new Map<string, { bytes: Uint8Array; etag: string }>();
@@ -40,40 +36,9 @@ class MemoryBucket implements R2BucketLike {
   }
 }
 
+/** A small servable bundle (publish checks the content, not only the checksums). */
 function bundle(version: string, created: string): Bundle {
-  const enc = (s: string) => new TextEncoder().encode(s);
-  const files = new Map<string, Uint8Array>([
-    [BUNDLE_FILES.model, enc(`model of ${version}`)],
-    [BUNDLE_FILES.similar, enc("similar")],
-    [BUNDLE_FILES.rated, enc("rated")],
-    [BUNDLE_FILES.movies, enc("[]")],
-    [BUNDLE_FILES.ids, enc("{}")],
-  ]);
-  const info = (name: string) => ({ bytes: files.get(name)!.byteLength, sha256: createHash("sha256").update(files.get(name)!).digest("hex") });
-  const manifest = {
-    format: 1,
-    version,
-    created,
-    dataset: "ml-1m",
-    protocol: "recbole",
-    seed: 1,
-    model: "lightgcn",
-    params: {},
-    metrics: {},
-    users: 1,
-    items: 1,
-    dim: 1,
-    foldin: null,
-    files: {
-      model: info(BUNDLE_FILES.model),
-      similar: info(BUNDLE_FILES.similar),
-      rated: info(BUNDLE_FILES.rated),
-      movies: info(BUNDLE_FILES.movies),
-      ids: info(BUNDLE_FILES.ids),
-    },
-  } as unknown as Manifest;
-  files.set(BUNDLE_FILES.manifest, enc(JSON.stringify(manifest)));
-  return { manifest, files };
+  return tinyBundle(version, created);
 }
 
 describe("publishBundle", () => {

@@ -11,9 +11,11 @@ import { BUNDLE_FILES, type Manifest, R2_POINTER, decodeRated, encodeRated, enco
 import { SNAPSHOT_PART_BYTES, SNAPSHOT_SELECT, VERSION_GONE_PART, decodeSnapshot, encodeSnapshot, joinSnapshotParts } from "../src/contract/user-snapshots.ts";
 import { type Bundle, type R2BucketLike, type SnapshotTarget, bindingTarget, d1SnapshotTarget, publishBundle } from "../src/publish/publish.ts";
 import { pruneStatement, snapshotStatements, versionLiteral } from "../src/publish/snapshot-sql.ts";
+import { graphWithInputs } from "./tiny-bundle.ts";
 import { Rng } from "../src/util/rng.ts";
 
-const MIGRATION = readFileSync("worker/migrations/0002_snapshots.sql", "utf8");
+// the snapshots table, and forgotten_users + audit_log (which publishing reads and appends to)
+const MIGRATION = ["0002_snapshots.sql", "0003_trust.sql"].map((f) => readFileSync(`worker/migrations/${f}`, "utf8")).join("\n");
 
 /** users with ids 3, 10, 11, ...: user 1 (id 10) rated 30,000 movies (120 KB as uint32: four parts). */
 function d1Bundle(version: string, items = 70_000): Bundle {
@@ -31,7 +33,8 @@ function d1Bundle(version: string, items = 70_000): Bundle {
   const hptr = [0];
   for (const r of history) hptr.push(hptr[hptr.length - 1] + r.length);
   const files = new Map<string, Uint8Array>([
-    [BUNDLE_FILES.model, new TextEncoder().encode("model")],
+    // publish checks a graph takes what the Worker feeds it: this one declares only that
+    [BUNDLE_FILES.model, graphWithInputs(["history", "k", "exclude"])],
     [BUNDLE_FILES.rated, encodeRated(userIds.length, items, indptr, rows.flat())],
     [BUNDLE_FILES.history, encodeRated(userIds.length, items, hptr, history.flat())],
     [BUNDLE_FILES.users, encodeUserRecords(userIds, { indptr }, { indptr: hptr })],
@@ -152,7 +155,7 @@ describe("publishing a per_user d1 bundle", () => {
     expect(bucket.objects.size).toBe(0);
   });
 
-  it("loads the rows before the pointer moves, and keeps the served and previous versions' rows", async () => {
+  it("loads the rows before the pointer moves, and keeps the served and the pointer's previous versions' rows", async () => {
     const bucket = new MemoryBucket();
     const db = new DatabaseSync(":memory:");
     db.exec(MIGRATION);
@@ -171,8 +174,70 @@ describe("publishing a per_user d1 bundle", () => {
     };
     for (const v of ["mf-1", "mf-2", "mf-3"]) await publishBundle(d1Bundle(v), target);
     // each load (then each prune) saw the previous version still served
-    expect(pointerWhenLoaded).toEqual([null, "mf-1", "mf-1", "mf-2", "mf-2", "mf-3"]);
-    expect(db.prepare("SELECT DISTINCT version FROM snapshots ORDER BY version").all()).toEqual([{ version: "mf-2" }, { version: "mf-3" }]);
+    // (then the audit row, after the pointer moved)
+    expect(pointerWhenLoaded).toEqual([null, "mf-1", "mf-1", "mf-1", "mf-2", "mf-2", "mf-2", "mf-3", "mf-3"]);
+    // the pointer keeps the versions before as fallbacks: their rows stay (KEEP_PREVIOUS of them)
+    expect(db.prepare("SELECT DISTINCT version FROM snapshots ORDER BY version").all()).toEqual([
+      { version: "mf-1" },
+      { version: "mf-2" },
+      { version: "mf-3" },
+    ]);
+  });
+
+  it("never loads a forgotten user's rows, also when a model trained before the deletion is published again", async () => {
+    const bucket = new MemoryBucket();
+    const db = new DatabaseSync(":memory:");
+    db.exec(MIGRATION);
+    const target = { ...bindingTarget(bucket, "memory"), snapshots: sqliteTarget(db) };
+    await publishBundle(d1Bundle("mf-1"), target);
+    const users = (v: string) =>
+      (db.prepare("SELECT DISTINCT user_id AS id FROM snapshots WHERE version = ? ORDER BY user_id").all(v) as { id: number }[]).map((r) => r.id);
+    expect(users("mf-1")).toEqual([3, 10, 11, 20, 21, 40]);
+    // users 10 and 40 ask to be forgotten (what DELETE /users/:id writes)
+    db.exec("INSERT INTO forgotten_users (user_id, forgotten_at) VALUES (10, 1), (40, 1)");
+    await publishBundle(d1Bundle("mf-2"), target);
+    expect(users("mf-2")).toEqual([3, 11, 20, 21]);
+    // a rollback to the older model, trained with them
+    await publishBundle(d1Bundle("mf-0"), target, { force: true });
+    expect(users("mf-0")).toEqual([3, 11, 20, 21]);
+  });
+
+  it("appends a model.publish row by the cli to the audit log for each publication, and none for a no-op", async () => {
+    const bucket = new MemoryBucket();
+    const db = new DatabaseSync(":memory:");
+    db.exec(MIGRATION);
+    const target = { ...bindingTarget(bucket, "memory"), snapshots: sqliteTarget(db) };
+    const { pointer } = await publishBundle(d1Bundle("mf-1"), target);
+    await publishBundle(d1Bundle("mf-2"), target);
+    await publishBundle(d1Bundle("mf-2"), target); // already served: nothing written
+    const rows = db.prepare("SELECT at, actor, action, subject, detail FROM audit_log ORDER BY id").all() as {
+      at: number;
+      actor: string;
+      action: string;
+      subject: string;
+      detail: string;
+    }[];
+    expect(rows.map((r) => [r.actor, r.action, r.subject])).toEqual([
+      ["cli", "model.publish", "mf-1"],
+      ["cli", "model.publish", "mf-2"],
+    ]);
+    expect(rows[0].at).toBe(Date.parse(pointer.published));
+    expect(JSON.parse(rows[0].detail)).toEqual({ model: "mf", published: pointer.published });
+  });
+
+  it("still publishes when the audit log cannot be written, and says so", async () => {
+    const bucket = new MemoryBucket();
+    const db = new DatabaseSync(":memory:");
+    db.exec(MIGRATION);
+    db.exec("DROP TABLE audit_log");
+    const lines: string[] = [];
+    const { changed } = await publishBundle(
+      d1Bundle("mf-1"),
+      { ...bindingTarget(bucket, "memory"), snapshots: sqliteTarget(db) },
+      { log: (l) => lines.push(l) },
+    );
+    expect(changed).toBe(true);
+    expect(lines.some((l) => /could not add the publication to the audit log/.test(l))).toBe(true);
   });
 });
 

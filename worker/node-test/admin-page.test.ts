@@ -1,6 +1,7 @@
 // The loop end to end in `wrangler dev` on 127.0.0.1 (the fixture model, local D1 and R2), then
 // the page's admin view in Debian's Chromium (puppeteer-core): a list served, its events posted,
-// and /#admin showing them per arm and model, with a chart line. Needs `chromium` (or
+// and /#admin showing them per arm and model, with a chart line, the admin token typed into the
+// view's own field and kept out of the browser's storage. Needs `chromium` (or
 // CHROMIUM_PATH); without it the test fails with that message, it is never skipped.
 import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -65,10 +66,17 @@ describe("the admin view of the loop", () => {
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(String(e)));
     await page.goto(`${server.url}/#admin`);
-    await page.waitForSelector("#token-dialog[open]");
-    await page.type("#token", TOKEN);
-    await page.click("#token-form button[type=submit]");
+    // the admin token goes into the view's own field (the sign-in dialog takes user tokens only)
+    await page.waitForSelector("#admin:not([hidden]) #admin-token");
+    await page.type("#admin-token", TOKEN);
+    await page.click("#admin-form button[type=submit]");
     await page.waitForSelector("#admin:not([hidden]) #admin-rows tr");
+    expect(await page.$("#token-dialog[open]")).toBeNull();
+    // held in memory only: neither storage holds it, under any key
+    const stored = await page.evaluate(() =>
+      [localStorage, sessionStorage].flatMap((s) => Array.from({ length: s.length }, (_, i) => `${s.key(i)}=${s.getItem(s.key(i) ?? "")}`)),
+    );
+    expect(stored.filter((entry) => entry.includes(TOKEN))).toEqual([]);
     const cells = await page.$$eval("#admin-rows tr td", (tds) => tds.map((td) => td.textContent ?? ""));
     expect(cells.slice(0, 6)).toEqual(["default", recs.model, "1", "3", "1", "33.3%"]);
     // one line (with one point: one day) for the one arm and model, labelled in the legend

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import puppeteer from "puppeteer-core";
 import { describe, expect, it } from "vitest";
 import { freePort, startWranglerDev } from "../../training/src/serve/wrangler-dev.ts";
+import { CONTENT_SECURITY_POLICY, STATIC_HEADERS, cspHeader, staticHeadersFile } from "../src/security/policy.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
@@ -46,6 +47,18 @@ describe("the built /docs page", () => {
   });
 });
 
+describe("the assets' _headers", () => {
+  it("gives every static file the API's security headers, written from the Worker's own values", () => {
+    expect(read("_headers")).toBe(staticHeadersFile());
+    const csp = cspHeader(CONTENT_SECURITY_POLICY);
+    expect(read("_headers")).toContain(`/*\n  Content-Security-Policy: ${csp}\n`);
+    expect(csp).toMatch(/frame-ancestors 'none'/);
+    expect(csp).toMatch(/script-src 'self'(;|$)/);
+    expect(csp).not.toMatch(/unsafe/);
+    expect(STATIC_HEADERS).toMatchObject({ "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer" });
+  });
+});
+
 describe("the page's bundle", () => {
   it("holds the hono/client calls but none of the Worker, zod or the OpenAPI tooling", () => {
     const app = read("app.js");
@@ -68,12 +81,24 @@ describe("/docs in a real browser", () => {
     const browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
     try {
       const page = await browser.newPage();
+      // every CSP violation, on every document the page loads
+      const violations: string[] = [];
+      await page.exposeFunction("recordViolation", (v: string) => void violations.push(v));
+      await page.evaluateOnNewDocument(() => {
+        document.addEventListener("securitypolicyviolation", (e) =>
+          (window as unknown as { recordViolation(v: string): void }).recordViolation(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`),
+        );
+      });
       const requested: string[] = [];
       page.on("request", (r) => {
         requested.push(r.url());
       });
       const res = await page.goto(`${server.url}/docs`);
       expect(res?.status()).toBe(200);
+      // wrangler dev applies _headers to the assets (which never pass through the Worker): the
+      // API's own policy, no 'unsafe-inline' anywhere
+      for (const [name, value] of Object.entries(STATIC_HEADERS)) expect(res?.headers()[name.toLowerCase()], name).toBe(value);
+      expect(res?.headers()["content-security-policy"]).not.toMatch(/unsafe/);
       expect(page.url()).toBe(`${server.url}/docs/`);
       const spec = (await (await fetch(`${server.url}/openapi.json`)).json()) as { paths: Record<string, object> };
       const operations = Object.values(spec.paths).reduce((n, ops) => n + Object.keys(ops).length, 0);
@@ -81,6 +106,24 @@ describe("/docs in a real browser", () => {
       await page.waitForFunction((n) => document.querySelectorAll(".opblock").length === n, { timeout: 30_000 }, operations);
       expect(requested.filter((url) => !url.startsWith(`${server.url}/`) && !url.startsWith("data:"))).toEqual([]);
       expect(requested).toContain(`${server.url}/openapi.json`);
+      // expand an operation (its schemas and examples render too): nothing the policy refuses
+      await page.click(".opblock .opblock-summary");
+      await page.waitForSelector(".opblock.is-open .opblock-body");
+      // and call one (GET /health): the answer is shown highlighted
+      await page.$$eval(".opblock-summary", (els) =>
+        (els.find((e) => e.querySelector(".opblock-summary-path")?.textContent?.trim() === "/health") as HTMLElement | undefined)?.click(),
+      );
+      await page.waitForSelector(".opblock-get.is-open .execute");
+      await page.$$eval(".opblock-get.is-open .execute", (els) => (els[els.length - 1] as HTMLElement).click());
+      await page.waitForSelector(".live-responses-table .highlight-code", { timeout: 15_000 });
+      expect(violations).toEqual([]);
+      // the page at / under the strict policy: renders, no violation
+      const home = await page.goto(`${server.url}/`);
+      for (const [name, value] of Object.entries(STATIC_HEADERS)) expect(home?.headers()[name.toLowerCase()], name).toBe(value);
+      await page.waitForFunction(() => /^Model: /.test(document.getElementById("model")?.textContent ?? ""));
+      expect(violations).toEqual([]);
+      // the rules file itself is not served as a file
+      expect(await (await fetch(`${server.url}/_headers`)).text()).not.toContain("Content-Security-Policy:");
     } finally {
       await browser.close();
       await server.stop();

@@ -1,6 +1,7 @@
 // The page at /, driven in Debian's Chromium (puppeteer-core, never a downloaded browser) against
-// `wrangler dev` on 127.0.0.1 serving the fixture model, with an API token configured so the page
-// has to ask for it. Needs `chromium` (apt-get install chromium; CHROMIUM_PATH to use another):
+// `wrangler dev` on 127.0.0.1 serving the fixture model, with both secrets configured so the page
+// has to ask for a user token: it refuses the admin token (never storing it), signs in with a
+// user token and shows that user's own recommendations and ratings. Needs `chromium` (apt-get install chromium; CHROMIUM_PATH to use another):
 // without it the test fails with that message, it is never skipped. Saves a screenshot as
 // artifacts/page.png.
 import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
@@ -8,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mintUserToken } from "../../training/src/contract/user-token.ts";
 import { publishBundle } from "../../training/src/publish/publish.ts";
 import { readBundle } from "../../training/src/publish/read-bundle.ts";
 import { localTarget } from "../../training/src/publish/targets.ts";
@@ -16,7 +18,14 @@ import { type DevServer, freePort, startWranglerDev } from "../../training/src/s
 import { fixtureBundleDir } from "../test/global-setup.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const TOKEN = "page-test-token";
+/** The admin token: the page must refuse it and never write it to storage. */
+const ADMIN_TOKEN = "page-test-admin-token";
+const USER_TOKEN_SECRET = "page-test-user-token-secret-0123456789abcdef";
+/** A user of the fixture model (ids 1..150) and of MovieLens. */
+const USER = 1;
+let userToken: string;
+/** Every localStorage write the page made, in order, across reloads. */
+const storageWrites: [string, string][] = [];
 /** A directory outside the repository for the page of the real model (README screenshot). */
 const MODEL_DIR = process.env.EDGEREC_PAGE_MODEL;
 
@@ -42,10 +51,25 @@ describe("the page in a real browser", () => {
       await target.close();
     }
     await migrateLocalD1("DB", state);
-    server = await startWranglerDev(await freePort(), { quiet: true, persistTo: state, inspectorPort: await freePort(), vars: { API_TOKEN: TOKEN } });
+    server = await startWranglerDev(await freePort(), {
+      quiet: true,
+      persistTo: state,
+      inspectorPort: await freePort(),
+      vars: { API_TOKEN: ADMIN_TOKEN, USER_TOKEN_SECRET },
+    });
+    userToken = (await mintUserToken(USER_TOKEN_SECRET, USER, 3600)).token;
     browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
     page = await browser.newPage();
     page.on("pageerror", (e) => pageErrors.push(String(e)));
+    // record every localStorage write before the page's script runs, on every load
+    await page.exposeFunction("recordStorageWrite", (key: string, value: string) => void storageWrites.push([key, value]));
+    await page.evaluateOnNewDocument(() => {
+      const setItem = Storage.prototype.setItem;
+      Storage.prototype.setItem = function (key: string, value: string) {
+        (window as unknown as { recordStorageWrite(k: string, v: string): void }).recordStorageWrite(key, String(value));
+        return setItem.call(this, key, value);
+      };
+    });
     await page.setViewport({ width: 1100, height: 1300 });
   }, 120_000);
 
@@ -54,7 +78,7 @@ describe("the page in a real browser", () => {
     await server?.stop();
   });
 
-  it("asks for the token once, then searches, recommends with reasons, drops a disliked movie and shows similar movies", async () => {
+  it("asks for a user token once, refusing the admin token, then searches, recommends with reasons, drops a disliked movie and shows similar movies", async () => {
     await page.goto(`${server.url}/`);
     // the page has asked /health (open to all) for the model version
     await page.waitForFunction(() => /^Model: (?!not loaded)/.test(document.getElementById("model")?.textContent ?? ""));
@@ -63,9 +87,18 @@ describe("the page in a real browser", () => {
     const query = MODEL_DIR ? "star wars" : "movie 1";
     await page.type("#search", query);
     await page.waitForSelector("#token-dialog[open]");
-    await page.type("#token", TOKEN);
+    // the admin token is refused with a message, the dialog stays open, nothing is stored
+    await page.type("#token", ADMIN_TOKEN);
+    await page.click("#token-form button[type=submit]");
+    await page.waitForSelector("#token-problem:not([hidden])");
+    expect(await page.$eval("#token-problem", (e) => e.textContent)).toMatch(/not a user token.*Never enter the admin token/);
+    expect(await page.$eval("#token-dialog", (d) => (d as HTMLDialogElement).open)).toBe(true);
+    expect(await page.evaluate(() => JSON.stringify(localStorage))).not.toContain(ADMIN_TOKEN);
+    // a user token signs in
+    await page.type("#token", userToken);
     await page.click("#token-form button[type=submit]");
     await page.waitForSelector("#results li button");
+    expect(await page.$eval("#account-who", (e) => e.textContent)).toBe(`Signed in as user ${USER}.`);
     const results = await titlesIn("#results");
     expect(results.length).toBeGreaterThan(1);
 
@@ -78,7 +111,8 @@ describe("the page in a real browser", () => {
     const picked = await titlesIn("#mine");
 
     // 3. recommendations appear, none of them a picked movie
-    await page.waitForFunction(() => document.querySelectorAll("#recs li").length === 10);
+    // (the list of both picks: no refresh still on its way)
+    await page.waitForFunction(() => document.querySelectorAll("#recs[aria-busy=false] li").length === 10);
     const recs = await titlesIn("#recs");
     for (const p of picked) expect(recs).not.toContain(p);
 
@@ -90,7 +124,13 @@ describe("the page in a real browser", () => {
     // 5. dislike one recommendation: it disappears
     const dropped = recs[2];
     await page.click(`#recs li:nth-child(3) button[aria-label^='Not for me']`);
-    await page.waitForFunction((title) => !Array.from(document.querySelectorAll("#recs li .title")).some((e) => e.textContent === title), {}, dropped);
+    await page.waitForFunction(
+      (title) =>
+        document.querySelector("#recs[aria-busy=false]") !== null &&
+        !Array.from(document.querySelectorAll("#recs li .title")).some((e) => e.textContent === title),
+      {},
+      dropped,
+    );
     expect(await titlesIn("#recs")).not.toContain(dropped);
     expect(await page.$eval("#mine", (e) => e.textContent)).toContain("disliked");
 
@@ -132,11 +172,38 @@ describe("the page in a real browser", () => {
     expect(await page.$eval("#mine", (e) => e.textContent)).toContain(focused.replace(/^Like /, ""));
   });
 
+  it("shows the signed-in user's own recommendations and stored ratings", async () => {
+    const movie = MODEL_DIR ? 2571 : 2;
+    const rated = await fetch(`${server.url}/users/${USER}/ratings`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${userToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ ratings: [{ movieId: movie, rating: 4 }] }),
+    });
+    expect(rated.status).toBe(200);
+    await page.click("#account-show");
+    await page.waitForFunction(() => document.querySelectorAll("#user-recs li").length > 0 && document.querySelectorAll("#user-ratings li").length > 0);
+    expect(await page.$$eval("#user-ratings li", (els) => els.map((e) => (e as HTMLElement).dataset.movieId))).toEqual([String(movie)]);
+    expect(await page.$eval("#user-ratings", (e) => e.textContent)).toContain("rated 4");
+    expect(await page.$eval("#status", (e) => (e as HTMLElement).hidden)).toBe(true);
+  });
+
   it("shows a readable message for an API error instead of a blank area", async () => {
-    await page.type("#user-id", "999999999");
-    await page.click("#user-form button[type=submit]");
+    // an id the model never saw gets the cold-start list; an id of ten digits is refused by the API
+    await page.click("#sign-out");
+    expect(await page.$eval("#account-who", (e) => e.textContent)).toMatch(/Not signed in/);
+    await page.click("#account-show");
+    await page.waitForSelector("#token-dialog[open]");
+    await page.type("#token", (await mintUserToken(USER_TOKEN_SECRET, 9_999_999_999, 3600)).token);
+    await page.click("#token-form button[type=submit]");
     await page.waitForSelector("#status:not([hidden])");
-    expect(await page.$eval("#status", (e) => e.textContent)).toMatch(/user 999999999 is not in the model/);
+    expect(await page.$eval("#status", (e) => e.textContent)).toMatch(/user id must be a positive integer, got "9999999999"/);
+  });
+
+  it("removes a token an older page stored (possibly the admin's) when it loads", async () => {
+    await page.evaluate((t) => localStorage.setItem("edgerec.token", t), ADMIN_TOKEN);
+    await page.reload();
+    await page.waitForFunction(() => /^Model: (?!not loaded)/.test(document.getElementById("model")?.textContent ?? ""));
+    expect(await page.evaluate(() => localStorage.getItem("edgerec.token"))).toBeNull();
   });
 
   it("fits a 360 px wide screen without sideways scrolling", async () => {
@@ -145,6 +212,15 @@ describe("the page in a real browser", () => {
     await page.waitForSelector("#recs li");
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     expect(overflow).toBeLessThanOrEqual(0);
+  });
+
+  it("wrote only user tokens to storage, never the admin token", () => {
+    // (the one admin-token write is this test's own, standing in for an older page's)
+    const byPage = storageWrites.filter(([key]) => key !== "edgerec.token");
+    expect(byPage.some(([, value]) => value.includes(ADMIN_TOKEN))).toBe(false);
+    const tokens = byPage.filter(([key]) => key === "edgerec.userToken").map(([, value]) => value);
+    expect(tokens.length).toBeGreaterThanOrEqual(2);
+    for (const t of tokens) expect(t.split(".")).toHaveLength(3);
   });
 
   it("raised no error in the page's script along the way", () => {

@@ -1,7 +1,9 @@
 // The admin view of the page (/#admin): GET /admin/metrics for a range, a table per arm and
 // model version, and a small SVG chart of one figure over time (metrics-chart.ts). Needs the
-// admin token (the page's token dialog asks for it). Plain DOM and SVG: no inline script or
-// style, so it runs under the Worker's Content-Security-Policy.
+// admin token, typed into the view's own password field: the page's sign-in takes user tokens
+// only, and the admin token never enters a browser's storage (docs/trust.md), so it lives in
+// that field (memory) and goes out only with the metrics request. Plain DOM and SVG: no inline
+// script or style, so it runs under the Worker's Content-Security-Policy.
 import { type Figure, type SeriesPoint, chartOf } from "./metrics-chart.ts";
 
 export interface MetricsAnswer {
@@ -15,7 +17,7 @@ export interface MetricsAnswer {
 
 /** How the view reads the metrics and reports a failure (the page's API client and its error area). */
 export interface AdminDeps {
-  metrics(query: { from: string; to: string; bucket: "hour" | "day" }): Promise<MetricsAnswer>;
+  metrics(query: { from: string; to: string; bucket: "hour" | "day" }, adminToken: string): Promise<MetricsAnswer>;
   guarded(action: () => Promise<void>): Promise<void>;
 }
 
@@ -108,6 +110,7 @@ export function startAdmin(deps: AdminDeps): void {
   const form = el<HTMLFormElement>("admin-form");
   const from = el<HTMLInputElement>("admin-from");
   const to = el<HTMLInputElement>("admin-to");
+  const token = el<HTMLInputElement>("admin-token");
   from.value ||= isoDay(Date.now() - 7 * DAY_MS);
   to.value ||= isoDay(Date.now() + DAY_MS);
   let last: MetricsAnswer | null = null;
@@ -115,7 +118,7 @@ export function startAdmin(deps: AdminDeps): void {
   const load = () =>
     deps.guarded(async () => {
       const bucket = el<HTMLSelectElement>("admin-bucket").value === "hour" ? "hour" : "day";
-      last = await deps.metrics({ from: from.value, to: to.value, bucket });
+      last = await deps.metrics({ from: from.value, to: to.value, bucket }, token.value.trim());
       drawTable(last);
       drawChart(last, figure());
     });
@@ -128,7 +131,10 @@ export function startAdmin(deps: AdminDeps): void {
   });
   const route = () => {
     section.hidden = location.hash !== "#admin";
-    if (!section.hidden && last === null) void load();
+    if (section.hidden) return;
+    // nothing to send before the admin token is typed: ask for it in the view itself
+    if (!token.value.trim()) token.focus();
+    else if (last === null) void load();
   };
   window.addEventListener("hashchange", route);
   route();

@@ -1,6 +1,9 @@
 // The page at /: search the catalogue, keep "my movies" (liked or disliked) in localStorage,
 // get recommendations with reasons from POST /recs after every change, see a movie's similar
-// movies, or a model user's recommendations. Everything goes through the same JSON API as any
+// movies, and the signed-in user's own recommendations and stored ratings. It signs in with a
+// USER token (an HS256 JWT for one user id: the one npm start prints, or one a product's backend
+// mints with POST /admin/tokens) and refuses anything else: the admin token never enters a
+// browser's storage (docs/trust.md). Everything goes through the same JSON API as any
 // client, called through hono/client with the types of the Worker's route definitions (so a
 // changed route breaks this build, not the page); nothing is stored on the server. Built by
 // worker/scripts/build-page.mjs, which checks that none of the Worker's code is bundled.
@@ -18,7 +21,9 @@ interface MyMovie extends Movie {
 }
 
 const MINE_KEY = "edgerec.myMovies";
-const TOKEN_KEY = "edgerec.token";
+const TOKEN_KEY = "edgerec.userToken";
+/** Where pages before user tokens kept "the token", which could be the admin's: removed on load. */
+const LEGACY_TOKEN_KEY = "edgerec.token";
 
 const $ = <T extends HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -30,24 +35,68 @@ class ApiProblem extends Error {}
 
 // ---- talking to the API ---------------------------------------------------------------------
 
+/** The user id a user token names (its `sub`), or why the text is not a user token. */
+function userTokenSubject(text: string): { user: number } | { problem: string } {
+  const refuse =
+    "That is not a user token. Sign in with a user token: the USER_TOKEN line npm start prints, or one your app's backend gets from POST /admin/tokens. Never enter the admin token in a browser.";
+  const parts = text.split(".");
+  if (parts.length !== 3 || !parts.every((p) => /^[A-Za-z0-9_-]+$/.test(p))) return { problem: refuse };
+  try {
+    const payload = JSON.parse(atob(parts[1].replace(/-/g, "+").replace(/_/g, "/"))) as { sub?: unknown; exp?: unknown };
+    const user = typeof payload.sub === "string" && /^[0-9]{1,9}$/.test(payload.sub) ? Number(payload.sub) : 0;
+    if (user < 1 || typeof payload.exp !== "number") return { problem: refuse };
+    if (payload.exp * 1000 <= Date.now()) return { problem: "This user token has expired: ask for a new one." };
+    return { user };
+  } catch {
+    return { problem: refuse };
+  }
+}
+
+/** The stored user token and its user, or null (never anything that is not a user token). */
+function signedIn(): { token: string; user: number } | null {
+  const token = localStorage.getItem(TOKEN_KEY);
+  if (!token) return null;
+  const subject = userTokenSubject(token);
+  if ("problem" in subject) {
+    localStorage.removeItem(TOKEN_KEY);
+    return null;
+  }
+  return { token, user: subject.user };
+}
+
 let tokenPrompt: Promise<void> | null = null;
 
-/** Asks for the API token once (a dialog); concurrent 401s wait for the same answer. */
-function askForToken(): Promise<void> {
+/**
+ * Asks for a user token (a dialog) until one is given; concurrent 401s wait for the same answer.
+ * Anything that is not a user token is refused in the dialog and never stored.
+ */
+function askForToken(why = ""): Promise<void> {
   tokenPrompt ??= new Promise<void>((resolve) => {
     const dialog = $<HTMLDialogElement>("token-dialog");
     const form = $<HTMLFormElement>("token-form");
     const input = $<HTMLInputElement>("token");
+    const problem = $("token-problem");
     input.value = "";
-    form.addEventListener(
-      "submit",
-      () => {
-        localStorage.setItem(TOKEN_KEY, input.value.trim());
-        tokenPrompt = null;
-        resolve();
-      },
-      { once: true },
-    );
+    problem.textContent = why;
+    problem.hidden = why === "";
+    const onSubmit = (event: SubmitEvent): void => {
+      const token = input.value.trim();
+      const subject = userTokenSubject(token);
+      if ("problem" in subject) {
+        event.preventDefault(); // the dialog stays open; nothing is stored
+        input.value = "";
+        problem.textContent = subject.problem;
+        problem.hidden = false;
+        input.focus();
+        return;
+      }
+      form.removeEventListener("submit", onSubmit);
+      localStorage.setItem(TOKEN_KEY, token);
+      renderAccount();
+      tokenPrompt = null;
+      resolve();
+    };
+    form.addEventListener("submit", onSubmit);
     dialog.showModal();
     input.focus();
   });
@@ -59,9 +108,13 @@ function askForToken(): Promise<void> {
  * a 401 asks for the token once and sends the request again with it.
  */
 async function apiFetch(input: RequestInfo | URL, init: RequestInit = {}, retried = false): Promise<Response> {
-  const token = localStorage.getItem(TOKEN_KEY);
+  const path = new URL(String(input instanceof Request ? input.url : input), location.href).pathname;
+  // /admin/* (the admin view) carries the admin token its caller typed, held in memory only: the
+  // user token never replaces it, and a 401 there is the admin view's to report, not a sign-in
+  const adminCall = path.startsWith("/admin/");
+  const token = adminCall ? undefined : signedIn()?.token;
   const headers = new Headers(init.headers);
-  if (token) headers.set("authorization", `Bearer ${token}`);
+  if (token && !headers.has("authorization")) headers.set("authorization", `Bearer ${token}`);
   const started = performance.now();
   let res: Response;
   try {
@@ -72,10 +125,22 @@ async function apiFetch(input: RequestInfo | URL, init: RequestInit = {}, retrie
   const ms = performance.now() - started;
   const version = res.headers.get("x-model-version");
   if (version) $("model").textContent = `Model: ${version}`;
-  $("timing").textContent = `Last answer: ${ms.toFixed(0)} ms (${new URL(String(input instanceof Request ? input.url : input), location.href).pathname})`;
-  if (res.status === 401 && !retried) {
-    if (token) localStorage.removeItem(TOKEN_KEY);
-    await askForToken();
+  $("timing").textContent = `Last answer: ${ms.toFixed(0)} ms (${path})`;
+  if (res.status === 401 && !retried && !adminCall) {
+    let why = "";
+    if (token) {
+      // the Worker refused the stored token (expired, or signed with another secret): say why
+      localStorage.removeItem(TOKEN_KEY);
+      renderAccount();
+      const message = (
+        (await res
+          .clone()
+          .json()
+          .catch(() => null)) as { message?: string } | null
+      )?.message;
+      why = `The server did not accept the stored user token${message ? `: ${message}` : ""}.`;
+    }
+    await askForToken(why);
     return apiFetch(input, init, true);
   }
   return res;
@@ -214,16 +279,30 @@ function renderRecommendations(listId: string, recs: Recommendation[], canDislik
 
 // ---- actions --------------------------------------------------------------------------------
 
+let recsSerial = 0;
+
+/**
+ * Recommendations for "my movies" as they are now. `aria-busy` says a newer list is on its way
+ * (to screen readers, and to the page test), and an older answer never replaces a newer one.
+ */
 async function refreshRecommendations(): Promise<void> {
+  const serial = ++recsSerial;
+  const list = $("recs");
   const liked = mine.filter((m) => m.liked);
   $("recs-hint").hidden = liked.length > 0;
   if (liked.length === 0) {
-    $("recs").replaceChildren();
+    list.replaceChildren();
+    list.setAttribute("aria-busy", "false");
     return;
   }
-  const history = mine.map((m) => ({ movieId: m.movieId, rating: m.liked ? 5 : 1 }));
-  const body = await answer(client.recs.$post({ json: { history, k: 10 } }));
-  renderRecommendations("recs", body.recommendations, true);
+  list.setAttribute("aria-busy", "true");
+  try {
+    const history = mine.map((m) => ({ movieId: m.movieId, rating: m.liked ? 5 : 1 }));
+    const body = await answer(client.recs.$post({ json: { history, k: 10 } }));
+    if (serial === recsSerial) renderRecommendations("recs", body.recommendations, true);
+  } finally {
+    if (serial === recsSerial) list.setAttribute("aria-busy", "false");
+  }
 }
 
 async function showSimilar(movie: Movie): Promise<void> {
@@ -253,19 +332,58 @@ function onSearchInput(): void {
   }, 200);
 }
 
-async function showUser(event: SubmitEvent): Promise<void> {
-  event.preventDefault();
-  const id = $<HTMLInputElement>("user-id").value.trim();
+/** Who the page acts for, in the account section. */
+function renderAccount(): void {
+  const me = signedIn();
+  $("account-who").textContent = me ? `Signed in as user ${me.user}.` : "Not signed in: the page asks for a user token when it needs one.";
+  $("sign-out").hidden = me === null;
+  if (!me) {
+    $("user-recs").replaceChildren();
+    $("user-ratings").replaceChildren();
+  }
+}
+
+/** The signed-in user's own recommendations and stored ratings (signing in first if needed). */
+async function showAccount(): Promise<void> {
+  if (!signedIn()) await askForToken();
+  const me = signedIn();
+  if (!me) return;
+  const id = String(me.user);
+  const stored = await answer(client.users[":id"].ratings.$get({ param: { id } }));
+  const movies = await Promise.all(
+    stored.ratings.slice(0, 20).map(async (r) => ({ r, movie: (await answer(client.movies[":id"].$get({ param: { id: String(r.movieId) } }))).movie })),
+  );
+  $("user-ratings").replaceChildren(
+    ...movies.map(({ r, movie }) => {
+      const li = movieItem(movie);
+      li.append(el("span", r.rating === null ? "watched" : `rated ${r.rating}`, "badge"));
+      return li;
+    }),
+  );
+  $("user-ratings-empty").hidden = stored.ratings.length > 0;
   const body = await answer(client.users[":id"].recs.$get({ param: { id }, query: {} }));
   renderRecommendations("user-recs", body.recommendations, false);
 }
 
+function signOut(): void {
+  localStorage.removeItem(TOKEN_KEY);
+  renderAccount();
+}
+
 function start(): void {
   $("search").addEventListener("input", onSearchInput);
-  $<HTMLFormElement>("user-form").addEventListener("submit", (e) => void guarded(() => showUser(e)));
+  // a token a page before user tokens stored may be the admin's: it never stays in storage
+  localStorage.removeItem(LEGACY_TOKEN_KEY);
+  $("account-show").addEventListener("click", () => void guarded(showAccount));
+  $("sign-out").addEventListener("click", signOut);
+  renderAccount();
   renderMine();
-  // the admin view at /#admin: GET /admin/metrics, a table and a chart
-  startAdmin({ metrics: (query) => answer(client.admin.metrics.$get({ query })), guarded });
+  // the admin view at /#admin: GET /admin/metrics with the admin token typed into its own field
+  // (memory only, never storage), a table and a chart
+  startAdmin({
+    metrics: (query, adminToken) => answer(client.admin.metrics.$get({ query }, { headers: { authorization: `Bearer ${adminToken}` } })),
+    guarded,
+  });
   void guarded(async () => {
     const health = await answer(client.health.$get());
     $("model").textContent = `Model: ${health.model}`;

@@ -2,9 +2,11 @@
 // worker/page/app.ts bundled by esbuild, with index.html and style.css, into worker/public/
 // (never committed), and the interactive API docs at /docs/: Swagger UI's own files from
 // swagger-ui-dist with a small init script (worker/page/docs), so /docs loads nothing from
-// another origin. Written to a temp folder and renamed, so a failed build leaves the last good
+// another origin. And _headers, the security headers of these files (static assets never pass
+// through the Worker's middleware), from the values the Worker itself sends
+// (worker/src/security/policy.ts). Written to a temp folder and renamed, so a failed build leaves the last good
 // page in place. Runs on `npm install` and `npm run build`.
-import { copyFileSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -34,6 +36,19 @@ function assertOnlyTheClient(metafile, entry) {
   if (leaked.length) throw new Error(`${entry} bundles Worker-side code (${leaked.slice(0, 3).join(", ")}): import its types with \`import type\` only`);
 }
 
+/** worker/src/security/policy.ts (TypeScript, no imports), bundled by esbuild and loaded as a module. */
+async function securityPolicy() {
+  const { outputFiles } = await esbuild.build({
+    entryPoints: [join(worker, "src", "security", "policy.ts")],
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    write: false,
+    logLevel: "warning",
+  });
+  return import(`data:text/javascript;base64,${Buffer.from(outputFiles[0].text).toString("base64")}`);
+}
+
 rmSync(tmp, { recursive: true, force: true });
 mkdirSync(join(tmp, "docs"), { recursive: true });
 try {
@@ -55,6 +70,7 @@ try {
     assertOnlyTheClient(metafile, entry);
   }
   for (const f of ["index.html", "style.css", join("docs", "index.html")]) copyFileSync(join(source, f), join(tmp, f));
+  writeFileSync(join(tmp, "_headers"), (await securityPolicy()).staticHeadersFile());
   const swagger = dirname(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"));
   for (const f of SWAGGER_FILES) copyFileSync(join(swagger, f), join(tmp, "docs", f));
   rmSync(out, { recursive: true, force: true });

@@ -5,6 +5,7 @@ import type { Context, Handler, MiddlewareHandler, Next } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "./env.ts";
 import { errorResponse } from "./errors.ts";
+import { secured, trustEnv } from "./security/settings.ts";
 
 /** The request's ExecutionContext; absent when the app is called without one (tests, app.request). */
 function executionContext(c: Context<AppEnv>): { waitUntil(work: Promise<unknown>): void } | undefined {
@@ -42,7 +43,8 @@ export function cache(policy: string) {
     if (c.res.status < 200 || c.res.status >= 300) return;
     const credentialed = c.req.header("authorization") !== undefined;
     c.res.headers.set("cache-control", credentialed ? policy.replace(/^public\b/, "private") : policy);
-    if (c.env.API_TOKEN) c.res.headers.append("vary", "Authorization");
+    // either secret makes the answer depend on who asks (a user token's own list, 403 for another's)
+    if (secured(trustEnv(c))) c.res.headers.append("vary", "Authorization");
   });
 }
 

@@ -14,15 +14,18 @@ import {
   type Manifest,
   type MovieMeta,
   type OptionalBundleFile,
+  type PopularFile,
   R2_POINTER,
   type RatedCsr,
   type RecsQuery,
   type RequiredBundleFile,
   decodeInt8Table,
   decodeRated,
+  previousVersions,
   r2Key,
   recsTakesHistory,
 } from "../../training/src/contract/artifacts.ts";
+import { contentProblems, describeProblems } from "../../training/src/contract/validate.ts";
 import { ApiError } from "./errors.ts";
 import type { Explainer, Ranker, SimilarMovies } from "./scoring.ts";
 import { type SearchIndex, buildSearchIndex } from "./search.ts";
@@ -63,6 +66,13 @@ export interface LoadedModel {
   search(): SearchIndex;
   movies: MovieMeta[];
   itemIndex: Map<number, number>;
+  /**
+   * Items 0..modelItems - 1 are the model's own; the catalogue's later movies are scored by the
+   * bundle's fallback and never enter a history the graphs score (manifest.model_items).
+   */
+  modelItems: number;
+  /** The cold-start list, best first (internal indices): popular.json, or the most rated movies in older bundles. */
+  popular: number[];
   loadedAt: string;
 }
 
@@ -99,7 +109,7 @@ export async function readPointer(bucket: ModelBucket): Promise<CurrentPointer> 
   try {
     const p = (await obj.json()) as CurrentPointer;
     if (typeof p.version !== "string" || typeof p.manifest !== "string") throw new Error("fields missing");
-    return p;
+    return { ...p, previous: previousVersions(p) };
   } catch {
     throw new ApiError(503, "model_unavailable", `${R2_POINTER} is not a valid pointer; ${PUBLISH_HINT}`);
   }
@@ -120,6 +130,17 @@ function lazily<T>(make: () => T): () => T {
     value ??= make();
     return value;
   };
+}
+
+/** How many movies the cold-start list keeps. */
+const COLD_START_MOVIES = 200;
+
+/** popular.json's movies the catalogue serves, or (older bundles) the movies the most users rated. */
+function coldStartList(popular: PopularFile | null, itemIndex: Map<number, number>, rated: Uint32Array): number[] {
+  if (popular) return popular.movies.flatMap((m) => itemIndex.get(m.movieId) ?? []);
+  return Array.from(rated.keys())
+    .sort((a, b) => rated[b] - rated[a] || a - b)
+    .slice(0, COLD_START_MOVIES);
 }
 
 /** ORT sessions hold wasm memory outside the JS heap: a model no longer served is released explicitly. */
@@ -166,11 +187,14 @@ export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, 
   if (history && !manifest.files.history) {
     throw new ApiError(503, "model_unavailable", `${manifest.version} ranks users from their history but has no ${BUNDLE_FILES.history}; ${PUBLISH_HINT}`);
   }
-  const plan = servingPlan(manifest, bytes, history);
   const need = (k: BundleFile): ArrayBuffer => required(manifest, bytes, k);
-  const text = (b: ArrayBuffer): string => new TextDecoder().decode(b);
-  const ids = JSON.parse(text(need("ids"))) as IdMaps;
-  const movies = JSON.parse(text(need("movies"))) as MovieMeta[];
+  const ids = parsedJson(manifest, need, "ids") as IdMaps;
+  const movies = parsedJson(manifest, need, "movies") as MovieMeta[];
+  // checksums say the files are the ones published; this says they can be served (publish checked
+  // it too, but a bundle may have been written by hand or by an older publish)
+  const problems = contentProblems(manifest, bytes, { movies, ids });
+  if (problems.length > 0) throw new ApiError(503, "model_unavailable", `${describeProblems(manifest.version, problems)}; ${PUBLISH_HINT}`);
+  const plan = servingPlan(manifest, bytes, history);
   let users: UserStore;
   let popularity: Uint32Array;
   if (manifest.per_user === "r2" || manifest.per_user === "d1") {
@@ -182,6 +206,7 @@ export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, 
     popularity = itemPopularity(rated, manifest.items);
   }
   const itemIndex = new Map(ids.items.map((id, i) => [id, i]));
+  const popular = coldStartList(bytes.popular ? (JSON.parse(new TextDecoder().decode(bytes.popular)) as PopularFile) : null, itemIndex, popularity);
   lap("parse");
   await opts.beforeSessions?.();
   const { ranker, explainer, similar, sessions } = await buildServing(plan, ort, opts.kernel);
@@ -198,6 +223,8 @@ export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, 
     search: searchIndexOnDemand(movies, popularity),
     movies,
     itemIndex,
+    modelItems: manifest.model_items ?? manifest.items,
+    popular,
     loadedAt: new Date().toISOString(),
   };
 }
@@ -237,6 +264,15 @@ async function verifiedFiles(bucket: ModelBucket, manifest: Manifest, lap: (phas
 }
 
 type BundleFile = RequiredBundleFile | OptionalBundleFile;
+
+function parsedJson(manifest: Manifest, need: (k: BundleFile) => ArrayBuffer, k: "ids" | "movies"): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(need(k)));
+  } catch (e) {
+    if (e instanceof ApiError) throw e;
+    throw new ApiError(503, "model_unavailable", `${BUNDLE_FILES[k]} of ${manifest.version} is not valid JSON; ${PUBLISH_HINT}`);
+  }
+}
 type BundleBytes = Partial<Record<BundleFile, ArrayBuffer>>;
 
 function required(manifest: Manifest, bytes: BundleBytes, k: BundleFile): ArrayBuffer {

@@ -3,15 +3,26 @@
 // MODEL_REFRESH_SECONDS), keeps serving the loaded model when a refresh fails, and releases a
 // replaced model once no request holds it. With MODEL_SWAP=release-first a swap never holds two
 // versions' sessions: the old one is drained and released before the new one's are built.
+// Never dark: a fresh isolate whose published version will not load serves the newest of the
+// pointer's previous versions that loads, and `degraded` says why (GET /health shows it); a
+// broken publication is tried again with a growing backoff (docs/reliability.md).
 import type { Env } from "./env.ts";
 import { ApiError } from "./errors.ts";
 import { log } from "./log.ts";
-import type { CurrentPointer } from "../../training/src/contract/artifacts.ts";
+import { type CurrentPointer, KEEP_PREVIOUS } from "../../training/src/contract/artifacts.ts";
 import { type LoadOptions, type LoadedModel, PUBLISH_HINT, disposeModel, loadVersion, readPointer } from "./model-load.ts";
 import { onnxRuntime } from "./ort.ts";
 import rankKernel from "../build/rank-int8.wasm";
 
 export type { LoadedModel } from "./model-load.ts";
+
+/** Why the isolate serves another version than the one models/current.json names. */
+export interface Degraded {
+  /** The version the pointer names (null: the pointer itself could not be read). */
+  wanted: string | null;
+  /** Why it is not served: what its load answered, in words a client may read. */
+  reason: string;
+}
 
 const DEFAULT_REFRESH_SECONDS = 60;
 
@@ -93,6 +104,19 @@ function loadWithDeadline(
   });
 }
 
+/** A failed version is tried again after 1, 2, 4 ... 64 refresh intervals (about an hour by default), then every 64. */
+const MAX_BACKOFF_DOUBLINGS = 6;
+
+/** One publication: a version published again (a new `published`) is tried at once. */
+function pointerKey(pointer: CurrentPointer): string {
+  return `${pointer.version}\n${pointer.published}`;
+}
+
+/** What a failed load says to clients: an ApiError's message; anything else stays in the log. */
+function clientReason(err: unknown): string {
+  return err instanceof ApiError ? err.message : `the published model could not be loaded; ${PUBLISH_HINT}`;
+}
+
 export class ModelStore {
   private current: LoadedModel | null = null;
   private pending: Promise<LoadedModel> | null = null;
@@ -111,6 +135,19 @@ export class ModelStore {
   private swapGeneration = 0;
   /** Models whose sessions were released: a request that got one just before is sent to the next. */
   private readonly disposed = new WeakSet<LoadedModel>();
+  /**
+   * Set while the served version is not the one the pointer names: its load failed, and this
+   * isolate serves the model it had, or (a fresh isolate) the newest previous version that loads.
+   */
+  degraded: Degraded | null = null;
+  /**
+   * The pointer whose version last failed to load while a model is served: tried again only after
+   * 1, 2, 4... refresh intervals (at most MAX_BACKOFF_DOUBLINGS doublings), not every interval. A
+   * failed load is not free: ONNX Runtime keeps about the graph's size of its wasm memory for
+   * every graph it refuses while building a session (bench:abuse), so retrying a broken version
+   * each minute would grow the isolate until it is killed.
+   */
+  private refused: { pointer: string; failures: number; until: number } | null = null;
   /** Versions loaded so far by this isolate (observability and tests). */
   loads = 0;
   /** Models whose ONNX sessions were released after a swap (observability and tests). */
@@ -150,7 +187,8 @@ export class ModelStore {
     if (this.current && Date.now() - this.checkedAt < refreshMs) return this.current;
     // a failed load is retried once per refresh interval, never once per request
     if (!this.current && this.failure && Date.now() - this.failure.at < refreshMs) throw this.failure.error;
-    if (this.pending) return this.swapping || !this.current ? waitWithTimers(this.pending, this.loadTimeoutMs(env) + 1000) : this.current;
+    // a fresh isolate may try the pointer's version and then each previous one: its waiters wait for all
+    if (this.pending) return this.swapping || !this.current ? waitWithTimers(this.pending, (1 + KEEP_PREVIOUS) * this.loadTimeoutMs(env) + 1000) : this.current;
     const timeoutMs = this.loadTimeoutMs(env);
     this.pending = this.refresh(env, timeoutMs).finally(() => {
       this.pending = null;
@@ -164,8 +202,14 @@ export class ModelStore {
   }
 
   private async refresh(env: Env, timeoutMs: number): Promise<LoadedModel> {
+    let pointer: CurrentPointer | null = null;
     try {
-      const pointer = await withDeadline(readPointer(env.MODELS), timeoutMs, "reading models/current.json");
+      pointer = await withDeadline(readPointer(env.MODELS), timeoutMs, "reading models/current.json");
+      if (this.current && this.current.version !== pointer.version && this.refused?.pointer === pointerKey(pointer) && Date.now() < this.refused.until) {
+        // the same broken publication: not loaded again before its backoff ends (still degraded)
+        this.checkedAt = Date.now();
+        return this.current;
+      }
       if (this.current?.version !== pointer.version) {
         const previous = this.current;
         const releaseFirst = env.MODEL_SWAP === "release-first" && previous !== null;
@@ -188,8 +232,14 @@ export class ModelStore {
       }
       this.checkedAt = Date.now();
       this.failure = null;
+      this.degraded = null;
+      this.refused = null;
       return this.current;
     } catch (err) {
+      const reason = clientReason(err);
+      if (pointer) this.backOff(env, pointer);
+      // never dark: a fresh isolate serves the newest previous version that loads
+      if (!this.current && pointer) await this.fallBack(env, pointer, timeoutMs, reason);
       if (!this.current) {
         // the cause goes to the log; the client gets a message without internals
         if (!(err instanceof ApiError)) log.error("model load failed", err);
@@ -197,9 +247,38 @@ export class ModelStore {
         this.failure = { at: Date.now(), error };
         throw error;
       }
-      log.warn(`keeping model ${this.current.version}: refresh failed`, err);
+      if (pointer?.version !== this.current.version) {
+        log.warn(`keeping model ${this.current.version}: refresh failed`, err);
+        this.degraded = { wanted: pointer?.version ?? null, reason };
+      }
       this.checkedAt = Date.now();
+      this.failure = null;
       return this.current;
+    }
+  }
+
+  /** Counts a failed load of the pointer's version and sets when it may be tried again. */
+  private backOff(env: Env, pointer: CurrentPointer): void {
+    const key = pointerKey(pointer);
+    const failures = this.refused?.pointer === key ? this.refused.failures + 1 : 1;
+    const refreshMs = 1000 * Number(env.MODEL_REFRESH_SECONDS ?? DEFAULT_REFRESH_SECONDS);
+    this.refused = { pointer: key, failures, until: Date.now() + refreshMs * 2 ** Math.min(failures - 1, MAX_BACKOFF_DOUBLINGS) };
+  }
+
+  /** Loads the pointer's previous versions newest first; the first that loads is served, degraded. */
+  private async fallBack(env: Env, pointer: CurrentPointer, timeoutMs: number, reason: string): Promise<void> {
+    for (const previous of pointer.previous ?? []) {
+      const fallback: CurrentPointer = { version: previous.version, manifest: previous.manifest, published: pointer.published, created: previous.created };
+      try {
+        this.current = await loadWithDeadline(env, fallback, timeoutMs, `loading previous model ${previous.version}`);
+      } catch (err) {
+        log.warn(`previous model ${previous.version} could not be loaded either`, err);
+        continue;
+      }
+      this.currentPointer = fallback;
+      this.loads++;
+      log.warn(`serving previous model ${previous.version}: ${pointer.version} could not be loaded (${reason})`);
+      return;
     }
   }
 

@@ -1,7 +1,8 @@
 // Who a recommendation request is for, and what to hide: a known user is ranked as a known user
 // (by its trained vector, or its train history plus live positives, as the bundle says); anyone
-// else with positive history is ranked by the model's fold-in. Every movie in the snapshot and
-// in the live history is excluded. The loaded model's one Ranker and one Explainer do the work.
+// else with a positive the model knows is ranked by the model's fold-in; anyone else gets the
+// cold-start list. Every movie in the snapshot and in the live history is excluded, including
+// those the model has no vector for. The loaded model's one Ranker and one Explainer do the work.
 import { ApiError } from "./errors.ts";
 import type { LiveRating } from "./live-store.ts";
 import type { LoadedModel } from "./model-store.ts";
@@ -9,16 +10,21 @@ import type { Scored } from "./scoring.ts";
 import type { UserSnapshot } from "./user-store.ts";
 import { isPositive } from "./validation.ts";
 
-type Source = "model" | "fold-in";
+type Source = "model" | "fold-in" | "popular";
 
 export interface Ranked {
   source: Source;
   ranked: Scored[];
   /** The history the reasons are taken from (internal indices): the movies the user liked. */
   liked: number[];
+  /**
+   * History entries left out of scoring: movies the model has no vector for (outside its
+   * catalogue, or served by the fallback only). They are still excluded from the list.
+   */
+  ignored: number;
 }
 
-/** Internal indices of the movies the model knows, without duplicates. */
+/** Internal indices of the catalogue's movies among `ratings`, without duplicates (what is excluded). */
 function itemsOf(model: LoadedModel, ratings: readonly { movieId: number }[]): number[] {
   const out = new Set<number>();
   for (const r of ratings) {
@@ -28,13 +34,54 @@ function itemsOf(model: LoadedModel, ratings: readonly { movieId: number }[]): n
   return [...out];
 }
 
-/** Ranks for a history alone (an anonymous visitor, or a user the model does not know). */
+/** The model's own items among `ratings`: what a history graph can score from. */
+const scorable = (model: LoadedModel, items: number[]): number[] => items.filter((i) => i < model.modelItems);
+
+/** Entries the model cannot score from (see Ranked.ignored). */
+function ignoredIn(model: LoadedModel, ratings: readonly { movieId: number }[]): number {
+  let n = 0;
+  for (const r of ratings) {
+    const i = model.itemIndex.get(r.movieId);
+    if (i === undefined || i >= model.modelItems) n++;
+  }
+  return n;
+}
+
+/**
+ * The cold-start answer: the bundle's popular list (the most liked movies of the data's last
+ * weeks), minus every movie the user rated; the score is the list's rank, best first.
+ */
+function popularFor(model: LoadedModel, exclude: readonly number[], k: number, ignored: number): Ranked {
+  const seen = new Set(exclude);
+  const ranked = model.popular
+    .filter((i) => !seen.has(i))
+    .slice(0, k)
+    .map((item, r) => ({ item, score: 1 / (r + 1) }));
+  return { source: "popular", ranked, liked: [], ignored };
+}
+
+/**
+ * Ranks for a history alone (an anonymous visitor, or a user the model does not know). Movies
+ * outside the model's catalogue count as watched (never recommended back) and are left out of
+ * scoring; a history with no positive the model can score from gets the cold-start list. Low
+ * ratings exclude their movies; no served model scores negatives, so that is all they do.
+ */
 export async function rankHistory(
   model: LoadedModel,
   history: readonly { movieId: number; rating: number | null }[],
   k: number,
   what: string,
 ): Promise<Ranked> {
+  const exclude = itemsOf(model, history);
+  const ignored = ignoredIn(model, history);
+  const positives = scorable(
+    model,
+    itemsOf(
+      model,
+      history.filter((r) => isPositive(r.rating)),
+    ),
+  );
+  if (positives.length === 0) return popularFor(model, exclude, k, ignored);
   if (!model.ranker.foldsIn) {
     throw new ApiError(
       404,
@@ -42,43 +89,29 @@ export async function rankHistory(
       `${what}: the served model (${model.manifest.model}) has no fold-in graph, so it can only recommend for users it was trained on`,
     );
   }
-  const positives = itemsOf(
-    model,
-    history.filter((r) => isPositive(r.rating)),
-  );
-  if (positives.length === 0) {
-    throw new ApiError(404, "no_positive_history", `${what} has no positive ratings (3 or more, or no rating for "watched") to recommend from`);
-  }
-  return { source: "fold-in", ranked: await model.ranker.rankHistory(positives, k, itemsOf(model, history)), liked: positives };
+  return { source: "fold-in", ranked: await model.ranker.rankHistory(positives, k, exclude), liked: positives, ignored };
 }
 
 /**
  * Ranks for a user id, given what the caller read: the user's snapshot (`model.users.get`, null
  * for a user the model was not trained on) and the live ratings, null when the live store could
- * not be read: a known user is then ranked from the snapshot alone (the caller says so in a header).
+ * not be read: a known user is then ranked from the snapshot alone (the caller says so in a
+ * header). A user the model never saw, with no live ratings, gets the cold-start list.
  */
 export async function rankUser(model: LoadedModel, userId: number, user: UserSnapshot | null, live: LiveRating[] | null, k: number): Promise<Ranked> {
   if (user) {
     const snapshot = Array.from(user.rated);
     const exclude = new Set<number>(snapshot);
     for (const i of itemsOf(model, live ?? [])) exclude.add(i);
+    const livePositive = (live ?? []).filter((r) => isPositive(r.rating));
     // the snapshot keeps no ratings, only what was rated: every snapshot movie may be a reason
-    const livePositives = itemsOf(
-      model,
-      (live ?? []).filter((r) => isPositive(r.rating)),
-    );
+    const livePositives = itemsOf(model, livePositive);
     const liked = new Set<number>([...snapshot, ...livePositives]);
-    return { source: "model", ranked: await model.ranker.rankUser(user, k, [...exclude], livePositives), liked: [...liked] };
+    const ranked = await model.ranker.rankUser(user, k, [...exclude], scorable(model, livePositives));
+    return { source: "model", ranked, liked: [...liked], ignored: ignoredIn(model, live ?? []) };
   }
   if (live === null)
     throw new ApiError(503, "live_store_unavailable", `user ${userId} is not in the model and the live ratings store (D1) cannot be read right now`);
-  if (live.length === 0) {
-    throw new ApiError(
-      404,
-      "unknown_user",
-      `user ${userId} is not in the model (${model.manifest.users} users) and has no live ratings: POST /users/${userId}/ratings first`,
-    );
-  }
   return rankHistory(model, live, k, `user ${userId}`);
 }
 

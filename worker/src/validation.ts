@@ -7,7 +7,6 @@ import { createMiddleware } from "hono/factory";
 import type { RatingInput } from "./api/schemas.ts";
 import type { AppEnv } from "./env.ts";
 import { ApiError } from "./errors.ts";
-import type { LoadedModel } from "./model-store.ts";
 
 /** Request bodies above this answer 413. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -57,14 +56,22 @@ export function isPositive(rating: number | null): boolean {
 }
 
 /**
- * A validated list under `field`, checked against the served model's catalogue (the first
- * unknown movie is named) and with later entries for a movie replacing earlier ones.
+ * A validated list under `field`, one entry per movie. Movies the served model does not know are
+ * kept (they count as watched; ranking leaves them out of scoring). An entry given again with
+ * the same rating collapses into one; with `disagree` "refuse", one with a different rating is a
+ * 400 naming both entries (a history is one state, so two ratings of a movie are a client bug);
+ * with "latest", the later replaces the earlier (a ratings POST is a list of updates).
  */
-export function knownEntries(model: LoadedModel, list: readonly z.infer<typeof RatingInput>[], field: string): RatingEntry[] {
-  const byMovie = new Map<number, RatingEntry>();
+export function historyEntries(list: readonly z.infer<typeof RatingInput>[], field: string, disagree: "refuse" | "latest"): RatingEntry[] {
+  const byMovie = new Map<number, RatingEntry & { at: number }>();
   list.forEach(({ movieId, rating, timestamp }, k) => {
-    if (!model.itemIndex.has(movieId)) throw new ApiError(400, "unknown_movie", `${field}[${k}].movieId ${movieId} is not in the model's catalogue`);
-    byMovie.set(movieId, { movieId, rating: rating ?? null, timestamp: timestamp ?? null });
+    const entry = { movieId, rating: rating ?? null, timestamp: timestamp ?? null, at: k };
+    const earlier = byMovie.get(movieId);
+    if (earlier && earlier.rating !== entry.rating && disagree === "refuse")
+      throw bad(
+        `${field}[${k}] rates movie ${movieId} ${entry.rating ?? "watched"}, but ${field}[${earlier.at}] rates it ${earlier.rating ?? "watched"}: give each movie once`,
+      );
+    byMovie.set(movieId, entry);
   });
-  return [...byMovie.values()];
+  return [...byMovie.values()].map(({ at: _, ...e }) => e);
 }

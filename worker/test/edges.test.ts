@@ -4,6 +4,7 @@ import { SELF, env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../src/app.ts";
 import { ModelStore } from "../src/model-store.ts";
+import { STATIC_HEADERS } from "../src/security/policy.ts";
 import { bundles, fixtureData, publish } from "./seed.ts";
 import { BROKEN_DB, SECURED, asUser, freshApp, recordErrors, uniqueUser } from "./trust-helpers.ts";
 
@@ -26,6 +27,8 @@ describe("edges", () => {
       expect(res.headers.get("x-frame-options")).toBe("DENY");
       expect(res.headers.get("x-content-type-options")).toBe("nosniff");
       expect(res.headers.get("referrer-policy")).toBe("no-referrer");
+      // the values the static assets' _headers carries too (one source: security/policy.ts)
+      for (const [name, value] of Object.entries(STATIC_HEADERS)) expect(res.headers.get(name), name).toBe(value);
     }
   });
 
@@ -66,6 +69,33 @@ describe("edges", () => {
     expect(await stored()).toEqual([expect.objectContaining({ rating: 2, timestamp: 2_000_000 })]);
     expect((await rate(4, 3_000_000)).status).toBe(200);
     expect(await stored()).toEqual([expect.objectContaining({ rating: 4, timestamp: 3_000_000 })]);
+  });
+
+  it("refuses a rating dated more than a day ahead, naming the entry, and stores nothing", async () => {
+    // with newer-rating-wins, a rating dated next year could never be replaced
+    const { call, send } = freshApp();
+    const user = uniqueUser();
+    const auth = await asUser(user);
+    const now = Math.floor(Date.now() / 1000);
+    const far = {
+      ratings: [
+        { movieId: movie, rating: 4, timestamp: now - 10 },
+        { movieId: data.items[8], rating: 5, timestamp: now + 2 * 86_400 },
+      ],
+    };
+    const res = await send("POST", `/users/${user}/ratings`, far, auth);
+    expect(res.status).toBe(400);
+    expect((await res.json<{ message: string }>()).message).toMatch(/ratings\[1\]\.timestamp.*future/);
+    expect((await (await call(`/users/${user}/ratings`, { headers: auth })).json<{ ratings: unknown[] }>()).ratings).toEqual([]);
+    // clock skew within a day is accepted
+    expect((await send("POST", `/users/${user}/ratings`, { ratings: [{ movieId: movie, rating: 4, timestamp: now + 3600 }] }, auth)).status).toBe(200);
+  });
+
+  it("marks cacheable answers Vary: Authorization when only USER_TOKEN_SECRET is set", async () => {
+    const { call } = freshApp();
+    const res = await call(`/movies/${movie}`, { headers: await asUser(uniqueUser()) }, { API_TOKEN: undefined, USER_TOKEN_SECRET: SECURED.USER_TOKEN_SECRET });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("vary") ?? "").toMatch(/Authorization/i);
   });
 
   it("answers every D1 write and history read with 503 and a reason when D1 fails, never a silent 200", async () => {

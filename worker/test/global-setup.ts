@@ -33,7 +33,21 @@ function generatedDataset(): Dataset {
       rating.push(1 + rng.int(5));
     }
   }
-  const movies = Array.from({ length: 120 }, (_, k) => ({
+  // movies 121..123, liked by three users each, and 124, disliked by one: below the protocol's
+  // 10-core, so the model has no vector for them, but they are served (by the fallback)
+  for (const [movieId, raters, stars] of [
+    [121, [1, 4, 7], 5],
+    [122, [2, 5, 8], 5],
+    [123, [3, 6, 9], 4],
+    [124, [10], 1],
+  ] as const) {
+    for (const u of raters) {
+      user.push(u);
+      item.push(movieId);
+      rating.push(stars);
+    }
+  }
+  const movies = Array.from({ length: 124 }, (_, k) => ({
     movieId: k + 1,
     title: `Movie ${k + 1} (${1950 + k})`,
     year: 1950 + k,

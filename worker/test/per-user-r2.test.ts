@@ -3,7 +3,7 @@
 // the answers are those of the same model with everything in memory.
 import { env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
-import { BUNDLE_FILES, type IdMaps, type Manifest, r2Key } from "../../training/src/contract/artifacts.ts";
+import { BUNDLE_FILES, type CurrentPointer, type IdMaps, type Manifest, R2_POINTER, r2Key } from "../../training/src/contract/artifacts.ts";
 import { createApp } from "../src/app.ts";
 import type { Env } from "../src/env.ts";
 import { ModelStore } from "../src/model-store.ts";
@@ -57,19 +57,22 @@ describe("per-user data left in R2", () => {
     ]);
   });
 
-  it("answers 404 for ids that are no user's, inside and past the records", async () => {
+  it("answers the cold-start list for ids that are no user's, inside and past the records", async () => {
     await publish(env.MODELS, r2);
     const absent = Array.from({ length: manifest.max_user_id! }, (_, i) => i + 1).find((id) => !data.users.includes(id));
     // (every id from 1 to the largest may be a user: then only ids past the records are tried)
     for (const id of [...(absent ? [absent] : []), manifest.max_user_id! + 1, 999_999_999]) {
       const res = await call(`/users/${id}/recs`);
-      expect(res.status).toBe(404);
-      expect(await res.json()).toMatchObject({ error: "unknown_user" });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ source: "popular", ignored: 0 });
     }
   });
 
   it("refuses a version whose users.bin does not match its manifest, and keeps serving nothing broken", async () => {
     await publish(env.MODELS, r2);
+    // no previous version to fall back to (never-dark.test.ts covers that): the refusal itself is seen
+    const pointer = await (await env.MODELS.get(R2_POINTER))!.json<CurrentPointer>();
+    await env.MODELS.put(R2_POINTER, JSON.stringify({ ...pointer, previous: [] }));
     const key = r2Key(r2.version, BUNDLE_FILES.users);
     const good = await env.MODELS.get(key);
     const bytes = new Uint8Array(await good!.arrayBuffer());

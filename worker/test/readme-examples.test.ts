@@ -1,19 +1,23 @@
 /// <reference path="./raw-imports.d.ts" />
 // Every `curl` example in README.md runs, as written, against the Worker's real entry point with a
-// published fixture model and an API token, and answers the status written after its `#`. The
-// README promises its examples work against `npm start`'s server (127.0.0.1:8787, the token from
-// .dev.vars in $TOKEN); this keeps that promise checked. The entry point is called with a token in
-// its env (SELF's bindings have none: the test config leaves API_TOKEN empty), as wrangler dev
-// runs it with .dev.vars.
+// published fixture model and both secrets, and answers the status written after its `#`. The
+// README promises its examples work against `npm start`'s server (127.0.0.1:8787, the admin token
+// from .dev.vars in $ADMIN_TOKEN, user 1's token npm start prints in $USER_TOKEN); this keeps that
+// promise checked. The entry point is called with the secrets in its env (SELF's bindings have
+// none: the test config leaves API_TOKEN empty), as wrangler dev runs it with .dev.vars.
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import readme from "../../README.md?raw";
+import { mintUserToken } from "../../training/src/contract/user-token.ts";
 import worker from "../src/index.ts";
 import { bundles, fixtureData, publish } from "./seed.ts";
 
 /** Where the README says `npm start` serves. */
 const DEV_ORIGIN = "http://127.0.0.1:8787";
-const TOKEN = "readme-example-token";
+const ADMIN_TOKEN = "readme-example-token";
+const USER_TOKEN_SECRET = "readme-example-user-token-secret-0123456789";
+/** The user npm start prints a token for. */
+const USER = 1;
 
 interface CurlExample {
   /** The command as the README writes it. */
@@ -119,7 +123,11 @@ function parseCurl(command: string, vars: Record<string, string>): CurlExample {
 }
 
 describe("the README's curl examples", () => {
-  const examples = curlCommands(readme).map((c) => parseCurl(c, { TOKEN }));
+  let examples: CurlExample[] = [];
+  beforeAll(async () => {
+    const USER_TOKEN = (await mintUserToken(USER_TOKEN_SECRET, USER, 30 * 86_400)).token;
+    examples = curlCommands(readme).map((c) => parseCurl(c, { ADMIN_TOKEN, USER_TOKEN }));
+  });
 
   it("are parsed as sh and curl read them", () => {
     const e = parseCurl(`curl -X POST 127.0.0.1:8787/recs -H "Authorization: Bearer $TOKEN" -d '{"k": 5}'  # 201 created`, { TOKEN: "t" });
@@ -141,6 +149,7 @@ describe("the README's curl examples", () => {
     for (const route of ["POST /users/:id/ratings", "GET /users/:id/ratings", "DELETE /users/:id/ratings/:id", "DELETE /users/:id"]) {
       expect(routes, route).toContain(route);
     }
+    for (const route of ["POST /admin/tokens", "GET /admin/audit", "GET /admin/forgotten"]) expect(routes, route).toContain(route);
   });
 
   it("answer the status the README shows, in the README's order, from the served blend with a token", async () => {
@@ -148,11 +157,11 @@ describe("the README's curl examples", () => {
     // movies 1..120), so the README's ids (user 1, movies 1, 2, 32; user 100000 unknown) exist in both
     const blend = bundles().find((b) => b.version === "fixture-blend")!;
     const ids = fixtureData(blend);
-    for (const id of [1]) expect(ids.users, `user ${id}`).toContain(id);
+    for (const id of [USER, 2]) expect(ids.users, `user ${id}`).toContain(id);
     for (const id of [1, 2, 32]) expect(ids.items, `movie ${id}`).toContain(id);
     expect(ids.users).not.toContain(100000);
     await publish(env.MODELS, blend);
-    const bindings = { ...env, API_TOKEN: TOKEN };
+    const bindings = { ...env, API_TOKEN: ADMIN_TOKEN, USER_TOKEN_SECRET };
     for (const e of examples) {
       const ctx = createExecutionContext();
       const request = new Request(new URL(e.url.pathname + e.url.search, "https://edge.test"), { method: e.method, headers: e.headers, body: e.body });

@@ -213,12 +213,14 @@ describe("anonymous recommendation reads (PUBLIC_RECS)", () => {
     logged.mockRestore();
   });
 
-  it("honours open (reasons, 404 for unknown ids) only while no secret is set", async () => {
+  it("honours open (reasons, the cold-start list for unknown ids) only while no secret is set", async () => {
     const { call } = freshApp();
     const open = await call(`/users/${known}/recs`, {}, { PUBLIC_RECS: "open", API_TOKEN: undefined, USER_TOKEN_SECRET: undefined });
     expect(open.status).toBe(200);
     expect((await open.json<RecsBody>()).recommendations.some((r) => r.because)).toBe(true);
-    expect((await call(`/users/${unknown}/recs`, {}, { PUBLIC_RECS: "open" })).status).toBe(404);
+    const cold = await call(`/users/${unknown}/recs`, {}, { PUBLIC_RECS: "open" });
+    expect(cold.status).toBe(200);
+    expect((await cold.json<{ source: string }>()).source).toBe("popular");
     expect((await call(`/users/${known}/recs`, {}, { PUBLIC_RECS: "open", USER_TOKEN_SECRET: USER_SECRET })).status).toBe(401);
   });
 });

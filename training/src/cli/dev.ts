@@ -4,7 +4,8 @@
 import { spawn } from "node:child_process";
 import { Command } from "commander";
 import { OFFLINE_WRANGLER_ENV } from "../publish/targets.ts";
-import { migrateLocalD1 } from "../serve/local-setup.ts";
+import { ensureUserTokenSecret } from "../serve/dev-secrets.ts";
+import { ensureDevToken, migrateLocalD1 } from "../serve/local-setup.ts";
 import { checkPortFree } from "../start/preflight.ts";
 import { integer, runCli } from "./options.ts";
 
@@ -19,6 +20,9 @@ const opts = program.opts<{ port: number }>();
 await runCli(async () => {
   await checkPortFree(opts.port);
   await migrateLocalD1();
+  // the admin token and the user-token secret, as npm start writes them (kept when present)
+  ensureDevToken();
+  ensureUserTokenSecret();
   const child = spawn("npx", ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(opts.port), ...program.args], {
     env: { ...process.env, ...OFFLINE_WRANGLER_ENV },
     stdio: "inherit",

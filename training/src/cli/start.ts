@@ -8,10 +8,12 @@ import { Command } from "commander";
 import { modelDir } from "../contract/artifacts.ts";
 import { datasetSpec, requiredFiles } from "../data/datasets.ts";
 import { ensureDataset } from "../data/fetch.ts";
-import { DEV_VARS, ensureDevToken } from "../serve/local-setup.ts";
+import { ensureUserTokenSecret } from "../serve/dev-secrets.ts";
+import { ensureDevToken } from "../serve/local-setup.ts";
 import { type DevServer, startWranglerDev } from "../serve/wrangler-dev.ts";
 import { type CacheInputs, cacheKey, dataDigest, isReusable, recordTrained, sourceDigest, validNdcg10, wasInterrupted } from "../start/cache.ts";
 import { type CliChild, startCli } from "../start/child.ts";
+import { type DemoToken, demoUserToken, servingExamples } from "../start/examples.ts";
 import { checkDataSource, checkPortFree } from "../start/preflight.ts";
 import { type StartSteps, runStart } from "../start/session.ts";
 import { type DataOptions, type ProtocolOptions, addDataOptions, addProtocolOptions, integer, runCli } from "./options.ts";
@@ -33,27 +35,6 @@ const program = addProtocolOptions(addDataOptions(new Command("start")))
   .option("--no-serve", `train ${[FIRST_MODEL, ...BACKGROUND_MODELS].join(", ")} in the foreground, publish the best to the local R2 and stop`);
 program.parse();
 const opts = program.opts<DataOptions & ProtocolOptions & { port: number; retrain: boolean; refreshSeconds: number; serve: boolean }>();
-
-function examples(url: string, token: string): string {
-  const auth = `-H "Authorization: Bearer $TOKEN"`;
-  const json = "-H 'Content-Type: application/json'";
-  return [
-    `\nServing on ${url} (Ctrl-C to stop). Every route but /health needs the token from ${DEV_VARS}. Try:`,
-    `  export TOKEN=${token}`,
-    `  curl ${auth} ${url}/users/1/recs`,
-    `  curl ${auth} '${url}/users/1/recs?k=5'`,
-    `  curl ${auth} ${url}/movies/1/similar`,
-    `  curl ${url}/health`,
-    "A new user: rate movies (live, stored in the local D1), then get fold-in recommendations:",
-    `  curl -X POST ${url}/users/100000/ratings ${auth} ${json} -d '{"ratings": [{"movieId": 1, "rating": 5}, {"movieId": 2571, "rating": 5}, {"movieId": 1193}]}'`,
-    `  curl ${auth} ${url}/users/100000/recs`,
-    `  curl ${auth} ${url}/users/100000/ratings`,
-    `  curl -X DELETE ${auth} ${url}/users/100000`,
-    "A visitor who keeps their own history (nothing stored):",
-    `  curl -X POST ${url}/recs ${auth} ${json} -d '{"history": [{"movieId": 260, "rating": 5}, {"movieId": 1196, "rating": 4}], "k": 5}'`,
-    "",
-  ].join("\n");
-}
 
 const seconds = (since: number): string => `${((performance.now() - since) / 1000).toFixed(1)} s`;
 
@@ -106,6 +87,8 @@ await runCli(async () => {
     void stopServer().then(() => process.exit(143));
   });
   const data = ["--dataset", opts.dataset, "--data-dir", opts.dataDir];
+  /** The demo user's token, minted when serving starts and printed with the examples. */
+  let demo: DemoToken | null = null;
   /** The first model is served and the examples printed: later publications are hot swaps. */
   let announced = false;
   const steps: StartSteps = {
@@ -139,7 +122,9 @@ await runCli(async () => {
       if (announced && server) log(`published ${model}: the Worker on ${server.url} swaps to it within ${opts.refreshSeconds} s`);
     },
     async serve() {
+      // both secrets before wrangler dev reads .dev.vars: the admin token and the key user tokens are signed with
       ensureDevToken();
+      demo = await demoUserToken(ensureUserTokenSecret());
       log(`starting wrangler dev on 127.0.0.1:${opts.port}`);
       serverStarting = startWranglerDev(opts.port, { vars: { MODEL_REFRESH_SECONDS: String(opts.refreshSeconds) }, readyWithoutModel: true });
       server = await serverStarting;
@@ -147,7 +132,7 @@ await runCli(async () => {
     },
     ready() {
       announced = true;
-      if (server) console.log(examples(server.url, ensureDevToken()));
+      if (server && demo) console.log(servingExamples(server.url, ensureDevToken(), demo));
     },
     log,
   };

@@ -23,9 +23,45 @@ export const SPLIT_FILES = {
   keys: "keys.json",
   /** Every movie each split user rated in the dataset, any rating (what rated.bin serves), as TSV of ids. */
   rated: "rated.tsv",
-  /** MovieMeta[] of the split's items, ascending id: the titles, years and genres a bundle serves. */
+  /**
+   * MovieMeta[] of every rated movie a bundle serves: the split's items first (ascending id, the
+   * model's own indices), then the rated movies outside the protocol's filters (ascending id).
+   */
   catalogue: "catalogue.json",
+  /** FallbackFile: how the movies after the split's items are scored (their raters' other movies). */
+  fallback: "fallback.json",
+  /** PopularFile: the cold-start list. */
+  popular: "popular.json",
 } as const;
+
+/**
+ * How a served movie the model has no vector for (rated, but outside the protocol's filters) is
+ * scored: the weighted mean of the model's scores of up to `k` neighbours, the protocol movies
+ * its raters liked (train period only), shrunk toward 0 when few raters vouch for it. Row e describes catalogue item `model_items + e`; a row
+ * of zero weights has no neighbour, and its movie scores FALLBACK_NONE (last, never above a
+ * scored movie).
+ */
+export interface FallbackFile {
+  k: number;
+  /** extras x k internal item indices (< model_items), row-major; unused slots are 0 with weight 0. */
+  neighbours: number[];
+  /** extras x k weights, each row summing to at most 1 (all 0: no neighbour). */
+  weights: number[];
+}
+/** The score of a fallback movie without neighbours. */
+export const FALLBACK_NONE = -1e30;
+
+/**
+ * popular.json: the cold-start list, the catalogue's most popular movies (positive ratings) in
+ * the data's last `window_days` days, then by all-time positives, best first.
+ */
+export interface PopularFile {
+  window_days: number;
+  /** ISO dates of the window (null when the data has no timestamps: all time). */
+  from: string | null;
+  to: string | null;
+  movies: { movieId: number; ratings: number }[];
+}
 /**
  * Header of every split TSV: original MovieLens ids (for a user's own file with ids that are
  * not positive integers, the numbers keys.json maps back: keys.users[id - 1] is user id's key).
@@ -148,13 +184,15 @@ export const BUNDLE_FILES = {
   popularity: "popularity.bin",
   /** MovieMeta[] in internal item order. */
   movies: "movies.json",
+  /** Optional: the cold-start list (PopularFile), for a history with nothing the model can rank from. */
+  popular: "popular.json",
   /** IdMaps. */
   ids: "ids.json",
   /** Manifest, written last. */
   manifest: "manifest.json",
 } as const;
 export type BundleFileKey = keyof typeof BUNDLE_FILES;
-export type OptionalBundleFile = "similar" | "because" | "foldin" | "vector" | "candidates" | "normalized" | "history" | "users" | "popularity";
+export type OptionalBundleFile = "similar" | "because" | "foldin" | "vector" | "candidates" | "normalized" | "history" | "users" | "popularity" | "popular";
 export type RequiredBundleFile = Exclude<BundleFileKey, OptionalBundleFile | "manifest">;
 
 /**
@@ -261,7 +299,15 @@ export interface Manifest {
   /** With per_user "r2" or "d1": the largest user id, the last record of users.bin. */
   max_user_id?: number;
   users: number;
+  /** Movies served: every rated movie of the data (see model_items). */
   items: number;
+  /**
+   * The first model_items items are the protocol's, which the model was trained on; the rest
+   * (rated, but outside the protocol's filters) are scored by the fallback (see FallbackFile):
+   * they can be recommended, and a history's entries for them are excluded but never scored
+   * from. Absent in older bundles: every item.
+   */
+  model_items?: number;
   dim: number;
   /** How foldin.onnx builds a user from a history; null (or absent, in older bundles): no fold-in. */
   foldin?: FoldInKind | null;
@@ -337,12 +383,50 @@ export function r2Key(version: string, file: string): string {
   return `${R2_PREFIX}${version}/${file}`;
 }
 
+/** A version the pointer named before: what a Worker serves when the current one will not load. */
+export interface PreviousVersion {
+  version: string;
+  manifest: string;
+  created?: string;
+}
+
+/** How many earlier versions the pointer keeps (their files stay in R2, their D1 rows too). */
+export const KEEP_PREVIOUS = 3;
+
 export interface CurrentPointer {
   version: string;
   manifest: string;
   published: string;
   /** The manifest's `created`: publishing compares it so the pointer only moves forward. */
   created?: string;
+  /**
+   * The versions served before this one, newest first, at most KEEP_PREVIOUS (absent in older
+   * pointers): a Worker that cannot load `version` serves the first of them that loads.
+   */
+  previous?: PreviousVersion[];
+}
+
+/** The previous versions a pointer lists, well-formed ones only (a pointer is read from R2, not trusted). */
+export function previousVersions(pointer: CurrentPointer): PreviousVersion[] {
+  if (!Array.isArray(pointer.previous)) return [];
+  return pointer.previous.filter(
+    (p): p is PreviousVersion => typeof p?.version === "string" && p.version !== "" && typeof p.manifest === "string" && p.version !== pointer.version,
+  );
+}
+
+/** What a new pointer to `next` keeps: the pointer it replaces, then that one's previous versions. */
+export function nextPrevious(replaced: CurrentPointer | null, next: string): PreviousVersion[] {
+  if (!replaced) return [];
+  const head: PreviousVersion[] =
+    replaced.version && typeof replaced.manifest === "string" && replaced.manifest
+      ? [{ version: replaced.version, manifest: replaced.manifest, ...(replaced.created ? { created: replaced.created } : {}) }]
+      : [];
+  const kept: PreviousVersion[] = [];
+  for (const p of [...head, ...previousVersions(replaced)]) {
+    if (p.version !== next && !kept.some((k) => k.version === p.version))
+      kept.push({ version: p.version, manifest: p.manifest, ...(p.created ? { created: p.created } : {}) });
+  }
+  return kept.slice(0, KEEP_PREVIOUS);
 }
 
 // Rated-movies CSR binary: five uint32 (magic, users, items, nnz, index bytes), then

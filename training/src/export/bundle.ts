@@ -12,6 +12,7 @@ import {
   type BundleFileInfo,
   type BundleFileKey,
   FOLDIN_GRAPH,
+  type FallbackFile,
   type IdMaps,
   type Manifest,
   METRICS_FILE,
@@ -29,6 +30,7 @@ import {
   recsTakesHistory,
 } from "../contract/artifacts.ts";
 import { type FoldIn, quantizeRows } from "../models/foldin.ts";
+import { extendRows, fallbackRows } from "./fallback.ts";
 import type { Catalogue } from "./catalogue.ts";
 import type { Split } from "../protocol/protocols.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../util/fs-atomic.ts";
@@ -101,23 +103,27 @@ export async function exportBundle(
   const { split, catalogue } = source;
   const dir = join(artifactsDir, modelDir(metrics.model));
   const users = split.userIds.length;
-  const items = split.itemIds.length;
+  // every rated movie is served: the model's own items first, then those the fallback scores
+  const modelItems = split.itemIds.length;
+  const items = catalogue.movies.length;
+  const fallback = catalogue.fallback;
   const { recs, foldin } = servingShape(state);
   if (!recs) throw new Error(`${metrics.model} has no serving graph: only models with embeddings or a fold-in can be exported (${EXPORTABLE})`);
   const emb = state.embeddings;
   const perUser = opts.perUser ?? (users > PER_USER_OUTSIDE_ABOVE ? "d1" : "bundle");
   const outside = perUserOutside(perUser);
   // with per-user data out of the isolate, users.bin maps ids to indices: ids.json keeps the items only
-  const ids: IdMaps = { users: outside ? [] : Array.from(split.userIds), items: Array.from(split.itemIds) };
+  const ids: IdMaps = { users: outside ? [] : Array.from(split.userIds), items: catalogue.movies.map((m) => m.movieId) };
   const rated = catalogue.rated;
 
-  const graphs = servingGraphs(metrics.model, state);
+  const graphs = servingGraphs(metrics.model, state, fallback);
   const recsGraph = graphs.model;
   const files: BundleContent = {
     model: recsGraph,
     rated: encodeRated(users, items, rated.indptr, rated.indices),
     movies: JSON.stringify(catalogue.movies),
     ids: JSON.stringify(ids),
+    popular: JSON.stringify(catalogue.popular),
   };
   // a history-ranked graph scores each known user's train positives: the history it was evaluated on
   if (recsTakesHistory(recs)) files.history = encodeRated(users, items, split.train.indptr, split.train.indices);
@@ -131,15 +137,18 @@ export async function exportBundle(
     for (const i of rated.indices) popularity[i]++;
     files.popularity = new Uint8Array(popularity.buffer);
   }
-  if (emb && metrics.params.item_precision === "compact") {
+  // the similar-movies and reason tables cover every served movie: the fallback movies' rows are
+  // their neighbours' weighted mean (see fallback.ts), then normalized like the others
+  const itemRows = emb ? extendRows(emb.items, modelItems, emb.dim, fallback) : null;
+  if (emb && itemRows && metrics.params.item_precision === "compact") {
     // int8 normalized embeddings with a scale per item, as the compact fold-in scores
-    const q = quantizeRows(normalizedRows(emb.items, emb.dim), items, emb.dim);
+    const q = quantizeRows(normalizedRows(itemRows, emb.dim), items, emb.dim);
     files.similar = buildCompactSimilarGraph(`${metrics.model} similar items`, q, items, emb.dim, SIMILAR_GRAPH);
     files.because = buildCompactBecauseGraph(`${metrics.model} because`, q, items, emb.dim, BECAUSE_GRAPH);
     // the same table for the Worker's kernel, which finds the reasons without because.onnx
     if (kernel) files.normalized = encodeInt8Table({ rows: items, dim: emb.dim, ...q });
-  } else if (emb) {
-    const normalized = normalizedRows(emb.items, emb.dim);
+  } else if (emb && itemRows) {
+    const normalized = normalizedRows(itemRows, emb.dim);
     files.similar = buildTopKGraph({
       name: `${metrics.model} similar items`,
       queries: null,
@@ -154,9 +163,10 @@ export async function exportBundle(
   // the metrics are those of what the Worker runs: model.onnx, or vector.onnx and the int8 kernel
   const servedBy = kernel ? "vector.onnx with the int8 kernel" : "model.onnx";
   opts.log?.(`${metrics.model}: evaluating the exported ${servedBy} (valid and test, full ranking over every item)`);
+  // over the protocol's items only: the fallback movies are left out, so the metrics are the protocol's
   const served = kernel
-    ? await evaluateVectorKernel(kernel.vector, decodeInt8Table(arrayBufferOf(kernel.candidates)), split)
-    : await evaluateGraph(recsGraph, recs, split);
+    ? await evaluateVectorKernel(kernel.vector, decodeInt8Table(arrayBufferOf(kernel.candidates)), split, { servedItems: items })
+    : await evaluateGraph(recsGraph, recs, split, { servedItems: items });
   const over = served.sampleUsers ? `a fixed sample of ${served.sampleUsers.toLocaleString("en-US")} test users, one graph run each` : "every test user";
   opts.log?.(
     `${metrics.model}: ${servedBy} test NDCG@10 ${served.test["ndcg@10"].toFixed(4)}, Recall@10 ${served.test["recall@10"].toFixed(4)} over ${over} (${served.seconds.toFixed(1)} s)`,
@@ -186,6 +196,7 @@ export async function exportBundle(
     ...(outside ? { per_user: perUser, max_user_id: split.userIds.reduce((m, id) => Math.max(m, id), 0) } : {}),
     users,
     items,
+    model_items: modelItems,
     dim: emb?.dim ?? 0,
     foldin,
     files: fileInfo,
@@ -220,11 +231,11 @@ export async function exportSaved(model: string, source: ExportSource, artifacts
 }
 
 /** The recommendation graphs of a trained state: model.onnx, and foldin.onnx or vector.onnx with candidates.bin. */
-function servingGraphs(name: string, state: TrainedState): ServingGraphs {
+function servingGraphs(name: string, state: TrainedState, fallback: FallbackFile): ServingGraphs {
   const { foldIn, embeddings: emb } = state;
   if (state.serving === "history") {
     if (!foldIn) throw new Error(`${name} is served from histories but has no fold-in`);
-    return { model: buildFoldInGraph(`${name} recommendations`, foldIn, RECS_BY_HISTORY), ...kernelFiles(name, foldIn) };
+    return { model: buildFoldInGraph(`${name} recommendations`, foldIn, RECS_BY_HISTORY, fallback), ...kernelFiles(name, foldIn, fallback) };
   }
   if (!emb) throw new Error(`${name} has no embeddings to serve a known user from`);
   return {
@@ -236,8 +247,9 @@ function servingGraphs(name: string, state: TrainedState): ServingGraphs {
       inputs: { query: RECS_GRAPH.inputs.query, k: RECS_GRAPH.inputs.k, exclude: RECS_GRAPH.inputs.exclude },
       outputs: RECS_GRAPH.outputs,
       docString: "Scores every item by dot product with the user's final embedding, excludes the given items, returns the top k.",
+      fallback,
     }),
-    ...(foldIn ? { foldin: buildFoldInGraph(`${name} fold-in`, foldIn, FOLDIN_GRAPH) } : {}),
+    ...(foldIn ? { foldin: buildFoldInGraph(`${name} fold-in`, foldIn, FOLDIN_GRAPH, fallback) } : {}),
   };
 }
 
@@ -253,10 +265,21 @@ const RECS_BY_HISTORY = {
  * MatMul: vector.onnx builds the user vector, candidates.bin holds the table it is scored
  * against. Any other model: neither file.
  */
-function kernelFiles(name: string, foldIn: FoldIn): Pick<ServingGraphs, "vector" | "candidates"> {
+function kernelFiles(name: string, foldIn: FoldIn, fallback: FallbackFile): Pick<ServingGraphs, "vector" | "candidates"> {
   if (foldIn.kind !== "propagated" || !foldIn.compact) return {};
+  // the fallback movies' rows: their neighbours' weighted mean (a dot product with the mean is the
+  // mean of the scores), quantized alone so that the model's rows stay byte for byte
+  const { items: n, dim } = foldIn;
+  const extra = fallbackRows(fallback);
+  const q = quantizeRows(extendRows(foldIn.candidates, n, dim, fallback).subarray(n * dim), extra, dim);
+  const values = new Int8Array((n + extra) * dim);
+  values.set(foldIn.compact.values);
+  values.set(q.values, n * dim);
+  const scales = new Float32Array(n + extra);
+  scales.set(foldIn.compact.scales);
+  scales.set(q.scales, n);
   return {
     vector: buildVectorGraph(`${name} user vector`, foldIn, VECTOR_GRAPH),
-    candidates: encodeInt8Table({ rows: foldIn.items, dim: foldIn.dim, ...foldIn.compact }),
+    candidates: encodeInt8Table({ rows: n + extra, dim, values, scales }),
   };
 }

@@ -38,7 +38,25 @@ function int64(values: ArrayLike<number>): ort.Tensor {
 }
 
 /** Evaluates model.onnx on valid (when the protocol has one) and test. */
-export async function evaluateGraph(graph: Uint8Array, recs: RecsQuery, split: Split, opts: EvaluationOptions = {}): Promise<GraphMetrics> {
+/**
+ * servedItems: the items the graph ranks, when more than the split's (the catalogue's fallback
+ * movies, after the split's items): they are excluded, so the metrics are the protocol's.
+ */
+export interface ServedOptions extends EvaluationOptions {
+  servedItems?: number;
+}
+
+/** The split's exclusions plus every served item beyond the split's (none when the graph ranks the split's items only). */
+function withFallbackExcluded(exclude: Int32Array, split: Split, servedItems: number | undefined): Int32Array {
+  const extra = Math.max(0, (servedItems ?? split.counts.items) - split.counts.items);
+  if (extra === 0) return exclude;
+  const out = new Int32Array(exclude.length + extra);
+  out.set(exclude);
+  for (let e = 0; e < extra; e++) out[exclude.length + e] = split.counts.items + e;
+  return out;
+}
+
+export async function evaluateGraph(graph: Uint8Array, recs: RecsQuery, split: Split, opts: ServedOptions = {}): Promise<GraphMetrics> {
   useInstalledWasm();
   const session = await ort.InferenceSession.create(graph);
   const [byUser, byHistory] = [recsTakesUser(recs), recsTakesHistory(recs)];
@@ -55,13 +73,14 @@ export async function evaluateGraph(graph: Uint8Array, recs: RecsQuery, split: S
   }
   const start = performance.now();
   try {
-    const rank = async (user: number, exclude: Int32Array, k: number): Promise<ArrayLike<number>> => {
+    const rank = async (user: number, excludeSplit: Int32Array, k: number): Promise<ArrayLike<number>> => {
       const history = rowOf(split.train, user);
       if (byHistory && history.length === 0) return [];
+      const exclude = withFallbackExcluded(excludeSplit, split, opts.servedItems);
       const out = await session.run({
         ...(byUser ? { [RECS_GRAPH.inputs.query]: int64([user]) } : {}),
         ...(byHistory ? { [RECS_GRAPH.inputs.history]: int64(history) } : {}),
-        [RECS_GRAPH.inputs.k]: int64([Math.min(k, split.counts.items - exclude.length)]),
+        [RECS_GRAPH.inputs.k]: int64([Math.min(k, (opts.servedItems ?? split.counts.items) - exclude.length)]),
         [RECS_GRAPH.inputs.exclude]: int64(exclude),
       });
       return Array.from(out[RECS_GRAPH.outputs.items].data as BigInt64Array, Number);
@@ -97,17 +116,18 @@ export function compiledRankKernel(): WebAssembly.Module {
  * Evaluates what the Worker runs for a bundle with vector.onnx and candidates.bin: each train
  * history's vector from vector.onnx, every item ranked by the Worker's own int8 kernel.
  */
-export async function evaluateVectorKernel(vectorGraph: Uint8Array, table: Int8Table, split: Split, opts: EvaluationOptions = {}): Promise<GraphMetrics> {
+export async function evaluateVectorKernel(vectorGraph: Uint8Array, table: Int8Table, split: Split, opts: ServedOptions = {}): Promise<GraphMetrics> {
   useInstalledWasm();
   const session = await ort.InferenceSession.create(vectorGraph);
   const ranker = int8Ranker(compiledRankKernel(), table);
   const start = performance.now();
   try {
-    const rank = async (user: number, exclude: Int32Array, k: number): Promise<ArrayLike<number>> => {
+    const rank = async (user: number, excludeSplit: Int32Array, k: number): Promise<ArrayLike<number>> => {
       const history = rowOf(split.train, user);
       if (history.length === 0) return [];
+      const exclude = withFallbackExcluded(excludeSplit, split, opts.servedItems);
       const out = await session.run({ [VECTOR_GRAPH.inputs.history]: int64(history) });
-      const ranked = ranker.rank(out[VECTOR_GRAPH.outputs.vector].data as Float32Array, Math.min(k, split.counts.items - exclude.length), exclude);
+      const ranked = ranker.rank(out[VECTOR_GRAPH.outputs.vector].data as Float32Array, Math.min(k, table.rows - exclude.length), exclude);
       return ranked.map((r) => r.item);
     };
     return await evaluateServed(rank, split, opts, start);

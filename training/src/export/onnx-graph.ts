@@ -3,7 +3,8 @@
 // candidate by dot product with the query's row, set the excluded ones to -inf, return the
 // top k (scores and indices, best first).
 import onnxProto from "onnx-proto";
-import type { BECAUSE_GRAPH, SIMILAR_GRAPH, VECTOR_GRAPH } from "../contract/artifacts.ts";
+import type { BECAUSE_GRAPH, FallbackFile, SIMILAR_GRAPH, VECTOR_GRAPH } from "../contract/artifacts.ts";
+import { fallbackBias, fallbackRows } from "./fallback.ts";
 import { type CompactCandidates, type FoldIn, type PropagatedFoldIn, takesUser } from "../models/foldin.ts";
 
 const { onnx } = onnxProto;
@@ -24,6 +25,41 @@ export interface TopKGraphSpec {
   inputs: { query: string; k: string; exclude: string };
   outputs: { scores: string; items: string };
   docString: string;
+  /** Movies served beyond the candidates, scored from them (see fallback.ts). */
+  fallback?: FallbackFile;
+}
+
+/**
+ * Appends the fallback movies' scores to the model's [1 x items] `scores`: each the weighted
+ * sum of its neighbours' scores (Gather, Mul, ReduceSum), plus FALLBACK_NONE without any. The
+ * model's own scores pass through unchanged. Returns the nodes and the name of [1 x all].
+ */
+function fallbackNodes(scores: string, f: FallbackFile | undefined): Built & { out: string } {
+  const rows = f ? fallbackRows(f) : 0;
+  if (!f || rows === 0) return { initializer: [], node: [], doc: "", out: scores };
+  return {
+    initializer: [
+      // int32 indices (Gather takes them): half the bytes of int64
+      {
+        name: "fallback_neighbours",
+        dataType: onnx.TensorProto.DataType.INT32,
+        dims: [rows, f.k],
+        rawData: new Uint8Array(Int32Array.from(f.neighbours).buffer),
+      },
+      floatTensor("fallback_weights", Float32Array.from(f.weights), [rows, f.k]),
+      floatTensor("fallback_bias", fallbackBias(f), [rows]),
+      int64Tensor("fallback_axis2", [2]),
+    ],
+    node: [
+      node("Gather", [scores, "fallback_neighbours"], ["fallback_neighbour_scores"], [intAttr("axis", 1)]),
+      node("Mul", ["fallback_neighbour_scores", "fallback_weights"], ["fallback_weighted"]),
+      node("ReduceSum", ["fallback_weighted", "fallback_axis2"], ["fallback_sum"], [intAttr("keepdims", 0)]),
+      node("Add", ["fallback_sum", "fallback_bias"], ["fallback_scores"]),
+      node("Concat", [scores, "fallback_scores"], ["served_scores"], [intAttr("axis", 1)]),
+    ],
+    doc: `; ${rows} more movies scored by the weighted mean of their neighbours' scores`,
+    out: "served_scores",
+  };
 }
 
 function floatTensor(name: string, data: Float32Array, dims: number[]): onnxProto.onnx.ITensorProto {
@@ -90,16 +126,18 @@ export function buildTopKGraph(spec: TopKGraphSpec): Uint8Array {
   const queryTable = spec.queries ?? spec.candidates;
   const initializer = [floatTensor(spec.candidates.name, spec.candidates.data, [spec.candidates.rows, dim]), int64Tensor("axis0", [0])];
   if (spec.queries) initializer.push(floatTensor(spec.queries.name, spec.queries.data, [spec.queries.rows, dim]));
+  const fallback = fallbackNodes("all_scores", spec.fallback);
   return encode({
     name: spec.name,
-    docString: spec.docString,
-    initializer,
+    docString: spec.docString + fallback.doc,
+    initializer: [...initializer, ...fallback.initializer],
     input: [valueInfo(inputs.query, INT64, [1]), valueInfo(inputs.k, INT64, [1]), valueInfo(inputs.exclude, INT64, ["n"])],
     output: rankingOutputs(outputs),
     node: [
       node("Gather", [queryTable.name, inputs.query], ["query_row"], [intAttr("axis", 0)]),
       node("Gemm", ["query_row", spec.candidates.name], ["all_scores"], [intAttr("transB", 1)]),
-      ...rankingNodes("all_scores", inputs, outputs),
+      ...fallback.node,
+      ...rankingNodes(fallback.out, inputs, outputs),
     ],
   });
 }
@@ -312,16 +350,20 @@ function mixNodes(f: Extract<FoldIn, { kind: "mix" }>, query: QueryInputs, out: 
   return built;
 }
 
-/** A top-K graph whose query is a history of item indices, scored by the model's fold-in. */
-export function buildFoldInGraph(name: string, f: FoldIn, names: FoldInGraphNames): Uint8Array {
+/**
+ * A top-K graph whose query is a history of item indices (the model's own items), scored by the
+ * model's fold-in, and with `fallback` the catalogue's further movies scored from those scores.
+ */
+export function buildFoldInGraph(name: string, f: FoldIn, names: FoldInGraphNames, fallbackFile?: FallbackFile): Uint8Array {
   const { inputs, outputs } = names;
   const user = takesUser(f) ? inputs.user : undefined;
   if (takesUser(f) && !user) throw new Error(`${name}: the fold-in scores known users by their vectors, so the graph needs a user input`);
   const scoring = foldInScoringNodes(f, { user: user ?? "", history: inputs.history }, "all_scores");
+  const fallback = fallbackNodes("all_scores", fallbackFile);
   return encode({
     name,
-    docString: `${scoring.doc}; excluded items set to -inf, top k.`,
-    initializer: [...scoring.initializer, int64Tensor("axis0", [0])],
+    docString: `${scoring.doc}${fallback.doc}; excluded items set to -inf, top k.`,
+    initializer: [...scoring.initializer, ...fallback.initializer, int64Tensor("axis0", [0])],
     input: [
       ...(user ? [valueInfo(user, INT64, [1])] : []),
       valueInfo(inputs.history, INT64, ["h"]),
@@ -329,7 +371,7 @@ export function buildFoldInGraph(name: string, f: FoldIn, names: FoldInGraphName
       valueInfo(inputs.exclude, INT64, ["n"]),
     ],
     output: rankingOutputs(outputs),
-    node: [...scoring.node, ...rankingNodes("all_scores", inputs, outputs)],
+    node: [...scoring.node, ...fallback.node, ...rankingNodes(fallback.out, inputs, outputs)],
   });
 }
 

@@ -3,7 +3,7 @@
 // them back, so export works from artifacts/split/ without the raw data.
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { type MovieMeta, SPLIT_DIR, SPLIT_FILES, SPLIT_HEADER, type SplitMeta } from "../contract/artifacts.ts";
+import { type FallbackFile, type MovieMeta, type PopularFile, SPLIT_DIR, SPLIT_FILES, SPLIT_HEADER, type SplitMeta } from "../contract/artifacts.ts";
 import { type Csr, csrFromTriples, nnz } from "../protocol/csr.ts";
 import { type Split, protocolSpec } from "../protocol/protocols.ts";
 import { tempPathFor, writeJsonAtomic } from "../util/fs-atomic.ts";
@@ -45,6 +45,8 @@ export function writeSplit(split: Split, catalogue: Catalogue, artifactsDir: str
     existsSync(metaPath) &&
     existsSync(join(dir, SPLIT_FILES.rated)) &&
     existsSync(join(dir, SPLIT_FILES.catalogue)) &&
+    existsSync(join(dir, SPLIT_FILES.fallback)) &&
+    existsSync(join(dir, SPLIT_FILES.popular)) &&
     (() => {
       const m = JSON.parse(readFileSync(metaPath, "utf8")) as SplitMeta;
       return m.dataset === split.dataset && m.protocol === split.protocol && m.seed === split.seed && JSON.stringify(m.counts) === JSON.stringify(split.counts);
@@ -59,8 +61,15 @@ export function writeSplit(split: Split, catalogue: Catalogue, artifactsDir: str
   if (split.valid) writeTsv(join(dir, SPLIT_FILES.valid), split.valid, split.userIds, split.itemIds);
   else rmSync(join(dir, SPLIT_FILES.valid), { force: true });
   writeTsv(join(dir, SPLIT_FILES.test), split.test, split.userIds, split.itemIds);
-  writeTsv(join(dir, SPLIT_FILES.rated), catalogue.rated, split.userIds, split.itemIds);
+  writeTsv(
+    join(dir, SPLIT_FILES.rated),
+    catalogue.rated,
+    split.userIds,
+    Int32Array.from(catalogue.movies, (m) => m.movieId),
+  );
   writeJsonAtomic(join(dir, SPLIT_FILES.catalogue), catalogue.movies);
+  writeJsonAtomic(join(dir, SPLIT_FILES.fallback), catalogue.fallback);
+  writeJsonAtomic(join(dir, SPLIT_FILES.popular), catalogue.popular);
   const meta: SplitMeta = { dataset: split.dataset, protocol: split.protocol, seed: split.seed, counts: split.counts, created: new Date().toISOString() };
   writeJsonAtomic(metaPath, meta);
   return dir;
@@ -159,20 +168,38 @@ export function readSplit(artifactsDir: string): { split: Split; catalogue: Cata
         `${dir}: ${SPLIT_FILES.meta} counts ${meta.counts[key as keyof typeof found]} ${key}, the files hold ${n}; run \`npm run train\` again to rewrite the split`,
       );
   }
+  const cataloguePath = join(dir, SPLIT_FILES.catalogue);
+  const movies = readJson<MovieMeta[]>(cataloguePath);
+  if (!Array.isArray(movies) || movies.length < itemIds.length || itemIds.some((id, i) => movies[i].movieId !== id))
+    throw new Error(`${cataloguePath} does not list the split's ${itemIds.length} movies first, in order; run \`npm run train\` again`);
+  const servedIds = Int32Array.from(movies, (m) => m.movieId);
   const ratedPath = join(dir, SPLIT_FILES.rated);
   const ratedPairs = readPairs(ratedPath);
   const ratedUsers = indicesIn(userIds, ratedPairs.users);
-  const ratedItems = indicesIn(itemIds, ratedPairs.items);
+  const ratedItems = indicesIn(servedIds, ratedPairs.items);
   if (ratedUsers.includes(-1) || ratedItems.includes(-1))
     throw new Error(`${ratedPath} names a user or movie the split does not have; run \`npm run train\` again`);
-  const cataloguePath = join(dir, SPLIT_FILES.catalogue);
-  let movies: MovieMeta[];
+  const fallbackPath = join(dir, SPLIT_FILES.fallback);
+  const fallback = readJson<FallbackFile>(fallbackPath);
+  const extras = movies.length - itemIds.length;
+  if (
+    fallback.neighbours?.length !== extras * fallback.k ||
+    fallback.weights?.length !== extras * fallback.k ||
+    fallback.neighbours.some((i) => !(i >= 0 && i < itemIds.length))
+  )
+    throw new Error(`${fallbackPath} does not describe the catalogue's ${extras} movies outside the split; run \`npm run train\` again`);
+  const popular = readJson<PopularFile>(join(dir, SPLIT_FILES.popular));
+  return {
+    split,
+    catalogue: { movies, rated: csrFromTriples(userIds.length, movies.length, ratedUsers, ratedItems), fallback, popular },
+  };
+}
+
+/** A JSON file of the split, or a clear error. */
+function readJson<T>(path: string): T {
   try {
-    movies = JSON.parse(readFileSync(cataloguePath, "utf8")) as MovieMeta[];
+    return JSON.parse(readFileSync(path, "utf8")) as T;
   } catch {
-    throw new Error(`${cataloguePath} is missing or unreadable: run \`npm run train\` again (it writes the catalogue with the split)`);
+    throw new Error(`${path} is missing or unreadable: run \`npm run train\` again (it writes the catalogue with the split)`);
   }
-  if (movies.length !== itemIds.length || movies.some((m, i) => m.movieId !== itemIds[i]))
-    throw new Error(`${cataloguePath} does not list the split's ${itemIds.length} movies in order; run \`npm run train\` again`);
-  return { split, catalogue: { movies, rated: csrFromTriples(userIds.length, itemIds.length, ratedUsers, ratedItems) } };
 }

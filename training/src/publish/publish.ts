@@ -6,9 +6,10 @@
 // match), so two concurrent publishes cannot silently undo each other.
 // Portable (web-standard APIs only): Node publishes through it, and the Worker tests seed
 // their bucket through it.
-import { BUNDLE_FILES, type CurrentPointer, type Manifest, R2_POINTER, r2Key } from "../contract/artifacts.ts";
+import { BUNDLE_FILES, type CurrentPointer, type Manifest, R2_POINTER, nextPrevious, r2Key } from "../contract/artifacts.ts";
+import { type BundleFileBytes, contentProblems, describeProblems } from "../contract/validate.ts";
 import { type BusyRetryOptions, retryWhileBusy } from "./busy-retry.ts";
-import { type SnapshotRows, isSqlSafeVersion, pruneStatement, snapshotStatements } from "./snapshot-sql.ts";
+import { type SnapshotRows, isSqlSafeVersion, publishAuditStatement, pruneStatement, snapshotStatements } from "./snapshot-sql.ts";
 
 /** A bundle in memory: its manifest and every file's bytes by file name (manifest.json included). */
 export interface Bundle {
@@ -144,6 +145,14 @@ async function checkedFiles(bundle: Bundle): Promise<{ name: string; bytes: Uint
   const manifest = bundle.files.get(BUNDLE_FILES.manifest);
   if (!manifest) throw new Error("manifest.json is missing from the bundle; nothing was uploaded");
   files.push({ name: BUNDLE_FILES.manifest, bytes: manifest });
+  // checksums only say the files are the ones exported: what they hold must be servable too
+  const byKey: BundleFileBytes = {};
+  for (const key of Object.keys(bundle.manifest.files) as (keyof BundleFileBytes)[]) byKey[key] = bundle.files.get(BUNDLE_FILES[key]);
+  const problems = contentProblems(bundle.manifest, byKey);
+  if (problems.length > 0)
+    throw new Error(
+      `${describeProblems(bundle.manifest.version, problems)}. Nothing was uploaded: train and export the model again (npm run train, npm run export)`,
+    );
   return files;
 }
 
@@ -213,12 +222,16 @@ export async function publishBundle(bundle: Bundle, target: R2Target, opts: { lo
     await target.snapshots.execute(snapshotStatements(manifest, bundle.files, counts));
     log(`loaded ${counts.users} users' snapshots (${counts.rows} rows, ${counts.bytes} bytes) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   }
+  const publishedAt = new Date();
   const pointer: CurrentPointer = {
     version: manifest.version,
     manifest: r2Key(manifest.version, BUNDLE_FILES.manifest),
-    published: new Date().toISOString(),
+    published: publishedAt.toISOString(),
     created: manifest.created,
   };
+  // the versions served before stay named: a Worker that cannot load this one serves the newest of them that loads
+  const previous = nextPrevious(current?.pointer ?? null, manifest.version);
+  if (previous.length > 0) pointer.previous = previous;
   const body = new TextEncoder().encode(JSON.stringify(pointer));
   const switched = await target.put(R2_POINTER, body, "application/json", current?.etag);
   if (!switched) {
@@ -226,13 +239,24 @@ export async function publishBundle(bundle: Bundle, target: R2Target, opts: { lo
   }
   if ((await target.size(R2_POINTER)) !== body.byteLength) throw new Error(`${R2_POINTER} could not be verified after upload`);
   log(`${R2_POINTER} -> ${manifest.version}`);
-  if (inD1 && target.snapshots) await pruneSnapshots(target.snapshots, [manifest.version, current?.pointer.version ?? ""], log);
+  if (inD1 && target.snapshots) await pruneSnapshots(target.snapshots, [manifest.version, ...previous.map((p) => p.version)], log);
+  if (target.snapshots && isSqlSafeVersion(manifest.version)) await recordPublish(target.snapshots, manifest, publishedAt, log);
   return { pointer, changed: true };
 }
 
+/** Appends the publication to the Worker's audit log (actor "cli"). The version is served either way: a failure is reported, not thrown. */
+async function recordPublish(db: SnapshotTarget, manifest: Manifest, publishedAt: Date, log: (line: string) => void): Promise<void> {
+  try {
+    await db.execute([publishAuditStatement(manifest, publishedAt)]);
+  } catch (err) {
+    log(`could not add the publication to the audit log in ${db.describe} (${(err as Error).message}); ${manifest.version} is published all the same`);
+  }
+}
+
 /**
- * Drops the snapshot rows of every version but the served one and the one before it (isolates
- * that have not refreshed yet still serve it). The new version is served either way: a failure
+ * Drops the snapshot rows of every version but the served one and those the pointer keeps as
+ * previous versions (isolates that have not refreshed yet still serve the one before, and an
+ * isolate that cannot load the served one falls back to them). The new version is served either way: a failure
  * here is reported, not thrown.
  */
 async function pruneSnapshots(snapshots: SnapshotTarget, keep: string[], log: (line: string) => void): Promise<void> {

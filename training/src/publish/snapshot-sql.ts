@@ -80,9 +80,32 @@ export function* snapshotStatements(
     }
   }
   if (values.length > 0) yield insert + values.join(",");
+  // users who asked to be forgotten (DELETE /users/:id, migration 0003) are never loaded again,
+  // even by republishing a model trained before they asked: the Worker then serves them as new
+  yield forgottenStatement(manifest.version);
 }
 
-/** After the pointer moved: only the served version's rows and the previous one's (still served by isolates that have not refreshed) stay. */
+/** Deletes the version's rows of every user in forgotten_users (the table the Worker's DELETE /users/:id fills). */
+export function forgottenStatement(version: string): string {
+  return `DELETE FROM ${SNAPSHOTS_TABLE} WHERE version = ${versionLiteral(version)} AND user_id IN (SELECT user_id FROM forgotten_users)`;
+}
+
+/** A SQL string literal: single quotes doubled. */
+function textLiteral(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+/**
+ * The audit_log row (migration 0003) of a publication by this CLI: actor "cli", read with GET
+ * /admin/audit beside the Worker's own "model.publish" row for the version it sees served.
+ */
+export function publishAuditStatement(manifest: Pick<Manifest, "version" | "model">, publishedAt: Date): string {
+  const at = publishedAt.getTime();
+  const detail = JSON.stringify({ model: manifest.model, published: publishedAt.toISOString() });
+  return `INSERT INTO audit_log (at, actor, action, subject, detail, dedupe) VALUES (${at}, 'cli', 'model.publish', ${versionLiteral(manifest.version)}, ${textLiteral(detail)}, ${textLiteral(`cli:publish:${manifest.version}:${at}`)}) ON CONFLICT (dedupe) DO NOTHING`;
+}
+
+/** After the pointer moved: only the rows of the served version and of the previous versions the pointer keeps (isolates that have not refreshed, or that cannot load the served one, serve them) stay. */
 export function pruneStatement(keep: readonly string[]): string {
   return `DELETE FROM ${SNAPSHOTS_TABLE} WHERE version NOT IN (${keep.map(versionLiteral).join(", ")})`;
 }

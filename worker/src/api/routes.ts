@@ -62,14 +62,14 @@ export const userRecsRoute = createRoute({
   tags: ["recommendations"],
   summary: "Recommendations for a user",
   description:
-    "Top k movies for a user the model knows (its trained vector, plus its live ratings), or for any id with live ratings (folded in). Every rated movie is excluded. Server-Timing says where the time went.",
+    "Top k movies for a user the model knows (its trained vector, plus its live ratings), or for any id with live ratings (folded in); an id with nothing the model can rank from gets the cold-start list (source popular). Every rated movie is excluded, including those the model does not know (counted in ignored). Server-Timing says where the time went.",
   security: tokenWhenConfigured,
   request: { params: UserIdParams, query: KQuery },
   responses: {
     200: json(UserRecsAnswer, "Best first, each with the liked movie it is most similar to."),
     400: badRequest,
     401: unauthorized,
-    404: error("unknown_user (not in the model and no live ratings), no_positive_history or no_foldin."),
+    404: error("no_foldin: the model cannot fold in a user's live ratings."),
     503: noModel,
   },
 });
@@ -79,12 +79,13 @@ export const postRatingsRoute = createRoute({
   path: "/{id}/ratings",
   tags: ["ratings"],
   summary: "Store a user's ratings",
-  description: "Stores 1 to 1000 ratings in one all-or-nothing write; a later rating of a movie replaces the earlier one. Movies must be in the served model.",
+  description:
+    "Stores 1 to 1000 ratings in one all-or-nothing write; a later rating of a movie replaces the earlier one. A movie the served model does not know is stored too: it counts as watched, and a later model may know it.",
   security: tokenAlways,
   request: { params: UserIdParams, body: { required: true, content: { "application/json": { schema: RatingsBody } } } },
   responses: {
     200: json(StoredAnswer, "What was stored."),
-    400: error("bad_request, or unknown_movie: a movie the served model does not know. Nothing is stored."),
+    400: error("bad_request: a malformed entry, named. Nothing is stored."),
     401: unauthorized,
     403: forbidden,
     413: tooLarge,
@@ -128,14 +129,15 @@ export const historyRecsRoute = createRoute({
   path: "/",
   tags: ["recommendations"],
   summary: "Recommendations for a history the caller keeps",
-  description: "For a visitor who keeps their own history (an app, a browser): the history is folded in and excluded; nothing is stored.",
+  description:
+    "For a visitor who keeps their own history (an app, a browser): the history is folded in and excluded; nothing is stored. Movies the model does not know are excluded and left out of scoring (counted in ignored); a history with nothing the model can rank from (empty, low ratings only) gets the cold-start list (source popular).",
   security: tokenWhenConfigured,
   request: { body: { required: true, content: { "application/json": { schema: HistoryBody } } } },
   responses: {
     200: json(HistoryRecsAnswer, "Best first, each with the liked movie it is most similar to."),
-    400: error("bad_request, or unknown_movie: a movie the served model does not know."),
+    400: error("bad_request: a malformed entry (not a movie id, a rating out of range, a movie given twice with different ratings), named."),
     401: unauthorized,
-    404: error("no_positive_history (nothing rated 3 or more, or watched) or no_foldin (the model cannot fold in a history)."),
+    404: error("no_foldin: the model cannot fold in a history."),
     413: tooLarge,
     503: noModel,
   },

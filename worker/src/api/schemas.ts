@@ -64,6 +64,9 @@ export const SearchQuery = z.object({
     .openapi({ type: "integer", minimum: 1, maximum: 50, default: 10, description: "At most this many results.", example: 8 }),
 });
 
+/** How far ahead of the Worker's clock a rating's timestamp may be (clock skew), in seconds. */
+export const MAX_FUTURE_SECONDS = 86_400;
+
 /** One rated or watched movie, as clients send it (later entries for a movie replace earlier ones). */
 export const RatingInput = z
   .strictObject(
@@ -71,7 +74,7 @@ export const RatingInput = z
       movieId: z
         .int({ error: (i) => `must be a positive integer, got ${got(i.input)}` })
         .min(1, { error: (i) => `must be a positive integer, got ${got(i.input)}` })
-        .openapi({ description: "A movie in the served model's catalogue.", example: 1193 }),
+        .openapi({ description: "A movie id; one the served model does not know counts as watched and is left out of scoring.", example: 1193 }),
       rating: z
         .number({ error: (i) => `must be a number from 1 to 5 (or absent for "watched"), got ${got(i.input)}` })
         .min(1, { error: (i) => `must be a number from 1 to 5 (or absent for "watched"), got ${got(i.input)}` })
@@ -82,6 +85,10 @@ export const RatingInput = z
       timestamp: z
         .int({ error: (i) => `must be unix seconds (a non-negative integer), got ${got(i.input)}` })
         .min(0, { error: (i) => `must be unix seconds (a non-negative integer), got ${got(i.input)}` })
+        // the newer rating of a movie wins: one dated far ahead could never be replaced
+        .refine((t) => t <= Date.now() / 1000 + MAX_FUTURE_SECONDS, {
+          error: (i) => `must not be more than a day in the future (now is ${Math.floor(Date.now() / 1000)} unix seconds), got ${got(i.input)}`,
+        })
         .nullable()
         .optional()
         .openapi({ description: "When, in unix seconds; absent or null: now.", example: 978300760 }),
@@ -95,11 +102,12 @@ export const RatingInput = z
   )
   .openapi("RatingInput");
 
-function entries() {
-  const count = (i: { input?: unknown }) => `must hold 1 to ${MAX_ENTRIES} entries, got ${Array.isArray(i.input) ? i.input.length : got(i.input)}`;
+/** A list of entries: `min` (1 for ratings to store, 0 for a history) to MAX_ENTRIES. */
+function entries(min = 1) {
+  const count = (i: { input?: unknown }) => `must hold ${min} to ${MAX_ENTRIES} entries, got ${Array.isArray(i.input) ? i.input.length : got(i.input)}`;
   return z
     .array(RatingInput, { error: () => `must be an array of {"movieId": ..., "rating": ...}` })
-    .min(1, { error: count })
+    .min(min, { error: count })
     .max(MAX_ENTRIES, { error: count });
 }
 
@@ -115,7 +123,9 @@ export const RatingsBody = z
 export const HistoryBody = z
   .strictObject(
     {
-      history: entries().openapi({ description: `1 to ${MAX_ENTRIES} movies the visitor rated or watched; all are excluded from the answer.` }),
+      history: entries(0).openapi({
+        description: `0 to ${MAX_ENTRIES} movies the visitor rated or watched; all are excluded from the answer. Movies the model does not know are left out of scoring (counted in \`ignored\`); an entry given twice must agree. Nothing the model can rank from (empty, low ratings only): the cold-start list.`,
+      }),
       k: z
         .int({ error: (i) => `must be an integer from 1 to 100, got ${got(i.input)}` })
         .min(1, { error: (i) => `must be an integer from 1 to 100, got ${got(i.input)}` })
@@ -143,7 +153,7 @@ export const HistoryBody = z
 /** Every error: a stable code for programs and a message for people. */
 export const ErrorBody = z
   .object({
-    error: z.string().openapi({ description: "A stable code, e.g. bad_request, unauthorized, unknown_user, no_model.", example: "bad_request" }),
+    error: z.string().openapi({ description: "A stable code, e.g. bad_request, unauthorized, no_foldin, no_model.", example: "bad_request" }),
     message: z.string().openapi({ description: "What was wrong, where, and how to fix it.", example: 'k must be an integer from 1 to 100, got "0"' }),
   })
   .openapi("Error");
@@ -170,9 +180,14 @@ export const Recommendation = Movie.extend({
   because: Because.nullable().openapi({ description: "Why: the liked movie it is most similar to; null when the model cannot say." }),
 }).openapi("Recommendation");
 
-const source = z.enum(["model", "fold-in"]).openapi({
-  description: "model: the user's trained vector or history in the model; fold-in: a history folded in by the model's fold-in graph.",
+const source = z.enum(["model", "fold-in", "popular"]).openapi({
+  description:
+    "model: the user's trained vector or history in the model; fold-in: a history folded in by the model's fold-in graph; popular: the cold-start list (the most liked movies of the data's last weeks), for a history with no liked movie the model knows.",
   example: "fold-in",
+});
+const ignored = z.int().openapi({
+  description: "History entries left out of scoring: movies the model has no vector for (still excluded from the answer).",
+  example: 0,
 });
 const version = z.string().openapi({ description: "The served model version (also the x-model-version header).", example: "lightgcn-ml-1m-20261201" });
 // every list is traceable (docs/loop.md): events name it by recId, metrics group it by arm and model
@@ -189,12 +204,13 @@ export const UserRecsAnswer = z
     arm,
     k: z.int().openapi({ example: 5 }),
     source,
+    ignored,
     recommendations: z.array(Recommendation),
   })
   .openapi("UserRecommendations");
 
 export const HistoryRecsAnswer = z
-  .object({ model: version, recId, arm, k: z.int().openapi({ example: 10 }), source, recommendations: z.array(Recommendation) })
+  .object({ model: version, recId, arm, k: z.int().openapi({ example: 10 }), source, ignored, recommendations: z.array(Recommendation) })
   .openapi("HistoryRecommendations");
 
 export const SearchAnswer = z.object({ model: version, q: z.string().openapi({ example: "toy story" }), results: z.array(Movie) }).openapi("SearchResults");
@@ -242,9 +258,21 @@ export const DeletedUserAnswer = z
 
 export const HealthAnswer = z
   .object({
-    status: z.enum(["ok", "degraded"]).openapi({ description: "degraded: D1 is unavailable (recommendations are served, writes are not)." }),
+    status: z.enum(["ok", "degraded"]).openapi({
+      description:
+        "degraded: D1 is unavailable (recommendations are served, writes are not), or the version models/current.json names could not be loaded and an earlier one is served (see reason and wanted).",
+    }),
     model: version,
     d1: z.enum(["ok", "unavailable"]).openapi({ description: "Whether the live store (D1) answers." }),
+    reason: z.string().optional().openapi({
+      description: "When an earlier version is served: why the published one is not.",
+      example: "v2 is not a servable bundle: movies.json is empty",
+    }),
+    wanted: z
+      .string()
+      .nullable()
+      .optional()
+      .openapi({ description: "When an earlier version is served: the version models/current.json names (null: the pointer could not be read)." }),
     similar: z.boolean().openapi({ description: "Whether GET /movies/{id}/similar can answer (the model has item embeddings)." }),
     name: z.string().optional().openapi({ description: "Without a token configured only: the model's name.", example: "lightgcn" }),
     dataset: z.string().optional().openapi({ description: "Without a token configured only.", example: "ml-1m" }),

@@ -9,14 +9,14 @@ import type { AppEnv } from "../env.ts";
 import { callerUserId, recordServed, withArm } from "../loop/with-arm.ts";
 import { cache, route } from "../middleware.ts";
 import { rankHistory, recommendationList } from "../recommendations.ts";
-import { knownEntries, requireJson, validationHook } from "../validation.ts";
+import { historyEntries, requireJson, validationHook } from "../validation.ts";
 
 export const anonymous = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }).openapi(
   ...route({ ...historyRecsRoute, middleware: [limitBody, requireJson] as const }, [withArm(callerUserId), cache("no-store")], async (c) => {
     const body = c.req.valid("json");
     const k = body.k ?? 10;
     const model = c.var.model;
-    const ranked = await rankHistory(model, knownEntries(model, body.history, "history"), k, "the history");
+    const ranked = await rankHistory(model, historyEntries(body.history, "history", "refuse"), k, "the history");
     const recommendations = (await recommendationList(model, ranked)) as z.infer<typeof Recommendation>[];
     // a visitor's history: no user the model knows
     recordServed(
@@ -25,6 +25,6 @@ export const anonymous = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }
       recommendations.map((r) => r.movieId),
     );
     const { recId, arm } = c.var.loop;
-    return c.json({ model: model.version, recId, arm, k, source: ranked.source, recommendations }, 200);
+    return c.json({ model: model.version, recId, arm, k, source: ranked.source, ignored: ranked.ignored, recommendations }, 200);
   }),
 );

@@ -17,7 +17,7 @@ import { cache, route, withModel } from "../middleware.ts";
 import { rankUser, recommendationList } from "../recommendations.ts";
 import { forgetUser } from "../security/forget.ts";
 import { readUser } from "../user-read.ts";
-import { knownEntries, requireJson, validationHook } from "../validation.ts";
+import { historyEntries, requireJson, validationHook } from "../validation.ts";
 
 export const users = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   // per-user answers change with every rating the user posts: never reused
@@ -47,14 +47,14 @@ export const users = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
           recommendations.map((r) => r.movieId),
         );
         const { recId, arm } = c.var.loop;
-        return c.json({ user: userId, model: model.version, recId, arm, k, source: ranked.source, recommendations }, 200);
+        return c.json({ user: userId, model: model.version, recId, arm, k, source: ranked.source, ignored: ranked.ignored, recommendations }, 200);
       },
     ),
   )
   .openapi(
     ...route({ ...postRatingsRoute, middleware: [tokenRequired, limitBody, requireJson] as const }, [withModel, cache("no-store")], async (c) => {
       const { id: userId } = c.req.valid("param");
-      const entries = knownEntries(c.var.model, c.req.valid("json").ratings, "ratings");
+      const entries = historyEntries(c.req.valid("json").ratings, "ratings", "latest");
       await ratingsQuota(c, userId, entries);
       const stored = await putRatings(c.env.DB, userId, entries, Math.floor(Date.now() / 1000));
       return c.json({ user: userId, stored: stored.length, ratings: stored }, 200);

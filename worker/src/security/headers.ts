@@ -1,35 +1,21 @@
 // Response headers every Worker answer carries: secure headers (hono/secure-headers) and CORS
 // from an allowlist (hono/cors, CORS_ORIGINS). The page's own files are Workers static assets,
-// answered before the Worker runs: their headers come from a _headers file (docs/trust.md).
+// answered before the Worker runs: their headers come from worker/public/_headers, written from
+// the same values (policy.ts) by worker/scripts/build-page.mjs (docs/trust.md).
 import type { MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
 import type { AppEnv } from "../env.ts";
+import { CONTENT_SECURITY_POLICY, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS } from "./policy.ts";
 import { trustEnv } from "./settings.ts";
 
-/**
- * The Content-Security-Policy: scripts, styles and everything else from this origin only, no
- * inline script, never framed. API answers are JSON, which no browser executes; the policy
- * matters for any HTML the Worker serves.
- */
-export const CONTENT_SECURITY_POLICY = {
-  defaultSrc: ["'self'"],
-  scriptSrc: ["'self'"],
-  styleSrc: ["'self'"],
-  imgSrc: ["'self'", "data:"],
-  connectSrc: ["'self'"],
-  objectSrc: ["'none'"],
-  baseUri: ["'none'"],
-  formAction: ["'self'"],
-  frameAncestors: ["'none'"],
-};
-
+/** API answers are JSON, which no browser executes; the policy matters for any HTML the Worker serves. */
 export const securityHeaders: MiddlewareHandler<AppEnv> = secureHeaders({
   contentSecurityPolicy: CONTENT_SECURITY_POLICY,
-  xFrameOptions: "DENY",
-  xContentTypeOptions: "nosniff",
-  referrerPolicy: "no-referrer",
-  strictTransportSecurity: "max-age=31536000; includeSubDomains",
+  xFrameOptions: X_FRAME_OPTIONS,
+  xContentTypeOptions: X_CONTENT_TYPE_OPTIONS,
+  referrerPolicy: REFERRER_POLICY,
+  strictTransportSecurity: STRICT_TRANSPORT_SECURITY,
 });
 
 /** CORS_ORIGINS parsed: "*" (any origin), or the list of exact origins (empty: none). */

@@ -81,10 +81,13 @@ export const health: RouteHandler<typeof healthRoute, AppEnv> = async (c) => {
     const observed = recordObserved(env, model);
     if (waitUntil) waitUntil(observed);
     else await observed;
-    const status = d1 === "ok" ? ("ok" as const) : ("degraded" as const);
+    // an earlier version served because the published one will not load (model-store.ts): said, with why
+    const fallback = c.var.store.degraded;
+    const status = d1 === "ok" && !fallback ? ("ok" as const) : ("degraded" as const);
+    const why = fallback ? { reason: fallback.reason, wanted: fallback.wanted } : {};
     c.header("x-model-version", model.version);
-    if (secured(env)) return c.json({ status, model: model.version, similar: model.similar !== null, d1 }, 200);
-    return c.json({ status, model: model.version, ...details(model), d1 }, 200);
+    if (secured(env)) return c.json({ status, model: model.version, similar: model.similar !== null, d1, ...why }, 200);
+    return c.json({ status, model: model.version, ...details(model), d1, ...why }, 200);
   } finally {
     lease.release();
   }
