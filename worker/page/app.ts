@@ -43,8 +43,7 @@ function userTokenSubject(text: string): { user: number } | { problem: string } 
   if (parts.length !== 3 || !parts.every((p) => /^[A-Za-z0-9_-]+$/.test(p))) return { problem: refuse };
   try {
     const payload = JSON.parse(atob(parts[1].replace(/-/g, "+").replace(/_/g, "/"))) as { sub?: unknown; exp?: unknown };
-    // any positive integer: whether the API takes that id is the API's to say (its own message)
-    const user = typeof payload.sub === "string" && /^[0-9]{1,15}$/.test(payload.sub) ? Number(payload.sub) : 0;
+    const user = typeof payload.sub === "string" && /^[0-9]{1,9}$/.test(payload.sub) ? Number(payload.sub) : 0;
     if (user < 1 || typeof payload.exp !== "number") return { problem: refuse };
     if (payload.exp * 1000 <= Date.now()) return { problem: "This user token has expired: ask for a new one." };
     return { user };
