@@ -188,15 +188,17 @@ describe("the page in a real browser", () => {
   });
 
   it("shows a readable message for an API error instead of a blank area", async () => {
-    // an id the model never saw gets the cold-start list; an id of ten digits is refused by the API
-    await page.click("#sign-out");
-    expect(await page.$eval("#account-who", (e) => e.textContent)).toMatch(/Not signed in/);
-    await page.click("#account-show");
-    await page.waitForSelector("#token-dialog[open]");
-    await page.type("#token", (await mintUserToken(USER_TOKEN_SECRET, 9_999_999_999, 3600)).token);
-    await page.click("#token-form button[type=submit]");
+    // a search the API refuses (over 100 characters): its message, not a blank results area
+    await page.$eval("#search", (e) => {
+      (e as HTMLInputElement).value = "x".repeat(101);
+      e.dispatchEvent(new Event("input"));
+    });
     await page.waitForSelector("#status:not([hidden])");
-    expect(await page.$eval("#status", (e) => e.textContent)).toMatch(/user id must be a positive integer, got "9999999999"/);
+    expect(await page.$eval("#status", (e) => e.textContent)).toMatch(/q must be 1 to 100 characters/);
+    await page.$eval("#search", (e) => {
+      (e as HTMLInputElement).value = "";
+      e.dispatchEvent(new Event("input"));
+    });
   });
 
   it("removes a token an older page stored (possibly the admin's) when it loads", async () => {
@@ -219,7 +221,7 @@ describe("the page in a real browser", () => {
     const byPage = storageWrites.filter(([key]) => key !== "edgerec.token");
     expect(byPage.some(([, value]) => value.includes(ADMIN_TOKEN))).toBe(false);
     const tokens = byPage.filter(([key]) => key === "edgerec.userToken").map(([, value]) => value);
-    expect(tokens.length).toBeGreaterThanOrEqual(2);
+    expect(tokens.length).toBeGreaterThanOrEqual(1);
     for (const t of tokens) expect(t.split(".")).toHaveLength(3);
   });
 

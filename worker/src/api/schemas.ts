@@ -102,13 +102,21 @@ export const RatingInput = z
   )
   .openapi("RatingInput");
 
-/** A list of entries: `min` (1 for ratings to store, 0 for a history) to MAX_ENTRIES. */
-function entries(min = 1) {
-  const count = (i: { input?: unknown }) => `must hold ${min} to ${MAX_ENTRIES} entries, got ${Array.isArray(i.input) ? i.input.length : got(i.input)}`;
+/** Ratings to store: 1 to MAX_ENTRIES (one request's write stays bounded). */
+function entries() {
+  const count = (i: { input?: unknown }) => `must hold 1 to ${MAX_ENTRIES} entries, got ${Array.isArray(i.input) ? i.input.length : got(i.input)}`;
   return z
     .array(RatingInput, { error: () => `must be an array of {"movieId": ..., "rating": ...}` })
-    .min(min, { error: count })
+    .min(1, { error: count })
     .max(MAX_ENTRIES, { error: count });
+}
+
+/**
+ * A visitor's history: any length that fits in the 1 MB body (ML-1M has users with 1,694 ratings);
+ * nothing is stored, and ranking reads it once.
+ */
+function historyEntries() {
+  return z.array(RatingInput, { error: () => `must be an array of {"movieId": ..., "rating": ...}` });
 }
 
 /** The body of POST /users/{id}/ratings. */
@@ -123,8 +131,8 @@ export const RatingsBody = z
 export const HistoryBody = z
   .strictObject(
     {
-      history: entries(0).openapi({
-        description: `0 to ${MAX_ENTRIES} movies the visitor rated or watched; all are excluded from the answer. Movies the model does not know are left out of scoring (counted in \`ignored\`); an entry given twice must agree. Nothing the model can rank from (empty, low ratings only): the cold-start list.`,
+      history: historyEntries().openapi({
+        description: `The movies the visitor rated or watched, as many as fit in the 1 MB body; all are excluded from the answer. Movies the model does not know are left out of scoring (counted in \`ignored\`); an entry given twice must agree. Nothing the model can rank from (empty, low ratings only): the cold-start list.`,
       }),
       k: z
         .int({ error: (i) => `must be an integer from 1 to 100, got ${got(i.input)}` })
