@@ -14,37 +14,10 @@ import { mf } from "../src/models/lightgcn.ts";
 import { pop } from "../src/models/pop.ts";
 import { type PipelineResult, runPipeline } from "../src/pipeline/pipeline.ts";
 import { readSplit } from "../src/pipeline/split-files.ts";
-import { Rng } from "../src/util/rng.ts";
+import { tasteGroupDataset } from "./taste-groups.ts";
 
 /** 120 users rating 15..40 of 90 movies, some below the protocol's threshold (rated, not positive). */
-function smallDataset(): Dataset {
-  const rng = new Rng(5);
-  const user: number[] = [];
-  const item: number[] = [];
-  const rating: number[] = [];
-  for (let u = 1; u <= 120; u++) {
-    const seen = new Set<number>();
-    const n = 15 + rng.int(26);
-    while (seen.size < n) seen.add(rng.next() < 0.7 ? 1 + 3 * rng.int(30) + (u % 3) : 1 + rng.int(90));
-    for (const i of seen) {
-      user.push(u);
-      item.push(i);
-      rating.push(1 + rng.int(5));
-    }
-  }
-  return {
-    name: "ml-100k",
-    ratings: {
-      length: user.length,
-      user: Int32Array.from(user),
-      item: Int32Array.from(item),
-      rating: Float32Array.from(rating),
-      timestamp: new Int32Array(user.length),
-    },
-    movies: Array.from({ length: 90 }, (_, k) => ({ movieId: k + 1, title: `Movie ${k + 1}`, year: 1990 + (k % 20), genres: ["Drama"] })),
-    users: [],
-  };
-}
+const smallDataset = (): Dataset => tasteGroupDataset((rng) => 1 + rng.int(5));
 
 const sha = (m: Manifest): Record<string, string> => Object.fromEntries(Object.entries(m.files).map(([k, f]) => [k, f.sha256]));
 
