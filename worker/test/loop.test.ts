@@ -244,6 +244,19 @@ describe("GET /admin/metrics", () => {
     ]);
   });
 
+  it("counts by default a list served and events stamped this very second", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    await env.DB.batch([
+      env.DB.prepare(
+        "INSERT INTO served (rec_id, user_id, experiment, arm, model, new_user, shown, movies, served_at) VALUES ('now', 1, 'x', 'default', 'm1', 0, 1, NULL, ?1)",
+      ).bind(now),
+      env.DB.prepare("INSERT INTO events (id, user_id, movie_id, type, rec_id, ts, received_at) VALUES ('n1', 1, 10, 'impression', 'now', ?1, ?1)").bind(now),
+    ]);
+    const body = await (await call("/admin/metrics")).json<{ to: number; arms: { lists: number; impressions: number }[] }>();
+    expect(body.to).toBeGreaterThan(now);
+    expect(body.arms).toEqual([expect.objectContaining({ lists: 1, impressions: 1 })]);
+  });
+
   it("takes ISO dates, and refuses a reversed range, an unknown bucket and callers without the admin token", async () => {
     await seed();
     const iso = await call(`/admin/metrics?from=${new Date(t0 * 1000).toISOString()}&to=${new Date((t0 + 2 * DAY) * 1000).toISOString()}`);

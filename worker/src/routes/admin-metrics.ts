@@ -15,7 +15,9 @@ const BUCKETS = { hour: { seconds: 3600, maxDays: 31 }, day: { seconds: DAY, max
 export const adminMetrics = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }).openapi(
   ...route({ ...metricsRoute, middleware: [tokenRequired] as const }, [cache("private, no-store")], async (c) => {
     const q = c.req.valid("query");
-    const to = q.to ?? Math.floor(Date.now() / 1000);
+    // `to` is exclusive: by default the range ends after the current second, so an event stamped
+    // now (the usual case for a client posting as it happens) is counted at once
+    const to = q.to ?? Math.floor(Date.now() / 1000) + 1;
     const from = q.from ?? to - 7 * DAY;
     const bucket = q.bucket ?? "day";
     const { seconds, maxDays } = BUCKETS[bucket];
