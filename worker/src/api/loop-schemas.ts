@@ -97,7 +97,7 @@ export function parseInstant(s: string): number | null {
 
 export const MetricsQuery = z.object({
   from: instant("from", "Start of the range (inclusive): unix seconds or an ISO 8601 date. Default: 7 days before `to`.", "2026-12-01").optional(),
-  to: instant("to", "End of the range (exclusive): unix seconds or an ISO 8601 date. Default: the end of the current second, so what happened now is counted.", "2026-12-08").optional(),
+  to: instant("to", "End of the range (exclusive): unix seconds or an ISO 8601 date. Default: now (this second included).", "2026-12-08").optional(),
   bucket: z
     .enum(["hour", "day"], { error: (i) => `bucket must be hour or day, got ${got(i.input)}` })
     .optional()
