@@ -322,7 +322,11 @@ describe("live ratings in D1", () => {
       },
     });
     const user = newUser(7);
+    // the operator's log gets the D1 error; the test keeps it off the console and checks it was written
+    const logged = vi.spyOn(log, "error").mockImplementation(() => {});
     const write = await post(`/users/${user}/ratings`, { ratings: [{ movieId: movies[0], rating: 5 }] }, { ...secured, DB: busy });
+    expect(logged).toHaveBeenCalledWith("D1 error", expect.any(Error));
+    logged.mockRestore();
     expect(write.status).toBe(503);
     expect(Number(write.headers.get("retry-after"))).toBeGreaterThan(0);
     const err = await write.json<ErrorBody>();
