@@ -3,12 +3,12 @@
 // who did it (D1 table model_publishes, migration 0006; docs/retraining.md).
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { BEARER } from "../api/routes.ts";
-import { principalOf } from "../auth/principal.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { log } from "../log.ts";
 import { cache } from "../middleware.ts";
 import { validationHook } from "../validation.ts";
+import { adminOnly } from "./admin-only.ts";
 
 const ErrorBody = z.object({ error: z.string(), message: z.string() }).openapi("Error");
 const errors = {
@@ -55,16 +55,7 @@ const modelsRoute = createRoute({
 
 export const adminModels = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
-adminModels.use("/models", async (c, next) => {
-  const p = principalOf(c);
-  if (p.role !== "admin")
-    throw new ApiError(
-      p.role === "anonymous" ? 401 : 403,
-      p.role === "anonymous" ? "unauthorized" : "forbidden",
-      "the /admin routes are for the admin token only",
-    );
-  await next();
-});
+adminModels.use("/models", adminOnly);
 adminModels.use("/models", cache("no-store"));
 
 const parsed = (text: unknown): unknown => {

@@ -5,7 +5,7 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { DEFAULT_TTL, mintUserToken, parseTtl, secretProblem } from "../../../training/src/contract/user-token.ts";
 import { BEARER } from "../api/routes.ts";
-import { actorOf, principalOf } from "../auth/principal.ts";
+import { actorOf } from "../auth/principal.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { cache } from "../middleware.ts";
@@ -13,6 +13,7 @@ import { auditPage, auditStatement, recordObserved } from "../security/audit.ts"
 import { forgottenPage } from "../security/forget.ts";
 import { trustEnv } from "../security/settings.ts";
 import { validationHook } from "../validation.ts";
+import { adminOnly } from "./admin-only.ts";
 import { log } from "../log.ts";
 
 const ErrorBody = z.object({ error: z.string(), message: z.string() }).openapi("Error");
@@ -106,17 +107,7 @@ const forgottenRoute = createRoute({
 
 export const admin = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
-// defence in depth: the global authorize middleware already refuses non-admins here
-admin.use("*", async (c, next) => {
-  const p = principalOf(c);
-  if (p.role !== "admin")
-    throw new ApiError(
-      p.role === "anonymous" ? 401 : 403,
-      p.role === "anonymous" ? "unauthorized" : "forbidden",
-      "the /admin routes are for the admin token only",
-    );
-  await next();
-});
+admin.use("*", adminOnly);
 admin.use("*", cache("no-store"));
 
 admin.openapi(mintRoute, async (c) => {
