@@ -3,36 +3,11 @@
 // graphs made for another catalogue), uploading nothing; and the pointer it writes keeps the
 // versions served before, newest first, so a Worker that cannot load the new one serves the last.
 import { describe, expect, it } from "vitest";
-import { BUNDLE_FILES, type CurrentPointer, KEEP_PREVIOUS, R2_POINTER, encodeRated } from "../src/contract/artifacts.ts";
+import { BUNDLE_FILES, KEEP_PREVIOUS, R2_POINTER, encodeRated } from "../src/contract/artifacts.ts";
 import { contentProblems } from "../src/contract/validate.ts";
-import { type Bundle, type R2BucketLike, bindingTarget, publishBundle } from "../src/publish/publish.ts";
+import { type Bundle, bindingTarget, publishBundle } from "../src/publish/publish.ts";
 import { tinyBundle } from "./tiny-bundle.ts";
-
-class MemoryBucket implements R2BucketLike {
-  readonly objects = new Map<string, { bytes: Uint8Array; etag: string }>();
-  private etags = 0;
-
-  async get(key: string) {
-    const o = this.objects.get(key);
-    return o ? { etag: o.etag, arrayBuffer: async () => o.bytes.slice().buffer as ArrayBuffer } : null;
-  }
-
-  async put(key: string, value: Uint8Array, options: { onlyIf?: { etagMatches: string } }) {
-    if (options.onlyIf && this.objects.get(key)?.etag !== options.onlyIf.etagMatches) return null;
-    this.objects.set(key, { bytes: value.slice(), etag: `e${++this.etags}` });
-    return {};
-  }
-
-  async head(key: string) {
-    const o = this.objects.get(key);
-    return o ? { size: o.bytes.byteLength } : null;
-  }
-
-  pointer(): CurrentPointer | null {
-    const o = this.objects.get(R2_POINTER);
-    return o ? JSON.parse(new TextDecoder().decode(o.bytes)) : null;
-  }
-}
+import { MemoryBucket } from "./memory-bucket.ts";
 
 const created = (day: number) => `2026-11-${String(day).padStart(2, "0")}T00:00:00.000Z`;
 const movies = (list: { movieId: number; title: string }[]) => JSON.stringify(list.map((m) => ({ ...m, year: null, genres: [] })));

@@ -1,40 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { BUNDLE_FILES, type CurrentPointer, R2_POINTER } from "../src/contract/artifacts.ts";
+import { BUNDLE_FILES, R2_POINTER } from "../src/contract/artifacts.ts";
 import { versionFor } from "../src/export/bundle.ts";
-import { type Bundle, type R2BucketLike, bindingTarget, publishBundle } from "../src/publish/publish.ts";
+import { type Bundle, bindingTarget, publishBundle } from "../src/publish/publish.ts";
 import { retryingBusy } from "../src/publish/targets.ts";
 import { tinyBundle } from "./tiny-bundle.ts";
-
-class MemoryBucket implements R2BucketLike {
-  readonly objects = new Map<string, { bytes: Uint8Array; etag: string }>();
-  puts: string[] = [];
-  private etags = 0;
-  /** Runs before each put (to simulate another publisher acting meanwhile). */
-  beforePut: ((key: string) => void) | null = null;
-
-  async get(key: string) {
-    const o = this.objects.get(key);
-    return o ? { etag: o.etag, arrayBuffer: async () => o.bytes.slice().buffer as ArrayBuffer } : null;
-  }
-
-  async put(key: string, value: Uint8Array, options: { onlyIf?: { etagMatches: string } }) {
-    this.beforePut?.(key);
-    if (options.onlyIf && this.objects.get(key)?.etag !== options.onlyIf.etagMatches) return null;
-    this.puts.push(key);
-    this.objects.set(key, { bytes: value.slice(), etag: `e${++this.etags}` });
-    return {};
-  }
-
-  async head(key: string) {
-    const o = this.objects.get(key);
-    return o ? { size: o.bytes.byteLength } : null;
-  }
-
-  pointer(): CurrentPointer | null {
-    const o = this.objects.get(R2_POINTER);
-    return o ? JSON.parse(new TextDecoder().decode(o.bytes)) : null;
-  }
-}
+import { MemoryBucket } from "./memory-bucket.ts";
 
 /** A small servable bundle (publish checks the content, not only the checksums). */
 function bundle(version: string, created: string): Bundle {
@@ -102,7 +72,7 @@ describe("publishBundle", () => {
     const { pointer, changed } = await publishBundle(newer, bindingTarget(bucket, "memory"));
     expect(changed).toBe(true);
     expect(pointer.version).toBe("lightgcn-b");
-    for (const [name, bytes] of newer.files) expect(bucket.objects.get(`models/lightgcn-b/${name}`)?.bytes).toEqual(bytes);
+    for (const [name, bytes] of newer.files) expect(bucket.objects.get(`models/lightgcn-b/${name}`)?.bytes).toEqual(new Uint8Array(bytes));
   });
 
   it("tries a write again while the local state is busy (wrangler dev writing), the pointer's compare-and-swap included", async () => {

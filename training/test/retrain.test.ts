@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { beforeAll, describe, expect, it } from "vitest";
-import { type CurrentPointer, type Manifest, R2_POINTER } from "../src/contract/artifacts.ts";
+import { type Manifest, R2_POINTER } from "../src/contract/artifacts.ts";
 import type { Dataset } from "../src/data/parse.ts";
 import { exportBundle, versionFor } from "../src/export/bundle.ts";
 import type { TrainedState } from "../src/export/model-state.ts";
@@ -17,7 +17,7 @@ import type { ModelFactory, Params } from "../src/models/recommender.ts";
 import { runPipeline } from "../src/pipeline/pipeline.ts";
 import { readSplit } from "../src/pipeline/split-files.ts";
 import { trainModel } from "../src/pipeline/train-model.ts";
-import { type R2BucketLike, bindingTarget, publishBundle } from "../src/publish/publish.ts";
+import { bindingTarget, publishBundle } from "../src/publish/publish.ts";
 import { readBundle } from "../src/publish/read-bundle.ts";
 import { rowOf } from "../src/protocol/csr.ts";
 import { DEFAULT_TOLERANCE } from "../src/retrain/gate.ts";
@@ -30,31 +30,10 @@ import { REFUSED_EXIT, type RetrainOptions, exitStatusOf, retrain } from "../src
 import { rollback } from "../src/retrain/rollback.ts";
 import type { Store } from "../src/retrain/store.ts";
 import { tasteGroupDataset } from "./taste-groups.ts";
+import { MemoryBucket } from "./memory-bucket.ts";
 
 /** 120 users rating 15..40 of 90 movies in three taste groups (what EASE learns well). */
 const smallDataset = (): Dataset => tasteGroupDataset((rng) => 3 + rng.int(3));
-
-class MemoryBucket implements R2BucketLike {
-  readonly objects = new Map<string, { bytes: Uint8Array; etag: string }>();
-  private etags = 0;
-  async get(key: string) {
-    const o = this.objects.get(key);
-    return o ? { etag: o.etag, arrayBuffer: async () => new Uint8Array(o.bytes).buffer as ArrayBuffer } : null;
-  }
-  async put(key: string, value: Uint8Array, options: { onlyIf?: { etagMatches: string } }) {
-    if (options.onlyIf && this.objects.get(key)?.etag !== options.onlyIf.etagMatches) return null;
-    this.objects.set(key, { bytes: new Uint8Array(value), etag: `e${++this.etags}` });
-    return {};
-  }
-  async head(key: string) {
-    const o = this.objects.get(key);
-    return o ? { size: o.bytes.byteLength } : null;
-  }
-  pointer(): CurrentPointer | null {
-    const o = this.objects.get(R2_POINTER);
-    return o ? (JSON.parse(new TextDecoder().decode(o.bytes)) as CurrentPointer) : null;
-  }
-}
 
 /** A D1 as the Worker's migrations make it, and R2 beside it. */
 function memoryStore() {
