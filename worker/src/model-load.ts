@@ -15,6 +15,7 @@ import {
   type MovieMeta,
   type OptionalBundleFile,
   type PopularFile,
+  type PreviousVersion,
   R2_POINTER,
   type RatedCsr,
   type RecsQuery,
@@ -42,6 +43,8 @@ export interface ModelBucket extends RangeBucket {
   ): Promise<{ arrayBuffer(): Promise<ArrayBuffer>; json<T>(): Promise<T>; checksums?: { md5?: ArrayBuffer } } | null>;
   /** Size and checksums without the bytes (per-user files left in R2 are checked this way). */
   head(key: string): Promise<{ size: number; checksums?: { md5?: ArrayBuffer } } | null>;
+  /** The bucket's keys (R2 lists 1,000 a page): how a Worker finds versions when the pointer is unreadable. */
+  list?(options: { prefix: string; cursor?: string }): Promise<{ objects: { key: string; uploaded: Date }[]; truncated: boolean; cursor?: string }>;
 }
 
 /** Called after each phase of a load with its wall time (the cold-start bench). */
@@ -113,6 +116,34 @@ export async function readPointer(bucket: ModelBucket): Promise<CurrentPointer> 
   } catch {
     throw new ApiError(503, "model_unavailable", `${R2_POINTER} is not a valid pointer; ${PUBLISH_HINT}`);
   }
+}
+
+/** Pages of keys read at most when looking for versions without a pointer (20,000 keys). */
+const LIST_PAGES = 20;
+
+/**
+ * The versions whose manifests are in the bucket, newest upload first, at most `limit`: what a
+ * Worker may fall back to when models/current.json itself is unreadable (a torn or hand-edited
+ * pointer), since the pointer's own list of previous versions is then lost with it.
+ */
+export async function listedVersions(bucket: ModelBucket, limit: number): Promise<PreviousVersion[]> {
+  if (!bucket.list) return [];
+  const manifests: { version: string; manifest: string; uploaded: number }[] = [];
+  let cursor: string | undefined;
+  for (let page = 0; page < LIST_PAGES; page++) {
+    const listed = await bucket.list({ prefix: "models/", cursor });
+    for (const o of listed.objects) {
+      const version = o.key.slice("models/".length, -`/${BUNDLE_FILES.manifest}`.length);
+      if (o.key === r2Key(version, BUNDLE_FILES.manifest) && !version.includes("/"))
+        manifests.push({ version, manifest: o.key, uploaded: o.uploaded.getTime() });
+    }
+    if (!listed.truncated) break;
+    cursor = listed.cursor;
+  }
+  return manifests
+    .sort((a, b) => b.uploaded - a.uploaded)
+    .slice(0, limit)
+    .map(({ version, manifest }) => ({ version, manifest }));
 }
 
 /**

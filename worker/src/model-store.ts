@@ -4,13 +4,14 @@
 // replaced model once no request holds it. With MODEL_SWAP=release-first a swap never holds two
 // versions' sessions: the old one is drained and released before the new one's are built.
 // Never dark: a fresh isolate whose published version will not load serves the newest of the
-// pointer's previous versions that loads, and `degraded` says why (GET /health shows it); a
+// pointer's previous versions that loads (the bucket's newest versions when the pointer itself is
+// unreadable), and `degraded` says why (GET /health shows it); a
 // broken publication is tried again with a growing backoff (docs/reliability.md).
 import type { Env } from "./env.ts";
 import { ApiError } from "./errors.ts";
 import { log } from "./log.ts";
-import { type CurrentPointer, KEEP_PREVIOUS } from "../../training/src/contract/artifacts.ts";
-import { type LoadOptions, type LoadedModel, PUBLISH_HINT, disposeModel, loadVersion, readPointer } from "./model-load.ts";
+import { type CurrentPointer, KEEP_PREVIOUS, R2_POINTER } from "../../training/src/contract/artifacts.ts";
+import { type LoadOptions, type LoadedModel, PUBLISH_HINT, disposeModel, listedVersions, loadVersion, readPointer } from "./model-load.ts";
 import { onnxRuntime } from "./ort.ts";
 import rankKernel from "../build/rank-int8.wasm";
 
@@ -240,6 +241,15 @@ export class ModelStore {
       if (pointer) this.backOff(env, pointer);
       // never dark: a fresh isolate serves the newest previous version that loads
       if (!this.current && pointer) await this.fallBack(env, pointer, timeoutMs, reason);
+      // an unreadable pointer takes its list of previous versions with it: the bucket's newest
+      // manifests stand in (a missing pointer stays "no model published yet")
+      if (!this.current && !pointer && err instanceof ApiError && err.code === "model_unavailable") {
+        const listed = await withDeadline(listedVersions(env.MODELS, 1 + KEEP_PREVIOUS), timeoutMs, "listing models/").catch((e: unknown) => {
+          log.warn("listing the bucket's versions failed", e);
+          return [];
+        });
+        await this.fallBack(env, { version: R2_POINTER, manifest: "", published: "", previous: listed }, timeoutMs, reason);
+      }
       if (!this.current) {
         // the cause goes to the log; the client gets a message without internals
         if (!(err instanceof ApiError)) log.error("model load failed", err);

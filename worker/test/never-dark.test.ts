@@ -15,6 +15,7 @@ import {
 } from "../../training/src/contract/artifacts.ts";
 import { createApp } from "../src/app.ts";
 import type { Env } from "../src/env.ts";
+import { log } from "../src/log.ts";
 import { ModelStore } from "../src/model-store.ts";
 import type { FixtureBundle } from "./fixture-types.ts";
 import { type BucketRead, bundles, bytesOf, fixtureData, publish, recordingBucket } from "./seed.ts";
@@ -106,6 +107,32 @@ describe("a fresh isolate whose published version will not load", () => {
     const body = await (await fresh.request("/health", {}, env)).json<Health>();
     expect(body).toEqual(expect.objectContaining({ status: "ok", model: "fixture-v2" }));
     expect(body.reason).toBeUndefined();
+  });
+
+  it("serves the bucket's newest version that loads when models/current.json itself is unreadable, degraded", async () => {
+    await publish(env.MODELS, v1);
+    await publish(env.MODELS, v2);
+    // a newer upload that does not load: skipped, as a broken previous version is
+    await writeByHand(v2, { replace: { [BUNDLE_FILES.movies]: "[]" }, version: "fixture-empty" });
+    await env.MODELS.put(R2_POINTER, "{torn");
+    const warned = vi.spyOn(log, "warn").mockImplementation(() => {});
+    const fresh = createApp(new ModelStore());
+    const health = await fresh.request("/health", {}, env);
+    expect(health.status).toBe(200);
+    const body = await health.json<Health>();
+    expect(body).toMatchObject({ status: "degraded", model: "fixture-v2", wanted: null });
+    expect(body.reason).toMatch(/models\/current\.json is not a valid pointer/);
+    expect((await fresh.request(`/users/${user}/recs?k=5`, {}, env)).headers.get("x-model-version")).toBe("fixture-v2");
+    expect(warned).toHaveBeenCalledWith(expect.stringMatching(/previous model fixture-empty could not be loaded/), expect.anything());
+    warned.mockRestore();
+  });
+
+  it("still answers 503 no_model when no pointer was ever published, whatever the bucket holds", async () => {
+    await writeByHand(v1, { previous: [] });
+    await env.MODELS.delete(R2_POINTER);
+    const res = await createApp(new ModelStore()).request("/health", {}, env);
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ error: "no_model" });
   });
 
   it("answers 503 with the reason when no version the pointer keeps loads", async () => {
