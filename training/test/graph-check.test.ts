@@ -5,64 +5,15 @@
 // that publish and the Worker's load refuse such a graph before ORT ever sees it.
 import onnxProto from "onnx-proto";
 import { describe, expect, it } from "vitest";
-import { BECAUSE_GRAPH, FOLDIN_GRAPH, RECS_GRAPH, SIMILAR_GRAPH, VECTOR_GRAPH } from "../src/contract/artifacts.ts";
+import { RECS_GRAPH } from "../src/contract/artifacts.ts";
 import { GRAPH_FORMAT, GRAPH_OPERATORS, graphProblems } from "../src/contract/graph-check.ts";
 import { onnxSummary } from "../src/contract/onnx-summary.ts";
-import {
-  buildBecauseGraph,
-  buildCompactBecauseGraph,
-  buildCompactSimilarGraph,
-  buildFoldInGraph,
-  buildTopKGraph,
-  buildVectorGraph,
-} from "../src/export/onnx-graph.ts";
-import { type FoldIn, type MixFoldIn, type PropagatedFoldIn, compactFoldIn, roundToHalf } from "../src/models/foldin.ts";
+import { exportedGraphs } from "./exported-graphs.ts";
 
 const { onnx } = onnxProto;
 const ITEMS = 7;
 const DIM = 3;
-const USERS = 4;
-const table = (n: number) => Float32Array.from({ length: n }, (_, i) => ((i * 7) % 11) / 11 - 0.4);
-
-const propagated: PropagatedFoldIn = { kind: "propagated", items: ITEMS, dim: DIM, contributions: table(ITEMS * DIM), candidates: table(ITEMS * DIM) };
-const gram = Float32Array.from({ length: DIM * DIM }, (_, i) => (i % (DIM + 1) === 0 ? 3 : 0.1));
-const foldIns: Exclude<FoldIn, MixFoldIn>[] = [
-  propagated,
-  compactFoldIn(propagated),
-  { kind: "least-squares", items: ITEMS, dim: DIM, factors: table(ITEMS * DIM), gram, alpha: 2 },
-  { kind: "item-item", items: ITEMS, weights: roundToHalf(table(ITEMS * ITEMS)) },
-  { kind: "known-user", items: ITEMS, dim: DIM, users: table(USERS * DIM), foldIn: propagated },
-];
-const mix: MixFoldIn = {
-  kind: "mix",
-  items: ITEMS,
-  parts: foldIns.map((foldIn, i) => ({ weight: 1 / (i + 1), foldIn })),
-};
-const WITH_USER = { inputs: { user: "user", ...FOLDIN_GRAPH.inputs }, outputs: FOLDIN_GRAPH.outputs };
-const compact = compactFoldIn(propagated).compact!;
-const fallback = { k: 2, neighbours: [0, 1, 2, 0], weights: [0.5, 0.5, 0, 0] };
-
-/** Every kind of graph the exporter writes. */
-const exported: [string, Uint8Array][] = [
-  [
-    "top-k by user, with the fallback",
-    buildTopKGraph({
-      name: "recs",
-      queries: { name: RECS_GRAPH.initializers.queries, data: table(USERS * DIM), rows: USERS },
-      candidates: { name: RECS_GRAPH.initializers.candidates, data: table(ITEMS * DIM), rows: ITEMS },
-      dim: DIM,
-      inputs: RECS_GRAPH.inputs,
-      outputs: RECS_GRAPH.outputs,
-      docString: "",
-      fallback,
-    }),
-  ],
-  ...[...foldIns, mix].map((f): [string, Uint8Array] => [`fold-in ${f.kind}`, buildFoldInGraph("foldin", f, WITH_USER, fallback)]),
-  ["vector", buildVectorGraph("vector", compactFoldIn(propagated), VECTOR_GRAPH)],
-  ["because", buildBecauseGraph("because", table(ITEMS * DIM), ITEMS, DIM, BECAUSE_GRAPH)],
-  ["compact similar", buildCompactSimilarGraph("similar", compact, ITEMS, DIM, SIMILAR_GRAPH)],
-  ["compact because", buildCompactBecauseGraph("because", compact, ITEMS, DIM, BECAUSE_GRAPH)],
-];
+const exported = exportedGraphs(ITEMS, DIM);
 
 type Model = ReturnType<typeof onnx.ModelProto.decode>;
 const good = exported[0][1];

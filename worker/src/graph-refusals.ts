@@ -1,9 +1,13 @@
-// Graphs ONNX Runtime refused, remembered for the isolate's life so the same bytes never reach it
-// twice. onnxruntime-web keeps about a graph's size of its wasm memory each time it refuses one
-// (its own C++; the JS side frees its copy of the bytes), and a wasm memory never shrinks. The
-// contract's check (training/src/contract/graph-check.ts) refuses what it can see before ORT does;
-// a graph that passes it and is still refused (say, an attribute out of range) costs this isolate
-// one refusal, not one per retry, per publication carrying it, or per previous version tried.
+// What keeps a graph that ONNX Runtime refuses from costing the isolate its size in memory.
+// onnxruntime-web keeps about a graph's size of its wasm memory each time it refuses one past the
+// protobuf parse (its own C++: the JS side frees its copy of the bytes), and a wasm memory never
+// shrinks (`npm run bench:failed-loads`, docs/trust.md#failed-loads). The contract's check
+// (training/src/contract/graph-check.ts) refuses what it can see before this runs; for the rest:
+// - each graph is first tried as its skeleton (graph-skeleton.ts: the large tables made inputs),
+//   which ORT checks as it checks the graph, for a few kilobytes: a refusal keeps that much;
+// - bytes ORT refused, as a skeleton or whole, are remembered for the isolate's life and never
+//   handed to it again (the same broken graph retried, or carried by new publications).
+import { graphSkeleton } from "./graph-skeleton.ts";
 import type { Ort } from "./serving.ts";
 
 interface Refusal {
@@ -19,6 +23,8 @@ const REMEMBERED = 16;
 /** ORT's answer to a graph it could not build a session from (not a JS error such as a failed allocation). */
 const REFUSAL = /^Can't create a session\. ERROR_CODE: \d+/;
 
+type Session = Awaited<ReturnType<Ort["InferenceSession"]["create"]>>;
+
 async function sha256(bytes: Uint8Array): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
@@ -29,26 +35,32 @@ export function rememberedRefusals(): number {
   return refusals.length;
 }
 
+/** Remembers that ORT refused `model` (the newest last, the oldest forgotten past REMEMBERED). */
+async function remember(model: Uint8Array, hash: string | null, message: string): Promise<void> {
+  refusals.push({ bytes: model.byteLength, sha256: hash ?? (await sha256(model)), message });
+  if (refusals.length > REMEMBERED) refusals.shift();
+}
+
 /**
- * `ort` whose session factory refuses, without calling ORT, the bytes ORT refused before. The
- * bytes are hashed only when a remembered refusal has their length: nothing for a good load.
+ * `ort` whose session factory refuses, without calling ORT, the bytes ORT refused before, and
+ * tries each graph's skeleton before the graph. The bytes are hashed only when a remembered
+ * refusal has their length: nothing for a good load.
  */
 export function rememberingRefusals(ort: Ort): Ort {
-  const create = async (model: Uint8Array): Promise<Awaited<ReturnType<Ort["InferenceSession"]["create"]>>> => {
+  const create = async (model: Uint8Array): Promise<Session> => {
     const sameLength = refusals.filter((r) => r.bytes === model.byteLength);
     const hash = sameLength.length > 0 ? await sha256(model) : null;
     const known = sameLength.find((r) => r.sha256 === hash);
     if (known) throw new Error(`${known.message} (ONNX Runtime refused these bytes before; not handed to it again)`);
-    try {
-      return await ort.InferenceSession.create(model);
-    } catch (e) {
+    const refused = async (e: unknown): Promise<never> => {
       const message = e instanceof Error ? e.message : String(e);
-      if (REFUSAL.test(message)) {
-        refusals.push({ bytes: model.byteLength, sha256: hash ?? (await sha256(model)), message });
-        if (refusals.length > REMEMBERED) refusals.shift();
-      }
+      if (REFUSAL.test(message)) await remember(model, hash, message);
       throw e;
-    }
+    };
+    // a refusal of the skeleton is the graph's: the graph is then never handed over
+    const skeleton = graphSkeleton(model);
+    if (skeleton) await (await ort.InferenceSession.create(skeleton).catch(refused)).release();
+    return ort.InferenceSession.create(model).catch(refused);
   };
   return { Tensor: ort.Tensor, InferenceSession: { ...ort.InferenceSession, create } as Ort["InferenceSession"] };
 }

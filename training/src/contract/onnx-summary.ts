@@ -51,15 +51,15 @@ export interface OnnxSummary {
 
 // Field numbers of onnx.proto (ONNX 1.10).
 const MODEL_IR_VERSION = 1;
-const MODEL_GRAPH = 7;
+export const MODEL_GRAPH = 7;
 const MODEL_OPSET_IMPORT = 8;
 const MODEL_TRAINING_INFO = 20;
 const MODEL_FUNCTIONS = 25;
 const OPSET_DOMAIN = 1;
 const OPSET_VERSION = 2;
 const GRAPH_NODE = 1;
-const GRAPH_INITIALIZER = 5;
-const GRAPH_INPUT = 11;
+export const GRAPH_INITIALIZER = 5;
+export const GRAPH_INPUT = 11;
 const GRAPH_OUTPUT = 12;
 const GRAPH_SPARSE_INITIALIZER = 15;
 const NODE_INPUT = 1;
@@ -92,9 +92,12 @@ const WIRE_I64 = 1;
 const WIRE_LEN = 2;
 const WIRE_I32 = 5;
 
-interface Field {
+/** One field of a protobuf message. */
+export interface Field {
   number: number;
   wire: number;
+  /** Where the field's key starts (the whole field is [from, end)). */
+  from: number;
   /** The varint's value (wire type 0). */
   value: number;
   /** The payload's [start, end) (wire type 2). */
@@ -114,22 +117,23 @@ function varint(bytes: Uint8Array, at: number): [value: number, next: number] {
   throw new Error("not an ONNX graph: a truncated varint");
 }
 
-/** The fields of the message in bytes [start, end), in order. */
-function* fields(bytes: Uint8Array, start: number, end: number): Generator<Field> {
+/** The fields of the message in bytes [start, end), in order (fixed-width ones skipped). */
+export function* fields(bytes: Uint8Array, start: number, end: number): Generator<Field> {
   let p = start;
   while (p < end) {
+    const from = p;
     const [key, afterKey] = varint(bytes, p);
     const number = Math.floor(key / 8);
     const wire = key % 8;
     p = afterKey;
     if (wire === WIRE_VARINT) {
       const [value, next] = varint(bytes, p);
-      yield { number, wire, value, start: p, end: next };
+      yield { number, wire, from, value, start: p, end: next };
       p = next;
     } else if (wire === WIRE_LEN) {
       const [length, next] = varint(bytes, p);
       if (next + length > end) throw new Error("not an ONNX graph: a field runs past its message");
-      yield { number, wire, value: length, start: next, end: next + length };
+      yield { number, wire, from, value: length, start: next, end: next + length };
       p = next + length;
     } else if (wire === WIRE_I64 || wire === WIRE_I32) {
       p += wire === WIRE_I64 ? 8 : 4;
@@ -188,7 +192,8 @@ function typedCount(bytes: Uint8Array, f: Field, fixedBytes: number | null): num
   return n;
 }
 
-function initializer(bytes: Uint8Array, message: Field): { name: string; dims: number[]; data: OnnxTensorData } {
+/** An initializer (a TensorProto field): its name, dims, element type and data size. */
+export function initializer(bytes: Uint8Array, message: Field): { name: string; dims: number[]; data: OnnxTensorData } {
   let name = "";
   const dims: number[] = [];
   const data: OnnxTensorData = { dataType: 0, rawBytes: null, typedValues: 0, strings: 0, external: false };
