@@ -23,6 +23,13 @@ const REMEMBERED = 16;
 /** ORT's answer to a graph it could not build a session from (not a JS error such as a failed allocation). */
 const REFUSAL = /^Can't create a session\. ERROR_CODE: \d+/;
 
+/**
+ * The skeleton's session is checked, never run: without graph optimizations it costs about a
+ * millisecond per graph (ORT still resolves the graph, infers types and shapes and finds a kernel
+ * for every node, where its refusals come from). A new object each time: ORT writes into it.
+ */
+const trialOptions = (): { graphOptimizationLevel: "disabled" } => ({ graphOptimizationLevel: "disabled" });
+
 type Session = Awaited<ReturnType<Ort["InferenceSession"]["create"]>>;
 
 async function sha256(bytes: Uint8Array): Promise<string> {
@@ -59,7 +66,7 @@ export function rememberingRefusals(ort: Ort): Ort {
     };
     // a refusal of the skeleton is the graph's: the graph is then never handed over
     const skeleton = graphSkeleton(model);
-    if (skeleton) await (await ort.InferenceSession.create(skeleton).catch(refused)).release();
+    if (skeleton) await (await ort.InferenceSession.create(skeleton, trialOptions()).catch(refused)).release();
     return ort.InferenceSession.create(model).catch(refused);
   };
   return { Tensor: ort.Tensor, InferenceSession: { ...ort.InferenceSession, create } as Ort["InferenceSession"] };
