@@ -100,7 +100,7 @@ export interface Field {
   from: number;
   /** The varint's value (wire type 0). */
   value: number;
-  /** The payload's [start, end) (wire type 2). */
+  /** The payload's [start, end): the varint, the fixed-width value, or the length-delimited bytes. */
   start: number;
   end: number;
 }
@@ -117,7 +117,7 @@ function varint(bytes: Uint8Array, at: number): [value: number, next: number] {
   throw new Error("not an ONNX graph: a truncated varint");
 }
 
-/** The fields of the message in bytes [start, end), in order (fixed-width ones skipped). */
+/** The fields of the message in bytes [start, end), in order. */
 export function* fields(bytes: Uint8Array, start: number, end: number): Generator<Field> {
   let p = start;
   while (p < end) {
@@ -136,7 +136,10 @@ export function* fields(bytes: Uint8Array, start: number, end: number): Generato
       yield { number, wire, from, value: length, start: next, end: next + length };
       p = next + length;
     } else if (wire === WIRE_I64 || wire === WIRE_I32) {
-      p += wire === WIRE_I64 ? 8 : 4;
+      const next = p + (wire === WIRE_I64 ? 8 : 4);
+      if (next > end) throw new Error("not an ONNX graph: a field runs past its message");
+      yield { number, wire, from, value: 0, start: p, end: next };
+      p = next;
     } else {
       throw new Error(`not an ONNX graph: wire type ${wire}`);
     }
@@ -149,6 +152,7 @@ const text = (bytes: Uint8Array, f: Field): string => new TextDecoder().decode(b
 /** A dimension's value may be negative (two's complement in ten bytes): shapes never are. */
 function dimensions(bytes: Uint8Array, f: Field): number[] {
   if (f.wire === WIRE_VARINT) return [f.value];
+  if (f.wire !== WIRE_LEN) throw new Error("not an ONNX graph: a tensor's dims are not integers");
   const out: number[] = [];
   for (let p = f.start; p < f.end; ) {
     const [v, next] = varint(bytes, p);
