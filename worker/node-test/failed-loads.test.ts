@@ -157,4 +157,22 @@ describe("failed loads of a graph that is the fault", () => {
     // each graph is 0.25 MB: handed over whole, the 100 kept 25 MB or more of ORT's memory
     expect(ortWasmBytes() - before).toBeLessThan(2 * 2 ** 20);
   });
+
+  it("remembers no refusal for want of memory: the same graph may load later", async () => {
+    let calls = 0;
+    const starved = {
+      Tensor: realOrt.Tensor,
+      InferenceSession: {
+        create: async () => {
+          calls++;
+          throw new Error("Can't create a session. ERROR_CODE: 6, ERROR_MESSAGE: std::bad_alloc");
+        },
+      },
+    } as unknown as Ort;
+    const guarded = rememberingRefusals(starved);
+    const before = rememberedRefusals();
+    for (let n = 0; n < 3; n++) await expect(guarded.InferenceSession.create(valid)).rejects.toThrow(/bad_alloc/);
+    expect(calls).toBe(3);
+    expect(rememberedRefusals()).toBe(before);
+  });
 });

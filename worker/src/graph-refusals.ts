@@ -22,6 +22,10 @@ const REMEMBERED = 16;
 
 /** ORT's answer to a graph it could not build a session from (not a JS error such as a failed allocation). */
 const REFUSAL = /^Can't create a session\. ERROR_CODE: \d+/;
+/** A refusal for want of memory says nothing about the bytes: the same graph may load later. */
+const OUT_OF_MEMORY = /alloc|memory/i;
+
+const refusesTheBytes = (message: string): boolean => REFUSAL.test(message) && !OUT_OF_MEMORY.test(message);
 
 /**
  * The skeleton's session is checked, never run: without graph optimizations it costs about a
@@ -61,7 +65,7 @@ export function rememberingRefusals(ort: Ort): Ort {
     if (known) throw new Error(`${known.message} (ONNX Runtime refused these bytes before; not handed to it again)`);
     const refused = async (e: unknown): Promise<never> => {
       const message = e instanceof Error ? e.message : String(e);
-      if (REFUSAL.test(message)) await remember(model, hash, message);
+      if (refusesTheBytes(message)) await remember(model, hash, message);
       throw e;
     };
     // a refusal of the skeleton is the graph's: the graph is then never handed over
