@@ -210,7 +210,7 @@ export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, 
   const popular = coldStartList(bytes.popular ? (JSON.parse(new TextDecoder().decode(bytes.popular)) as PopularFile) : null, itemIndex, popularity);
   lap("parse");
   await opts.beforeSessions?.();
-  // graphs ORT refused before are refused without it: each refusal keeps wasm memory (graph-refusals.ts)
+  // ORT keeps wasm memory for each graph it refuses: it sees a skeleton first, never refused bytes again (graph-refusals.ts)
   const { ranker, explainer, similar, sessions } = await buildServing(plan, rememberingRefusals(ort), opts.kernel);
   lap("sessions");
   return {
