@@ -9,6 +9,15 @@ import { type Bundle, bindingTarget, publishBundle } from "../src/publish/publis
 import { tinyBundle } from "./tiny-bundle.ts";
 import { MemoryBucket } from "./memory-bucket.ts";
 
+/** A graph with its TopK operator renamed TopX: the same bytes but one, a valid protobuf. */
+function renamedTopK(graph: Uint8Array): Uint8Array {
+  const text = new TextDecoder("latin1").decode(graph);
+  const at = text.indexOf("TopK");
+  const out = graph.slice();
+  out[at + 3] = "X".charCodeAt(0);
+  return out;
+}
+
 const created = (day: number) => `2026-11-${String(day).padStart(2, "0")}T00:00:00.000Z`;
 const movies = (list: { movieId: number; title: string }[]) => JSON.stringify(list.map((m) => ({ ...m, year: null, genres: [] })));
 
@@ -64,6 +73,11 @@ const INVALID: [string, Bundle, RegExp][] = [
     "a model.onnx that is not a graph",
     tinyBundle("bad-onnx", created(5), { replace: { [BUNDLE_FILES.model]: "not a graph at all" } }),
     /model\.onnx: not an ONNX graph/,
+  ],
+  [
+    "a model.onnx with an operator ONNX Runtime does not know",
+    tinyBundle("bad-op", created(5), { replace: { [BUNDLE_FILES.model]: renamedTopK(tinyBundle("x", created(1)).files.get(BUNDLE_FILES.model)!) } }),
+    /model\.onnx uses the operator "TopX"/,
   ],
 ];
 

@@ -12,9 +12,10 @@
 //   publish's refusal of the content-invalid ones, and a fresh isolate (wrangler dev restarted)
 //   meeting such a pointer: it must serve the previous good version, /health saying degraded;
 // - failed loads: the pointer at a broken version while a good one is served, `--failed-loads`
-//   sequential requests each running one failed load (alternately refused by the content check and
-//   by ONNX Runtime while building sessions); the isolate's live memory (inspector, after a full
-//   collection) before and after;
+//   sequential requests each running one failed load, each kind in turn (movies.json of []; a
+//   model.onnx of random bytes, truncated, with an unknown operator, with its input renamed, all
+//   refused by the contract's check; three graphs the check passes and ONNX Runtime refuses); the
+//   isolate's live memory (inspector, after a full collection) before and after;
 // - floods: `--users` users, each with its own token, reading and writing as fast as
 //   `--connections` connections allow for `--flood-seconds`; 429s counted, and the rows each
 //   user got stored per second (read from the local D1 afterwards).
@@ -35,6 +36,7 @@ import { readBundle } from "../../training/src/publish/read-bundle.ts";
 import { localTarget } from "../../training/src/publish/targets.ts";
 import { migrateLocalD1 } from "../../training/src/serve/local-setup.ts";
 import { type DevServer, freePort, startWranglerDev } from "../../training/src/serve/wrangler-dev.ts";
+import { randomBytes as randomGraphBytes, refusedByOrt, truncated, unknownOperator, wrongInputNames } from "./broken-graphs.ts";
 import { knownUserIds } from "./bundle-users.ts";
 import { type IsolateMemory, IsolateInspector } from "./isolate-memory.ts";
 
@@ -319,13 +321,6 @@ async function readPointer(target: R2Target): Promise<CurrentPointer> {
 
 type Health = { status?: string; model?: string; reason?: string };
 
-/** The bundle with every "TopK" operator of model.onnx renamed: valid content, a graph ONNX Runtime refuses while building sessions. */
-function unknownOperator(model: Uint8Array): Uint8Array {
-  const out = model.slice();
-  for (let p = 0; p + 4 <= out.length; p++) if (out[p] === 84 && out[p + 1] === 111 && out[p + 2] === 112 && out[p + 3] === 75) out[p + 3] = 88; // TopK -> TopX
-  return out;
-}
-
 function brokenBundles(good: Bundle, stamp: number): { name: string; bundle: Bundle; checksumsValid: boolean }[] {
   const enc = (s: string) => new TextEncoder().encode(s);
   const ids = JSON.parse(new TextDecoder().decode(good.files.get(BUNDLE_FILES.ids))) as IdMaps;
@@ -408,13 +403,27 @@ async function bundlesPart(target: R2Target, good: Bundle, goodVersion: string, 
 /** Sequential requests with the pointer at a broken version: each runs one failed load (MODEL_REFRESH_SECONDS 0). */
 async function failedLoadsPart(target: R2Target, good: Bundle, admin: string, inspector: IsolateInspector | null, server: DevServer) {
   const stamp = Date.now();
-  const invalid = withFiles(good, `abuse-load-empty-${stamp}`, { movies: new TextEncoder().encode("[]") });
-  const noSessions = withFiles(good, `abuse-load-op-${stamp}`, { model: unknownOperator(good.files.get(BUNDLE_FILES.model)!) });
+  const model = good.files.get(BUNDLE_FILES.model)!;
+  // the graph ORT refuses (the contract's check passes it): one with a TopK, built after the ranker's when there is one
+  const topK = (["similar", "foldin", "model"] as const).find((k) => good.manifest.files[k])!;
+  const kinds: { name: string; bundle: Bundle }[] = [
+    { name: "movies.json of []", bundle: withFiles(good, `abuse-load-empty-${stamp}`, { movies: new TextEncoder().encode("[]") }) },
+    { name: "model.onnx random bytes", bundle: withFiles(good, `abuse-load-random-${stamp}`, { model: randomGraphBytes(model) }) },
+    { name: "model.onnx truncated", bundle: withFiles(good, `abuse-load-truncated-${stamp}`, { model: truncated(model) }) },
+    { name: "model.onnx with an unknown operator", bundle: withFiles(good, `abuse-load-op-${stamp}`, { model: unknownOperator(model) }) },
+    { name: "model.onnx with its input renamed", bundle: withFiles(good, `abuse-load-inputs-${stamp}`, { model: wrongInputNames(model) }) },
+    // three different graphs, so that ORT meets new bytes, not only bytes it refused before
+    ...[1, 2, 3].map((n) => ({
+      name: `${BUNDLE_FILES[topK]} refused by ONNX Runtime (${n} of 3)`,
+      bundle: withFiles(good, `abuse-load-ort${n}-${stamp}`, { [topK]: refusedByOrt(good.files.get(BUNDLE_FILES[topK])!, `abuse ${n}`) }),
+    })),
+  ];
   const goodPointer = await readPointer(target);
-  for (const b of [invalid, noSessions]) await writeByHand(target, b);
+  for (const k of kinds) await writeByHand(target, k.bundle);
+  let turn = 0;
   const run = async (n: number) => {
     for (let i = 0; i < n; i++) {
-      await pointTo(target, (i % 2 ? noSessions : invalid).manifest.version, goodPointer);
+      await pointTo(target, kinds[turn++ % kinds.length].bundle.manifest.version, goodPointer);
       await send("GET", "/health", bearer(admin));
     }
   };
@@ -455,10 +464,11 @@ async function failedLoadsPart(target: R2Target, good: Bundle, admin: string, in
   const show = (m: IsolateMemory | null) =>
     m ? `${m.total_mb} MB (JS heap ${m.js_heap_mb}, buffers ${m.array_buffers_mb}, ORT wasm ${m.ort_wasm_mb})` : "unread";
   console.log(
-    `failed loads: ${o.failedLoads} in ${round(seconds)} s; isolate live memory ${show(before)} -> ${show(middle)} after ${half} -> ${show(after)}: ${growth} MB`,
+    `failed loads: ${o.failedLoads} in ${round(seconds)} s (${kinds.map((k) => k.name).join(", ")}, in turn); isolate live memory ${show(before)} -> ${show(middle)} after ${half} -> ${show(after)}: ${growth} MB`,
   );
   return {
     loads: o.failedLoads,
+    kinds: kinds.map((k) => k.name),
     seconds: round(seconds),
     isolate_live_before: before,
     isolate_live_middle: middle,

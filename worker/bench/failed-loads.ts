@@ -1,16 +1,20 @@
 // npm run bench:failed-loads: what failed model loads leave behind, running the Worker's own
 // loading code (worker/src/model-load.ts) in Node with the same onnxruntime-web wasm over an
-// exported bundle held in memory. Each load fails after its files were verified, alternately in
-// two ways: ids.json is not JSON (a check after the files' checksums), or the last ONNX graph the
-// load builds is truncated (ORT refuses it after the others were built); the manifest's checksums
-// match the broken files, as a bad export would publish them. Memory is read after full
-// collections, before and after: the live memory (V8's heap, its external memory such as
-// ArrayBuffers, and the wasm memories, ORT's and the int8 kernel's, which V8 counts in neither),
-// ORT's wasm memory alone (it never shrinks, so sessions a failed load kept show up there), and the
-// process's resident memory, which also holds what the allocator has not handed back: it climbs
-// over the first loads of a process, good or failed, then levels off, so the failed loads are
-// measured after `--warm-up` good loads, and as many good loads, each released, are measured the
-// same way after them as the control. A benchmark: it asserts nothing. Ends with one JSON line.
+// exported bundle held in memory. Each kind of failure is measured on its own, `--loads` times,
+// every load failing after the bundle's files were verified (the manifest's checksums match the
+// broken files, as a bad export would publish them): ids.json not JSON; model.onnx random bytes,
+// truncated, with an operator ONNX does not have, with its input renamed (the contract's check
+// refuses those before any session exists); the last graph the load builds truncated; and a graph
+// the check passes but ONNX Runtime refuses (similar.onnx's TopK along an axis its scores do not
+// have), built after the others, in the same bytes every load and in new bytes every load. Then
+// all the kinds in turn. Memory is read after full collections, before and after: the live memory
+// (V8's heap, its external memory such as ArrayBuffers, and the wasm memories, ORT's and the int8
+// kernel's, which V8 counts in neither), ORT's wasm memory alone (it never shrinks, so what a
+// failed load kept shows up there), and the process's resident memory, which also holds what the
+// allocator has not handed back: it climbs over the first loads of a process, good or failed, then
+// levels off, so the failed loads are measured after `--warm-up` good loads and one of each kind,
+// and as many good loads, each released, are measured the same way after them as the control. A
+// benchmark: it asserts nothing. Ends with one JSON line.
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
@@ -22,13 +26,14 @@ import { compiledRankKernel } from "../../training/src/export/evaluate-graph.ts"
 import { readBundle } from "../../training/src/publish/read-bundle.ts";
 import { kernelWasmBytes } from "../../training/src/shared/int8-ranker.ts";
 import { type ModelBucket, disposeModel, loadVersion, readPointer } from "../src/model-load.ts";
+import { randomBytes, refusedByOrt, truncated, unknownOperator, wrongInputNames } from "./broken-graphs.ts";
 import { memoryBucket, publishedObjects } from "./memory-bucket.ts";
 
 const program = new Command("bench:failed-loads")
   .description("Resident memory of the Node process before and after failed model loads (the Worker's own loading code, same onnxruntime-web wasm).")
   .option("--model <name>", "exported model", "lightgcn")
   .option("--artifacts <dir>", "artifacts folder", "artifacts")
-  .option("--loads <n>", "failed loads (and good loads in the control)", integer, 100)
+  .option("--loads <n>", "failed loads of each kind (and good loads in the control)", integer, 100)
   .option("--warm-up <n>", "good loads, each released, before anything is measured", integer, 100);
 program.parse();
 const o = program.opts<{ model: string; artifacts: string; loads: number; warmUp: number }>();
@@ -87,13 +92,27 @@ await runCli(async () => {
   // the graph built last: a load that fails there has built every other session first
   const last = (["because", "foldin", "similar"] as const).find((k) => manifest.files[k] && !(k === "because" && manifest.files.normalized));
   if (!last) throw new Error(`${v} has no graph built after model.onnx: export a model with item embeddings (lightgcn)`);
-  const graph = bundle.files.get(BUNDLE_FILES[last])!;
-  const faults: { name: string; bucket: ModelBucket }[] = [
-    { name: "ids.json is not JSON", bucket: memoryBucket(publishedObjects(v, withFile(bundle.files, manifest, "ids", new TextEncoder().encode("{"))), true) },
-    {
-      name: `${BUNDLE_FILES[last]} truncated`,
-      bucket: memoryBucket(publishedObjects(v, withFile(bundle.files, manifest, last, graph.subarray(0, graph.byteLength >> 1))), true),
-    },
+  const graph = (k: keyof Manifest["files"]): Uint8Array => bundle.files.get(BUNDLE_FILES[k])!;
+  const broken = (k: keyof Manifest["files"], bytes: Uint8Array): ModelBucket =>
+    memoryBucket(publishedObjects(v, withFile(bundle.files, manifest, k, bytes)), true);
+  // the graph ORT refuses: one with a TopK, built after the ranker's sessions when there is one
+  const topK = (["similar", "foldin", "model"] as const).find((k) => manifest.files[k])!;
+  const model = graph("model");
+  let distinct = 0;
+  /** The same broken bundle every load (made once). */
+  const same = (make: () => ModelBucket): (() => ModelBucket) => {
+    let bucket: ModelBucket | undefined;
+    return () => (bucket ??= make());
+  };
+  const faults: { name: string; bucket: () => ModelBucket }[] = [
+    { name: "ids.json is not JSON", bucket: same(() => broken("ids", new TextEncoder().encode("{"))) },
+    { name: "model.onnx random bytes", bucket: same(() => broken("model", randomBytes(model))) },
+    { name: "model.onnx truncated", bucket: same(() => broken("model", truncated(model))) },
+    { name: "model.onnx with an unknown operator", bucket: same(() => broken("model", unknownOperator(model))) },
+    { name: "model.onnx with its input renamed", bucket: same(() => broken("model", wrongInputNames(model))) },
+    { name: `${BUNDLE_FILES[last]} truncated`, bucket: same(() => broken(last, truncated(graph(last)))) },
+    { name: `${BUNDLE_FILES[topK]} refused by ORT, the same bytes`, bucket: same(() => broken(topK, refusedByOrt(graph(topK)))) },
+    { name: `${BUNDLE_FILES[topK]} refused by ORT, new bytes each load`, bucket: () => broken(topK, refusedByOrt(graph(topK), `load ${++distinct}`)) },
   ];
   const load = async (bucket: ModelBucket) => loadVersion(bucket, await readPointer(bucket), ort, { kernel });
   const fail = async (bucket: ModelBucket): Promise<void> => {
@@ -109,7 +128,7 @@ await runCli(async () => {
   // warm-up: ORT's wasm instantiated and grown to what one model needs, the allocator settled
   const cold = await settled();
   for (let n = 0; n < o.warmUp; n++) await disposeModel(await load(good));
-  for (const f of faults) await fail(f.bucket);
+  for (const f of faults) await fail(f.bucket());
   const warm = await settled();
   console.log(`warm-up, ${o.warmUp} good loads, each released: resident ${mb(cold.rss)} -> ${mb(warm.rss)} MB`);
   const measure = async (what: string, once: () => Promise<void>) => {
@@ -130,8 +149,13 @@ await runCli(async () => {
       rss_growth_mb: growth("rss"),
     };
   };
+  const kinds: Record<string, Awaited<ReturnType<typeof measure>>> = {};
+  for (const f of faults) {
+    // the bucket is made before each load, outside what is measured once the load is done
+    kinds[f.name] = await measure(`failed loads: ${f.name}`, () => fail(f.bucket()));
+  }
   let n = 0;
-  const failed = await measure(`failed loads (${faults.map((f) => f.name).join(", ")}, alternately)`, () => fail(faults[n++ % faults.length].bucket));
+  const failed = await measure("failed loads, every kind in turn", () => fail(faults[n++ % faults.length].bucket()));
   const control = await measure("good loads, each released (the control)", async () => disposeModel(await load(good)));
   console.log(
     JSON.stringify({
@@ -141,6 +165,8 @@ await runCli(async () => {
       warm_up_rss_growth_mb: mb(warm.rss - cold.rss),
       loads: o.loads,
       failed,
+      kinds,
+      worst_live_growth_mb: Math.max(failed.live_growth_mb, ...Object.values(kinds).map((k) => k.live_growth_mb)),
       control,
     }),
   );

@@ -28,6 +28,7 @@ import {
 } from "../../training/src/contract/artifacts.ts";
 import { contentProblems, describeProblems } from "../../training/src/contract/validate.ts";
 import { ApiError } from "./errors.ts";
+import { rememberingRefusals } from "./graph-refusals.ts";
 import type { Explainer, Ranker, SimilarMovies } from "./scoring.ts";
 import { type SearchIndex, buildSearchIndex } from "./search.ts";
 import { type Ort, type ServingPlan, buildServing, releaseSessions } from "./serving.ts";
@@ -240,7 +241,8 @@ export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, 
   const popular = coldStartList(bytes.popular ? (JSON.parse(new TextDecoder().decode(bytes.popular)) as PopularFile) : null, itemIndex, popularity);
   lap("parse");
   await opts.beforeSessions?.();
-  const { ranker, explainer, similar, sessions } = await buildServing(plan, ort, opts.kernel);
+  // ORT keeps wasm memory for each graph it refuses: it sees a skeleton first, never refused bytes again (graph-refusals.ts)
+  const { ranker, explainer, similar, sessions } = await buildServing(plan, rememberingRefusals(ort), opts.kernel);
   lap("sessions");
   return {
     version: manifest.version,

@@ -3,7 +3,8 @@
 // request then failed). One check, pure, run by publish (which refuses the bundle, uploading
 // nothing) and by the Worker's load (which then serves the previous good version): a non-empty
 // catalogue, ids unique and the same across files, counts matching the manifest, and graphs whose
-// inputs and tables fit the catalogue.
+// inputs and tables fit the catalogue and whose structure ONNX Runtime accepts (graph-check.ts: a
+// graph ORT refuses costs the isolate wasm memory it never gets back).
 import {
   BECAUSE_GRAPH,
   BUNDLE_FILES,
@@ -22,6 +23,7 @@ import {
   recsTakesHistory,
   recsTakesUser,
 } from "./artifacts.ts";
+import { graphProblems } from "./graph-check.ts";
 import { onnxSummary } from "./onnx-summary.ts";
 
 /** A bundle's file bytes by key; a file absent here (left in R2 or D1, or not fetched) is not checked. */
@@ -188,6 +190,7 @@ function checkGraphs(manifest: Manifest, files: BundleFileBytes, problems: strin
       problems.push(`${name}: ${(e as Error).message}`);
       continue;
     }
+    for (const problem of graphProblems(summary)) problems.push(`${name} ${problem}`);
     const missing = inputs[key].filter((input) => !summary.inputs.has(input));
     if (missing.length > 0) problems.push(`${name} lacks the input${missing.length > 1 ? "s" : ""} ${missing.join(", ")}`);
     const all = [...summary.initializers].filter(([, dims]) => dims.length === 2);
