@@ -123,10 +123,11 @@ export function int8Ranker(kernel: WebAssembly.Module, table: Int8Table): Int8Ra
     rank(vector, k, exclude, allowed = null) {
       if (vector.length !== dim) throw new Error(`int8 ranker: a vector of ${vector.length} values for a table of dimension ${dim}`);
       if (k > capacity) throw new Error(`int8 ranker: k ${k} is over ${capacity}`);
-      if (allowed && allowed.length !== allowedBits.length)
+      // a mask over a longer catalogue (movies added after the table was made) covers the table's rows first
+      if (allowed && allowed.length < allowedBits.length)
         throw new Error(`int8 ranker: a mask of ${allowed.length} bytes for a table of ${rows} rows (${allowedBits.length} bytes)`);
-      // the mask is copied whole (rows / 8 bytes: 463 at ML-1M): the kernel reads it in place
-      if (allowed) allowedBits.set(allowed);
+      // the mask is copied (rows / 8 bytes: 463 at ML-1M): the kernel reads it in place
+      if (allowed) allowedBits.set(allowed.subarray(0, allowedBits.length));
       let max = 0;
       for (const v of vector) max = Math.max(max, Math.abs(v));
       const scale = max > 0 ? max / QUERY_MAX : 1;
