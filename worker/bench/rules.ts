@@ -10,17 +10,29 @@ import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Command } from "commander";
 import * as ort from "onnxruntime-web";
-import { BUNDLE_FILES, type IdMaps, type Manifest, type MovieMeta, decodeRated, recsTakesHistory } from "../../training/src/contract/artifacts.ts";
+import {
+  BUNDLE_FILES,
+  type IdMaps,
+  type Manifest,
+  type MovieMeta,
+  decodeInt8Table,
+  decodeRated,
+  recsTakesHistory,
+} from "../../training/src/contract/artifacts.ts";
+import { compiledRankKernel } from "../../training/src/export/evaluate-graph.ts";
+import { int8Ranker } from "../../training/src/shared/int8-ranker.ts";
 import { integer, runCli } from "../../training/src/cli/options.ts";
 import { Rng } from "../../training/src/util/rng.ts";
 import { catalogueIndex } from "../src/rules/catalogue-index.ts";
 import { MMR_POOL, diversify } from "../src/rules/diversity.ts";
 import { type RecsFilter, filterMask } from "../src/rules/filter.ts";
-import { onnxRanker } from "../src/scoring.ts";
+import { kernelRanker, onnxRanker } from "../src/scoring.ts";
 import type { UserSnapshot } from "../src/user-store.ts";
 
 const o = new Command("bench:rules")
-  .description("Time ranking a known user with and without filters and diversity, through the Worker's ranker code in Node (interleaved rounds).")
+  .description(
+    "Time ranking a known user with and without filters and diversity, through the Worker's ranker code in Node (model.onnx, or vector.onnx and the int8 kernel for bundles with candidates.bin), in interleaved rounds.",
+  )
   .option("--model <name>", "exported model", "blend")
   .option("--artifacts <dir>", "artifacts folder", "artifacts")
   .option("--rounds <n>", "rounds (each ranks one user once per variant)", integer, 2000)
@@ -39,8 +51,12 @@ await runCli(async () => {
   const history = recsTakesHistory(recs) ? decodeRated(buffer(read(BUNDLE_FILES.history))) : null;
   ort.env.wasm.wasmPaths = `${pathToFileURL(dirname(createRequire(import.meta.url).resolve("onnxruntime-web"))).href}/`;
   ort.env.wasm.numThreads = 1;
-  const session = await ort.InferenceSession.create(read(BUNDLE_FILES.model));
-  const ranker = onnxRanker(ort, manifest.items, session, history !== null, session);
+  // a bundle with candidates.bin is ranked as the Worker ranks it: vector.onnx, then the int8 kernel
+  const kernel = manifest.files.candidates !== undefined;
+  const session = await ort.InferenceSession.create(read(kernel ? BUNDLE_FILES.vector : BUNDLE_FILES.model));
+  const ranker = kernel
+    ? kernelRanker(ort, manifest.items, session, int8Ranker(compiledRankKernel(), decodeInt8Table(buffer(read(BUNDLE_FILES.candidates)))))
+    : onnxRanker(ort, manifest.items, session, history !== null, session);
   const itemIndex = new Map(ids.items.map((id, i) => [id, i]));
   const index = catalogueIndex(movies);
   const genres = [...index.genres.keys()];
@@ -89,5 +105,7 @@ await runCli(async () => {
     };
     console.error(`${name.padEnd(24)} p50 ${result[name].p50_ms} ms, p99 ${result[name].p99_ms} ms, mean ${result[name].mean_ms} ms`);
   }
-  console.log(JSON.stringify({ bench: "rules", model: o.model, version: manifest.version, items: manifest.items, ranker: "onnx", rounds: o.rounds, result }));
+  console.log(
+    JSON.stringify({ bench: "rules", model: o.model, version: manifest.version, items: manifest.items, ranker: ranker.kind, rounds: o.rounds, result }),
+  );
 });
