@@ -74,10 +74,10 @@ function int64(ort: TensorMaker, values: ArrayLike<number>): Tensor {
 /** Never more items than remain after exclusion (exclude holds no duplicates). */
 const limitFor = (items: number, k: number, exclude: ArrayLike<number>): number => Math.max(0, Math.min(k, items - exclude.length));
 
-/** Never more items than `allowed` holds outside `exclude` (which holds no duplicates). */
-function maskedLimit(k: number, exclude: ArrayLike<number>, allowed: ItemMask): number {
-  let left = countRows(allowed);
-  for (let i = 0; i < exclude.length; i++) if (hasRow(allowed, exclude[i])) left--;
+/** Never more of the ranker's `items` than `allowed` holds outside `exclude` (which holds no duplicates). */
+function maskedLimit(items: number, k: number, exclude: ArrayLike<number>, allowed: ItemMask): number {
+  let left = countRows(allowed, items);
+  for (let i = 0; i < exclude.length; i++) if (exclude[i] < items && hasRow(allowed, exclude[i])) left--;
   return Math.max(0, Math.min(k, left));
 }
 
@@ -98,7 +98,7 @@ type TopKGraph = { inputs: { k: string; exclude: string }; outputs: { scores: st
 /** One top-K graph of the bundle: runs it with a query, k and the items to exclude. */
 function topK(ort: TensorMaker, session: Session, graph: TopKGraph, items: number) {
   return async (query: Record<string, Tensor>, k: number, exclude: ArrayLike<number>, allowed: ItemMask | null = null): Promise<Scored[]> => {
-    const limit = allowed ? maskedLimit(k, exclude, allowed) : limitFor(items, k, exclude);
+    const limit = allowed ? maskedLimit(items, k, exclude, allowed) : limitFor(items, k, exclude);
     if (limit === 0) return [];
     const excluded = allowed ? maskedExclusions(items, exclude, allowed) : exclude;
     const out = await session.run({ ...query, [graph.inputs.k]: int64(ort, [limit]), [graph.inputs.exclude]: int64(ort, excluded) });
@@ -152,7 +152,7 @@ export function onnxRanker(ort: TensorMaker, items: number, recs: Session, histo
 /** vector.onnx folds any history into a user vector, and the int8 kernel ranks every item against it. */
 export function kernelRanker(ort: TensorMaker, items: number, vector: Session, kernel: Int8Ranker): Ranker {
   const rankHistory = async (history: ArrayLike<number>, k: number, exclude: ArrayLike<number>, allowed: ItemMask | null = null): Promise<Scored[]> => {
-    const limit = allowed ? maskedLimit(k, exclude, allowed) : limitFor(items, k, exclude);
+    const limit = allowed ? maskedLimit(items, k, exclude, allowed) : limitFor(items, k, exclude);
     if (limit === 0) return [];
     const out = await vector.run({ [VECTOR_GRAPH.inputs.history]: int64(ort, history) });
     // the kernel skips the rows the mask does not hold in its one pass

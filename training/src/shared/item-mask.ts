@@ -44,10 +44,12 @@ const BITS = Uint8Array.from({ length: 256 }, (_, b) => {
   return n;
 });
 
-/** How many rows the mask holds. */
-export function countRows(mask: ItemMask): number {
+/** How many rows the mask holds (of its first `rows`, when given: a mask over a longer catalogue). */
+export function countRows(mask: ItemMask, rows = mask.length * 8): number {
+  const whole = Math.min(mask.length, rows >> 3);
   let n = 0;
-  for (let b = 0; b < mask.length; b++) n += BITS[mask[b]];
+  for (let b = 0; b < whole; b++) n += BITS[mask[b]];
+  if (whole < mask.length && rows % 8 !== 0) n += BITS[mask[whole] & ((1 << (rows % 8)) - 1)];
   return n;
 }
 
