@@ -179,6 +179,12 @@ interface Scenario {
   request: () => { method: "GET" | "POST"; path: string; body?: string; headers?: Record<string, string> };
 }
 
+/** Filters of GET /users/:id/recs (docs/rules.md): each of the catalogue's genres, from 1980 on. */
+function filterQueries(dir: string): string[] {
+  const movies = JSON.parse(readFileSync(join(dir, BUNDLE_FILES.movies), "utf8")) as { genres: string[] }[];
+  return [...new Set(movies.flatMap((m) => m.genres))].map((g) => `genres=${encodeURIComponent(g)}&yearMin=1980`);
+}
+
 async function load(url: string, s: Scenario, token: string): Promise<Record<string, number>> {
   const t = performance.now();
   const run = await autocannon({
@@ -252,9 +258,17 @@ await runCli(async () => {
     }
     results.writes = { users: o.liveUsers, ms_per_post: round((performance.now() - t) / o.liveUsers, 2) };
 
+    const filters = filterQueries(dir);
     const scenarios: Scenario[] = [
       { name: "floor_404", request: () => ({ method: "GET", path: "/nope" }) },
       { name: "recs_known", request: () => ({ method: "GET", path: `/users/${ids.users[rng.int(ids.users.length)]}/recs` }) },
+      // docs/rules.md: one genre of the catalogue (at random) from 1980 on, then diversity, against recs_known
+      {
+        name: "recs_known_filtered",
+        request: () => ({ method: "GET", path: `/users/${ids.users[rng.int(ids.users.length)]}/recs?${filters[rng.int(filters.length)]}` }),
+      },
+      { name: "recs_known_diverse", request: () => ({ method: "GET", path: `/users/${ids.users[rng.int(ids.users.length)]}/recs?diversity=0.5` }) },
+      { name: "recs_known_again", request: () => ({ method: "GET", path: `/users/${ids.users[rng.int(ids.users.length)]}/recs` }) },
       { name: "recs_known_live", request: () => ({ method: "GET", path: `/users/${knownLive[rng.int(knownLive.length)]}/recs` }) },
       { name: "recs_new_foldin", request: () => ({ method: "GET", path: `/users/${newLive[rng.int(newLive.length)]}/recs` }) },
       {

@@ -3,6 +3,7 @@ import { type Int8Table, decodeInt8Table, encodeInt8Table } from "../../training
 import { compiledRankKernel } from "../../training/src/export/evaluate-graph.ts";
 import { Rng } from "../../training/src/util/rng.ts";
 import { MAX_RANKED, type Scored, int8Ranker } from "../../training/src/shared/int8-ranker.ts";
+import { type ItemMask, addRow, emptyMask, hasRow } from "../../training/src/shared/item-mask.ts";
 
 const kernel = compiledRankKernel();
 
@@ -13,7 +14,7 @@ function randomTable(rng: Rng, rows: number, dim: number, levels = 255): Int8Tab
 }
 
 /** What the kernel computes, in plain code: int16 query, integer dots, f32 scaling, a full sort. */
-function reference(t: Int8Table, vector: Float32Array, k: number, exclude: number[]): Scored[] {
+function reference(t: Int8Table, vector: Float32Array, k: number, exclude: number[], allowed: ItemMask | null = null): Scored[] {
   let max = 0;
   for (const v of vector) max = Math.max(max, Math.abs(v));
   const scale = Math.fround(max > 0 ? max / 32767 : 1);
@@ -21,7 +22,7 @@ function reference(t: Int8Table, vector: Float32Array, k: number, exclude: numbe
   const skip = new Set(exclude);
   const all: Scored[] = [];
   for (let j = 0; j < t.rows; j++) {
-    if (skip.has(j)) continue;
+    if (skip.has(j) || (allowed && !hasRow(allowed, j))) continue;
     let dot = 0;
     for (let c = 0; c < t.dim; c++) dot += t.values[j * t.dim + c] * q[c];
     all.push({ item: j, score: Math.fround(Math.fround(Math.fround(dot) * scale) * t.scales[j]) });
@@ -52,6 +53,38 @@ describe("int8 ranker", () => {
         expect(ranker.rank(vector, k, exclude)).toEqual(reference(t, vector, k, exclude));
       }
     }
+  });
+
+  it("matches the reference with a mask of allowed rows, and forgets the mask after the call", async () => {
+    const rng = new Rng(11);
+    for (const [rows, dim] of [
+      [300, 16],
+      [301, 24],
+      [7, 70],
+      [1000, 64],
+    ]) {
+      const t = randomTable(rng, rows, dim);
+      const ranker = int8Ranker(kernel, t);
+      for (let trial = 0; trial < 6; trial++) {
+        const vector = Float32Array.from({ length: dim }, () => rng.normal());
+        const allowed = emptyMask(rows);
+        // sparse to dense masks: a genre is a few percent of a catalogue, a year range most of it
+        const share = [0.02, 0.3, 0.9][trial % 3];
+        for (let j = 0; j < rows; j++) if (rng.next() < share) addRow(allowed, j);
+        const exclude = Array.from({ length: rng.int(40) }, () => rng.int(rows));
+        const k = 1 + rng.int(Math.min(60, rows));
+        const got = ranker.rank(vector, k, exclude, allowed);
+        expect(got).toEqual(reference(t, vector, k, exclude, allowed));
+        for (const r of got) expect(hasRow(allowed, r.item)).toBe(true);
+        // the next call without a mask ranks every row again
+        expect(ranker.rank(vector, k, exclude)).toEqual(reference(t, vector, k, exclude));
+      }
+    }
+  });
+
+  it("refuses a mask shorter than the table", () => {
+    const t = randomTable(new Rng(2), 40, 16);
+    expect(() => int8Ranker(kernel, t).rank(new Float32Array(16), 3, [], emptyMask(20))).toThrow(/mask of 3 bytes/);
   });
 
   it("keeps the lower row first among equal scores, as ONNX TopK does", async () => {

@@ -187,6 +187,89 @@ describe("the page in a real browser", () => {
     expect(await page.$eval("#status", (e) => (e as HTMLElement).hidden)).toBe(true);
   });
 
+  it("narrows both lists with genre and decade chips, varies them with the slider, and a thumbs-down counts on the next list", async () => {
+    type Shown = { id: string; genres: string; year: number };
+    const shown = (list: string): Promise<Shown[]> =>
+      page.$$eval(`${list} li`, (els) =>
+        els.map((e) => ({
+          id: (e as HTMLElement).dataset.movieId ?? "",
+          genres: e.querySelector(".meta")?.textContent ?? "",
+          year: Number(e.querySelector(".year")?.textContent),
+        })),
+      );
+    /** Waits for a list that is loaded (not busy), not empty, and all of whose movies have `genre` and a year in range. */
+    const settled = (list: string, genre: string, yearMin = 0, yearMax = 9999) =>
+      page.waitForFunction(
+        (sel, g, lo, hi) => {
+          const items = Array.from(document.querySelectorAll(`${sel} li`));
+          return (
+            document.querySelector(`${sel}[aria-busy=false]`) !== null &&
+            items.length > 0 &&
+            items.every((e) => {
+              const year = Number(e.querySelector(".year")?.textContent);
+              return (e.querySelector(".meta")?.textContent ?? "").split(", ").includes(g) && year >= lo && year <= hi;
+            })
+          );
+        },
+        {},
+        list,
+        genre,
+        yearMin,
+        yearMax,
+      );
+    // not user 1's taste group (Comedy in the fixture), so their own list has some left in the 1990s
+    const genre = "Drama";
+    await page.click(`#genre-chips button::-p-text(${genre})`);
+    expect(await page.$eval(`#genre-chips button[aria-pressed=true]`, (e) => e.textContent)).toBe(genre);
+    // both the visitor's list (POST /recs) and the user's own (GET /users/1/recs, shown by the test above)
+    await settled("#recs", genre);
+    await settled("#user-recs", genre);
+    await page.click("#decade-chips button::-p-text(1990s)");
+    await settled("#recs", genre, 1990, 1999);
+    await settled("#user-recs", genre, 1990, 1999);
+    for (const m of await shown("#recs")) expect(m.year >= 1990 && m.year <= 1999 && m.genres.includes(genre)).toBe(true);
+    // chips off again: the plain list, then the most varied one covers more genres
+    await page.click(`#genre-chips button::-p-text(${genre})`);
+    await page.click("#decade-chips button::-p-text(1990s)");
+    expect(await page.$$("#filters button[aria-pressed=true]")).toHaveLength(0);
+    await page.waitForFunction(() => document.querySelectorAll("#recs[aria-busy=false] li").length === 10);
+    const genresOf = (ms: Shown[]) => new Set(ms.flatMap((m) => m.genres.split(", "))).size;
+    const plain = genresOf(await shown("#recs"));
+    await page.$eval("#diversity", (e) => {
+      (e as HTMLInputElement).value = "1";
+      e.dispatchEvent(new Event("change"));
+    });
+    await page.waitForFunction(
+      (n) =>
+        document.querySelector("#recs[aria-busy=false]") !== null &&
+        new Set(Array.from(document.querySelectorAll("#recs li .meta:not(.year)")).flatMap((e) => (e.textContent ?? "").split(", "))).size > n,
+      {},
+      plain,
+    );
+    expect(await page.$eval("#diversity-value", (e) => e.textContent)).toBe("1");
+    // a thumbs-down on the user's own list stores a rating of 1: the movie is gone from the next list
+    await page.waitForFunction(() => document.querySelector("#user-recs[aria-busy=false] li") !== null);
+    const down = (await shown("#user-recs"))[0].id;
+    await page.click("#user-recs li:nth-child(1) button[aria-label^='Not for me']");
+    await page.waitForFunction(
+      (id) =>
+        document.querySelector("#user-recs[aria-busy=false]") !== null &&
+        document.querySelectorAll("#user-recs li").length > 0 &&
+        !Array.from(document.querySelectorAll("#user-recs li")).some((e) => (e as HTMLElement).dataset.movieId === id),
+      {},
+      down,
+    );
+    const ratings = (await (await fetch(`${server.url}/users/${USER}/ratings`, { headers: { authorization: `Bearer ${userToken}` } })).json()) as {
+      ratings: { movieId: number; rating: number | null }[];
+    };
+    expect(ratings.ratings).toContainEqual(expect.objectContaining({ movieId: Number(down), rating: 1 }));
+    await page.$eval("#diversity", (e) => {
+      (e as HTMLInputElement).value = "0";
+      e.dispatchEvent(new Event("change"));
+    });
+    expect(await page.$eval("#status", (e) => (e as HTMLElement).hidden)).toBe(true);
+  });
+
   it("shows a readable message for an API error instead of a blank area", async () => {
     // a search the API refuses (over 100 characters): its message, not a blank results area
     await page.$eval("#search", (e) => {

@@ -265,16 +265,116 @@ function renderMine(): void {
 /** Whether the served model lists similar movies (from /health; assumed until it says not). */
 let similarAvailable = true;
 
-function renderRecommendations(listId: string, recs: Recommendation[], canDislike: boolean): void {
+/** A thumbs-down: the movie is rated 1, so it is excluded from the next list (and never a positive). */
+function renderRecommendations(listId: string, recs: Recommendation[], thumbsDown: (r: Recommendation) => void): void {
   $(listId).replaceChildren(
     ...recs.map((r) => {
       const li = movieItem(r);
+      if (r.year !== null) li.append(el("span", String(r.year), "meta year"));
       if (r.because) li.append(el("span", `Because you liked ${r.because.title}`, "because"));
       if (similarAvailable) li.append(button("Similar", `Movies similar to ${r.title}`, () => void guarded(() => showSimilar(r))));
-      if (canDislike) li.append(button("Not for me", `Not for me: ${r.title}`, () => rate(r, false)));
+      li.append(button("👎 Not for me", `Not for me: ${r.title}`, () => thumbsDown(r)));
       return li;
     }),
   );
+}
+
+// ---- filters and variety --------------------------------------------------------------------
+
+/**
+ * MovieLens's genres, as the catalogue spells them (ML-100K, ML-1M): the served catalogue has no
+ * list route, and a name it lacks is answered with a 400 that names the valid ones (shown).
+ */
+const GENRES = [
+  "Action",
+  "Adventure",
+  "Animation",
+  "Children's",
+  "Comedy",
+  "Crime",
+  "Documentary",
+  "Drama",
+  "Fantasy",
+  "Film-Noir",
+  "Horror",
+  "Musical",
+  "Mystery",
+  "Romance",
+  "Sci-Fi",
+  "Thriller",
+  "War",
+  "Western",
+] as const;
+/** Decades as year ranges; one at a time (the API takes one range). */
+const DECADES: readonly { label: string; yearMin?: number; yearMax?: number }[] = [
+  { label: "Before 1960", yearMax: 1959 },
+  { label: "1960s", yearMin: 1960, yearMax: 1969 },
+  { label: "1970s", yearMin: 1970, yearMax: 1979 },
+  { label: "1980s", yearMin: 1980, yearMax: 1989 },
+  { label: "1990s", yearMin: 1990, yearMax: 1999 },
+  { label: "2000 on", yearMin: 2000 },
+];
+
+const chosen = { genres: new Set<string>(), decade: -1, diversity: 0 };
+
+/** The chosen filters and variety as POST /recs takes them. */
+function rulesBody(): { genres?: string[]; yearMin?: number; yearMax?: number; diversity?: number } {
+  const decade = DECADES[chosen.decade];
+  return {
+    ...(chosen.genres.size > 0 ? { genres: [...chosen.genres] } : {}),
+    ...(decade?.yearMin !== undefined ? { yearMin: decade.yearMin } : {}),
+    ...(decade?.yearMax !== undefined ? { yearMax: decade.yearMax } : {}),
+    ...(chosen.diversity > 0 ? { diversity: chosen.diversity } : {}),
+  };
+}
+
+/** The same as GET /users/{id}/recs' query strings. */
+function rulesQuery(): Record<string, string> {
+  return Object.fromEntries(Object.entries(rulesBody()).map(([key, v]) => [key, Array.isArray(v) ? v.join(",") : String(v)]));
+}
+
+function chip(label: string, pressed: boolean, onClick: () => void): HTMLButtonElement {
+  const b = el("button", label);
+  b.type = "button";
+  b.setAttribute("aria-pressed", String(pressed));
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+/** Any change of filter or variety asks for both lists again. */
+function rulesChanged(): void {
+  renderChips();
+  void guarded(refreshRecommendations);
+  if (accountShown) void guarded(refreshUserRecs);
+}
+
+function renderChips(): void {
+  $("genre-chips").replaceChildren(
+    ...GENRES.map((g) =>
+      chip(g, chosen.genres.has(g), () => {
+        if (!chosen.genres.delete(g)) chosen.genres.add(g);
+        rulesChanged();
+      }),
+    ),
+  );
+  $("decade-chips").replaceChildren(
+    ...DECADES.map((d, i) =>
+      chip(d.label, chosen.decade === i, () => {
+        chosen.decade = chosen.decade === i ? -1 : i;
+        rulesChanged();
+      }),
+    ),
+  );
+}
+
+function startFilters(): void {
+  renderChips();
+  const slider = $<HTMLInputElement>("diversity");
+  slider.addEventListener("change", () => {
+    chosen.diversity = Number(slider.value);
+    $("diversity-value").textContent = slider.value;
+    rulesChanged();
+  });
 }
 
 // ---- actions --------------------------------------------------------------------------------
@@ -298,8 +398,8 @@ async function refreshRecommendations(): Promise<void> {
   list.setAttribute("aria-busy", "true");
   try {
     const history = mine.map((m) => ({ movieId: m.movieId, rating: m.liked ? 5 : 1 }));
-    const body = await answer(client.recs.$post({ json: { history, k: 10 } }));
-    if (serial === recsSerial) renderRecommendations("recs", body.recommendations, true);
+    const body = await answer(client.recs.$post({ json: { history, k: 10, ...rulesBody() } }));
+    if (serial === recsSerial) renderRecommendations("recs", body.recommendations, (r) => rate(r, false));
   } finally {
     if (serial === recsSerial) list.setAttribute("aria-busy", "false");
   }
@@ -361,11 +461,42 @@ async function showAccount(): Promise<void> {
     }),
   );
   $("user-ratings-empty").hidden = stored.ratings.length > 0;
-  const body = await answer(client.users[":id"].recs.$get({ param: { id }, query: {} }));
-  renderRecommendations("user-recs", body.recommendations, false);
+  accountShown = true;
+  await refreshUserRecs();
+}
+
+/** Whether the signed-in user's own list is shown (filter changes then ask for it again too). */
+let accountShown = false;
+let userRecsSerial = 0;
+
+/** The signed-in user's own list (GET /users/{id}/recs), with the chosen filters and variety. */
+async function refreshUserRecs(): Promise<void> {
+  const me = signedIn();
+  if (!me) return;
+  const serial = ++userRecsSerial;
+  const list = $("user-recs");
+  list.setAttribute("aria-busy", "true");
+  try {
+    const id = String(me.user);
+    const body = await answer(client.users[":id"].recs.$get({ param: { id }, query: rulesQuery() }));
+    if (serial !== userRecsSerial) return;
+    // the thumbs-down stores a rating of 1 (the Worker excludes every rated movie), then the next list comes
+    renderRecommendations(
+      "user-recs",
+      body.recommendations,
+      (r) =>
+        void guarded(async () => {
+          await answer(client.users[":id"].ratings.$post({ param: { id }, json: { ratings: [{ movieId: r.movieId, rating: 1 }] } }));
+          await refreshUserRecs();
+        }),
+    );
+  } finally {
+    if (serial === userRecsSerial) list.setAttribute("aria-busy", "false");
+  }
 }
 
 function signOut(): void {
+  accountShown = false;
   localStorage.removeItem(TOKEN_KEY);
   renderAccount();
 }
@@ -378,6 +509,7 @@ function start(): void {
   $("sign-out").addEventListener("click", signOut);
   renderAccount();
   renderMine();
+  startFilters();
   // the admin view at /#admin: GET /admin/metrics with the admin token typed into its own field
   // (memory only, never storage), a table and a chart
   startAdmin({

@@ -9,6 +9,36 @@ import type { LoadedModel } from "./model-store.ts";
 import type { Scored } from "./scoring.ts";
 import type { UserSnapshot } from "./user-store.ts";
 import { isPositive } from "./validation.ts";
+import { type ItemMask, hasRow } from "../../training/src/shared/item-mask.ts";
+import { catalogueIndex } from "./rules/catalogue-index.ts";
+import { MMR_POOL, diversify } from "./rules/diversity.ts";
+import { type RecsFilter, filterMask, hasFilter } from "./rules/filter.ts";
+
+/** A request's rules: which movies may come back (rules/filter.ts), and how diverse the list is (0..1). */
+export interface RecsRules {
+  filter?: RecsFilter;
+  diversity?: number;
+}
+
+/** What ranking is given for a request's rules: the mask, and how many to rank before diversity picks k. */
+interface Prepared {
+  allowed: ItemMask | null;
+  /** How many the ranker returns: k, or MMR's pool when the list is diversified. */
+  depth: number;
+  /** The ranked list cut to k (re-ranked by MMR when asked). */
+  finish: (ranked: Scored[]) => Scored[];
+}
+
+/** Builds the request's mask once (an unknown genre is a 400 before anything is ranked). */
+function prepare(model: LoadedModel, k: number, rules: RecsRules): Prepared {
+  const diversity = rules.diversity ?? 0;
+  const filtered = rules.filter !== undefined && hasFilter(rules.filter);
+  if (!filtered && diversity <= 0) return { allowed: null, depth: k, finish: (r) => r };
+  const index = catalogueIndex(model.movies);
+  const allowed = filtered && rules.filter ? filterMask(index, model.itemIndex, rules.filter) : null;
+  if (diversity <= 0) return { allowed, depth: k, finish: (r) => r };
+  return { allowed, depth: Math.max(k, MMR_POOL), finish: (r) => diversify(index, r, k, diversity) };
+}
 
 type Source = "model" | "fold-in" | "popular";
 
@@ -51,13 +81,21 @@ function ignoredIn(model: LoadedModel, ratings: readonly { movieId: number }[]):
  * The cold-start answer: the bundle's popular list (the most liked movies of the data's last
  * weeks), minus every movie the user rated; the score is the list's rank, best first.
  */
-function popularFor(model: LoadedModel, exclude: readonly number[], k: number, ignored: number): Ranked {
+function popularFor(model: LoadedModel, exclude: readonly number[], ignored: number, p: Prepared): Ranked {
   const seen = new Set(exclude);
-  const ranked = model.popular
-    .filter((i) => !seen.has(i))
-    .slice(0, k)
-    .map((item, r) => ({ item, score: 1 / (r + 1) }));
-  return { source: "popular", ranked, liked: [], ignored };
+  const { allowed } = p;
+  const order = model.popular.filter((i) => !seen.has(i) && (!allowed || hasRow(allowed, i)));
+  // a filter may leave fewer than k of the list: the rest of what passes follows, most rated first
+  if (allowed && order.length < p.depth) {
+    const listed = new Set(model.popular);
+    const popularity = model.search().popularity;
+    const rest: number[] = [];
+    for (let i = 0; i < model.movies.length; i++) if (hasRow(allowed, i) && !seen.has(i) && !listed.has(i)) rest.push(i);
+    rest.sort((a, b) => popularity[b] - popularity[a] || a - b);
+    order.push(...rest);
+  }
+  const ranked = order.slice(0, p.depth).map((item, r) => ({ item, score: 1 / (r + 1) }));
+  return { source: "popular", ranked: p.finish(ranked), liked: [], ignored };
 }
 
 /**
@@ -71,7 +109,9 @@ export async function rankHistory(
   history: readonly { movieId: number; rating: number | null }[],
   k: number,
   what: string,
+  rules: RecsRules = {},
 ): Promise<Ranked> {
+  const p = prepare(model, k, rules);
   const exclude = itemsOf(model, history);
   const ignored = ignoredIn(model, history);
   const positives = scorable(
@@ -81,7 +121,7 @@ export async function rankHistory(
       history.filter((r) => isPositive(r.rating)),
     ),
   );
-  if (positives.length === 0) return popularFor(model, exclude, k, ignored);
+  if (positives.length === 0) return popularFor(model, exclude, ignored, p);
   if (!model.ranker.foldsIn) {
     throw new ApiError(
       404,
@@ -89,7 +129,8 @@ export async function rankHistory(
       `${what}: the served model (${model.manifest.model}) has no fold-in graph, so it can only recommend for users it was trained on`,
     );
   }
-  return { source: "fold-in", ranked: await model.ranker.rankHistory(positives, k, exclude), liked: positives, ignored };
+  const ranked = await model.ranker.rankHistory(positives, p.depth, exclude, p.allowed);
+  return { source: "fold-in", ranked: p.finish(ranked), liked: positives, ignored };
 }
 
 /**
@@ -98,8 +139,16 @@ export async function rankHistory(
  * not be read: a known user is then ranked from the snapshot alone (the caller says so in a
  * header). A user the model never saw, with no live ratings, gets the cold-start list.
  */
-export async function rankUser(model: LoadedModel, userId: number, user: UserSnapshot | null, live: LiveRating[] | null, k: number): Promise<Ranked> {
+export async function rankUser(
+  model: LoadedModel,
+  userId: number,
+  user: UserSnapshot | null,
+  live: LiveRating[] | null,
+  k: number,
+  rules: RecsRules = {},
+): Promise<Ranked> {
   if (user) {
+    const p = prepare(model, k, rules);
     const snapshot = Array.from(user.rated);
     const exclude = new Set<number>(snapshot);
     for (const i of itemsOf(model, live ?? [])) exclude.add(i);
@@ -107,12 +156,12 @@ export async function rankUser(model: LoadedModel, userId: number, user: UserSna
     // the snapshot keeps no ratings, only what was rated: every snapshot movie may be a reason
     const livePositives = itemsOf(model, livePositive);
     const liked = new Set<number>([...snapshot, ...livePositives]);
-    const ranked = await model.ranker.rankUser(user, k, [...exclude], scorable(model, livePositives));
-    return { source: "model", ranked, liked: [...liked], ignored: ignoredIn(model, live ?? []) };
+    const ranked = await model.ranker.rankUser(user, p.depth, [...exclude], scorable(model, livePositives), p.allowed);
+    return { source: "model", ranked: p.finish(ranked), liked: [...liked], ignored: ignoredIn(model, live ?? []) };
   }
   if (live === null)
     throw new ApiError(503, "live_store_unavailable", `user ${userId} is not in the model and the live ratings store (D1) cannot be read right now`);
-  return rankHistory(model, live, k, `user ${userId}`);
+  return rankHistory(model, live, k, `user ${userId}`, rules);
 }
 
 /**

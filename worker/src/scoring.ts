@@ -5,6 +5,7 @@
 // by position; the int8 kernel (training/src/shared/int8-ranker.ts) ranks over candidates.bin.
 import { BECAUSE_GRAPH, FOLDIN_GRAPH, RECS_GRAPH, SIMILAR_GRAPH, VECTOR_GRAPH } from "../../training/src/contract/artifacts.ts";
 import type { Int8Ranker } from "../../training/src/shared/int8-ranker.ts";
+import { type ItemMask, countRows, hasRow } from "../../training/src/shared/item-mask.ts";
 import type { UserSnapshot } from "./user-store.ts";
 
 export type { Scored } from "../../training/src/shared/int8-ranker.ts";
@@ -23,11 +24,12 @@ export interface Ranker {
   /**
    * A known user's top k, never an item of `exclude` (which holds no duplicates): by the trained
    * user vector, or by the user's train history plus `livePositives` when the model ranks
-   * histories (then live ratings count at once).
+   * histories (then live ratings count at once). With `allowed` (a request's filters as a bitset
+   * over the catalogue, see rules/filter.ts) only items it holds, masked before the top k.
    */
-  rankUser(user: UserSnapshot, k: number, exclude: ArrayLike<number>, livePositives?: readonly number[]): Promise<Scored[]>;
+  rankUser(user: UserSnapshot, k: number, exclude: ArrayLike<number>, livePositives?: readonly number[], allowed?: ItemMask | null): Promise<Scored[]>;
   /** Top k for a history of items (no duplicates), by the model's fold-in; only when `foldsIn`. */
-  rankHistory(history: ArrayLike<number>, k: number, exclude: ArrayLike<number>): Promise<Scored[]>;
+  rankHistory(history: ArrayLike<number>, k: number, exclude: ArrayLike<number>, allowed?: ItemMask | null): Promise<Scored[]>;
 }
 
 /** An item's most similar item of a history: its position in the history, and the cosine. */
@@ -72,14 +74,34 @@ function int64(ort: TensorMaker, values: ArrayLike<number>): Tensor {
 /** Never more items than remain after exclusion (exclude holds no duplicates). */
 const limitFor = (items: number, k: number, exclude: ArrayLike<number>): number => Math.max(0, Math.min(k, items - exclude.length));
 
+/** Never more of the ranker's `items` than `allowed` holds outside `exclude` (which holds no duplicates). */
+function maskedLimit(items: number, k: number, exclude: ArrayLike<number>, allowed: ItemMask): number {
+  let left = countRows(allowed, items);
+  for (let i = 0; i < exclude.length; i++) if (exclude[i] < items && hasRow(allowed, exclude[i])) left--;
+  return Math.max(0, Math.min(k, left));
+}
+
+/**
+ * `exclude` plus every item `allowed` does not hold, without duplicates: how the mask reaches the
+ * ONNX graphs, whose exclusion sets scores to -inf before their TopK (an exact mask, in every
+ * bundle ever exported; see docs/rules.md for why it is not a graph input of its own).
+ */
+function maskedExclusions(items: number, exclude: ArrayLike<number>, allowed: ItemMask): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < exclude.length; i++) if (hasRow(allowed, exclude[i])) out.push(exclude[i]);
+  for (let j = 0; j < items; j++) if (!hasRow(allowed, j)) out.push(j);
+  return out;
+}
+
 type TopKGraph = { inputs: { k: string; exclude: string }; outputs: { scores: string; items: string } };
 
 /** One top-K graph of the bundle: runs it with a query, k and the items to exclude. */
 function topK(ort: TensorMaker, session: Session, graph: TopKGraph, items: number) {
-  return async (query: Record<string, Tensor>, k: number, exclude: ArrayLike<number>): Promise<Scored[]> => {
-    const limit = limitFor(items, k, exclude);
+  return async (query: Record<string, Tensor>, k: number, exclude: ArrayLike<number>, allowed: ItemMask | null = null): Promise<Scored[]> => {
+    const limit = allowed ? maskedLimit(items, k, exclude, allowed) : limitFor(items, k, exclude);
     if (limit === 0) return [];
-    const out = await session.run({ ...query, [graph.inputs.k]: int64(ort, [limit]), [graph.inputs.exclude]: int64(ort, exclude) });
+    const excluded = allowed ? maskedExclusions(items, exclude, allowed) : exclude;
+    const out = await session.run({ ...query, [graph.inputs.k]: int64(ort, [limit]), [graph.inputs.exclude]: int64(ort, excluded) });
     const ranked = out[graph.outputs.items].data as BigInt64Array;
     const scores = out[graph.outputs.scores].data as Float32Array;
     return Array.from(ranked, (item, r) => ({ item: Number(item), score: scores[r] }));
@@ -119,26 +141,27 @@ export function onnxRanker(ort: TensorMaker, items: number, recs: Session, histo
   return {
     kind: "onnx",
     foldsIn: foldin !== null,
-    rankUser(user, k, exclude, livePositives = []) {
-      if (!history) return rankRecs({ [RECS_GRAPH.inputs.query]: int64(ort, [user.index]) }, k, exclude);
-      return rankRecs(recsHistory(user.index, historyOf(user, livePositives)), k, exclude);
+    rankUser(user, k, exclude, livePositives = [], allowed = null) {
+      if (!history) return rankRecs({ [RECS_GRAPH.inputs.query]: int64(ort, [user.index]) }, k, exclude, allowed);
+      return rankRecs(recsHistory(user.index, historyOf(user, livePositives)), k, exclude, allowed);
     },
-    rankHistory: rankFoldIn && foldinHistory ? (h, k, exclude) => rankFoldIn(foldinHistory(-1, h), k, exclude) : noFoldIn,
+    rankHistory: rankFoldIn && foldinHistory ? (h, k, exclude, allowed = null) => rankFoldIn(foldinHistory(-1, h), k, exclude, allowed) : noFoldIn,
   };
 }
 
 /** vector.onnx folds any history into a user vector, and the int8 kernel ranks every item against it. */
 export function kernelRanker(ort: TensorMaker, items: number, vector: Session, kernel: Int8Ranker): Ranker {
-  const rankHistory = async (history: ArrayLike<number>, k: number, exclude: ArrayLike<number>): Promise<Scored[]> => {
-    const limit = limitFor(items, k, exclude);
+  const rankHistory = async (history: ArrayLike<number>, k: number, exclude: ArrayLike<number>, allowed: ItemMask | null = null): Promise<Scored[]> => {
+    const limit = allowed ? maskedLimit(items, k, exclude, allowed) : limitFor(items, k, exclude);
     if (limit === 0) return [];
     const out = await vector.run({ [VECTOR_GRAPH.inputs.history]: int64(ort, history) });
-    return kernel.rank(out[VECTOR_GRAPH.outputs.vector].data as Float32Array, limit, exclude);
+    // the kernel skips the rows the mask does not hold in its one pass
+    return kernel.rank(out[VECTOR_GRAPH.outputs.vector].data as Float32Array, limit, exclude, allowed);
   };
   return {
     kind: "int8-kernel",
     foldsIn: true,
-    rankUser: (user, k, exclude, livePositives = []) => rankHistory(historyOf(user, livePositives), k, exclude),
+    rankUser: (user, k, exclude, livePositives = [], allowed = null) => rankHistory(historyOf(user, livePositives), k, exclude, allowed),
     rankHistory,
   };
 }

@@ -141,7 +141,11 @@ describe("validation keeps the one error JSON and names the field", () => {
       () => postJson("/recs", { history: [{ movieId: movies[0], rating: 5 }, { movieId: movies[1] }, { movieId: movies[0], rating: 2 }] }),
       new RegExp(`^history\\[2\\] rates movie ${movies[0]} 2, but history\\[0\\] rates it 5: give each movie once$`),
     ],
-    ["a body field", () => postJson("/recs", { history: [{ movieId: movies[0] }], extra: 1 }), /^unknown field "extra" \(allowed: history, k\)$/],
+    [
+      "a body field",
+      () => postJson("/recs", { history: [{ movieId: movies[0] }], extra: 1 }),
+      /^unknown field "extra" \(allowed: history, k, genres, excludeGenres, yearMin, yearMax, exclude, include, diversity\)$/,
+    ],
     ["k in a body", () => postJson("/recs", { history: [{ movieId: movies[0] }], k: "5" }), /^k must be an integer from 1 to 100, got "5"$/],
     ["a body that is not an object", () => postJson("/recs", [1]), /^the body must be a JSON object with a "history" array$/],
     ["malformed JSON", () => call("/recs", { method: "POST", headers: { "content-type": "application/json" }, body: "{" }), /JSON/],

@@ -8,6 +8,7 @@
 // Worker may not compile wasm bytes), and Node (export, tests, benches) the one that
 // compiledRankKernel() reads from worker/build/rank-int8.wasm.
 import type { Int8Table } from "../contract/artifacts.ts";
+import type { ItemMask } from "./item-mask.ts";
 
 export interface Scored {
   item: number;
@@ -15,8 +16,11 @@ export interface Scored {
 }
 
 export interface Int8Ranker {
-  /** The best k rows for a float32 vector of length dim, best first, never a row of `exclude`. */
-  rank(vector: Float32Array, k: number, exclude: ArrayLike<number>): Scored[];
+  /**
+   * The best k rows for a float32 vector of length dim, best first, never a row of `exclude` and,
+   * with `allowed` (a bitset over the rows, see item-mask.ts), only rows it holds.
+   */
+  rank(vector: Float32Array, k: number, exclude: ArrayLike<number>, allowed?: ItemMask | null): Scored[];
   /**
    * For each row of `items`, the position in `history` of the row it scores highest with, and
    * that score (the cosine, for a table of normalized rows); ties keep the earlier position.
@@ -36,6 +40,7 @@ interface RankKernel {
     k: number,
     outRows: number,
     outScores: number,
+    allowed: number,
   ): number;
   bestMatchInt8(
     table: number,
@@ -82,11 +87,12 @@ export function int8Ranker(kernel: WebAssembly.Module, table: Int8Table): Int8Ra
   const stride = align(dim, 16);
   const capacity = Math.min(rows, MAX_RANKED);
   // the kernel has no data of its own: the first bytes are left unused all the same
-  const at = { table: 1024, scales: 0, query: 0, excluded: 0, outRows: 0, outScores: 0, history: 0, positions: 0, end: 0 };
+  const at = { table: 1024, scales: 0, query: 0, excluded: 0, allowed: 0, outRows: 0, outScores: 0, history: 0, positions: 0, end: 0 };
   at.scales = align(at.table + rows * stride, 16);
   at.query = align(at.scales + rows * 4, 16);
   at.excluded = align(at.query + stride * 2, 16);
-  at.outRows = align(at.excluded + Math.ceil(rows / 8), 16);
+  at.allowed = align(at.excluded + Math.ceil(rows / 8), 16);
+  at.outRows = align(at.allowed + Math.ceil(rows / 8), 16);
   at.outScores = at.outRows + capacity * 4;
   // bestMatches: the rows to match go in outRows, the history (every row once at most) and the
   // positions found in areas of their own, the scores in outScores
@@ -109,13 +115,19 @@ export function int8Ranker(kernel: WebAssembly.Module, table: Int8Table): Int8Ra
   new Float32Array(memory.buffer, at.scales, rows).set(table.scales);
   const query = new Int16Array(memory.buffer, at.query, stride);
   const excluded = new Uint8Array(memory.buffer, at.excluded, Math.ceil(rows / 8));
+  const allowedBits = new Uint8Array(memory.buffer, at.allowed, Math.ceil(rows / 8));
   const outRows = new Int32Array(memory.buffer, at.outRows, capacity);
   const outScores = new Float32Array(memory.buffer, at.outScores, capacity);
 
   return {
-    rank(vector, k, exclude) {
+    rank(vector, k, exclude, allowed = null) {
       if (vector.length !== dim) throw new Error(`int8 ranker: a vector of ${vector.length} values for a table of dimension ${dim}`);
       if (k > capacity) throw new Error(`int8 ranker: k ${k} is over ${capacity}`);
+      // a mask over a longer catalogue (movies added after the table was made) covers the table's rows first
+      if (allowed && allowed.length < allowedBits.length)
+        throw new Error(`int8 ranker: a mask of ${allowed.length} bytes for a table of ${rows} rows (${allowedBits.length} bytes)`);
+      // the mask is copied (rows / 8 bytes: 463 at ML-1M): the kernel reads it in place
+      if (allowed) allowedBits.set(allowed.subarray(0, allowedBits.length));
       let max = 0;
       for (const v of vector) max = Math.max(max, Math.abs(v));
       const scale = max > 0 ? max / QUERY_MAX : 1;
@@ -124,7 +136,7 @@ export function int8Ranker(kernel: WebAssembly.Module, table: Int8Table): Int8Ra
         const j = exclude[i];
         if (j >= 0 && j < rows) excluded[j >> 3] |= 1 << (j & 7);
       }
-      const n = rankInt8(at.table, at.scales, rows, stride, at.query, scale, at.excluded, k, at.outRows, at.outScores);
+      const n = rankInt8(at.table, at.scales, rows, stride, at.query, scale, at.excluded, k, at.outRows, at.outScores, allowed ? at.allowed : 0);
       // the bitmap is cleared bit by bit: 11 KB at ML-32M size, for a few hundred excluded rows
       for (let i = 0; i < exclude.length; i++) {
         const j = exclude[i];

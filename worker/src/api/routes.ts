@@ -11,6 +11,7 @@ import {
   HistoryBody,
   HistoryRecsAnswer,
   KQuery,
+  RecsQuery,
   MovieAnswer,
   MovieIdParams,
   RatingsAnswer,
@@ -62,9 +63,9 @@ export const userRecsRoute = createRoute({
   tags: ["recommendations"],
   summary: "Recommendations for a user",
   description:
-    "Top k movies for a user the model knows (its trained vector, plus its live ratings), or for any id with live ratings (folded in); an id with nothing the model can rank from gets the cold-start list (source popular). Every rated movie is excluded, including those the model does not know (counted in ignored). Server-Timing says where the time went.",
+    "Top k movies for a user the model knows (its trained vector, plus its live ratings), or for any id with live ratings (folded in); an id with nothing the model can rank from gets the cold-start list (source popular). Every rated movie is excluded, including those the model does not know (counted in ignored). The filters (genres, excludeGenres, yearMin, yearMax, exclude, include) mask the catalogue before the top k, so every movie answered passes them and k come back whenever k pass; diversity re-ranks the best 100 (docs/rules.md). Server-Timing says where the time went.",
   security: tokenWhenConfigured,
-  request: { params: UserIdParams, query: KQuery },
+  request: { params: UserIdParams, query: RecsQuery },
   responses: {
     200: json(UserRecsAnswer, "Best first, each with the liked movie it is most similar to."),
     400: badRequest,
@@ -130,7 +131,7 @@ export const historyRecsRoute = createRoute({
   tags: ["recommendations"],
   summary: "Recommendations for a history the caller keeps",
   description:
-    "For a visitor who keeps their own history (an app, a browser): the history is folded in and excluded; nothing is stored. Movies the model does not know are excluded and left out of scoring (counted in ignored); a history with nothing the model can rank from (empty, low ratings only) gets the cold-start list (source popular).",
+    "For a visitor who keeps their own history (an app, a browser): the history is folded in and excluded; nothing is stored. Movies the model does not know are excluded and left out of scoring (counted in ignored); a history with nothing the model can rank from (empty, low ratings only) gets the cold-start list (source popular). The body's filters and diversity work as in GET /users/{id}/recs.",
   security: tokenWhenConfigured,
   request: { body: { required: true, content: { "application/json": { schema: HistoryBody } } } },
   responses: {

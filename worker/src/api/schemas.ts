@@ -47,6 +47,80 @@ export const KQuery = z.object({
     .openapi({ type: "integer", minimum: 1, maximum: 100, default: 10, description: "How many movies to answer.", example: 5 }),
 });
 
+/** At most this many movie ids in a request's `include` (a candidate list to rank) or `exclude`. */
+export const MAX_FILTER_IDS = 1000;
+const yearRule = "must be a year from 1800 to 2100";
+const diversityRule = "diversity must be a number from 0 to 1";
+const namesRule = "must be genre names separated by commas, e.g. Comedy,Drama";
+const idsRule = `must be up to ${MAX_FILTER_IDS} movie ids separated by commas, e.g. 1,32,260`;
+
+/** ?genres=Comedy,Drama: a comma-separated list of names (checked against the catalogue by the handler). */
+function namesQuery(name: string, description: string) {
+  return z
+    .string({ error: queryError(name, `${name} ${namesRule}`) })
+    .max(1000, { error: queryError(name, `${name} ${namesRule}`) })
+    .optional()
+    .transform((v) =>
+      v === undefined
+        ? undefined
+        : v
+            .split(",")
+            .map((g) => g.trim())
+            .filter((g) => g.length > 0),
+    )
+    .openapi({ type: "string", description, example: "Comedy,Drama" });
+}
+
+/** ?exclude=1,32: a comma-separated list of movie ids. */
+function idsQuery(name: string, description: string) {
+  const error = queryError(name, `${name} ${idsRule}`);
+  return z
+    .string({ error })
+    .regex(/^\s*$|^[0-9]{1,9}(,[0-9]{1,9})*$/, { error })
+    .refine((v) => v.split(",").length <= MAX_FILTER_IDS, { error })
+    .optional()
+    .transform((v) => (v === undefined ? undefined : v.trim() === "" ? [] : v.split(",").map(Number)))
+    .openapi({ type: "string", description, example: "1,32,260" });
+}
+
+function yearQuery(name: string, description: string) {
+  const error = queryError(name, `${name} ${yearRule}`);
+  return z
+    .string({ error })
+    .regex(/^[0-9]{4}$/, { error })
+    .refine((v) => Number(v) >= 1800 && Number(v) <= 2100, { error })
+    .optional()
+    .transform((v) => (v === undefined ? undefined : Number(v)))
+    .openapi({ type: "integer", minimum: 1800, maximum: 2100, description, example: name === "yearMin" ? 1980 : 1999 });
+}
+
+const FILTER_TEXT = {
+  genres: "Only movies of any of these genres (the catalogue's names, any case; an unknown name is a 400 that lists the valid ones).",
+  excludeGenres: "No movie of any of these genres.",
+  yearMin: "Only movies from this year on (a movie without a year is left out).",
+  yearMax: "Only movies up to this year.",
+  exclude: `Movie ids never to return, besides every rated one (up to ${MAX_FILTER_IDS}).`,
+  include: `Rank only these movie ids (up to ${MAX_FILTER_IDS}; ids the catalogue lacks are left out); the other filters still apply.`,
+  diversity:
+    "0 to 1: re-ranks the best 100 by maximal marginal relevance with genre similarity; 0 (default) is the model's order, 1 the most varied list (see docs/rules.md).",
+} as const;
+
+/** ?k= and the filters and diversity of GET /users/{id}/recs (docs/rules.md). */
+export const RecsQuery = KQuery.extend({
+  genres: namesQuery("genres", FILTER_TEXT.genres),
+  excludeGenres: namesQuery("excludeGenres", FILTER_TEXT.excludeGenres),
+  yearMin: yearQuery("yearMin", FILTER_TEXT.yearMin),
+  yearMax: yearQuery("yearMax", FILTER_TEXT.yearMax),
+  exclude: idsQuery("exclude", FILTER_TEXT.exclude),
+  include: idsQuery("include", FILTER_TEXT.include),
+  diversity: z
+    .string({ error: queryError("diversity", diversityRule) })
+    .regex(/^(0(\.[0-9]{1,6})?|1(\.0{1,6})?|\.[0-9]{1,6})$/, { error: queryError("diversity", diversityRule) })
+    .optional()
+    .transform((v) => (v === undefined ? 0 : Number(v)))
+    .openapi({ type: "number", minimum: 0, maximum: 1, default: 0, description: FILTER_TEXT.diversity, example: 0.5 }),
+});
+
 const qRule = "q must be 1 to 100 characters of a title to search for";
 const limitRule = "limit must be an integer from 1 to 50";
 /** ?q= and ?limit= of the title search. */
@@ -127,6 +201,45 @@ export const RatingsBody = z
   )
   .openapi("RatingsBody", { example: { ratings: [{ movieId: 1193, rating: 5 }, { movieId: 661 }] } });
 
+/** The filters and diversity of POST /recs, as JSON (the same rules as GET /users/{id}/recs' query). */
+function filterFields() {
+  const names = (description: string) =>
+    z
+      .array(z.string({ error: (i) => `must be a genre name, got ${got(i.input)}` }).max(100), {
+        error: (i) => `must be an array of genre names, got ${got(i.input)}`,
+      })
+      .max(100)
+      .optional()
+      .openapi({ description, example: ["Comedy"] });
+  const idError = (i: { input?: unknown }) => `must be a positive integer movie id, got ${got(i.input)}`;
+  const idCount = (i: { input?: unknown }) =>
+    `must be an array of up to ${MAX_FILTER_IDS} movie ids, got ${Array.isArray(i.input) ? `${i.input.length} ids` : got(i.input)}`;
+  const ids = (description: string) =>
+    z
+      .array(z.int({ error: idError }).min(1, { error: idError }), { error: idCount })
+      .max(MAX_FILTER_IDS, { error: idCount })
+      .optional()
+      .openapi({ description, example: [1, 32] });
+  const yearError = (i: { input?: unknown }) => `${yearRule}, got ${got(i.input)}`;
+  const year = (description: string, example: number) =>
+    z.int({ error: yearError }).min(1800, { error: yearError }).max(2100, { error: yearError }).optional().openapi({ description, example });
+  const diversityError = (i: { input?: unknown }) => `must be a number from 0 to 1, got ${got(i.input)}`;
+  return {
+    genres: names(FILTER_TEXT.genres),
+    excludeGenres: names(FILTER_TEXT.excludeGenres),
+    yearMin: year(FILTER_TEXT.yearMin, 1980),
+    yearMax: year(FILTER_TEXT.yearMax, 1999),
+    exclude: ids(FILTER_TEXT.exclude),
+    include: ids(FILTER_TEXT.include),
+    diversity: z
+      .number({ error: diversityError })
+      .min(0, { error: diversityError })
+      .max(1, { error: diversityError })
+      .optional()
+      .openapi({ default: 0, description: FILTER_TEXT.diversity, example: 0.5 }),
+  };
+}
+
 /** The body of POST /recs. */
 export const HistoryBody = z
   .strictObject(
@@ -140,10 +253,13 @@ export const HistoryBody = z
         .max(100, { error: (i) => `must be an integer from 1 to 100, got ${got(i.input)}` })
         .optional()
         .openapi({ default: 10, description: "How many movies to answer.", example: 10 }),
+      ...filterFields(),
     },
     {
       error: (i) =>
-        i.code === "unrecognized_keys" ? `unknown field "${i.keys[0]}" (allowed: history, k)` : `the body must be a JSON object with a "history" array`,
+        i.code === "unrecognized_keys"
+          ? `unknown field "${i.keys[0]}" (allowed: ${["history", "k", ...Object.keys(FILTER_TEXT)].join(", ")})`
+          : `the body must be a JSON object with a "history" array`,
     },
   )
   .openapi("HistoryBody", {

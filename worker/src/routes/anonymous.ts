@@ -16,7 +16,8 @@ export const anonymous = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }
     const body = c.req.valid("json");
     const k = body.k ?? 10;
     const model = c.var.model;
-    const ranked = await rankHistory(model, historyEntries(body.history, "history", "refuse"), k, "the history");
+    const { history, k: _k, diversity, ...filter } = body;
+    const ranked = await rankHistory(model, historyEntries(history, "history", "refuse"), k, "the history", { filter, diversity });
     const recommendations = (await recommendationList(model, ranked)) as z.infer<typeof Recommendation>[];
     // a visitor's history: no user the model knows
     recordServed(

@@ -28,7 +28,7 @@ export const users = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
       [withArm((c) => Number(c.req.param("id"))), cache("private, no-store")],
       async (c) => {
         const { id: userId } = c.req.valid("param");
-        const { k } = c.req.valid("query");
+        const { k, diversity, ...filter } = c.req.valid("query");
         const model = c.var.model;
         startTime(c, "read", "user's snapshot and live ratings");
         const { user, live } = await readUser(model, c.env.DB, userId);
@@ -36,7 +36,7 @@ export const users = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
         // D1 is down but the snapshot is elsewhere: known users still get recommendations from it
         if (live === null) c.header("x-live-history", "unavailable");
         startTime(c, "rank", "top k over every movie");
-        const ranked = await rankUser(model, userId, user, live, k);
+        const ranked = await rankUser(model, userId, user, live, k, { filter, diversity });
         endTime(c, "rank");
         startTime(c, "reasons", "because and movie metadata");
         const recommendations = (await recommendationList(model, ranked)) as z.infer<typeof Recommendation>[];

@@ -8,7 +8,9 @@
  * many it wrote (fewer than k when fewer rows are left). Row j's score is
  * f32(dot(table[j], query)) * queryScale * scales[j]. `stride` is the padded row length in bytes,
  * a multiple of 16 (padding is zero in both the rows and the query). Bit j of `excluded` set: row j
- * is skipped. Ties keep the lower row first, as ONNX TopK does.
+ * is skipped. `allowed`, when not 0, is a bitset of the rows that may be returned (a request's
+ * filters): a row whose bit is clear is skipped too, before its dot product is taken. Ties keep the
+ * lower row first, as ONNX TopK does.
  */
 export function rankInt8(
   table: usize,
@@ -21,6 +23,7 @@ export function rankInt8(
   k: i32,
   outRows: usize,
   outScores: usize,
+  allowed: usize,
 ): i32 {
   if (k <= 0) return 0;
   let kept = 0;
@@ -28,6 +31,7 @@ export function rankInt8(
   const chunks = stride >> 4;
   for (let j = 0; j < rows; j++) {
     if ((load<u8>(excluded + (j >> 3)) >> (j & 7)) & 1) continue;
+    if (allowed !== 0 && !((load<u8>(allowed + (j >> 3)) >> (j & 7)) & 1)) continue;
     const row = table + <usize>j * <usize>stride;
     let acc = i32x4.splat(0);
     // two chunks a step, with two accumulators: the dot products do not wait on each other
