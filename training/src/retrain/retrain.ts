@@ -14,7 +14,7 @@ import { trainModel } from "../pipeline/train-model.ts";
 import { publishBundle } from "../publish/publish.ts";
 import { readBundle } from "../publish/read-bundle.ts";
 import { type Verdict, judge } from "./gate.ts";
-import { readForgotten, readLiveRatings } from "./live-data.ts";
+import { readForgotten, readLiveMovies, readLiveRatings } from "./live-data.ts";
 import { type Merged, mergeLive } from "./merge.ts";
 import { recordStatement } from "./records.ts";
 import { type BundleFiles, commonUsers, idsOf, scoreBundle } from "./score.ts";
@@ -70,9 +70,10 @@ async function trainCandidate(model: string, merged: Merged, dir: string, log: (
 
 export async function retrain(store: Store, opts: RetrainOptions): Promise<RetrainOutcome> {
   const log = opts.log ?? (() => {});
-  const [live, forgotten] = [await readLiveRatings(store.query), await readForgotten(store.query)];
-  log(`${store.describe}: ${live.length} live ratings, ${forgotten.length} forgotten users`);
-  const merged = mergeLive(readSplit(opts.artifacts), live, forgotten, { recentShare: opts.recentShare });
+  const [live, forgotten, movies] = [await readLiveRatings(store.query), await readForgotten(store.query), await readLiveMovies(store.query)];
+  log(`${store.describe}: ${live.length} live ratings, ${forgotten.length} forgotten users, ${movies.length} movies in the live catalogue`);
+  // the live catalogue's rated movies join the model (docs/catalogue.md)
+  const merged = mergeLive(readSplit(opts.artifacts), live, forgotten, { recentShare: opts.recentShare }, movies);
   const target = await store.openTarget();
   try {
     const pointer = await readPointer(target);

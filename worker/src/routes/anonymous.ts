@@ -8,6 +8,8 @@ import { limitBody } from "../body-limit.ts";
 import type { AppEnv } from "../env.ts";
 import { callerUserId, recordServed, withArm } from "../loop/with-arm.ts";
 import { cache, route } from "../middleware.ts";
+import { liveOrEmpty } from "../catalogue/live.ts";
+import { withLiveMovies } from "../catalogue/recs.ts";
 import { rankHistory, recommendationList } from "../recommendations.ts";
 import { historyEntries, requireJson, validationHook } from "../validation.ts";
 
@@ -16,8 +18,13 @@ export const anonymous = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }
     const body = c.req.valid("json");
     const k = body.k ?? 10;
     const model = c.var.model;
-    const ranked = await rankHistory(model, historyEntries(body.history, "history", "refuse"), k, "the history");
-    const recommendations = (await recommendationList(model, ranked)) as z.infer<typeof Recommendation>[];
+    const history = historyEntries(body.history, "history", "refuse");
+    const ranked = await rankHistory(model, history, k, "the history");
+    // the live catalogue's movies may be recommended too (catalogue/)
+    const listed = await recommendationList(model, ranked);
+    const recommendations = (await withLiveMovies(model, await liveOrEmpty(c.env, model), ranked, listed, { user: null, history }, k)) as z.infer<
+      typeof Recommendation
+    >[];
     // a visitor's history: no user the model knows
     recordServed(
       c,

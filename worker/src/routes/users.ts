@@ -14,6 +14,9 @@ import { actorOf } from "../auth/principal.ts";
 import { ratingsQuota } from "../limits/quota.ts";
 import { deleteRating, liveRatings, putRatings } from "../live-store.ts";
 import { cache, route, withModel } from "../middleware.ts";
+import { liveOrEmpty } from "../catalogue/live.ts";
+import { withDismissed, withLiveMovies } from "../catalogue/recs.ts";
+import { dismissedMovies } from "../catalogue/store.ts";
 import { rankUser, recommendationList } from "../recommendations.ts";
 import { forgetUser } from "../security/forget.ts";
 import { readUser } from "../user-read.ts";
@@ -31,7 +34,13 @@ export const users = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
         const { k } = c.req.valid("query");
         const model = c.var.model;
         startTime(c, "read", "user's snapshot and live ratings");
-        const { user, live } = await readUser(model, c.env.DB, userId);
+        const [{ user, live: rated }, dismissed, catalogue] = await Promise.all([
+          readUser(model, c.env.DB, userId),
+          // dismissed movies count as dislikes; the live catalogue's movies may be recommended (catalogue/)
+          dismissedMovies(c.env.DB, userId).catch(() => []),
+          liveOrEmpty(c.env, model),
+        ]);
+        const live = withDismissed(rated, dismissed);
         endTime(c, "read");
         // D1 is down but the snapshot is elsewhere: known users still get recommendations from it
         if (live === null) c.header("x-live-history", "unavailable");
@@ -39,7 +48,14 @@ export const users = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
         const ranked = await rankUser(model, userId, user, live, k);
         endTime(c, "rank");
         startTime(c, "reasons", "because and movie metadata");
-        const recommendations = (await recommendationList(model, ranked)) as z.infer<typeof Recommendation>[];
+        const recommendations = (await withLiveMovies(
+          model,
+          catalogue,
+          ranked,
+          await recommendationList(model, ranked),
+          { user, history: live ?? [] },
+          k,
+        )) as z.infer<typeof Recommendation>[];
         endTime(c, "reasons");
         recordServed(
           c,

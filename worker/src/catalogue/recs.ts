@@ -1,0 +1,78 @@
+// Live movies in a recommendation list, and dismissals. A live movie the bundle does not have is
+// scored as the weighted sum of the model's scores of its neighbours (item fold-in; see live.ts),
+// which needs the model's score of every movie for this request: one more ranking over the whole
+// catalogue, run only when the live catalogue holds such a movie the user has not rated. The
+// bundle's list is never changed, only merged with the live movies that score above its last
+// entry, so a live movie can never break a served bundle: an id outside it has no index to break.
+import { foldedScore } from "../../../training/src/shared/item-foldin.ts";
+import type { LiveRating } from "../live-store.ts";
+import type { LoadedModel } from "../model-store.ts";
+import type { Ranked } from "../recommendations.ts";
+import type { UserSnapshot } from "../user-store.ts";
+import { isPositive } from "../validation.ts";
+import type { LiveCatalogue } from "./live.ts";
+
+/** A recommendation as recommendationList answers it. */
+interface Listed {
+  movieId: number;
+  score: number;
+}
+
+/** Who the list is for: a known user's snapshot (null: ranked from the history alone) and what they rated. */
+export interface ListFor {
+  user: UserSnapshot | null;
+  history: readonly { movieId: number; rating: number | null }[];
+}
+
+/** The model's score of every movie it serves, for the same user or history as the list. */
+async function everyScore(model: LoadedModel, ranked: Ranked, who: ListFor): Promise<Float32Array> {
+  const all = model.movies.length;
+  const positives = new Set<number>();
+  for (const r of who.history) {
+    const i = model.itemIndex.get(r.movieId);
+    if (i !== undefined && i < model.modelItems && isPositive(r.rating)) positives.add(i);
+  }
+  const scored = who.user ? await model.ranker.rankUser(who.user, all, [], [...positives]) : await model.ranker.rankHistory(ranked.liked, all, []);
+  const out = new Float32Array(all).fill(Number.NEGATIVE_INFINITY);
+  for (const { item, score } of scored) out[item] = score;
+  return out;
+}
+
+/**
+ * The list with the live movies merged in by score (best k kept), each live movie with its
+ * metadata and `because: null`; never a movie the user rated or dismissed. The cold-start list
+ * has no scores to place them by and is returned as it is.
+ */
+export async function withLiveMovies(
+  model: LoadedModel,
+  catalogue: LiveCatalogue,
+  ranked: Ranked,
+  answered: object[],
+  who: ListFor,
+  k: number,
+): Promise<object[]> {
+  // recommendationList's entries: the movie's metadata, score and because
+  const list = answered as (Listed & Record<string, unknown>)[];
+  if (ranked.source === "popular" || catalogue.folded.length === 0) return list;
+  const seen = new Set(who.history.map((r) => r.movieId));
+  const candidates = catalogue.folded.filter((f) => f.from !== "none" && !seen.has(f.movie.movieId));
+  if (candidates.length === 0) return list;
+  const scores = await everyScore(model, ranked, who);
+  const floor = list.length >= k ? list[list.length - 1].score : Number.NEGATIVE_INFINITY;
+  const live: (Listed & Record<string, unknown>)[] = [];
+  for (const f of candidates) {
+    const score = foldedScore(f.neighbours, scores);
+    if (score === null || !Number.isFinite(score) || score <= floor) continue;
+    const { movieId, title, year, genres } = f.movie;
+    live.push({ movieId, title, year, genres, score, because: null });
+  }
+  if (live.length === 0) return list;
+  return [...list, ...live].sort((a, b) => b.score - a.score).slice(0, k);
+}
+
+/** The live ratings with each dismissed movie added as a dislike (rating 1): excluded, never a positive. */
+export function withDismissed(live: LiveRating[] | null, dismissed: readonly number[]): LiveRating[] | null {
+  if (live === null || dismissed.length === 0) return live;
+  const rated = new Set(live.map((r) => r.movieId));
+  return [...live, ...dismissed.filter((m) => !rated.has(m)).map((movieId) => ({ movieId, rating: 1, timestamp: 0 }))];
+}
