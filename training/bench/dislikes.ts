@@ -51,7 +51,7 @@ const factory = modelFactory("ease");
 const model = factory.create({ ...factory.defaults, lambda: opts.lambda });
 await model.fit(split.train, { seed: split.seed, log, memory: sharedKernelMemory() });
 const foldIn = model.foldIn?.();
-if (!foldIn || foldIn.kind !== "item-item") throw new Error("ease has no item-item fold-in");
+if (foldIn?.kind !== "item-item") throw new Error("ease has no item-item fold-in");
 const b = foldIn.weights;
 
 /** EASE's scores minus lambda x the dislikes' fold-in scores. */

@@ -15,3 +15,5 @@ CREATE TABLE movies (
 );
 -- the fold-in reads the raters of the catalogue's movies: ratings by movie
 CREATE INDEX ratings_by_movie ON ratings (movie_id, user_id);
+-- a user's dismissed movies are read with their live ratings (never recommended again)
+CREATE INDEX events_dismissed ON events (user_id, movie_id) WHERE type = 'dismiss';

@@ -7,7 +7,6 @@
 import type { MovieMeta } from "../../../training/src/contract/artifacts.ts";
 import { type ItemNeighbours, genreFoldIn, itemFoldIn } from "../../../training/src/shared/item-foldin.ts";
 import type { Env } from "../env.ts";
-import { ApiError } from "../errors.ts";
 import { log } from "../log.ts";
 import type { LoadedModel } from "../model-store.ts";
 import { isD1Store } from "../user-store.ts";
@@ -91,7 +90,7 @@ async function read(db: D1Database, model: LoadedModel): Promise<LiveCatalogue> 
 
 /**
  * The live catalogue for this model, from the isolate's copy when it is fresh. D1 down: the
- * last copy if there is one, else an ApiError (callers that can do without it use liveOrEmpty).
+ * last copy if there is one, else D1's error (callers that can do without it use liveOrEmpty).
  */
 export function liveCatalogue(env: Pick<Env, "DB"> & { CATALOGUE_REFRESH_SECONDS?: string }, model: LoadedModel): Promise<LiveCatalogue> {
   const refreshMs = 1000 * Number(env.CATALOGUE_REFRESH_SECONDS ?? DEFAULT_REFRESH_SECONDS);
@@ -116,8 +115,7 @@ export async function liveOrEmpty(env: Pick<Env, "DB"> & { CATALOGUE_REFRESH_SEC
   try {
     return await liveCatalogue(env, model);
   } catch (err) {
-    if (!(err instanceof ApiError)) throw err;
-    log.warn("live catalogue unavailable; answering from the bundle alone", err.message);
+    log.warn("live catalogue unavailable (D1); answering from the bundle alone", err);
     return EMPTY_CATALOGUE;
   }
 }

@@ -5,7 +5,6 @@
 // bundle's list is never changed, only merged with the live movies that score above its last
 // entry, so a live movie can never break a served bundle: an id outside it has no index to break.
 import { foldedScore } from "../../../training/src/shared/item-foldin.ts";
-import type { LiveRating } from "../live-store.ts";
 import type { LoadedModel } from "../model-store.ts";
 import type { Ranked } from "../recommendations.ts";
 import type { UserSnapshot } from "../user-store.ts";
@@ -68,11 +67,4 @@ export async function withLiveMovies(
   }
   if (live.length === 0) return list;
   return [...list, ...live].sort((a, b) => b.score - a.score).slice(0, k);
-}
-
-/** The live ratings with each dismissed movie added as a dislike (rating 1): excluded, never a positive. */
-export function withDismissed(live: LiveRating[] | null, dismissed: readonly number[]): LiveRating[] | null {
-  if (live === null || dismissed.length === 0) return live;
-  const rated = new Set(live.map((r) => r.movieId));
-  return [...live, ...dismissed.filter((m) => !rated.has(m)).map((movieId) => ({ movieId, rating: 1, timestamp: 0 }))];
 }

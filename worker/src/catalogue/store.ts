@@ -71,11 +71,12 @@ export async function putMovies(db: D1Database, movies: MovieInput[], now: numbe
   });
 }
 
+// The reads below are optional to a request (it answers from the bundle alone without them), so
+// they are not guarded: a failure is the caller's to log as a warning, not as the store being down.
+
 /** Every movie of the live catalogue, by id. */
-export function catalogueMovies(db: D1Database): Promise<CatalogueMovie[]> {
-  return guarded(async () =>
-    (await db.prepare("SELECT id, title, year, genres, added_at, updated_at FROM movies ORDER BY id").all<Row>()).results.map(toMovie),
-  );
+export async function catalogueMovies(db: D1Database): Promise<CatalogueMovie[]> {
+  return (await db.prepare("SELECT id, title, year, genres, added_at, updated_at FROM movies ORDER BY id").all<Row>()).results.map(toMovie);
 }
 
 /** The most raters of one movie the fold-in reads (the newest): bounds a request's work. */
@@ -86,12 +87,11 @@ export const MAX_RATERS = 500;
  * watched): rows of (movie, rater, liked movie), liked null for a rater who liked nothing else.
  * One statement; the newest MAX_RATERS raters of each movie.
  */
-export function ratersLiked(db: D1Database, movieIds: number[]): Promise<{ movie: number; user: number; liked: number | null }[]> {
-  if (movieIds.length === 0) return Promise.resolve([]);
-  return guarded(async () => {
-    const { results } = await db
-      .prepare(
-        `WITH raters AS (
+export async function ratersLiked(db: D1Database, movieIds: number[]): Promise<{ movie: number; user: number; liked: number | null }[]> {
+  if (movieIds.length === 0) return [];
+  const { results } = await db
+    .prepare(
+      `WITH raters AS (
            SELECT movie_id, user_id FROM (
              SELECT movie_id, user_id, ROW_NUMBER() OVER (PARTITION BY movie_id ORDER BY rated_at DESC, user_id) AS n
              FROM ratings WHERE movie_id IN (SELECT value FROM json_each(?1)) AND (rating IS NULL OR rating >= 3)
@@ -99,17 +99,8 @@ export function ratersLiked(db: D1Database, movieIds: number[]): Promise<{ movie
          )
          SELECT raters.movie_id AS movie, raters.user_id AS user, r.movie_id AS liked
          FROM raters LEFT JOIN ratings r ON r.user_id = raters.user_id AND r.movie_id != raters.movie_id AND (r.rating IS NULL OR r.rating >= 3)`,
-      )
-      .bind(JSON.stringify(movieIds), MAX_RATERS)
-      .all<{ movie: number; user: number; liked: number | null }>();
-    return results;
-  });
-}
-
-/** The movies a user dismissed (POST /events type "dismiss"): never recommended to them again. */
-export function dismissedMovies(db: D1Database, user: number): Promise<number[]> {
-  return guarded(async () => {
-    const { results } = await db.prepare("SELECT DISTINCT movie_id FROM events WHERE user_id = ?1 AND type = 'dismiss'").bind(user).all<{ movie_id: number }>();
-    return results.map((r) => r.movie_id);
-  });
+    )
+    .bind(JSON.stringify(movieIds), MAX_RATERS)
+    .all<{ movie: number; user: number; liked: number | null }>();
+  return results;
 }

@@ -15,8 +15,7 @@ import { ratingsQuota } from "../limits/quota.ts";
 import { deleteRating, liveRatings, putRatings } from "../live-store.ts";
 import { cache, route, withModel } from "../middleware.ts";
 import { liveOrEmpty } from "../catalogue/live.ts";
-import { withDismissed, withLiveMovies } from "../catalogue/recs.ts";
-import { dismissedMovies } from "../catalogue/store.ts";
+import { withLiveMovies } from "../catalogue/recs.ts";
 import { rankUser, recommendationList } from "../recommendations.ts";
 import { forgetUser } from "../security/forget.ts";
 import { readUser } from "../user-read.ts";
@@ -34,13 +33,8 @@ export const users = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
         const { k } = c.req.valid("query");
         const model = c.var.model;
         startTime(c, "read", "user's snapshot and live ratings");
-        const [{ user, live: rated }, dismissed, catalogue] = await Promise.all([
-          readUser(model, c.env.DB, userId),
-          // dismissed movies count as dislikes; the live catalogue's movies may be recommended (catalogue/)
-          dismissedMovies(c.env.DB, userId).catch(() => []),
-          liveOrEmpty(c.env, model),
-        ]);
-        const live = withDismissed(rated, dismissed);
+        // the live catalogue's movies may be recommended too (catalogue/; cached per isolate)
+        const [{ user, live }, catalogue] = await Promise.all([readUser(model, c.env.DB, userId), liveOrEmpty(c.env, model)]);
         endTime(c, "read");
         // D1 is down but the snapshot is elsewhere: known users still get recommendations from it
         if (live === null) c.header("x-live-history", "unavailable");
