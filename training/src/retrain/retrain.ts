@@ -45,6 +45,8 @@ export interface DryRun {
   live_trained: number;
   live_recent: number;
   live_skipped: number;
+  /** Movies of the live catalogue joining the model (docs/catalogue.md). */
+  live_movies: number;
   users_removed: number;
   train: number;
   served: string | null;
@@ -88,6 +90,7 @@ export async function retrain(store: Store, opts: RetrainOptions): Promise<Retra
           live_trained: c.live_trained,
           live_recent: c.live_recent,
           live_skipped: c.live_skipped,
+          live_movies: c.live_movies,
           users_removed: c.users_removed,
           train: merged.split.counts.train,
           served: pointer?.version || null,
