@@ -1,10 +1,14 @@
 // The live catalogue on the training side: item fold-in (the code the Worker runs for a movie
 // added after training, and bench:cold-items measures), and retraining that makes the live
 // catalogue's rated movies the model's own (docs/catalogue.md).
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { describe, expect, it } from "vitest";
 import type { Catalogue } from "../src/export/catalogue.ts";
 import { csrFromTriples, rowOf } from "../src/protocol/csr.ts";
 import type { Split } from "../src/protocol/protocols.ts";
+import { readLiveMovies } from "../src/retrain/live-data.ts";
 import { mergeLive } from "../src/retrain/merge.ts";
 import { ITEM_FOLDIN_SCALE, foldedScore, genreFoldIn, itemFoldIn } from "../src/shared/item-foldin.ts";
 
@@ -105,5 +109,23 @@ describe("retraining with the live catalogue", () => {
     expect(Array.from(merged.split.itemIds)).toEqual([10, 30, 50]);
     expect(merged.catalogue.movies).toBe(catalogue.movies);
     expect(merged.counts.live_movies).toBe(0);
+  });
+});
+
+describe("reading the live catalogue for retraining", () => {
+  it("reads what POST /admin/movies stores, through the Worker's migrations", async () => {
+    const db = new DatabaseSync(":memory:");
+    const dir = join(import.meta.dirname, "../../worker/migrations");
+    for (const file of readdirSync(dir)
+      .filter((f) => f.endsWith(".sql"))
+      .sort())
+      db.exec(readFileSync(join(dir, file), "utf8"));
+    db.exec(`INSERT INTO movies VALUES (200001, 'Dune: Part Two (2024)', 2024, '["Action","Sci-Fi"]', 10, 20), (7, 'Untitled', NULL, '[]', 1, 1)`);
+    const query = async (sql: string) => db.prepare(sql).all() as Record<string, unknown>[];
+    expect(await readLiveMovies(query)).toEqual([
+      { movieId: 7, title: "Untitled", year: null, genres: [] },
+      { movieId: 200001, title: "Dune: Part Two (2024)", year: 2024, genres: ["Action", "Sci-Fi"] },
+    ]);
+    db.close();
   });
 });

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { liveCatalogue } from "../src/catalogue/live.ts";
 import { ModelStore } from "../src/model-store.ts";
 import { bundles, publish } from "./seed.ts";
-import { asAdmin, asUser, freshApp } from "./trust-helpers.ts";
+import { BROKEN_DB, SECURED, asAdmin, asUser, freshApp, recordErrors } from "./trust-helpers.ts";
 
 interface Recs {
   source: string;
@@ -70,6 +70,25 @@ describe("POST /admin/movies", () => {
       { actor: "admin", subject: "movie:200101", detail: JSON.stringify({ movies: [200_101] }) },
       { actor: "admin", subject: "movies:2", detail: JSON.stringify({ movies: [200_101, 5] }) },
     ]);
+  });
+});
+
+describe("the live catalogue with D1 down", () => {
+  it("search and movie pages answer from the bundle alone; a batch of movies answers 503", async () => {
+    const { call, send } = freshApp();
+    await publish(env.MODELS, bundles()[0]);
+    const broken = { ...SECURED, DB: BROKEN_DB };
+    const logged = recordErrors();
+    const search = await call("/movies?q=movie%201&limit=3", { headers: asAdmin }, broken);
+    expect(search.status).toBe(200);
+    expect((await search.json<{ results: unknown[] }>()).results).toHaveLength(3);
+    expect((await call("/movies/1", { headers: asAdmin }, broken)).status).toBe(200);
+    // an optional read that failed is a warning, not the store being down
+    expect(logged).not.toHaveBeenCalled();
+    const put = await send("POST", "/admin/movies", { movies: [{ movieId: 200_201, title: "Down (2026)", genres: [] }] }, asAdmin, broken);
+    expect(put.status).toBe(503);
+    expect((await put.json<{ error: string }>()).error).toBe("live_store_unavailable");
+    expect(logged).toHaveBeenCalledTimes(1);
   });
 });
 

@@ -53,7 +53,11 @@ export const movies = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
       const model = c.var.model;
       const { id } = c.req.valid("param");
       if (!model.itemIndex.has(id) && (await liveOrEmpty(c.env, model)).byId.has(id))
-        throw new ApiError(404, "unknown_movie", `movie ${id} is in the live catalogue but not in the served model: similar movies come with the next training (npm run retrain)`);
+        throw new ApiError(
+          404,
+          "unknown_movie",
+          `movie ${id} is in the live catalogue but not in the served model: similar movies come with the next training (npm run retrain)`,
+        );
       const item = movieIndex(model, id);
       if (!model.similar) {
         throw new ApiError(404, "no_similar", `the served model (${model.manifest.model}) has no item embeddings, so it cannot list similar movies`);
