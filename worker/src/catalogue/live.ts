@@ -89,35 +89,23 @@ async function read(db: D1Database, model: LoadedModel): Promise<LiveCatalogue> 
 }
 
 /**
- * The live catalogue for this model, from the isolate's copy when it is fresh. D1 down: the
- * last copy if there is one, else D1's error (callers that can do without it use liveOrEmpty).
+ * The live catalogue for this model, from the isolate's copy while it is fresh. Never fails: when
+ * D1 cannot be read (down, or migration 0007 not applied yet) it warns and answers the last copy,
+ * or none (the bundle alone), and keeps that answer for the refresh interval, so a missing table
+ * costs one read per interval, not one per request.
  */
 export function liveCatalogue(env: Pick<Env, "DB"> & { CATALOGUE_REFRESH_SECONDS?: string }, model: LoadedModel): Promise<LiveCatalogue> {
   const refreshMs = 1000 * Number(env.CATALOGUE_REFRESH_SECONDS ?? DEFAULT_REFRESH_SECONDS);
   const now = Date.now();
   const hit = cached.get(model);
   if (hit && hit.generation === generation && now - hit.at < refreshMs) return hit.value;
-  const value = read(env.DB, model);
-  cached.set(model, { at: now, generation, value });
-  // a failed read is not kept: the next request tries again, and the last good copy answers meanwhile
-  return value.catch((err: unknown) => {
-    if (cached.get(model)?.value === value) {
-      if (hit) cached.set(model, hit);
-      else cached.delete(model);
-    }
-    if (hit) return hit.value;
-    throw err;
+  const value = read(env.DB, model).catch((err: unknown) => {
+    log.warn("live catalogue unavailable (D1); answering from the last copy or the bundle alone", err);
+    // (a cached value never rejects: this catch is on every one)
+    return hit ? hit.value : EMPTY_CATALOGUE;
   });
-}
-
-/** The live catalogue, or none when D1 cannot be read (reads still answer from the bundle). */
-export async function liveOrEmpty(env: Pick<Env, "DB"> & { CATALOGUE_REFRESH_SECONDS?: string }, model: LoadedModel): Promise<LiveCatalogue> {
-  try {
-    return await liveCatalogue(env, model);
-  } catch (err) {
-    log.warn("live catalogue unavailable (D1); answering from the bundle alone", err);
-    return EMPTY_CATALOGUE;
-  }
+  cached.set(model, { at: now, generation, value });
+  return value;
 }
 
 /** Forgets this isolate's copies (after POST /admin/movies: the writer sees its write at once). */

@@ -8,7 +8,7 @@ import { limitBody } from "../body-limit.ts";
 import type { AppEnv } from "../env.ts";
 import { callerUserId, recordServed, withArm } from "../loop/with-arm.ts";
 import { cache, route } from "../middleware.ts";
-import { liveOrEmpty } from "../catalogue/live.ts";
+import { liveCatalogue } from "../catalogue/live.ts";
 import { withLiveMovies } from "../catalogue/recs.ts";
 import { rankHistory, recommendationList } from "../recommendations.ts";
 import { historyEntries, requireJson, validationHook } from "../validation.ts";
@@ -22,7 +22,7 @@ export const anonymous = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }
     const ranked = await rankHistory(model, history, k, "the history");
     // the live catalogue's movies may be recommended too (catalogue/)
     const listed = await recommendationList(model, ranked);
-    const recommendations = (await withLiveMovies(model, await liveOrEmpty(c.env, model), ranked, listed, { user: null, history }, k)) as z.infer<
+    const recommendations = (await withLiveMovies(model, await liveCatalogue(c.env, model), ranked, listed, { user: null, history }, k)) as z.infer<
       typeof Recommendation
     >[];
     // a visitor's history: no user the model knows

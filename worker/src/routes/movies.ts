@@ -8,7 +8,7 @@ import { ApiError } from "../errors.ts";
 import { cache, route, withModel } from "../middleware.ts";
 import type { LoadedModel } from "../model-store.ts";
 import { similarItems } from "../scoring.ts";
-import { liveOrEmpty, toMeta } from "../catalogue/live.ts";
+import { liveCatalogue, toMeta } from "../catalogue/live.ts";
 import { searchWithLive } from "../search.ts";
 import { validationHook } from "../validation.ts";
 
@@ -30,7 +30,7 @@ export const movies = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
       const { q, limit } = c.req.valid("query");
       const model = c.var.model;
       // the live catalogue's movies too (D1 down: the bundle's alone)
-      const live = (await liveOrEmpty(c.env, model)).movies.map(toMeta);
+      const live = (await liveCatalogue(c.env, model)).movies.map(toMeta);
       const results = searchWithLive(model.search(), model.movies, live, q, limit);
       return c.json({ model: model.version, q, results }, 200);
     }),
@@ -40,7 +40,7 @@ export const movies = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
       const model = c.var.model;
       const { id } = c.req.valid("param");
       // the live catalogue first: it holds movies added after training and corrections
-      const live = (await liveOrEmpty(c.env, model)).byId.get(id);
+      const live = (await liveCatalogue(c.env, model)).byId.get(id);
       if (live) return c.json({ model: model.version, movie: toMeta(live) }, 200);
       const item = model.itemIndex.get(id);
       if (item === undefined) throw unknownMovie(model, id);
@@ -52,7 +52,7 @@ export const movies = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
       const { k } = c.req.valid("query");
       const model = c.var.model;
       const { id } = c.req.valid("param");
-      if (!model.itemIndex.has(id) && (await liveOrEmpty(c.env, model)).byId.has(id))
+      if (!model.itemIndex.has(id) && (await liveCatalogue(c.env, model)).byId.has(id))
         throw new ApiError(
           404,
           "unknown_movie",

@@ -14,7 +14,7 @@ import { actorOf } from "../auth/principal.ts";
 import { ratingsQuota } from "../limits/quota.ts";
 import { deleteRating, liveRatings, putRatings } from "../live-store.ts";
 import { cache, route, withModel } from "../middleware.ts";
-import { liveOrEmpty } from "../catalogue/live.ts";
+import { liveCatalogue } from "../catalogue/live.ts";
 import { withLiveMovies } from "../catalogue/recs.ts";
 import { rankUser, recommendationList } from "../recommendations.ts";
 import { forgetUser } from "../security/forget.ts";
@@ -34,7 +34,7 @@ export const users = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
         const model = c.var.model;
         startTime(c, "read", "user's snapshot and live ratings");
         // the live catalogue's movies may be recommended too (catalogue/; cached per isolate)
-        const [{ user, live }, catalogue] = await Promise.all([readUser(model, c.env.DB, userId), liveOrEmpty(c.env, model)]);
+        const [{ user, live }, catalogue] = await Promise.all([readUser(model, c.env.DB, userId), liveCatalogue(c.env, model)]);
         endTime(c, "read");
         // D1 is down but the snapshot is elsewhere: known users still get recommendations from it
         if (live === null) c.header("x-live-history", "unavailable");
