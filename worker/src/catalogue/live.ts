@@ -9,7 +9,6 @@ import { type ItemNeighbours, genreFoldIn, itemFoldIn } from "../../../training/
 import type { Env } from "../env.ts";
 import { log } from "../log.ts";
 import type { LoadedModel } from "../model-store.ts";
-import { isD1Store } from "../user-store.ts";
 import { type CatalogueMovie, catalogueMovies, ratersLiked } from "./store.ts";
 
 /** A live movie the bundle does not have, and how it is scored. */
@@ -53,8 +52,9 @@ async function likedByRater(model: LoadedModel, rows: { movie: number; user: num
     if (i !== undefined && i < model.modelItems) liked.push(i);
   }
   // raters the bundle knows liked movies before training too: their train history (or, for
-  // bundles that keep none, every movie they rated); a store in D1 is not read here (a query per rater)
-  if (!isD1Store(model.users)) {
+  // bundles that keep none, every movie they rated), when it is in the isolate's memory; a store in
+  // R2 or D1 is not read here (a round trip per rater)
+  if (model.users.kind === "bundle") {
     for (const users of out.values())
       for (const [user, liked] of users) {
         const snapshot = await model.users.get(user);
