@@ -17,7 +17,15 @@ export default defineProject({
       // publication, a canceled request's lease) stay out of the output; a test that provokes an
       // error asserts it with a spy on log.error, so an error nobody expected still prints.
       miniflare: {
-        bindings: { MODEL_REFRESH_SECONDS: "0", API_TOKEN: "", USER_TOKEN_SECRET: "", PUBLIC_RECS: "open", LOG_LEVEL: "error", TEST_MIGRATIONS: migrations },
+        bindings: {
+          MODEL_REFRESH_SECONDS: "0",
+          CATALOGUE_REFRESH_SECONDS: "0",
+          API_TOKEN: "",
+          USER_TOKEN_SECRET: "",
+          PUBLIC_RECS: "open",
+          LOG_LEVEL: "error",
+          TEST_MIGRATIONS: migrations,
+        },
       },
     }),
   ],

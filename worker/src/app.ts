@@ -14,6 +14,7 @@ import { ModelStore } from "./model-store.ts";
 import { admin } from "./routes/admin.ts";
 import { adminMetrics } from "./routes/admin-metrics.ts";
 import { adminModels } from "./routes/admin-models.ts";
+import { adminMovies } from "./routes/admin-movies.ts";
 import { anonymous } from "./routes/anonymous.ts";
 import { events } from "./routes/events.ts";
 import { experiment } from "./routes/experiment.ts";
@@ -73,6 +74,7 @@ export function createApp(store: ModelStore) {
   // (mounted outside the typed chain: the page's client has no use for tokens, audit, forgetting, models)
   app.route("/admin", admin);
   app.route("/admin", adminModels);
+  app.route("/admin", adminMovies);
 
   app.notFound((c) => errorResponse(c, new ApiError(404, "not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`)));
   app.onError((err, c) => errorResponse(c, err));

@@ -77,12 +77,32 @@ export function liveRatings(db: D1Database, user: number): Promise<LiveRating[]>
 }
 
 /**
- * The live ratings and, in the same batch (one round trip), another read of the same database:
- * a D1 user store's snapshot query. Fails as a whole, as the live store being unavailable.
+ * What a recommendation excludes of the user's live data: the live ratings, and each movie the
+ * user dismissed (an event "dismiss") without rating it, as a dislike (rating 1, time 0), so it is
+ * never recommended again (docs/catalogue.md). One statement: no extra round trip.
+ */
+export function liveHistoryQuery(db: D1Database, user: number): D1PreparedStatement {
+  return db
+    .prepare(
+      `SELECT movie_id, rating, rated_at FROM ratings WHERE user_id = ?1
+       UNION ALL
+       SELECT DISTINCT movie_id, 1, 0 FROM events WHERE user_id = ?1 AND type = 'dismiss' AND movie_id NOT IN (SELECT movie_id FROM ratings WHERE user_id = ?1)
+       ORDER BY rated_at DESC, movie_id`,
+    )
+    .bind(user);
+}
+
+export function liveHistory(db: D1Database, user: number): Promise<LiveRating[]> {
+  return guarded(async () => (await liveHistoryQuery(db, user).all<Row>()).results.map(toRating));
+}
+
+/**
+ * The live history (liveHistoryQuery) and, in the same batch (one round trip), another read of the
+ * same database: a D1 user store's snapshot query. Fails as a whole, as the live store being unavailable.
  */
 export function liveRatingsWith(db: D1Database, user: number, other: D1PreparedStatement): Promise<[LiveRating[], Record<string, unknown>[]]> {
   return guarded(async () => {
-    const [live, rows] = await db.batch<Record<string, unknown>>([liveRatingsQuery(db, user), other]);
+    const [live, rows] = await db.batch<Record<string, unknown>>([liveHistoryQuery(db, user), other]);
     return [(live.results as unknown as Row[]).map(toRating), rows.results];
   });
 }

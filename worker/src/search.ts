@@ -37,11 +37,17 @@ export function buildSearchIndex(movies: MovieMeta[], popularity: Uint32Array): 
   return { full, bare: full.map((t) => t.replace(ARTICLES, "")), popularity };
 }
 
-/** Internal indices of the best `limit` matches for `query` (empty when nothing matches). */
-export function searchTitles(index: SearchIndex, query: string, limit: number): number[] {
+/** A title matching a query: its index and how (0: starts with it, 1: a word does, 2: anywhere). */
+export interface Match {
+  item: number;
+  rank: number;
+}
+
+/** Every match for `query`, unordered (none when the query is empty after normalizing). */
+export function matchTitles(index: SearchIndex, query: string): Match[] {
   const q = normalize(query).replace(ARTICLES, "");
   if (q === "") return [];
-  const matches: { item: number; rank: number }[] = [];
+  const matches: Match[] = [];
   for (let i = 0; i < index.full.length; i++) {
     const bare = index.bare[i];
     let rank = -1;
@@ -50,6 +56,43 @@ export function searchTitles(index: SearchIndex, query: string, limit: number): 
     else if (index.full[i].includes(q)) rank = 2;
     if (rank >= 0) matches.push({ item: i, rank });
   }
+  return matches;
+}
+
+/** Internal indices of the best `limit` matches for `query` (empty when nothing matches). */
+export function searchTitles(index: SearchIndex, query: string, limit: number): number[] {
+  const matches = matchTitles(index, query);
   matches.sort((a, b) => a.rank - b.rank || index.popularity[b.item] - index.popularity[a.item] || a.item - b.item);
   return matches.slice(0, limit).map((m) => m.item);
+}
+
+/**
+ * The bundle's catalogue and the live one searched as one: the best `limit` movies, ranked as
+ * searchTitles ranks (how the title matches, then popularity, then the bundle's movies first).
+ * A live entry for a bundle movie replaces it (a corrected title is found by the new title only).
+ */
+export function searchWithLive(index: SearchIndex, movies: readonly MovieMeta[], live: readonly MovieMeta[], query: string, limit: number): MovieMeta[] {
+  const replaced = new Set(live.map((m) => m.movieId));
+  const bundleIndex = new Map<number, number>();
+  const liveIndex = buildSearchIndex(
+    [...live],
+    Uint32Array.from(live, (m) => {
+      const i = movies.findIndex((b) => b.movieId === m.movieId);
+      if (i >= 0) bundleIndex.set(m.movieId, i);
+      return i >= 0 ? index.popularity[i] : 0;
+    }),
+  );
+  type Hit = { movie: MovieMeta; rank: number; popularity: number; order: number };
+  const hits: Hit[] = [];
+  for (const m of matchTitles(index, query))
+    if (!replaced.has(movies[m.item].movieId)) hits.push({ movie: movies[m.item], rank: m.rank, popularity: index.popularity[m.item], order: m.item });
+  for (const m of matchTitles(liveIndex, query))
+    hits.push({
+      movie: live[m.item],
+      rank: m.rank,
+      popularity: liveIndex.popularity[m.item],
+      order: bundleIndex.get(live[m.item].movieId) ?? movies.length + m.item,
+    });
+  hits.sort((a, b) => a.rank - b.rank || b.popularity - a.popularity || a.order - b.order);
+  return hits.slice(0, limit).map((h) => h.movie);
 }

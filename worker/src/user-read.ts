@@ -3,7 +3,7 @@
 // waits for the slower read, not for both in turn; with the snapshot in D1 both travel in one
 // batch, one round trip.
 import { ApiError } from "./errors.ts";
-import { type LiveRating, liveRatings, liveRatingsWith } from "./live-store.ts";
+import { type LiveRating, liveHistory, liveRatingsWith } from "./live-store.ts";
 import type { LoadedModel } from "./model-store.ts";
 import { isForgotten } from "./security/forget.ts";
 import { type UserSnapshot, isD1Store } from "./user-store.ts";
@@ -25,7 +25,8 @@ export async function readUser(model: LoadedModel, db: D1Database, userId: numbe
     return { user: users.fromRows(rows), live };
   }
   const [live, user, forgotten] = await Promise.all([
-    liveRatings(db, userId).catch((err: unknown): null => {
+    // the live ratings and dismissed movies (catalogue helper's hook: docs/catalogue.md)
+    liveHistory(db, userId).catch((err: unknown): null => {
       if (!(err instanceof ApiError)) throw err;
       return null;
     }),

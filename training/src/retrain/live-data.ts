@@ -20,6 +20,14 @@ export interface LiveRating {
   ratedAt: number;
 }
 
+/** A movie of the live catalogue (POST /admin/movies, D1 table movies). */
+export interface LiveMovie {
+  movieId: number;
+  title: string;
+  year: number | null;
+  genres: string[];
+}
+
 export interface ForgottenUser {
   user: number;
   /** Unix seconds of the (latest) deletion. */
@@ -84,4 +92,19 @@ export async function readLiveRatings(query: D1Query): Promise<LiveRating[]> {
 export async function readForgotten(query: D1Query): Promise<ForgottenUser[]> {
   const rows = await query("SELECT user_id, forgotten_at FROM forgotten_users ORDER BY user_id");
   return rows.map((r) => ({ user: Number(r.user_id), forgottenAt: Number(r.forgotten_at) }));
+}
+
+/** The live catalogue: movies added (or corrected) after training, by id. */
+export async function readLiveMovies(query: D1Query): Promise<LiveMovie[]> {
+  const rows = await query("SELECT id, title, year, genres FROM movies ORDER BY id");
+  return rows.map((r) => {
+    let genres: string[] = [];
+    try {
+      const parsed = JSON.parse(String(r.genres ?? "[]")) as unknown;
+      if (Array.isArray(parsed)) genres = parsed.map(String);
+    } catch {
+      // the Worker writes JSON arrays only; anything else is read as no genre
+    }
+    return { movieId: Number(r.id), title: String(r.title), year: r.year === null || r.year === undefined ? null : Number(r.year), genres };
+  });
 }

@@ -6,7 +6,7 @@
 import type { Catalogue } from "../export/catalogue.ts";
 import { type Csr, csrFromTriples, rowOf } from "../protocol/csr.ts";
 import { type Split, protocolSpec } from "../protocol/protocols.ts";
-import type { ForgottenUser, LiveRating } from "./live-data.ts";
+import type { ForgottenUser, LiveMovie, LiveRating } from "./live-data.ts";
 
 /** Users to rank, each with what is excluded (already known) and what should come up, by original ids. */
 export interface EvalSet {
@@ -37,6 +37,8 @@ export interface Merged {
     live_recent: number;
     /** Live ratings left out: a forgotten user's before the deletion, an unknown movie, a pair already in the test or valid split. */
     live_skipped: number;
+    /** Movies of the live catalogue the candidate trains on (new to the model, with a live positive). */
+    live_movies: number;
     users_removed: number;
   };
 }
@@ -77,10 +79,23 @@ export interface MergeOptions {
   recentShare: number;
 }
 
-export function mergeLive(base: { split: Split; catalogue: Catalogue }, live: LiveRating[], forgotten: ForgottenUser[], opts: MergeOptions): Merged {
-  const { split } = base;
-  const minRating = protocolSpec(split.protocol).minRating;
+/**
+ * `movies`: the live catalogue (POST /admin/movies). Each movie the served catalogue does not
+ * have that a kept live rating likes joins the model's items (ids stay ascending, so the
+ * catalogue's later movies, their fallback and rated.bin are renumbered by id).
+ */
+export function mergeLive(
+  base: { split: Split; catalogue: Catalogue },
+  live: LiveRating[],
+  forgotten: ForgottenUser[],
+  opts: MergeOptions,
+  movies: readonly LiveMovie[] = [],
+): Merged {
+  const minRating = protocolSpec(base.split.protocol).minRating;
   const forgottenAt = new Map(forgotten.map((f) => [f.user, f.forgottenAt]));
+  const added = addedMovies(base, live, forgottenAt, movies, minRating);
+  const split: Split =
+    added.length === 0 ? base.split : { ...base.split, itemIds: Int32Array.from([...base.split.itemIds, ...added.map((m) => m.movieId)]).sort() };
   const knownItems = new Set(split.itemIds);
   const gone = (user: number): boolean => forgottenAt.has(user);
 
@@ -88,13 +103,14 @@ export function mergeLive(base: { split: Split; catalogue: Catalogue }, live: Li
   const valid = new Map<number, Set<number>>();
   const test = new Map<number, Set<number>>();
   const rated = new Map<number, Set<number>>();
-  pairsByUser(split.train, split, train, gone);
-  if (split.valid) pairsByUser(split.valid, split, valid, gone);
-  pairsByUser(split.test, split, test, gone);
+  pairsByUser(base.split.train, base.split, train, gone);
+  if (base.split.valid) pairsByUser(base.split.valid, base.split, valid, gone);
+  pairsByUser(base.split.test, base.split, test, gone);
   // rated.bin's columns are the whole served catalogue: the split's items, then every other rated movie
-  const catalogueIds = base.catalogue.movies.map((m) => m.movieId);
-  pairsByUser(base.catalogue.rated, split, rated, gone, catalogueIds);
-  const removed = split.userIds.filter((id) => gone(id)).length;
+  const baseIds = base.catalogue.movies.map((m) => m.movieId);
+  pairsByUser(base.catalogue.rated, base.split, rated, gone, baseIds);
+  const catalogueIds = [...split.itemIds, ...baseIds.slice(base.split.itemIds.length)];
+  const removed = base.split.userIds.filter((id) => gone(id)).length;
 
   const heldPairs = (user: number, item: number): boolean => Boolean(valid.get(user)?.has(item) || test.get(user)?.has(item));
   // what is left after the forgetting: a deletion erases everything rated up to it
@@ -139,8 +155,17 @@ export function mergeLive(base: { split: Split; catalogue: Catalogue }, live: Li
   // rated.bin must cover every train pair (the Worker excludes what a user has seen)
   for (const [user, items] of train) for (const item of items) add(rated, user, item);
   const catalogueIndex = new Map(catalogueIds.map((id, i) => [id, i]));
-  // the served catalogue, its fallback and cold-start list are the base's: retraining adds no movie
-  const catalogue: Catalogue = { ...base.catalogue, rated: csrOf(rated, userIndex, catalogueIndex, rows, catalogueIds.length) };
+  // the served catalogue, its fallback and cold-start list are the base's, plus the live movies
+  // trained on (among the model's own, by id): the fallback's neighbours are renumbered to match
+  const catalogue: Catalogue = {
+    ...base.catalogue,
+    movies: added.length === 0 ? base.catalogue.movies : catalogueMovies(base.catalogue, catalogueIds, added),
+    fallback:
+      added.length === 0
+        ? base.catalogue.fallback
+        : { ...base.catalogue.fallback, neighbours: base.catalogue.fallback.neighbours.map((i) => itemIndex.get(base.split.itemIds[i]) as number) },
+    rated: csrOf(rated, userIndex, catalogueIndex, rows, catalogueIds.length),
+  };
 
   const known = (user: number): number[] => [...(train.get(user) ?? []), ...(valid.get(user) ?? [])];
   const holdout: EvalSet = {
@@ -172,7 +197,35 @@ export function mergeLive(base: { split: Split; catalogue: Catalogue }, live: Li
       live_trained: older.length,
       live_recent: newest.length,
       live_skipped: skipped,
+      live_movies: added.length,
       users_removed: removed,
     },
   };
+}
+
+/**
+ * The live catalogue's movies the candidate trains on: not served yet, and liked by a live rating
+ * that survives the forgetting.
+ */
+function addedMovies(
+  base: { split: Split; catalogue: Catalogue },
+  live: LiveRating[],
+  forgottenAt: Map<number, number>,
+  movies: readonly LiveMovie[],
+  minRating: number,
+): LiveMovie[] {
+  const served = new Set(base.catalogue.movies.map((m) => m.movieId));
+  const liked = new Set<number>();
+  for (const r of live) {
+    if (forgottenAt.has(r.user) && r.ratedAt <= (forgottenAt.get(r.user) as number)) continue;
+    if (r.rating === null || r.rating >= minRating) liked.add(r.movie);
+  }
+  return movies.filter((m) => !served.has(m.movieId) && liked.has(m.movieId)).sort((a, b) => a.movieId - b.movieId);
+}
+
+/** The served catalogue in the merged order: the model's items (ids ascending), then the base's later movies. */
+function catalogueMovies(base: Catalogue, ids: readonly number[], added: readonly LiveMovie[]): Catalogue["movies"] {
+  const byId = new Map(base.movies.map((m) => [m.movieId, m]));
+  for (const m of added) byId.set(m.movieId, { movieId: m.movieId, title: m.title, year: m.year, genres: m.genres });
+  return ids.map((id) => byId.get(id) as Catalogue["movies"][number]);
 }

@@ -14,7 +14,7 @@ import { trainModel } from "../pipeline/train-model.ts";
 import { publishBundle } from "../publish/publish.ts";
 import { readBundle } from "../publish/read-bundle.ts";
 import { type Verdict, judge } from "./gate.ts";
-import { readForgotten, readLiveRatings } from "./live-data.ts";
+import { readForgotten, readLiveMovies, readLiveRatings } from "./live-data.ts";
 import { type Merged, mergeLive } from "./merge.ts";
 import { recordStatement } from "./records.ts";
 import { type BundleFiles, commonUsers, idsOf, scoreBundle } from "./score.ts";
@@ -45,6 +45,8 @@ export interface DryRun {
   live_trained: number;
   live_recent: number;
   live_skipped: number;
+  /** Movies of the live catalogue joining the model (docs/catalogue.md). */
+  live_movies: number;
   users_removed: number;
   train: number;
   served: string | null;
@@ -70,9 +72,10 @@ async function trainCandidate(model: string, merged: Merged, dir: string, log: (
 
 export async function retrain(store: Store, opts: RetrainOptions): Promise<RetrainOutcome> {
   const log = opts.log ?? (() => {});
-  const [live, forgotten] = [await readLiveRatings(store.query), await readForgotten(store.query)];
-  log(`${store.describe}: ${live.length} live ratings, ${forgotten.length} forgotten users`);
-  const merged = mergeLive(readSplit(opts.artifacts), live, forgotten, { recentShare: opts.recentShare });
+  const [live, forgotten, movies] = [await readLiveRatings(store.query), await readForgotten(store.query), await readLiveMovies(store.query)];
+  log(`${store.describe}: ${live.length} live ratings, ${forgotten.length} forgotten users, ${movies.length} movies in the live catalogue`);
+  // the live catalogue's rated movies join the model (docs/catalogue.md)
+  const merged = mergeLive(readSplit(opts.artifacts), live, forgotten, { recentShare: opts.recentShare }, movies);
   const target = await store.openTarget();
   try {
     const pointer = await readPointer(target);
@@ -87,6 +90,7 @@ export async function retrain(store: Store, opts: RetrainOptions): Promise<Retra
           live_trained: c.live_trained,
           live_recent: c.live_recent,
           live_skipped: c.live_skipped,
+          live_movies: c.live_movies,
           users_removed: c.users_removed,
           train: merged.split.counts.train,
           served: pointer?.version || null,

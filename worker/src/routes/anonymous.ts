@@ -8,6 +8,8 @@ import { limitBody } from "../body-limit.ts";
 import type { AppEnv } from "../env.ts";
 import { callerUserId, recordServed, withArm } from "../loop/with-arm.ts";
 import { cache, route } from "../middleware.ts";
+import { liveCatalogue } from "../catalogue/live.ts";
+import { withLiveMovies } from "../catalogue/recs.ts";
 import { rankHistory, recommendationList } from "../recommendations.ts";
 import { historyEntries, requireJson, validationHook } from "../validation.ts";
 
@@ -16,9 +18,15 @@ export const anonymous = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }
     const body = c.req.valid("json");
     const k = body.k ?? 10;
     const model = c.var.model;
-    const { history, k: _k, diversity, ...filter } = body;
-    const ranked = await rankHistory(model, historyEntries(history, "history", "refuse"), k, "the history", { filter, diversity });
-    const recommendations = (await recommendationList(model, ranked)) as z.infer<typeof Recommendation>[];
+    const { history: entries, k: _k, diversity, ...filter } = body;
+    const history = historyEntries(entries, "history", "refuse");
+    const ranked = await rankHistory(model, history, k, "the history", { filter, diversity });
+    // the live catalogue's movies may be recommended too (catalogue/)
+    const listed = await recommendationList(model, ranked);
+    const recommendations = (await withLiveMovies(model, await liveCatalogue(c.env, model), ranked, listed, { user: null, history }, k, {
+      filter,
+      diversity,
+    })) as z.infer<typeof Recommendation>[];
     // a visitor's history: no user the model knows
     recordServed(
       c,

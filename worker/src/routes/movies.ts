@@ -8,12 +8,17 @@ import { ApiError } from "../errors.ts";
 import { cache, route, withModel } from "../middleware.ts";
 import type { LoadedModel } from "../model-store.ts";
 import { similarItems } from "../scoring.ts";
-import { searchTitles } from "../search.ts";
+import { liveCatalogue, toMeta } from "../catalogue/live.ts";
+import { searchWithLive } from "../search.ts";
 import { validationHook } from "../validation.ts";
+
+/** Not in the bundle: the catalogue's word on it. */
+const unknownMovie = (model: LoadedModel, movieId: number): ApiError =>
+  new ApiError(404, "unknown_movie", `movie ${movieId} is not in the model (${model.manifest.items} movies) nor in the live catalogue`);
 
 function movieIndex(model: LoadedModel, movieId: number): number {
   const item = model.itemIndex.get(movieId);
-  if (item === undefined) throw new ApiError(404, "unknown_movie", `movie ${movieId} is not in the model (${model.manifest.items} movies)`);
+  if (item === undefined) throw unknownMovie(model, movieId);
   return item;
 }
 
@@ -21,17 +26,24 @@ const publicForMinutes = [withModel, cache("public, max-age=300")];
 
 export const movies = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(
-    ...route(searchRoute, publicForMinutes, (c) => {
+    ...route(searchRoute, publicForMinutes, async (c) => {
       const { q, limit } = c.req.valid("query");
       const model = c.var.model;
-      const results = searchTitles(model.search(), q, limit).map((i) => model.movies[i]);
+      // the live catalogue's movies too (D1 down: the bundle's alone)
+      const live = (await liveCatalogue(c.env, model)).movies.map(toMeta);
+      const results = searchWithLive(model.search(), model.movies, live, q, limit);
       return c.json({ model: model.version, q, results }, 200);
     }),
   )
   .openapi(
-    ...route(movieRoute, publicForMinutes, (c) => {
+    ...route(movieRoute, publicForMinutes, async (c) => {
       const model = c.var.model;
-      const item = movieIndex(model, c.req.valid("param").id);
+      const { id } = c.req.valid("param");
+      // the live catalogue first: it holds movies added after training and corrections
+      const live = (await liveCatalogue(c.env, model)).byId.get(id);
+      if (live) return c.json({ model: model.version, movie: toMeta(live) }, 200);
+      const item = model.itemIndex.get(id);
+      if (item === undefined) throw unknownMovie(model, id);
       return c.json({ model: model.version, movie: model.movies[item] }, 200);
     }),
   )
@@ -39,7 +51,14 @@ export const movies = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
     ...route(similarRoute, publicForMinutes, async (c) => {
       const { k } = c.req.valid("query");
       const model = c.var.model;
-      const item = movieIndex(model, c.req.valid("param").id);
+      const { id } = c.req.valid("param");
+      if (!model.itemIndex.has(id) && (await liveCatalogue(c.env, model)).byId.has(id))
+        throw new ApiError(
+          404,
+          "unknown_movie",
+          `movie ${id} is in the live catalogue but not in the served model: similar movies come with the next training (npm run retrain)`,
+        );
+      const item = movieIndex(model, id);
       if (!model.similar) {
         throw new ApiError(404, "no_similar", `the served model (${model.manifest.model}) has no item embeddings, so it cannot list similar movies`);
       }

@@ -14,6 +14,8 @@ import { actorOf } from "../auth/principal.ts";
 import { ratingsQuota } from "../limits/quota.ts";
 import { deleteRating, liveRatings, putRatings } from "../live-store.ts";
 import { cache, route, withModel } from "../middleware.ts";
+import { liveCatalogue } from "../catalogue/live.ts";
+import { withLiveMovies } from "../catalogue/recs.ts";
 import { rankUser, recommendationList } from "../recommendations.ts";
 import { forgetUser } from "../security/forget.ts";
 import { readUser } from "../user-read.ts";
@@ -31,7 +33,8 @@ export const users = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
         const { k, diversity, ...filter } = c.req.valid("query");
         const model = c.var.model;
         startTime(c, "read", "user's snapshot and live ratings");
-        const { user, live } = await readUser(model, c.env.DB, userId);
+        // the live catalogue's movies may be recommended too (catalogue/; cached per isolate)
+        const [{ user, live }, catalogue] = await Promise.all([readUser(model, c.env.DB, userId), liveCatalogue(c.env, model)]);
         endTime(c, "read");
         // D1 is down but the snapshot is elsewhere: known users still get recommendations from it
         if (live === null) c.header("x-live-history", "unavailable");
@@ -39,7 +42,10 @@ export const users = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
         const ranked = await rankUser(model, userId, user, live, k, { filter, diversity });
         endTime(c, "rank");
         startTime(c, "reasons", "because and movie metadata");
-        const recommendations = (await recommendationList(model, ranked)) as z.infer<typeof Recommendation>[];
+        const recommendations = (await withLiveMovies(model, catalogue, ranked, await recommendationList(model, ranked), { user, history: live ?? [] }, k, {
+          filter,
+          diversity,
+        })) as z.infer<typeof Recommendation>[];
         endTime(c, "reasons");
         recordServed(
           c,
