@@ -17,6 +17,8 @@ export default defineProject({
       // publication, a canceled request's lease) stay out of the output; a test that provokes an
       // error asserts it with a spy on log.error, so an error nobody expected still prints.
       miniflare: {
+        // a second local database: the replica that DEV_LATENCY models (worker/src/edge/latency.ts, edge.test.ts)
+        d1Databases: { DB_REPLICA: "edgerec-replica" },
         bindings: { MODEL_REFRESH_SECONDS: "0", API_TOKEN: "", USER_TOKEN_SECRET: "", PUBLIC_RECS: "open", LOG_LEVEL: "error", TEST_MIGRATIONS: migrations },
       },
     }),

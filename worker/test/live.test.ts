@@ -288,6 +288,8 @@ describe("live ratings in D1", () => {
     const attempts: string[] = [];
     const flaky = new Proxy(env.DB, {
       get(target, prop) {
+        // reads go through the request's D1 session (worker/src/edge/session.ts): its statements fail the same way
+        if (prop === "withSession") return (from?: string) => new Proxy(target.withSession(from), this as unknown as ProxyHandler<D1DatabaseSession>);
         if (prop === "prepare")
           return (sql: string) => {
             // the A/B experiment's read and the served list's record (docs/loop.md) are not the user's data
@@ -313,6 +315,8 @@ describe("live ratings in D1", () => {
   it("refuses a rating with 503 and Retry-After when D1 stays busy through the retries (a publication writing), and stores nothing", async () => {
     const busy = new Proxy(env.DB, {
       get(target, prop) {
+        // reads go through the request's D1 session (worker/src/edge/session.ts): its statements fail the same way
+        if (prop === "withSession") return (from?: string) => new Proxy(target.withSession(from), this as unknown as ProxyHandler<D1DatabaseSession>);
         if (prop === "prepare")
           return () => {
             throw new Error("D1_ERROR: database is locked: SQLITE_BUSY (extended: SQLITE_BUSY_SNAPSHOT): Failed to get session commit token");

@@ -1,0 +1,147 @@
+// The edge topology (docs/edge.md): every request reads through one D1 session, a write hands
+// its bookmark back (header, and a cookie for the page), and a request that brings it reads a
+// copy at least that fresh. The replica is the one DEV_LATENCY models: a second local database
+// that gets the primary's writes only after the lag (here a minute, so never during the test),
+// so a read it serves is really stale and the bookmark is what makes the next read fresh.
+// And the guard: DEV_LATENCY outside `wrangler dev` on loopback refuses every request.
+import { applyD1Migrations, env } from "cloudflare:test";
+import { beforeAll, describe, expect, it } from "vitest";
+import { app, createApp } from "../src/app.ts";
+import { BOOKMARK_COOKIE, BOOKMARK_HEADER } from "../src/edge/bookmark.ts";
+import { DEV_QUERIES_HEADER } from "../src/edge/index.ts";
+import { DEV_MARKER } from "../src/edge/latency.ts";
+import type { Env } from "../src/env.ts";
+import { ModelStore } from "../src/model-store.ts";
+import { bundles, fixtureData, publish } from "./seed.ts";
+
+const TOKEN = "edge-token";
+const auth = { authorization: `Bearer ${TOKEN}` };
+const replica = (env as unknown as { DB_REPLICA: D1Database }).DB_REPLICA;
+/** No delays (the test times nothing), and a replica a minute behind the primary. */
+const injected = {
+  API_TOKEN: TOKEN,
+  DEV_LATENCY: "d1_primary_ms=0,d1_replica_ms=0,r2_ms=0,replica_lag_ms=60000",
+  EDGEREC_DEV: DEV_MARKER,
+  DB_REPLICA: replica,
+};
+
+type Bindings = Partial<Env> & Record<string, unknown>;
+type App = ReturnType<typeof createApp>;
+
+function call(path: string, init: RequestInit = {}, bindings: Bindings = { API_TOKEN: TOKEN }, on: App = app): Promise<Response> {
+  return Promise.resolve(on.request(path, init, { ...env, ...bindings }));
+}
+
+function rate(user: number, movieId: number, bindings: Bindings, on: App = app): Promise<Response> {
+  return call(
+    `/users/${user}/ratings`,
+    { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ ratings: [{ movieId, rating: 5 }] }) },
+    bindings,
+    on,
+  );
+}
+
+async function recIds(res: Response): Promise<number[]> {
+  expect(res.status).toBe(200);
+  return (await res.json<{ recommendations: { movieId: number }[] }>()).recommendations.map((r) => r.movieId);
+}
+
+describe("D1 sessions and bookmarks", () => {
+  const [v1] = bundles();
+  const data = fixtureData(v1);
+
+  beforeAll(async () => {
+    await publish(env.MODELS, v1);
+    await applyD1Migrations(replica, env.TEST_MIGRATIONS);
+  });
+
+  it("hands a write's bookmark back in the header and, for the page, a cookie; a read sends no cookie", async () => {
+    const write = await rate(data.users[1], data.items[2], { API_TOKEN: TOKEN });
+    expect(write.status).toBe(200);
+    const bookmark = write.headers.get(BOOKMARK_HEADER);
+    expect(bookmark).toMatch(/^[0-9a-f]{8}-/);
+    expect(write.headers.get("set-cookie")).toContain(`${BOOKMARK_COOKIE}=${bookmark};`);
+    expect(write.headers.get("set-cookie")).toContain("HttpOnly");
+
+    const read = await call(`/users/${data.users[1]}/recs`, { headers: { ...auth, [BOOKMARK_HEADER]: bookmark! } });
+    expect(read.status).toBe(200);
+    // the session continued from the write's bookmark: what it returns is at least as new
+    expect(read.headers.get(BOOKMARK_HEADER)! >= bookmark!).toBe(true);
+    expect(read.headers.get("set-cookie")).toBeNull();
+  });
+
+  it("answers 400 for a malformed bookmark header, naming it, and stores nothing", async () => {
+    const user = 700_001;
+    const res = await call(`/users/${user}/ratings`, {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/json", [BOOKMARK_HEADER]: "not-a-bookmark" },
+      body: JSON.stringify({ ratings: [{ movieId: data.items[0] }] }),
+    });
+    expect(res.status).toBe(400);
+    const body = await res.json<{ error: string; message: string }>();
+    expect(body.message).toContain(BOOKMARK_HEADER);
+    const stored = await call(`/users/${user}/ratings`, { headers: auth });
+    expect((await stored.json<{ ratings: unknown[] }>()).ratings).toEqual([]);
+  });
+
+  it("reads a stale replica without a bookmark, and the write with it, from another isolate too (header or cookie)", async () => {
+    const user = data.users[7];
+    const top = (await recIds(await call(`/users/${user}/recs`, { headers: auth }, injected)))[0];
+    const write = await rate(user, top, injected);
+    expect(write.status).toBe(200);
+    expect(write.headers.get(DEV_QUERIES_HEADER)).toContain("writes=1");
+    const bookmark = write.headers.get(BOOKMARK_HEADER)!;
+
+    // no bookmark: the replica answers, a minute behind, and still recommends the rated movie
+    const stale = await call(`/users/${user}/recs`, { headers: auth }, injected);
+    expect(stale.headers.get(DEV_QUERIES_HEADER)).toContain("primary-reads=0");
+    expect(await recIds(stale)).toContain(top);
+
+    // with the bookmark, in an app with its own model store (another isolate): fresh, from the primary
+    const elsewhere = createApp(new ModelStore());
+    const fresh = await call(`/users/${user}/recs`, { headers: { ...auth, [BOOKMARK_HEADER]: bookmark } }, injected, elsewhere);
+    expect(fresh.headers.get(DEV_QUERIES_HEADER)).not.toContain("primary-reads=0");
+    expect(await recIds(fresh)).not.toContain(top);
+
+    // the page: the cookie its write set carries the same guarantee
+    const cookie = write.headers.get("set-cookie")!.split(";")[0];
+    expect(await recIds(await call(`/users/${user}/recs`, { headers: { ...auth, cookie } }, injected))).not.toContain(top);
+  });
+});
+
+describe("DEV_LATENCY is for wrangler dev only", () => {
+  async function refusal(path: string, bindings: Bindings): Promise<{ status: number; error: string; message: string }> {
+    const res = await call(path, {}, bindings);
+    const body = await res.json<{ error: string; message: string }>();
+    return { status: res.status, ...body };
+  }
+
+  it("refuses every request, /health included, without the wrangler dev marker", async () => {
+    for (const path of ["/health", "/users/1/recs", "/movies?q=a"]) {
+      const r = await refusal(path, { DEV_LATENCY: "d1_primary_ms=100" });
+      expect(r.status).toBe(500);
+      expect(r.error).toBe("dev_latency_outside_dev");
+      expect(r.message).toContain("remove DEV_LATENCY");
+    }
+  });
+
+  it("refuses a request that did not come to a loopback address, even with the marker", async () => {
+    const res = await app.request("https://edgerec.example.com/health", {}, { ...env, ...injected });
+    expect(res.status).toBe(500);
+    expect((await res.json<{ error: string }>()).error).toBe("dev_latency_outside_dev");
+  });
+
+  it("names a malformed setting, and asks for the replica's database", async () => {
+    const bad = await refusal("/health", { ...injected, DEV_LATENCY: "d1_primary_ms=fast" });
+    expect(bad.status).toBe(500);
+    expect(bad.message).toContain('"d1_primary_ms=fast"');
+    const noReplica = await refusal("/health", { ...injected, DB_REPLICA: undefined });
+    expect(noReplica.message).toContain("DB_REPLICA");
+  });
+
+  it("changes nothing while unset", async () => {
+    const res = await call("/health", {}, { DEV_LATENCY: "" });
+    expect(res.status).toBe(200);
+    expect(res.headers.get(DEV_QUERIES_HEADER)).toBeNull();
+  });
+});
