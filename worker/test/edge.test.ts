@@ -8,8 +8,7 @@ import { applyD1Migrations, env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { app, createApp } from "../src/app.ts";
 import { BOOKMARK_COOKIE, BOOKMARK_HEADER } from "../src/edge/bookmark.ts";
-import { DEV_QUERIES_HEADER } from "../src/edge/index.ts";
-import { DEV_MARKER } from "../src/edge/latency.ts";
+import { DEV_MARKER, DEV_QUERIES_HEADER } from "../src/edge/names.ts";
 import type { Env } from "../src/env.ts";
 import { ModelStore } from "../src/model-store.ts";
 import { bundles, fixtureData, publish } from "./seed.ts";
@@ -18,12 +17,15 @@ const TOKEN = "edge-token";
 const auth = { authorization: `Bearer ${TOKEN}` };
 const replica = (env as unknown as { DB_REPLICA: D1Database }).DB_REPLICA;
 /** No delays (the test times nothing), and a replica a minute behind the primary. */
-const injected = {
+const withReplica = {
   API_TOKEN: TOKEN,
   DEV_LATENCY: "d1_primary_ms=0,d1_replica_ms=0,r2_ms=0,replica_lag_ms=60000",
   EDGEREC_DEV: DEV_MARKER,
   DB_REPLICA: replica,
 };
+/** D1 alone: no location cache of users' state in front of it. */
+const injected = { ...withReplica, USER_STATE_CACHE_SECONDS: "0" };
+const cached = { API_TOKEN: TOKEN, USER_STATE_CACHE_SECONDS: "30" };
 
 type Bindings = Partial<Env> & Record<string, unknown>;
 type App = ReturnType<typeof createApp>;
@@ -106,6 +108,49 @@ describe("D1 sessions and bookmarks", () => {
     // the page: the cookie its write set carries the same guarantee
     const cookie = write.headers.get("set-cookie")!.split(";")[0];
     expect(await recIds(await call(`/users/${user}/recs`, { headers: { ...auth, cookie } }, injected))).not.toContain(top);
+  });
+});
+
+describe("users' state in the location's cache", () => {
+  const [v1] = bundles();
+  const data = fixtureData(v1);
+
+  beforeAll(async () => {
+    await publish(env.MODELS, v1);
+    await applyD1Migrations(replica, env.TEST_MIGRATIONS);
+  });
+
+  it("serves a read without a bookmark from the cache, and one with a newer bookmark from D1", async () => {
+    const user = data.users[11];
+    const top = (await recIds(await call(`/users/${user}/recs`, { headers: auth }, cached)))[0];
+    // a write elsewhere (another location): straight into D1, this location's cache does not see it
+    const elsewhere = env.DB.withSession("first-primary");
+    await elsewhere.prepare("INSERT INTO ratings (user_id, movie_id, rating, rated_at) VALUES (?1, ?2, 5, 1)").bind(user, top).run();
+    const bookmark = elsewhere.getBookmark()!;
+    // the cached state answers (as a replica up to USER_STATE_CACHE_SECONDS behind would)
+    expect(await recIds(await call(`/users/${user}/recs`, { headers: auth }, cached))).toContain(top);
+    // the writer's bookmark is newer than the cached state: D1 answers, with the write
+    expect(await recIds(await call(`/users/${user}/recs`, { headers: { ...auth, [BOOKMARK_HEADER]: bookmark } }, cached))).not.toContain(top);
+  });
+
+  it("answers the writer's next read from the state its write left, with no D1 query", async () => {
+    const user = data.users[12];
+    const bindings = { ...withReplica, USER_STATE_CACHE_SECONDS: "30" };
+    const top = (await recIds(await call(`/users/${user}/recs`, { headers: auth }, bindings)))[0];
+    const write = await rate(user, top, bindings);
+    const read = await call(`/users/${user}/recs`, { headers: { ...auth, [BOOKMARK_HEADER]: write.headers.get(BOOKMARK_HEADER)! } }, bindings);
+    expect(read.headers.get(DEV_QUERIES_HEADER)).toContain("primary-reads=0, replica-reads=0");
+    expect(await recIds(read)).not.toContain(top);
+  });
+
+  it("drops a forgotten user's cached state, so the next read serves them as a new user", async () => {
+    const user = data.users[13];
+    const before = await call(`/users/${user}/recs`, { headers: auth }, cached);
+    expect((await before.json<{ source: string }>()).source).toBe("model");
+    const gone = await call(`/users/${user}`, { method: "DELETE", headers: auth }, cached);
+    expect(gone.status).toBe(200);
+    const after = await call(`/users/${user}/recs`, { headers: auth }, cached);
+    expect((await after.json<{ source: string }>()).source).toBe("popular");
   });
 });
 

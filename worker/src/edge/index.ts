@@ -1,19 +1,37 @@
 // The edge topology's middleware (docs/edge.md), one entry for app.ts: under `wrangler dev` with
 // DEV_LATENCY, the bindings with the production round trips injected (latency.ts); then the
 // request's D1 session and its bookmark (session.ts).
+import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env.ts";
 import { type DevLatencyEnv, devCounts, devLatencySettings, withLatency } from "./latency.ts";
+import { DEV_QUERIES_HEADER } from "./names.ts";
 import { d1Session, requestDatabase } from "./session.ts";
+import { forgetUserState, storedUserStates } from "./user-state.ts";
 
-/** Response header with the request's D1 queries by where they ran; only while latency is injected. */
-export const DEV_QUERIES_HEADER = "x-dev-d1-queries";
+export { DEV_MARKER, DEV_QUERIES_HEADER } from "./names.ts";
 
 export const edge = createMiddleware<AppEnv>(async (c, next) => {
   const dev = (c.env ?? {}) as AppEnv["Bindings"] & DevLatencyEnv;
   const settings = devLatencySettings(dev, c.req.url);
   if (settings && dev.DB_REPLICA) c.env = { ...c.env, ...withLatency(dev.DB, dev.DB_REPLICA, dev.MODELS, settings) };
-  await d1Session(c, next);
+  await d1Session(c, async () => {
+    await next();
+    await dropStaleUserState(c);
+  });
   const counts = settings ? devCounts(requestDatabase(c.env.DB)?.session) : null;
   if (counts) c.res.headers.set(DEV_QUERIES_HEADER, `primary-reads=${counts.primaryReads}, replica-reads=${counts.replicaReads}, writes=${counts.writes}`);
 });
+
+const USER_PATH = /^\/users\/0*(\d{1,15})(\/|$)/;
+
+/**
+ * A request that wrote for /users/:id without leaving the user's new state in the location's
+ * cache (DELETE /users/:id, say) drops the cached one, so this location's next read asks D1.
+ */
+async function dropStaleUserState(c: Context<AppEnv>): Promise<void> {
+  const db = requestDatabase(c.env?.DB);
+  const user = USER_PATH.exec(new URL(c.req.url).pathname)?.[1];
+  if (!db?.wrote || user === undefined || storedUserStates(db).has(Number(user))) return;
+  await forgetUserState(db, Number(user)).catch(() => {});
+}

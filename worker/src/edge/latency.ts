@@ -11,6 +11,7 @@
 // refuses a wrangler.toml that sets either) and the request came to a loopback address.
 import { ApiError } from "../errors.ts";
 import { newer } from "./bookmark.ts";
+import { DEV_MARKER } from "./names.ts";
 import { isWrite } from "./session.ts";
 
 /** What the injection reads from the Worker's environment; none of it is in wrangler.toml. */
@@ -27,7 +28,6 @@ export interface LatencySettings {
   replica_lag_ms: number;
 }
 
-export const DEV_MARKER = "wrangler-dev";
 const DEFAULTS: LatencySettings = { d1_primary_ms: 100, d1_replica_ms: 5, r2_ms: 30, replica_lag_ms: 200 };
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
 

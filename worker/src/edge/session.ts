@@ -22,7 +22,20 @@ export interface RequestDatabase extends D1Database {
   readonly wrote: boolean;
   /** The D1 session itself. */
   readonly session: D1DatabaseSession;
+  /** Where this request's user-state cache lives, and for how long an entry serves (user-state.ts). */
+  readonly userState: UserStateSettings;
 }
+
+export interface UserStateSettings {
+  /** The request's origin: cache keys live under it. */
+  origin: string;
+  /** How long a cached user state serves requests without a bookmark; 0: no cache. */
+  seconds: number;
+}
+
+const NO_USER_STATE: UserStateSettings = { origin: "", seconds: 0 };
+/** USER_STATE_CACHE_SECONDS when unset. */
+export const DEFAULT_USER_STATE_SECONDS = 30;
 
 /** Statements that change nothing; anything else counts as a write (sent to the primary by D1). */
 const READ_ONLY = /^\s*(select|pragma|explain|values)\b/i;
@@ -73,7 +86,7 @@ class TrackedWrite {
 }
 
 /** A session of `base` started from `from` (null: first-unconstrained), shaped like the binding. */
-export function sessionDatabase(base: D1Database, from: string | null): RequestDatabase {
+export function sessionDatabase(base: D1Database, from: string | null, userState: UserStateSettings = NO_USER_STATE): RequestDatabase {
   const session = base.withSession(from ?? "first-unconstrained");
   let wrote = false;
   const markWritten = (): void => {
@@ -83,6 +96,7 @@ export function sessionDatabase(base: D1Database, from: string | null): RequestD
     [BASE]: base,
     from,
     session,
+    userState,
     get wrote() {
       return wrote;
     },
@@ -112,7 +126,11 @@ export function sessionDatabase(base: D1Database, from: string | null): RequestD
 export const d1Session = createMiddleware<AppEnv>(async (c, next) => {
   const base = c.env?.DB;
   if (!base || typeof base.withSession !== "function") return next();
-  const db = sessionDatabase(base, requestBookmark(c.req.raw.headers));
+  const seconds = Number(c.env.USER_STATE_CACHE_SECONDS ?? DEFAULT_USER_STATE_SECONDS);
+  const db = sessionDatabase(base, requestBookmark(c.req.raw.headers), {
+    origin: new URL(c.req.url).origin,
+    seconds: Number.isFinite(seconds) && seconds > 0 ? seconds : 0,
+  });
   c.env = { ...c.env, DB: db };
   await next();
   const bookmark = db.bookmark();
