@@ -157,7 +157,14 @@ await runCli(async () => {
     };
 
     const floor = await scenario("floor", () => send("GET", "/__edgerec_floor"));
-    const knownUser = await scenario("known", () => send("GET", `/users/${pick(known)}/recs`));
+    // known users with no recent writes, in a warm location: 50 users, each seen before (their state is cached)
+    const regulars = Array.from({ length: 50 }, () => pick(known));
+    for (const user of regulars) await send("GET", `/users/${user}/recs`);
+    const knownUser = await scenario("known", () => send("GET", `/users/${pick(regulars)}/recs`));
+    // the same, first seen in this location: the state comes from the nearest replica
+    const unseen = known.filter((u) => !regulars.includes(u) && !known.slice(0, 100).includes(u));
+    let next = 0;
+    const firstVisit = await scenario("known_first", () => send("GET", `/users/${unseen[next++ % unseen.length]}/recs`));
 
     // new users: a few live ratings each, written first; the replica has them once the lag has passed
     const newUsers = Array.from({ length: 50 }, (_, n) => 20_000_000 + n);
@@ -212,6 +219,8 @@ await runCli(async () => {
         floor_p99_ms: floor.p99,
         known_p50_ms: knownUser.p50,
         known_p99_ms: knownUser.p99,
+        known_first_visit_p50_ms: firstVisit.p50,
+        known_first_visit_p99_ms: firstVisit.p99,
         after_write_p50_ms: afterWrite.p50,
         after_write_p99_ms: afterWrite.p99,
         new_user_p50_ms: newUser.p50,
@@ -220,7 +229,13 @@ await runCli(async () => {
         cold_runs_ms: cold.map((x) => round(x)),
         read_your_writes_violations: violations,
         write_read_pairs: o.pairs,
-        primary_reads_per_request: { floor: floor.primary, known: knownUser.primary, after_write: afterWrite.primary, new_user: newUser.primary },
+        primary_reads_per_request: {
+          floor: floor.primary,
+          known: knownUser.primary,
+          known_first_visit: firstVisit.primary,
+          after_write: afterWrite.primary,
+          new_user: newUser.primary,
+        },
       }),
     );
   } finally {

@@ -154,6 +154,36 @@ describe("users' state in the location's cache", () => {
   });
 });
 
+describe("a version's files in the location's cache", () => {
+  const [v1] = bundles();
+
+  beforeAll(async () => {
+    await publish(env.MODELS, v1);
+  });
+
+  /** The bucket as R2 would be if it had lost the version's movies.json. */
+  const losing = new Proxy(env.MODELS, {
+    get(target, prop) {
+      if (prop === "get") return (key: string, options?: R2GetOptions) => (key.endsWith("/movies.json") ? Promise.resolve(null) : target.get(key, options));
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+
+  it("loads a fresh isolate's model from the cache, not R2, once a location has read the version", async () => {
+    const on = { API_TOKEN: TOKEN, BUNDLE_CACHE: "on" };
+    expect((await call("/users/1/recs", { headers: auth }, on, createApp(new ModelStore()))).status).toBe(200);
+    // the first load stores the files without waiting for the cache: wait until movies.json is there
+    const key = new Request(`http://localhost/__edgerec/bundle/v1/${encodeURIComponent(`models/${v1.version}/movies.json`)}`);
+    const cache = (caches as unknown as { default: Cache }).default;
+    for (let n = 0; n < 100 && !(await cache.match(key)); n++) await new Promise((r) => setTimeout(r, 20));
+    // a fresh isolate whose R2 no longer has the file: served from the location's copy
+    expect((await call("/users/1/recs", { headers: auth }, { ...on, MODELS: losing }, createApp(new ModelStore()))).status).toBe(200);
+    // the same without the cache reads R2, and fails
+    expect((await call("/users/1/recs", { headers: auth }, { ...on, BUNDLE_CACHE: "off", MODELS: losing }, createApp(new ModelStore()))).status).toBe(503);
+  });
+});
+
 describe("DEV_LATENCY is for wrangler dev only", () => {
   async function refusal(path: string, bindings: Bindings): Promise<{ status: number; error: string; message: string }> {
     const res = await call(path, {}, bindings);

@@ -1,9 +1,11 @@
 // The edge topology's middleware (docs/edge.md), one entry for app.ts: under `wrangler dev` with
-// DEV_LATENCY, the bindings with the production round trips injected (latency.ts); then the
-// request's D1 session and its bookmark (session.ts).
+// DEV_LATENCY, the bindings with the production round trips injected (latency.ts); R2 with a
+// version's files read through the location's cache (bundle-cache.ts); then the request's D1
+// session and its bookmark (session.ts).
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env.ts";
+import { bundleCached } from "./bundle-cache.ts";
 import { type DevLatencyEnv, devCounts, devLatencySettings, withLatency } from "./latency.ts";
 import { DEV_QUERIES_HEADER } from "./names.ts";
 import { d1Session, requestDatabase } from "./session.ts";
@@ -15,6 +17,7 @@ export const edge = createMiddleware<AppEnv>(async (c, next) => {
   const dev = (c.env ?? {}) as AppEnv["Bindings"] & DevLatencyEnv;
   const settings = devLatencySettings(dev, c.req.url);
   if (settings && dev.DB_REPLICA) c.env = { ...c.env, ...withLatency(dev.DB, dev.DB_REPLICA, dev.MODELS, settings) };
+  if (c.env?.MODELS && c.env.BUNDLE_CACHE !== "off") c.env = { ...c.env, MODELS: bundleCached(c.env.MODELS, new URL(c.req.url).origin) };
   await d1Session(c, async () => {
     await next();
     await dropStaleUserState(c);
