@@ -116,8 +116,8 @@ await runCli(async () => {
       await target.close();
     }
     const port = await freePort();
-    const start = (): Promise<DevServer> =>
-      startWranglerDev(port, { quiet: true, readyWithoutModel: true, persistTo: persist, config, vars, localTraces: false });
+    const start = (extra: Record<string, string> = {}): Promise<DevServer> =>
+      startWranglerDev(port, { quiet: true, readyWithoutModel: true, persistTo: persist, config, vars: { ...vars, ...extra }, localTraces: false });
     server = await start();
     console.log(`published ${manifest.version}; wrangler dev on 127.0.0.1:${port} with DEV_LATENCY ${vars.DEV_LATENCY}`);
     const url = server.url;
@@ -198,17 +198,25 @@ await runCli(async () => {
       `after_write  ${o.pairs} write-then-read pairs: read p50 ${afterWrite.p50} ms, p99 ${afterWrite.p99} ms, D1 primary reads per read ${afterWrite.primary}; read-your-writes violations ${violations}`,
     );
 
-    // fresh isolates: wrangler dev restarted, the first recommendation timed (the model's whole load)
+    // fresh isolates: wrangler dev restarted, the first recommendation timed (the model's whole
+    // load), in a warm location (its Cache API holds the version's files and the user's state)
+    // and, alternately, as in a location that has neither (both caches off)
     const cold: number[] = [];
-    for (let n = 0; n < o.coldRuns; n++) {
+    const coldLocation: number[] = [];
+    for (let n = 0; n < 2 * o.coldRuns; n++) {
+      const warmLocation = n % 2 === 0;
+      // the replica's log is the isolate's memory: let it apply everything before the restart
       await sleep(o.replicaLagMs + 100);
-      await send("GET", `/users/${pick(known)}/recs`); // lets the replica apply what it still lacks
+      await send("GET", `/users/${pick(unseen)}/recs`);
+      await sleep(500);
       await server.stop();
-      server = await start();
-      const first = await send("GET", `/users/${pick(known)}/recs`);
+      server = await start(warmLocation ? {} : { BUNDLE_CACHE: "off", USER_STATE_CACHE_SECONDS: "0" });
+      const first = await send("GET", `/users/${pick(regulars)}/recs`);
       recIds(first);
-      cold.push(first.ms);
-      console.log(`cold ${n + 1}: first recommendation of a fresh isolate ${round(first.ms)} ms (Server-Timing: ${first.res.headers.get("server-timing")})`);
+      (warmLocation ? cold : coldLocation).push(first.ms);
+      console.log(
+        `cold ${n + 1}: first recommendation of a fresh isolate in a ${warmLocation ? "warm" : "cold"} location ${round(first.ms)} ms (Server-Timing: ${first.res.headers.get("server-timing")})`,
+      );
     }
 
     console.log(
@@ -227,6 +235,8 @@ await runCli(async () => {
         new_user_p99_ms: newUser.p99,
         cold_first_rec_ms: round(quantile(cold, 0.5)),
         cold_runs_ms: cold.map((x) => round(x)),
+        cold_location_first_rec_ms: round(quantile(coldLocation, 0.5)),
+        cold_location_runs_ms: coldLocation.map((x) => round(x)),
         read_your_writes_violations: violations,
         write_read_pairs: o.pairs,
         primary_reads_per_request: {
