@@ -131,7 +131,18 @@ await runCli(async () => {
       const text = await res.text();
       return { ms: performance.now() - t, res, body: text };
     };
-    const primaryReads = (r: Response): number => Number(/primary-reads=(\d+)/.exec(r.headers.get(DEV_QUERIES_HEADER) ?? "")?.[1] ?? Number.NaN);
+    const counted = (r: Response, what: string): number =>
+      Number(new RegExp(`${what}=(\\d+)`).exec(r.headers.get(DEV_QUERIES_HEADER) ?? "")?.[1] ?? Number.NaN);
+    const primaryReads = (r: Response): number => counted(r, "primary-reads");
+    let r2Before = 0;
+    /** R2 calls since the previous answer (the header holds the isolate's running total). */
+    const r2Since = (r: Response): number => {
+      const total = counted(r, "r2-calls");
+      if (Number.isNaN(total)) return 0;
+      const n = Math.max(0, total - r2Before);
+      r2Before = total;
+      return n;
+    };
     const recIds = (t: Timed): number[] => {
       if (t.res.status !== 200) throw new Error(`GET recs answered ${t.res.status}: ${t.body.slice(0, 300)}`);
       return (JSON.parse(t.body) as { recommendations: { movieId: number }[] }).recommendations.map((r) => r.movieId);
@@ -142,17 +153,27 @@ await runCli(async () => {
     // the first recommendation loads the model; warm up past it (and JIT) before timing
     for (let n = 0; n < 30; n++) recIds(await send("GET", `/users/${pick(known)}/recs`));
 
-    const scenario = async (name: string, requests: () => Promise<Timed>): Promise<{ p50: number; p99: number; primary: number }> => {
+    const scenario = async (
+      name: string,
+      requests: () => Promise<Timed>,
+    ): Promise<{ p50: number; p99: number; primary: number; replica: number; r2: number }> => {
       const ms: number[] = [];
       let primary = 0;
+      let replica = 0;
+      let r2 = 0;
       for (let n = 0; n < o.requests; n++) {
         const t = await requests();
         if (t.res.status >= 500) throw new Error(`${name}: ${t.res.status} ${t.body.slice(0, 300)}`);
         ms.push(t.ms);
         primary += primaryReads(t.res) || 0;
+        replica += counted(t.res, "replica-reads") || 0;
+        r2 += r2Since(t.res);
       }
-      const r = { p50: round(quantile(ms, 0.5)), p99: round(quantile(ms, 0.99)), primary: round(primary / o.requests, 3) };
-      console.log(`${name.padEnd(12)} ${o.requests} requests: p50 ${r.p50} ms, p99 ${r.p99} ms, D1 primary reads per request ${r.primary}`);
+      const per = (x: number): number => round(x / o.requests, 3);
+      const r = { p50: round(quantile(ms, 0.5)), p99: round(quantile(ms, 0.99)), primary: per(primary), replica: per(replica), r2: per(r2) };
+      console.log(
+        `${name.padEnd(12)} ${o.requests} requests: p50 ${r.p50} ms, p99 ${r.p99} ms; per request: D1 primary reads ${r.primary}, replica reads ${r.replica}, R2 calls ${r.r2}`,
+      );
       return r;
     };
 
@@ -239,6 +260,8 @@ await runCli(async () => {
         cold_location_runs_ms: coldLocation.map((x) => round(x)),
         read_your_writes_violations: violations,
         write_read_pairs: o.pairs,
+        replica_reads_per_request: { floor: floor.replica, known: knownUser.replica, known_first_visit: firstVisit.replica, new_user: newUser.replica },
+        r2_calls_per_request: { floor: floor.r2, known: knownUser.r2, known_first_visit: firstVisit.r2, new_user: newUser.r2 },
         primary_reads_per_request: {
           floor: floor.primary,
           known: knownUser.primary,

@@ -6,7 +6,7 @@ import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env.ts";
 import { bundleCached } from "./bundle-cache.ts";
-import { type DevLatencyEnv, devCounts, devLatencySettings, withLatency } from "./latency.ts";
+import { type DevLatencyEnv, devCounts, devLatencySettings, r2Calls, withLatency } from "./latency.ts";
 import { DEV_QUERIES_HEADER } from "./names.ts";
 import { d1Session, requestDatabase } from "./session.ts";
 import { forgetUserState, storedUserStates } from "./user-state.ts";
@@ -23,7 +23,12 @@ export const edge = createMiddleware<AppEnv>(async (c, next) => {
     await dropStaleUserState(c);
   });
   const counts = settings ? devCounts(requestDatabase(c.env.DB)?.session) : null;
-  if (counts) c.res.headers.set(DEV_QUERIES_HEADER, `primary-reads=${counts.primaryReads}, replica-reads=${counts.replicaReads}, writes=${counts.writes}`);
+  // r2-calls: the isolate's total so far (a request's own are the difference, one request at a time)
+  if (counts)
+    c.res.headers.set(
+      DEV_QUERIES_HEADER,
+      `primary-reads=${counts.primaryReads}, replica-reads=${counts.replicaReads}, writes=${counts.writes}, r2-calls=${r2Calls.count}`,
+    );
 });
 
 const USER_PATH = /^\/users\/0*(\d{1,15})(\/|$)/;

@@ -291,6 +291,9 @@ export function devCounts(session: unknown): QueryCounts | null {
   return session instanceof DevSession ? session.counts : null;
 }
 
+/** R2 calls this isolate has made through the injection (the bench reads it before and after a request). */
+export const r2Calls = { count: 0 };
+
 /** The R2 binding with every call waiting r2_ms first (a body's transfer time is not modelled). */
 export function latencyR2(real: R2Bucket, settings: () => LatencySettings): R2Bucket {
   return new Proxy(real, {
@@ -298,6 +301,7 @@ export function latencyR2(real: R2Bucket, settings: () => LatencySettings): R2Bu
       const value = Reflect.get(target, prop, target) as unknown;
       if (typeof value !== "function") return value;
       return async (...args: unknown[]) => {
+        r2Calls.count++;
         await sleep(settings().r2_ms);
         return (value as (...a: unknown[]) => unknown).apply(target, args);
       };
