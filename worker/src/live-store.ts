@@ -99,14 +99,15 @@ export function liveRatingsWith(db: D1Database, user: number, other: D1PreparedS
  */
 export function putRatings(db: D1Database, user: number, entries: RatingEntry[], now: number): Promise<LiveRating[]> {
   const rows = entries.map((e) => [e.movieId, e.rating, e.timestamp ?? now]);
-  const upsert = db
-    .prepare(
-      `INSERT INTO ratings (user_id, movie_id, rating, rated_at)
+  const upsert = (): D1PreparedStatement =>
+    db
+      .prepare(
+        `INSERT INTO ratings (user_id, movie_id, rating, rated_at)
          SELECT ?1, json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?2) WHERE true
          ON CONFLICT (user_id, movie_id) DO UPDATE SET rating = excluded.rating, rated_at = excluded.rated_at WHERE excluded.rated_at >= ratings.rated_at
          RETURNING movie_id, rating, rated_at`,
-    )
-    .bind(user, JSON.stringify(rows));
+      )
+      .bind(user, JSON.stringify(rows));
   return writeAndRemember(db, user, upsert, (r) => (r.results as unknown as Row[]).map(toRating));
 }
 
@@ -114,10 +115,11 @@ export function putRatings(db: D1Database, user: number, entries: RatingEntry[],
  * Runs a write of one user's ratings; within a request, in one batch with the reads of the
  * user's state that it leaves, stored in the location's cache before the answer goes.
  */
-async function writeAndRemember<T>(db: D1Database, user: number, write: D1PreparedStatement, answer: (result: D1Result) => T): Promise<T> {
-  if (!requestDatabase(db)) return guarded(async () => answer(await write.all()));
+async function writeAndRemember<T>(db: D1Database, user: number, write: () => D1PreparedStatement, answer: (result: D1Result) => T): Promise<T> {
+  // statements are made inside guarded: a binding that fails at prepare is the store being unavailable too
+  if (!requestDatabase(db)) return guarded(async () => answer(await write().all()));
   const [result, state] = await guarded(async () => {
-    const [written, live, forgotten] = await db.batch([write, ...userStateQueries(db, user)]);
+    const [written, live, forgotten] = await db.batch([write(), ...userStateQueries(db, user)]);
     return [answer(written), userStateFrom(live, forgotten)] as const;
   });
   // the write has committed whatever the cache does: a failed put only costs the next read a D1 round trip
@@ -127,7 +129,12 @@ async function writeAndRemember<T>(db: D1Database, user: number, write: D1Prepar
 
 /** Deletes one live rating; true when there was one. */
 export function deleteRating(db: D1Database, user: number, movieId: number): Promise<boolean> {
-  return writeAndRemember(db, user, db.prepare("DELETE FROM ratings WHERE user_id = ?1 AND movie_id = ?2").bind(user, movieId), (r) => r.meta.changes > 0);
+  return writeAndRemember(
+    db,
+    user,
+    () => db.prepare("DELETE FROM ratings WHERE user_id = ?1 AND movie_id = ?2").bind(user, movieId),
+    (r) => r.meta.changes > 0,
+  );
 }
 
 /** Erases everything stored for the user; returns how many ratings were removed. */
