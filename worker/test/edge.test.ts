@@ -7,8 +7,9 @@
 import { applyD1Migrations, env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { app, createApp } from "../src/app.ts";
-import { BOOKMARK_COOKIE, BOOKMARK_HEADER } from "../src/edge/bookmark.ts";
+import { BOOKMARK_COOKIE, BOOKMARK_HEADER, requestBookmark } from "../src/edge/bookmark.ts";
 import { DEV_MARKER, DEV_QUERIES_HEADER } from "../src/edge/names.ts";
+import { isWrite } from "../src/edge/session.ts";
 import type { Env } from "../src/env.ts";
 import { ModelStore } from "../src/model-store.ts";
 import { bundles, fixtureData, publish } from "./seed.ts";
@@ -108,6 +109,26 @@ describe("D1 sessions and bookmarks", () => {
     // the page: the cookie its write set carries the same guarantee
     const cookie = write.headers.get("set-cookie")!.split(";")[0];
     expect(await recIds(await call(`/users/${user}/recs`, { headers: { ...auth, cookie } }, injected))).not.toContain(top);
+  });
+});
+
+describe("what a request brings and what its statements do", () => {
+  const b1 = "00000000-0000000a-00000000-00000000000000000000000000000000";
+  const b2 = "00000000-0000000b-00000000-00000000000000000000000000000000";
+
+  it("takes the header's bookmark over the cookie's, ignores a malformed cookie, refuses a malformed header", () => {
+    expect(requestBookmark(new Headers({ [BOOKMARK_HEADER]: b2, cookie: `a=1; ${BOOKMARK_COOKIE}=${b1}` }))).toBe(b2);
+    expect(requestBookmark(new Headers({ cookie: `a=1; ${BOOKMARK_COOKIE}=${b1}` }))).toBe(b1);
+    expect(requestBookmark(new Headers({ cookie: `${BOOKMARK_COOKIE}=junk` }))).toBeNull();
+    expect(requestBookmark(new Headers())).toBeNull();
+    expect(() => requestBookmark(new Headers({ [BOOKMARK_HEADER]: "zz" }))).toThrow(BOOKMARK_HEADER);
+  });
+
+  it("counts as writes exactly the statements that change something (D1 sends them to the primary)", () => {
+    for (const sql of ["SELECT 1", "  select * from ratings", "\nWITH a AS (SELECT 1) SELECT * FROM a", "PRAGMA table_info(ratings)"])
+      expect(isWrite(sql)).toBe(false);
+    for (const sql of ["INSERT INTO ratings VALUES (1)", "DELETE FROM ratings", "UPDATE x SET a = 1", "WITH a AS (SELECT 1) INSERT INTO t SELECT * FROM a"])
+      expect(isWrite(sql)).toBe(true);
   });
 });
 

@@ -39,9 +39,13 @@ export const DEFAULT_USER_STATE_SECONDS = 30;
 
 /** Statements that change nothing; anything else counts as a write (sent to the primary by D1). */
 const READ_ONLY = /^\s*(select|pragma|explain|values)\b/i;
+/** A common table expression reads unless its statement writes (`WITH ... INSERT`, say). */
+const CTE = /^\s*with\b/i;
+const WRITES = /\b(insert|update|delete|replace|create|drop|alter)\b/i;
 
 export function isWrite(sql: string): boolean {
-  return !READ_ONLY.test(sql);
+  if (READ_ONLY.test(sql)) return false;
+  return !(CTE.test(sql) && !WRITES.test(sql));
 }
 
 /** The binding under a request's session database (itself when it is one already). */
