@@ -16,10 +16,17 @@ export default defineProject({
       // LOG_LEVEL "error" (worker/src/log.ts): the warnings tests provoke on purpose (a broken
       // publication, a canceled request's lease) stay out of the output; a test that provokes an
       // error asserts it with a spy on log.error, so an error nobody expected still prints.
+      // USER_STATE_CACHE_SECONDS "0": tests read what D1 holds (and D1's failures) on every request;
+      // BUNDLE_CACHE "off": tests rewrite a version's files on purpose. edge.test.ts turns both caches on
+      // where it tests them.
       miniflare: {
+        // a second local database: the replica that DEV_LATENCY models (worker/src/edge/latency.ts, edge.test.ts)
+        d1Databases: { DB_REPLICA: "edgerec-replica" },
         bindings: {
           MODEL_REFRESH_SECONDS: "0",
           CATALOGUE_REFRESH_SECONDS: "0",
+          USER_STATE_CACHE_SECONDS: "0",
+          BUNDLE_CACHE: "off",
           API_TOKEN: "",
           USER_TOKEN_SECRET: "",
           PUBLIC_RECS: "open",

@@ -270,6 +270,11 @@ describe("the database id in wrangler.toml", () => {
     expect(() => parseWranglerConfig('name = "w"\n')).toThrow(/no \[\[r2_buckets\]\] with binding = "MODELS"/);
     expect(() => parseWranglerConfig("name = \n")).toThrow(/is not valid TOML/);
   });
+
+  it("refuses a config that turns on wrangler dev's latency injection (docs/edge.md)", () => {
+    expect(() => parseWranglerConfig(`${TOML}DEV_LATENCY = "d1_primary_ms=100"\n`)).toThrow(/sets DEV_LATENCY under \[vars\].*remove it before deploying/);
+    expect(() => parseWranglerConfig(`${TOML}EDGEREC_DEV = "wrangler-dev"\n`)).toThrow(/sets EDGEREC_DEV under \[vars\]/);
+  });
 });
 
 describe("npm run deploy -- --dry-run", () => {

@@ -9,6 +9,7 @@ import { BEARER, healthRoute } from "./api/routes.ts";
 import { tokenWhenConfigured } from "./auth.ts";
 import type { AppEnv } from "./env.ts";
 import { ApiError, errorResponse } from "./errors.ts";
+import { edge } from "./edge/index.ts";
 import { cache, route } from "./middleware.ts";
 import { ModelStore } from "./model-store.ts";
 import { admin } from "./routes/admin.ts";
@@ -36,7 +37,7 @@ export function createApp(store: ModelStore) {
     c.set("store", store);
     await next();
   });
-  app.use("*", securityHeaders, corsAllowlist);
+  app.use("*", securityHeaders, corsAllowlist, edge);
 
   app.openAPIRegistry.registerComponent("securitySchemes", BEARER, {
     type: "http",

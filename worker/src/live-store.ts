@@ -1,7 +1,12 @@
 // Live ratings in D1 (worker/migrations): what users rated after the published snapshot. Every
-// write is one SQL statement, so it is all-or-nothing; reads go to the primary database, so a
-// request sees every write that was answered before it (read-your-writes).
+// write is one SQL statement, so it is all-or-nothing. Reads go through the request's D1 session
+// (edge/session.ts): a request that brings a write's bookmark reads a copy at least that fresh
+// (read-your-writes). A write also reads the user's state back in the same batch (one round
+// trip) and leaves it in the location's cache (edge/user-state.ts), where the writer's next
+// read finds it.
 import { ApiError } from "./errors.ts";
+import { requestDatabase } from "./edge/session.ts";
+import { rememberUserState, userStateFrom, userStateQueries } from "./edge/user-state.ts";
 import { log } from "./log.ts";
 import type { RatingEntry } from "./validation.ts";
 
@@ -114,26 +119,42 @@ export function liveRatingsWith(db: D1Database, user: number, other: D1PreparedS
  */
 export function putRatings(db: D1Database, user: number, entries: RatingEntry[], now: number): Promise<LiveRating[]> {
   const rows = entries.map((e) => [e.movieId, e.rating, e.timestamp ?? now]);
-  return guarded(async () => {
-    const { results } = await db
+  const upsert = (): D1PreparedStatement =>
+    db
       .prepare(
         `INSERT INTO ratings (user_id, movie_id, rating, rated_at)
          SELECT ?1, json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?2) WHERE true
          ON CONFLICT (user_id, movie_id) DO UPDATE SET rating = excluded.rating, rated_at = excluded.rated_at WHERE excluded.rated_at >= ratings.rated_at
          RETURNING movie_id, rating, rated_at`,
       )
-      .bind(user, JSON.stringify(rows))
-      .all<Row>();
-    return results.map(toRating);
+      .bind(user, JSON.stringify(rows));
+  return writeAndRemember(db, user, upsert, (r) => (r.results as unknown as Row[]).map(toRating));
+}
+
+/**
+ * Runs a write of one user's ratings; within a request, in one batch with the reads of the
+ * user's state that it leaves, stored in the location's cache before the answer goes.
+ */
+async function writeAndRemember<T>(db: D1Database, user: number, write: () => D1PreparedStatement, answer: (result: D1Result) => T): Promise<T> {
+  // statements are made inside guarded: a binding that fails at prepare is the store being unavailable too
+  if (!requestDatabase(db)) return guarded(async () => answer(await write().all()));
+  const [result, state] = await guarded(async () => {
+    const [written, live, forgotten] = await db.batch([write(), ...userStateQueries(db, user)]);
+    return [answer(written), userStateFrom(live, forgotten)] as const;
   });
+  // the write has committed whatever the cache does: a failed put only costs the next read a D1 round trip
+  await rememberUserState(db, user, state).catch((err: unknown) => log.warn("the user's state could not be cached after a write", err));
+  return result;
 }
 
 /** Deletes one live rating; true when there was one. */
 export function deleteRating(db: D1Database, user: number, movieId: number): Promise<boolean> {
-  return guarded(async () => {
-    const r = await db.prepare("DELETE FROM ratings WHERE user_id = ?1 AND movie_id = ?2").bind(user, movieId).run();
-    return r.meta.changes > 0;
-  });
+  return writeAndRemember(
+    db,
+    user,
+    () => db.prepare("DELETE FROM ratings WHERE user_id = ?1 AND movie_id = ?2").bind(user, movieId),
+    (r) => r.meta.changes > 0,
+  );
 }
 
 /** Erases everything stored for the user; returns how many ratings were removed. */

@@ -13,6 +13,7 @@ import { log } from "./log.ts";
 import { type CurrentPointer, KEEP_PREVIOUS, R2_POINTER } from "../../training/src/contract/artifacts.ts";
 import { type LoadOptions, type LoadedModel, PUBLISH_HINT, disposeModel, listedVersions, loadVersion, readPointer } from "./model-load.ts";
 import { onnxRuntime } from "./ort.ts";
+import { baseDatabase } from "./edge/session.ts";
 import rankKernel from "../build/rank-int8.wasm";
 
 export type { LoadedModel } from "./model-load.ts";
@@ -98,7 +99,7 @@ function loadWithDeadline(
   what: string,
   opts: Pick<LoadOptions, "beforeSessions"> = {},
 ): Promise<LoadedModel> {
-  const load = onnxRuntime().then((ort) => loadVersion(env.MODELS, pointer, ort, { db: env.DB, kernel: rankKernel, ...opts }));
+  const load = onnxRuntime().then((ort) => loadVersion(env.MODELS, pointer, ort, { db: baseDatabase(env.DB), kernel: rankKernel, ...opts }));
   return withDeadline(load, timeoutMs, what).catch((err: unknown) => {
     load.then(disposeModel, () => {}).catch((e: unknown) => console.error(`releasing ${pointer.version}, loaded after its deadline, failed`, e));
     throw err;

@@ -3,9 +3,9 @@
 // waits for the slower read, not for both in turn; with the snapshot in D1 both travel in one
 // batch, one round trip.
 import { ApiError } from "./errors.ts";
-import { type LiveRating, liveHistory, liveRatingsWith } from "./live-store.ts";
+import { readUserState } from "./edge/user-state.ts";
+import { type LiveRating, liveRatingsWith } from "./live-store.ts";
 import type { LoadedModel } from "./model-store.ts";
-import { isForgotten } from "./security/forget.ts";
 import { type UserSnapshot, isD1Store } from "./user-store.ts";
 
 export interface UserReads {
@@ -24,16 +24,16 @@ export async function readUser(model: LoadedModel, db: D1Database, userId: numbe
     const [live, rows] = await liveRatingsWith(db, userId, users.query(userId) as D1PreparedStatement);
     return { user: users.fromRows(rows), live };
   }
-  const [live, user, forgotten] = await Promise.all([
-    // the live ratings and dismissed movies (catalogue helper's hook: docs/catalogue.md)
-    liveHistory(db, userId).catch((err: unknown): null => {
+  const [state, user] = await Promise.all([
+    // the live history (ratings, and dismissed movies as 1s: docs/catalogue.md) and whether the user was
+    // forgotten: one D1 batch, or none in a warm location (edge/user-state.ts)
+    readUserState(db, userId).catch((err: unknown): null => {
       if (!(err instanceof ApiError)) throw err;
       return null;
     }),
     users.get(userId),
-    // a user who asked to be forgotten is served as a new user (security/forget.ts; with the
-    // snapshot in D1, forgetting erased its rows)
-    isForgotten(db, userId),
   ]);
-  return { user: forgotten ? null : user, live };
+  // a user who asked to be forgotten is served as a new user (security/forget.ts; with the
+  // snapshot in D1, forgetting erased its rows); D1 down: served from the snapshot
+  return { user: state?.forgotten ? null : user, live: state?.live ?? null };
 }

@@ -117,6 +117,8 @@ describe("the ratings quota", () => {
     const user = uniqueUser();
     const failingCount = new Proxy(env.DB, {
       get(target, prop) {
+        // reads go through the request's D1 session (worker/src/edge/session.ts): its statements fail the same way
+        if (prop === "withSession") return (from?: string) => new Proxy(target.withSession(from), this as unknown as ProxyHandler<D1DatabaseSession>);
         if (prop === "prepare")
           return (sql: string) => {
             if (sql.includes("count(*) AS stored")) throw new Error("D1_ERROR: network connection lost (test)");

@@ -288,6 +288,8 @@ describe("live ratings in D1", () => {
     const attempts: string[] = [];
     const flaky = new Proxy(env.DB, {
       get(target, prop) {
+        // reads go through the request's D1 session (worker/src/edge/session.ts): its statements fail the same way
+        if (prop === "withSession") return (from?: string) => new Proxy(target.withSession(from), this as unknown as ProxyHandler<D1DatabaseSession>);
         if (prop === "prepare")
           return (sql: string) => {
             // the A/B experiment's read, the served list's record (docs/loop.md) and the live
@@ -305,7 +307,8 @@ describe("live ratings in D1", () => {
     const res = await call(`/users/${user}/recs`, { headers: auth }, { ...secured, DB: flaky });
     expect(res.status).toBe(200);
     expect(res.headers.get("x-live-history")).toBeNull();
-    expect(attempts).toEqual(["SELECT", "SELECT", "SELECT"]);
+    // two failed tries of the user-state batch, then its two statements (live ratings, forgotten)
+    expect(attempts).toEqual(["SELECT", "SELECT", "SELECT", "SELECT"]);
     failures = 2;
     const write = await post(`/users/${user}/ratings`, { ratings: [{ movieId: movies[0], rating: 5 }] }, { ...secured, DB: flaky });
     expect(write.status).toBe(200);
@@ -314,6 +317,8 @@ describe("live ratings in D1", () => {
   it("refuses a rating with 503 and Retry-After when D1 stays busy through the retries (a publication writing), and stores nothing", async () => {
     const busy = new Proxy(env.DB, {
       get(target, prop) {
+        // reads go through the request's D1 session (worker/src/edge/session.ts): its statements fail the same way
+        if (prop === "withSession") return (from?: string) => new Proxy(target.withSession(from), this as unknown as ProxyHandler<D1DatabaseSession>);
         if (prop === "prepare")
           return () => {
             throw new Error("D1_ERROR: database is locked: SQLITE_BUSY (extended: SQLITE_BUSY_SNAPSHOT): Failed to get session commit token");

@@ -23,6 +23,8 @@ function recordingDb(calls: string[], fail = false): D1Database {
   const db = env.DB;
   return new Proxy(db, {
     get(target, prop) {
+      // reads go through the request's D1 session (worker/src/edge/session.ts): record (or fail) its calls the same way
+      if (prop === "withSession") return (from?: string) => new Proxy(target.withSession(from), this as unknown as ProxyHandler<D1DatabaseSession>);
       if (prop === "batch") {
         return (statements: D1PreparedStatement[]) => {
           calls.push(`batch of ${statements.length}`);

@@ -18,6 +18,7 @@ export interface WranglerConfig {
 
 interface RawConfig {
   name?: unknown;
+  vars?: Record<string, unknown>;
   r2_buckets?: { binding?: unknown; bucket_name?: unknown }[];
   d1_databases?: { binding?: unknown; database_name?: unknown; database_id?: unknown }[];
 }
@@ -30,6 +31,9 @@ function parsed(text: string, path: string): RawConfig {
   }
 }
 
+/** Variables of `wrangler dev` alone (worker/src/edge/latency.ts): a deploy refuses a config that sets them. */
+export const DEV_ONLY_VARS = ["DEV_LATENCY", "EDGEREC_DEV"] as const;
+
 /** The deploy's settings from wrangler.toml text; a clear error for anything missing. */
 export function parseWranglerConfig(text: string, path = "wrangler.toml"): WranglerConfig {
   const raw = parsed(text, path);
@@ -38,6 +42,12 @@ export function parseWranglerConfig(text: string, path = "wrangler.toml"): Wrang
   if (typeof raw.name !== "string") throw new Error(`${path} has no Worker name (name = "...")`);
   if (typeof bucket !== "string") throw new Error(`${path} has no [[r2_buckets]] with binding = "MODELS" and a bucket_name`);
   if (!db || typeof db.database_name !== "string") throw new Error(`${path} has no [[d1_databases]] with binding = "DB" and a database_name`);
+  // latency injection is for `wrangler dev` only (worker/src/edge/latency.ts, docs/edge.md): never deployed
+  const devOnly = DEV_ONLY_VARS.filter((v) => raw.vars && v in raw.vars);
+  if (devOnly.length > 0)
+    throw new Error(
+      `${path} sets ${devOnly.join(" and ")} under [vars]: latency injection is for local measurement under wrangler dev only (npm run bench:edge passes it with --var); remove ${devOnly.length > 1 ? "them" : "it"} before deploying`,
+    );
   return {
     path,
     text,

@@ -11,6 +11,7 @@ import { log } from "../log.ts";
 import { type LoadedModel, disposeModel, loadVersion } from "../model-load.ts";
 import type { ModelStore } from "../model-store.ts";
 import { onnxRuntime } from "../ort.ts";
+import { baseDatabase } from "../edge/session.ts";
 
 interface Held {
   version: string;
@@ -88,7 +89,7 @@ export class ArmModels {
   private replace(env: Env, version: string): void {
     if (this.held) this.retire(this.held);
     const pointer: CurrentPointer = { version, manifest: r2Key(version, BUNDLE_FILES.manifest), published: "" };
-    const load = onnxRuntime().then((ort) => loadVersion(env.MODELS, pointer, ort, { db: env.DB, kernel: rankKernel }));
+    const load = onnxRuntime().then((ort) => loadVersion(env.MODELS, pointer, ort, { db: baseDatabase(env.DB), kernel: rankKernel }));
     load.catch(() => {});
     this.held = { version, load, holders: 0, retired: false };
   }

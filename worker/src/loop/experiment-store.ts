@@ -4,6 +4,7 @@
 import { BUNDLE_FILES, r2Key } from "../../../training/src/contract/artifacts.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
+import { baseDatabase } from "../edge/session.ts";
 import { log } from "../log.ts";
 import type { Experiment } from "./assign.ts";
 import { loopDb } from "./d1.ts";
@@ -33,17 +34,17 @@ export function readExperiment(db: D1Database): Promise<ExperimentState> {
 /** The experiment for serving: cached per isolate; the last one known (or none) when D1 cannot say. */
 export async function servingExperiment(env: Env): Promise<Experiment | null> {
   const ttlMs = 1000 * loopSettings(env).experimentCacheSeconds;
-  const hit = cached.get(env.DB);
+  const hit = cached.get(baseDatabase(env.DB));
   if (hit && Date.now() - hit.at < ttlMs) return hit.state.experiment;
   try {
     // one try, no retries: a recommendation does not wait on the loop
     const state = await selectExperiment(env.DB);
-    cached.set(env.DB, { state, at: Date.now() });
+    cached.set(baseDatabase(env.DB), { state, at: Date.now() });
     return state.experiment;
   } catch (err) {
     log.warn("the A/B experiment could not be read from D1: serving the last one known (or none)", err);
     // tried again after the cache interval, not on every request
-    cached.set(env.DB, { state: hit?.state ?? NONE, at: Date.now() });
+    cached.set(baseDatabase(env.DB), { state: hit?.state ?? NONE, at: Date.now() });
     return hit?.state.experiment ?? null;
   }
 }
@@ -89,6 +90,6 @@ export async function writeExperiment(env: Env, experiment: Experiment | null, n
     return { experiment, updatedAt: now };
   });
   // this isolate applies it at once; the others within their cache interval
-  cached.set(env.DB, { state, at: Date.now() });
+  cached.set(baseDatabase(env.DB), { state, at: Date.now() });
   return state;
 }

@@ -4,6 +4,7 @@
 // hour per isolate, after a write.
 import type { Context } from "hono";
 import type { AppEnv, Env } from "../env.ts";
+import { baseDatabase } from "../edge/session.ts";
 import { log } from "../log.ts";
 import { loopSettings } from "./settings.ts";
 
@@ -54,9 +55,9 @@ export async function writeServed(env: Env, list: ServedList, now: number): Prom
 
 /** Deletes served lists and events older than LOOP_RETENTION_DAYS, at most once an hour per isolate. */
 export async function pruneIfDue(env: Env, now: number): Promise<void> {
-  const last = lastPruned.get(env.DB) ?? 0;
+  const last = lastPruned.get(baseDatabase(env.DB)) ?? 0;
   if (Date.now() - last < PRUNE_EVERY_MS) return;
-  lastPruned.set(env.DB, Date.now());
+  lastPruned.set(baseDatabase(env.DB), Date.now());
   await pruneOlderThan(env.DB, now - loopSettings(env).retentionDays * 86400);
 }
 

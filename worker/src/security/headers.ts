@@ -45,6 +45,6 @@ export const corsAllowlist: MiddlewareHandler<AppEnv> = cors({
   },
   allowMethods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"],
   allowHeaders: ["Authorization", "Content-Type"],
-  exposeHeaders: ["x-model-version", "x-live-history", "retry-after"],
+  exposeHeaders: ["x-model-version", "x-live-history", "retry-after", "x-d1-bookmark"],
   maxAge: 86400,
 });
