@@ -31,7 +31,7 @@ import { httpArm } from "./replay/arm-client.ts";
 import { datasetOf, easeBaseline, easeRanker, timeOrderedWeight } from "./replay/baselines.ts";
 import { ARM_NAMES, type Arm, type ArmName, drive } from "./replay/drive.ts";
 import { buildReport, writeReport } from "./replay/report.ts";
-import { cutAt, eventsOf, sampleIndices, weekEnds, weeksSpanned, withKnownTimes } from "./replay/stream.ts";
+import { WEEK_SECONDS, cutAt, eventsOf, sampleIndices, weekEnds, weeksSpanned, withKnownTimes } from "./replay/stream.ts";
 import { type WeekRecord, retrainAtWeekEnd } from "./replay/weekly-retrain.ts";
 
 const program = new Command("bench:replay")
@@ -50,6 +50,12 @@ const program = new Command("bench:replay")
   .option("--seed <n>", "seed of the sample and of training", integer, 2020)
   .option("--arms <list>", "the arms to run, comma-separated", ARM_NAMES.join(","))
   .option(
+    "--weeks <n>",
+    "replay only the first n simulated weeks after the cut (0: up to the last rating; ML-1M's known times run 115 weeks past its cut)",
+    integer,
+    0,
+  )
+  .option(
     "--blend-weight <how>",
     "the blend's EASE weight: chosen on the protocol's random valid set as npm run train does (valid), or on a time-ordered validation before the cut (time)",
     "valid",
@@ -65,6 +71,7 @@ const o = program.opts<{
   cut: number;
   seed: number;
   arms: string;
+  weeks: number;
   blendWeight: string;
   out: string;
   from?: string;
@@ -91,6 +98,12 @@ await runCli(async () => {
     dropped > 0 ? { rule: "ratings with timestamp > 0 only (0 = unknown time in this copy); both sides of the cut", kept: kept.length, dropped } : null;
   if (restriction) console.log(`${o.dataset}: ${dropped} of ${all.length} ratings have no known time and are left out; ${kept.length} replayed in time order`);
   const cut = cutAt(kept, o.cut);
+  if (o.weeks > 0) {
+    const end = cut.time + o.weeks * WEEK_SECONDS;
+    const all = cut.after.length;
+    cut.after = cut.after.filter((e) => e.timestamp < end);
+    console.log(`--weeks ${o.weeks}: replaying the ${cut.after.length} of ${all} later ratings before ${new Date(end * 1000).toISOString().slice(0, 10)}`);
+  }
   const preUsers = new Set(cut.before.map((e) => e.user));
   const newUsersAfter = new Set(cut.after.filter((e) => !preUsers.has(e.user)).map((e) => e.user)).size;
   const cutDate = new Date(cut.time * 1000).toISOString().slice(0, 10);
@@ -182,7 +195,7 @@ await runCli(async () => {
     const report = buildReport({
       dataset: o.dataset,
       restriction,
-      cut: { percentile: o.cut, date: cutDate, before: cut.before.length, after: cut.after.length, newUsersAfter },
+      cut: { percentile: o.cut, date: cutDate, before: cut.before.length, after: cut.after.length, newUsersAfter, weeksReplayed: o.weeks || null },
       sample: o.events === 0 || o.events >= cut.after.length ? "all" : `${chosen.size} of ${cut.after.length} later ratings, uniform, seed ${o.seed}`,
       model: o.model,
       serves: { frozen: `${o.model} (snapshot only)`, live: `${o.model} (snapshot, live exclusion and fold-in)`, retrain: retrainedModel },

@@ -23,14 +23,14 @@ function memoryArm(catalogue: number[]) {
   const rated = new Map<number, Map<number, number>>();
   const posts: { user: number; movieId: number; rating: number }[] = [];
   const impressions: { user: number; recId: string; movies: number[] }[] = [];
-  const lists: { user: number; ranked: number[] }[] = [];
+  const lists: { user: number; ranked: number[]; postedBefore: number }[] = [];
   let served = "v1";
   let lastId = 0;
   const client: ArmClient = {
     async recs(user, k) {
       const mine = rated.get(user);
       const ranked = catalogue.filter((m) => !mine?.has(m)).slice(0, k);
-      lists.push({ user, ranked });
+      lists.push({ user, ranked, postedBefore: posts.length });
       return { ranked, model: served, source: mine ? "fold-in" : "popular", recId: `r${++lastId}`, ignored: 0 };
     },
     async impressions(user, recId, movies) {
@@ -135,6 +135,20 @@ describe("the replay driver", () => {
     const expected = after.map((e) => `${e.user}:${e.movie}:${e.rating}`).sort();
     for (const name of ["live", "retrain"] as const) expect(arms[name].posts.map((p) => `${p.user}:${p.movieId}:${p.rating}`).sort()).toEqual(expected);
     expect(result.ratingsPosted).toBe(after.length);
+    // in time order: every rating before a list (of any user) is posted before it, none after
+    expect(arms.live.lists.map((l) => l.postedBefore)).toEqual([3, 10, 20]);
+    const byNumber = (a: number, b: number): number => a - b;
+    for (const [from, to] of [
+      [0, 3],
+      [3, 10],
+      [10, 20],
+    ])
+      expect(
+        arms.live.posts
+          .slice(from, to)
+          .map((p) => p.movieId)
+          .sort(byNumber),
+      ).toEqual(after.slice(from, to).map((e) => e.movie));
     // a rating posted to one arm is not in another's state: the frozen arm's lists never exclude it
     for (const l of arms.frozen.lists) expect(l.ranked).toEqual(catalogue.slice(0, 10));
   });

@@ -4,11 +4,12 @@
 // rating itself posted to the arms that take live ratings. At each simulated week end the
 // `retrain` hook runs first, with every earlier rating already in the arm's D1.
 //
-// Ratings are posted lazily but never late: a user's pending ratings go out just before that
-// user's next list is asked for, before every week end's retrain, and at the end. The Worker's
-// answer for a user reads only that user's live ratings, so each list sees exactly the ratings
-// before it, while the ratings of the later events nobody asks a list for (most of them, when
-// sampling) travel in a few requests instead of one each.
+// Every later rating is posted, sampled or not, and in time order: the ratings since the last
+// list go out (one request per user) just before the next list is asked for, before every week
+// end's retrain, and at the end. So each list, and each retrain, sees exactly the ratings before
+// it, and the D1's rated_at (the Worker's clock at the POST) keeps the stream's order up to the
+// few ratings between two lists: the retrain's "recent" check (the newest live positives by
+// rated_at) is then the stream's newest ratings.
 import type { ArmClient } from "./arm-client.ts";
 import type { Rating } from "./stream.ts";
 
@@ -113,7 +114,7 @@ export async function drive(arms: readonly Arm[], opts: DriveOptions): Promise<D
     }
     if (opts.chosen.has(n)) {
       users.add(e.user);
-      await flushUser(e.user);
+      await flushAll();
       const answers = await Promise.all(
         arms.map(async (a) => {
           const list = await a.client.recs(e.user, opts.k);

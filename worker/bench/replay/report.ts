@@ -10,7 +10,8 @@ export interface ReportInput {
   dataset: string;
   /** How the dataset was restricted before the cut (ML-1M: the ratings with known times), or null. */
   restriction: { rule: string; kept: number; dropped: number } | null;
-  cut: { percentile: number; date: string; before: number; after: number; newUsersAfter: number };
+  /** `after`: the later ratings replayed (all of them, or those of the first `weeksReplayed` weeks). */
+  cut: { percentile: number; date: string; before: number; after: number; newUsersAfter: number; weeksReplayed?: number | null };
   sample: string;
   model: string;
   /** Which model each arm serves, in words. */
@@ -38,7 +39,14 @@ export function buildReport(r: ReportInput): Record<string, unknown> {
     bench: "replay",
     dataset: r.dataset,
     restriction: r.restriction,
-    cut: { percentile: r.cut.percentile, date: r.cut.date, before: r.cut.before, after: r.cut.after, new_users_after: r.cut.newUsersAfter },
+    cut: {
+      percentile: r.cut.percentile,
+      date: r.cut.date,
+      before: r.cut.before,
+      after: r.cut.after,
+      new_users_after: r.cut.newUsersAfter,
+      weeks_replayed: r.cut.weeksReplayed ?? "all",
+    },
     events: requests,
     sample: r.sample,
     users: r.drive.users,
