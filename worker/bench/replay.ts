@@ -224,6 +224,11 @@ await runCli(async () => {
       if (j)
         console.log(`${name.padEnd(8)} HR@10 ${j["hr@10"].toFixed(4)}  NDCG@10 ${j["ndcg@10"].toFixed(4)}  cold-start ${j.cold_start}  fold-in ${j.fold_in}`);
     }
+    const weeksSeen = Math.max(...armNames.map((n) => result.weekly.get(n)?.length ?? 0));
+    for (let w = 0; w < weeksSeen; w++)
+      console.log(
+        `week ${w + 1}: ${armNames.map((n) => `${n} HR@10 ${result.weekly.get(n)?.[w]?.json()["hr@10"].toFixed(4) ?? "-"}`).join("  ")}  (${result.weekly.get(armNames[0])?.[w]?.requests ?? 0} lists)`,
+      );
     for (const [name, tally] of Object.entries(baseline)) {
       const j = tally.json();
       console.log(`ease ${name.padEnd(7)} HR@10 ${j["hr@10"].toFixed(4)}  NDCG@10 ${j["ndcg@10"].toFixed(4)}  (fold-in in Node)`);

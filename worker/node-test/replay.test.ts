@@ -186,6 +186,7 @@ describe("the replay driver", () => {
     }
     expect(Object.fromEntries(result.servedBy.get("retrain") ?? [])).toEqual({ v1: 1, v2: 1, v3: 1 });
     expect(Object.fromEntries(result.servedBy.get("live") ?? [])).toEqual({ v1: 3 });
+    expect(result.weekly.get("retrain")?.map((t) => t.requests)).toEqual([1, 1, 1]);
   });
 });
 
@@ -257,5 +258,6 @@ describe("replay.json", () => {
     expect(json.frozen["hr@10"]).toBeGreaterThan(0);
     expect(json).toMatchObject({ bench: "replay", events: 3, users: 2, weeks: 3, retrains: [], published: 0, refused: 0 });
     expect(json.ease).toEqual({ frozen: json.frozen, live: json.live, retrain: json.retrain });
+    expect(json.by_week.live).toEqual([{ week: 1, requests: 3, "hr@10": json.live["hr@10"], "ndcg@10": json.live["ndcg@10"] }]);
   });
 });

@@ -79,6 +79,8 @@ export interface DriveOptions {
 
 export interface DriveResult {
   tallies: Map<ArmName, Tally>;
+  /** The same per simulated week after the cut (index 0: the first week), so a retrained version's weeks compare with the live arm's. */
+  weekly: Map<ArmName, Tally[]>;
   /** Lists per arm per serving version (the retraining arm's move to each published version shows here). */
   servedBy: Map<ArmName, Map<string, number>>;
   /** Distinct users among the sampled ratings. */
@@ -89,6 +91,7 @@ export interface DriveResult {
 export async function drive(arms: readonly Arm[], opts: DriveOptions): Promise<DriveResult> {
   const now = opts.now ?? (() => Math.floor(Date.now() / 1000));
   const tallies = new Map(arms.map((a) => [a.name, new Tally()]));
+  const weekly = new Map(arms.map((a) => [a.name, [] as Tally[]]));
   const servedBy = new Map(arms.map((a) => [a.name, new Map<string, number>()]));
   const posting = arms.filter((a) => a.takesRatings);
   // ratings not yet posted, by user (the same for every posting arm: they all get the same stream)
@@ -125,6 +128,9 @@ export async function drive(arms: readonly Arm[], opts: DriveOptions): Promise<D
       for (const [name, list] of answers) {
         const tally = tallies.get(name) as Tally;
         tally.add(list.ranked, e.movie);
+        const weeks = weekly.get(name) as Tally[];
+        while (weeks.length <= nextWeek) weeks.push(new Tally());
+        weeks[nextWeek].add(list.ranked, e.movie);
         if (list.source === "popular") tally.coldStart++;
         if (list.source === "fold-in") tally.foldIn++;
         tally.ignored += list.ignored;
@@ -142,5 +148,5 @@ export async function drive(arms: readonly Arm[], opts: DriveOptions): Promise<D
     }
   }
   await flushAll();
-  return { tallies, servedBy, users: users.size, ratingsPosted: posted };
+  return { tallies, weekly, servedBy, users: users.size, ratingsPosted: posted };
 }

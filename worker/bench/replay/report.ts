@@ -55,6 +55,15 @@ export function buildReport(r: ReportInput): Record<string, unknown> {
     model: r.model,
     serves: r.serves,
     ...arms,
+    // HR@10 and NDCG@10 of the lists asked for in each simulated week after the cut (the
+    // retrain arm's week n+1 is served by what week n's end published)
+    by_week: Object.fromEntries(
+      ARM_NAMES.flatMap((name) => {
+        const weeks = r.drive.weekly.get(name);
+        if (!weeks) return [];
+        return [[name, weeks.map((t, i) => ({ week: i + 1, requests: t.requests, "hr@10": t.json()["hr@10"], "ndcg@10": t.json()["ndcg@10"] }))]];
+      }),
+    ),
     retrains: r.weekEnds,
     published: r.weekEnds.filter((w) => w.decision === "published").length,
     refused: r.weekEnds.filter((w) => w.decision === "refused").length,
