@@ -180,7 +180,7 @@ await runCli(async () => {
             });
             records.push(record);
             console.log(
-              `week ${record.week} (${record.at.slice(0, 10)}, ${record.live_ratings} live ratings): ${record.decision} ${record.candidate} in ${record.seconds} s`,
+              `week ${record.week} (${record.at.slice(0, 10)}, ${record.live_ratings} live ratings): ${record.decision} ${record.candidate} in ${record.seconds} s (${record.why})`,
             );
           }
         : undefined,

@@ -204,6 +204,7 @@ describe("the weekly retrain's record", () => {
     const rec = await retrainAtWeekEnd(end, { store, artifacts: "unused", client: arm.client, run: async () => outcome });
     expect(rec).toMatchObject({ week: 2, live_ratings: 42, decision: "refused", candidate: "c", served_before: "v1", tolerance: 0.0046 });
     expect(rec.checks[0]).toMatchObject({ name: "holdout", ok: false, delta: -0.01 });
+    expect(rec.why).toBe("holdout (10 users): NDCG@10 0.3000 against 0.3100, delta -0.0100 below -0.0046");
     expect(rec.at).toBe(new Date(T0 * 1000).toISOString());
   });
 
@@ -213,6 +214,7 @@ describe("the weekly retrain's record", () => {
     setTimeout(() => arm.serve("c2"), 300);
     const rec = await retrainAtWeekEnd(end, { store, artifacts: "unused", client: arm.client, run: async () => outcome });
     expect(rec.decision).toBe("published");
+    expect(rec.why).toBe("nothing was served to compare with");
     expect(await arm.client.version()).toBe("c2");
     const stuck = memoryArm([1]);
     await expect(retrainAtWeekEnd(end, { store, artifacts: "unused", client: stuck.client, run: async () => outcome, pickupTimeoutMs: 100 })).rejects.toThrow(

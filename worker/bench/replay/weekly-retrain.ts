@@ -15,6 +15,8 @@ export interface WeekRecord {
   /** Live ratings in the arm's D1 when it retrained. */
   live_ratings: number;
   decision: "published" | "refused";
+  /** Why, in words: the checks that failed, or that all passed. */
+  why: string;
   candidate: string;
   /** The version served before (null: none was). */
   served_before: string | null;
@@ -65,11 +67,23 @@ export async function retrainAtWeekEnd(end: WeekEnd, opts: WeeklyRetrainOptions)
     }
   }
   const verdict = outcome.verdict;
+  const failed = (verdict?.checks ?? []).filter((c) => !c.ok);
+  const why = !verdict
+    ? "nothing was served to compare with"
+    : failed.length
+      ? failed
+          .map(
+            (c) =>
+              `${c.name} (${c.users} users): NDCG@10 ${c.candidate?.toFixed(4)} against ${c.served?.toFixed(4)}, delta ${c.delta?.toFixed(4)} below -${verdict.tolerance.toFixed(4)}`,
+          )
+          .join("; ")
+      : `every check within ${verdict.tolerance.toFixed(4)} NDCG@10 of the served model`;
   return {
     week: end.week,
     at: new Date(end.at * 1000).toISOString(),
     live_ratings: end.liveRatings,
     decision: outcome.kind,
+    why,
     candidate: outcome.candidate,
     served_before: outcome.served,
     checks: (verdict?.checks ?? []).map((c) => ({ ...c, candidate: round4(c.candidate), served: round4(c.served), delta: round4(c.delta) })),
