@@ -140,7 +140,10 @@ for (const [n, version] of ["fixture-v1", "fixture-ease", "fixture-blend", "fixt
       // the request's filters hold for live movies too: a Drama excluded, or a year range it misses
       for (const rules of [{ excludeGenres: ["Drama"] }, { yearMax: 2000 }, { exclude: [movie.movieId] }]) {
         const filtered = await (await send("POST", "/recs", { history, k: 60, ...rules }, asAdmin)).json<Recs>();
-        expect(filtered.recommendations.map((r) => r.movieId), JSON.stringify(rules)).not.toContain(movie.movieId);
+        expect(
+          filtered.recommendations.map((r) => r.movieId),
+          JSON.stringify(rules),
+        ).not.toContain(movie.movieId);
       }
       const dramas = await (await send("POST", "/recs", { history, k: 60, genres: ["Drama"] }, asAdmin)).json<Recs>();
       expect(dramas.recommendations.map((r) => r.movieId)).toContain(movie.movieId);
