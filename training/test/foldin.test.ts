@@ -197,12 +197,12 @@ describe("fold-in graphs in onnxruntime-web", () => {
     // a new user's history is a sequence: the order changes the scores, and not without recency
     expect(score(f, [3, 8, 20], -1)).not.toEqual(score(f, [20, 8, 3], -1));
     const forwards = score(plain, [3, 8, 20], -1);
-    score(plain, [20, 8, 3], -1).forEach((v, j) => expect(forwards[j]).toBeCloseTo(v, 5));
+    for (const [j, v] of score(plain, [20, 8, 3], -1).entries()) expect(forwards[j]).toBeCloseTo(v, 5);
     // a very short memory is the latest entry alone; a very long one, no weighting at all
     const latest = score({ ...f, recency: 1e-3 }, [3, 8, 20], -1);
-    score(f, [20], -1).forEach((v, j) => expect(latest[j]).toBeCloseTo(v, 4));
+    for (const [j, v] of score(f, [20], -1).entries()) expect(latest[j]).toBeCloseTo(v, 4);
     const everything = score({ ...f, recency: 1e9 }, [3, 8, 20], -1);
-    score(plain, [3, 8, 20], -1).forEach((v, j) => expect(everything[j]).toBeCloseTo(v, 4));
+    for (const [j, v] of score(plain, [3, 8, 20], -1).entries()) expect(everything[j]).toBeCloseTo(v, 4);
     // a matrix of histories has no order: foldInScorer scores its rows unweighted
     const rows = csrFromTriples(2, f.items, [0, 0, 0, 1], [3, 8, 20, 5]);
     const [weighted, unweighted] = [new Float32Array(2 * f.items), new Float32Array(2 * f.items)];
