@@ -120,7 +120,14 @@ await runCli(async () => {
 
   const served = new Map(RECENCY.map((r) => [r, new Tally()]));
   const grid = new Map(RECENCY.map((r) => [r, WEIGHTS.map(() => new Tally())]));
+  // every user's history so far: the early part in full, then each later rating once ranked
   const histories = new Map<number, Event[]>();
+  const append = (e: Event): void => {
+    const h = histories.get(e.user);
+    if (h) h.push(e);
+    else histories.set(e.user, [e]);
+  };
+  for (const e of early) append(e);
   let ranked = 0;
   const [blend, easePart, graphPart, mixed] = [new Float32Array(own), new Float32Array(own), new Float32Array(own), new Float32Array(own)];
   for (const e of late) {
@@ -144,8 +151,7 @@ await runCli(async () => {
         });
       }
     }
-    if (history.length === 0) histories.set(e.user, [e]);
-    else history.push(e);
+    append(e);
   }
 
   const r4 = (x: number): number => Math.round(x * 10_000) / 10_000;
