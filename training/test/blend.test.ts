@@ -84,6 +84,33 @@ describe("the blend of EASE and LightGCN", () => {
     expect(f?.kind === "mix" && f.parts.map((p) => p.weight)).toEqual([0.4, 1 - 0.4]);
   });
 
+  it("folds in a new user's history weighted by recency (7 by default, 0: none), a known user's unweighted", async () => {
+    const train = randomTrain(25, 18, 4, 2);
+    const m = blend.create({ ...blend.defaults, ...small, ease_weight: 0.4 });
+    await m.fit(train, ctx);
+    const f = m.foldIn?.();
+    if (f?.kind !== "mix") throw new Error("the blend folds in a mix");
+    expect(f.recency).toBe(7);
+    const off = blend.create({ ...blend.defaults, ...small, ease_weight: 0.4, recency: 0 });
+    await off.fit(train, ctx);
+    const g = off.foldIn?.();
+    if (g?.kind !== "mix") throw new Error("the blend folds in a mix");
+    expect(g.recency).toBeUndefined();
+    const [a, b] = [new Float32Array(18), new Float32Array(18)];
+    // a known user: the same scores with and without recency (a snapshot has no order)
+    foldInScores(f, rowOf(train, 3), a, 3);
+    foldInScores(g, rowOf(train, 3), b, 3);
+    expect(Array.from(a)).toEqual(Array.from(b));
+    // a new user: the order of the history matters only with recency
+    const history = [2, 9, 14, 5];
+    foldInScores(f, history, a, -1);
+    foldInScores(f, [...history].reverse(), b, -1);
+    expect(Array.from(a)).not.toEqual(Array.from(b));
+    await expect(blend.create({ ...blend.defaults, recency: -1 }).fit(randomTrain(5, 5, 2, 1), ctx)).rejects.toThrow(
+      /recency must be a number of history entries >= 0/,
+    );
+  });
+
   it("refuses a weight outside [0, 1]", async () => {
     await expect(blend.create({ ...blend.defaults, ease_weight: 1.5 }).fit(randomTrain(5, 5, 2, 1), ctx)).rejects.toThrow(/ease_weight must be in \[0, 1\]/);
   });

@@ -18,7 +18,9 @@ import {
   foldInScores,
   compactFoldIn,
   roundToHalf,
+  recencyWeights,
   takesUser,
+  unordered,
 } from "../src/models/foldin.ts";
 import { ials } from "../src/models/ials.ts";
 import { lightgcn, mf } from "../src/models/lightgcn.ts";
@@ -78,7 +80,10 @@ function randomFoldIns(rng: Rng): FoldIn[] {
       { weight: 0.7, foldIn: knownUser },
     ],
   };
-  return [propagated, leastSquares, itemItem, mix, knownUser, served, compactFoldIn(propagated)];
+  // recency: a new user's history in time order, its latest entries weighing more
+  const recent: MixFoldIn = { ...served, recency: 2.5 };
+  const recentNoUser: MixFoldIn = { kind: "mix", items, parts: [mix.parts[0], mix.parts[1]], recency: 4 };
+  return [propagated, leastSquares, itemItem, mix, knownUser, served, compactFoldIn(propagated), recent, recentNoUser];
 }
 
 /** Trained users of the random known-user fold-ins. */
@@ -111,10 +116,12 @@ describe("fold-in graphs in onnxruntime-web", () => {
   for (const f of randomFoldIns(new Rng(7))) {
     const name =
       f.kind === "mix" && takesUser(f)
-        ? "mix with a known-user part"
+        ? `mix with a known-user part${f.recency ? ", weighted by recency" : ""}`
         : f.kind === "propagated" && f.compact
           ? "propagated, compact (float16 and int8)"
-          : f.kind;
+          : f.kind === "mix" && f.recency
+            ? "mix weighted by recency"
+            : f.kind;
     it(`${name}: top k and scores match the TypeScript fold-in on random histories, with exclusion`, async () => {
       const session = await ort.InferenceSession.create(buildFoldInGraph("test", f, WITH_USER));
       expect(session.inputNames).toEqual(Object.values((takesUser(f) ? WITH_USER : FOLDIN_GRAPH).inputs));
@@ -173,6 +180,36 @@ describe("fold-in graphs in onnxruntime-web", () => {
     }
     expect(() => foldInScores(f, history, asUser, TRAINED_USERS)).toThrow(/outside the 9 trained users/);
     expect(() => buildFoldInGraph("no user input", f, FOLDIN_GRAPH)).toThrow(/needs a user input/);
+  });
+
+  it("recency weighs a new user's latest entries more, and leaves known users and matrix rows unweighted", () => {
+    const f = randomFoldIns(new Rng(2)).find((x) => x.kind === "mix" && x.recency && takesUser(x));
+    if (f?.kind !== "mix") throw new Error("no mix with recency");
+    const plain = unordered(f);
+    const score = (g: FoldIn, history: number[], user: number): number[] => {
+      const out = new Float32Array(g.items);
+      foldInScores(g, history, out, user);
+      return Array.from(out);
+    };
+    // a known user's history is a set: the same scores with or without recency, in any order
+    expect(score(f, [3, 8, 20], 4)).toEqual(score(plain, [3, 8, 20], 4));
+    expect(score(f, [20, 8, 3], 4)).toEqual(score(plain, [3, 8, 20], 4));
+    // a new user's history is a sequence: the order changes the scores, and not without recency
+    expect(score(f, [3, 8, 20], -1)).not.toEqual(score(f, [20, 8, 3], -1));
+    const forwards = score(plain, [3, 8, 20], -1);
+    for (const [j, v] of score(plain, [20, 8, 3], -1).entries()) expect(forwards[j]).toBeCloseTo(v, 5);
+    // a very short memory is the latest entry alone; a very long one, no weighting at all
+    const latest = score({ ...f, recency: 1e-3 }, [3, 8, 20], -1);
+    for (const [j, v] of score(f, [20], -1).entries()) expect(latest[j]).toBeCloseTo(v, 4);
+    const everything = score({ ...f, recency: 1e9 }, [3, 8, 20], -1);
+    for (const [j, v] of score(plain, [3, 8, 20], -1).entries()) expect(everything[j]).toBeCloseTo(v, 4);
+    // a matrix of histories has no order: foldInScorer scores its rows unweighted
+    const rows = csrFromTriples(2, f.items, [0, 0, 0, 1], [3, 8, 20, 5]);
+    const [weighted, unweighted] = [new Float32Array(2 * f.items), new Float32Array(2 * f.items)];
+    foldInScorer(f, rows).score(0, 2, weighted);
+    foldInScorer(plain, rows).score(0, 2, unweighted);
+    expect(Array.from(weighted)).toEqual(Array.from(unweighted));
+    expect(recencyWeights(3, 2)).toEqual(Float32Array.from([Math.exp(-1), Math.exp(-0.5), 1]));
   });
 
   it("rejects an empty history and indices outside the catalogue in the reference", () => {

@@ -99,14 +99,27 @@ function popularFor(model: LoadedModel, exclude: readonly number[], ignored: num
 }
 
 /**
+ * The history in time order, oldest first, as fold-in reads it (a model may weigh recent entries
+ * more): by timestamp, an entry without one counting as now; entries of the same time keep the
+ * order they came in (the sort is stable).
+ */
+export function oldestFirst<T extends { timestamp?: number | null }>(history: readonly T[]): T[] {
+  return history
+    .map((r, at) => ({ r, at, t: r.timestamp ?? Number.POSITIVE_INFINITY }))
+    .sort((a, b) => a.t - b.t || a.at - b.at)
+    .map(({ r }) => r);
+}
+
+/**
  * Ranks for a history alone (an anonymous visitor, or a user the model does not know). Movies
  * outside the model's catalogue count as watched (never recommended back) and are left out of
  * scoring; a history with no positive the model can score from gets the cold-start list. Low
- * ratings exclude their movies; no served model scores negatives, so that is all they do.
+ * ratings exclude their movies; no served model scores negatives, so that is all they do. The
+ * positives go to fold-in oldest first (see oldestFirst).
  */
 export async function rankHistory(
   model: LoadedModel,
-  history: readonly { movieId: number; rating: number | null }[],
+  history: readonly { movieId: number; rating: number | null; timestamp?: number | null }[],
   k: number,
   what: string,
   rules: RecsRules = {},
@@ -114,13 +127,7 @@ export async function rankHistory(
   const p = prepare(model, k, rules);
   const exclude = itemsOf(model, history);
   const ignored = ignoredIn(model, history);
-  const positives = scorable(
-    model,
-    itemsOf(
-      model,
-      history.filter((r) => isPositive(r.rating)),
-    ),
-  );
+  const positives = scorable(model, itemsOf(model, oldestFirst(history.filter((r) => isPositive(r.rating)))));
   if (positives.length === 0) return popularFor(model, exclude, ignored, p);
   if (!model.ranker.foldsIn) {
     throw new ApiError(

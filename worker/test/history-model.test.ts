@@ -157,4 +157,18 @@ describe("a model served from the user's index and history (the blend)", () => {
     expect(got.source).toBe("fold-in");
     expect(got.recommendations.map((r) => r.movieId)).toEqual(visitor.recommendations.map((r) => r.movieId));
   });
+
+  it("folds in a history oldest first, by its timestamps: recent movies weigh more, whatever order the entries come in", async () => {
+    const liked = data.items.slice(20, 27);
+    const at = (k: number): number => 1_000_000_000 + 3600 * k;
+    const recs = async (history: { movieId: number; rating: number; timestamp: number }[]): Promise<Rec[]> =>
+      (await ok<RecsBody>(post("/recs", { k: 10, history }))).recommendations;
+    const inOrder = await recs(liked.map((movieId, k) => ({ movieId, rating: 5, timestamp: at(k) })));
+    // the same history sent newest first: the timestamps say the order
+    const sentBackwards = await recs(liked.map((movieId, k) => ({ movieId, rating: 5, timestamp: at(k) })).reverse());
+    expect(sentBackwards).toEqual(inOrder);
+    // the same movies rated in the opposite order: another latest movie, other scores
+    const reversedTimes = await recs(liked.map((movieId, k) => ({ movieId, rating: 5, timestamp: at(liked.length - 1 - k) })));
+    expect(reversedTimes.map((r) => [r.movieId, r.score])).not.toEqual(inOrder.map((r) => [r.movieId, r.score]));
+  });
 });

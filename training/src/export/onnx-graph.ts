@@ -151,8 +151,16 @@ export interface FoldInGraphNames {
   outputs: { scores: string; items: string };
 }
 
-/** The propagated fold-in's user vector, named p("user_vector") [1 x dim]. */
-function propagatedVectorNodes(f: PropagatedFoldIn, history: string, p: (name: string) => string): Omit<Built, "doc"> {
+/**
+ * The sum of a history's gathered rows [h x w] as [1 x w]: each row weighed by `weight` [1 x h]
+ * (a matrix product) when the history is weighed, a plain sum otherwise.
+ */
+function historySum(rows: string, weight: string | undefined, out: string): onnxProto.onnx.INodeProto {
+  return weight ? node("MatMul", [weight, rows], [out]) : node("ReduceSum", [rows, "axis0"], [out], [intAttr("keepdims", 1)]);
+}
+
+/** The propagated fold-in's user vector, named p("user_vector") [1 x dim]; `weight` as in historySum. */
+function propagatedVectorNodes(f: PropagatedFoldIn, history: string, p: (name: string) => string, weight?: string): Omit<Built, "doc"> {
   // compact: the contributions are stored in float16, only the history's rows widened
   const gather = f.compact
     ? [
@@ -164,7 +172,7 @@ function propagatedVectorNodes(f: PropagatedFoldIn, history: string, p: (name: s
     initializer: [(f.compact ? halfTensor : floatTensor)(p("item_contribution"), f.contributions, [f.items, f.dim])],
     node: [
       ...gather,
-      node("ReduceSum", [p("history_rows"), "axis0"], [p("history_sum")], [intAttr("keepdims", 1)]),
+      historySum(p("history_rows"), weight, p("history_sum")),
       node("Shape", [history], [p("history_length")]),
       node("Cast", [p("history_length")], [p("history_count")], [intAttr("to", FLOAT)]),
       node("Sqrt", [p("history_count")], [p("history_norm")]),
@@ -173,10 +181,14 @@ function propagatedVectorNodes(f: PropagatedFoldIn, history: string, p: (name: s
   };
 }
 
-/** The graph inputs scoring reads: the history, and the user's index for known-user parts. */
+/**
+ * The graph inputs scoring reads: the history, and the user's index for known-user parts; and
+ * `weight`, when a mix weighs the history by recency, the name of each entry's weight [1 x h].
+ */
 interface QueryInputs {
   user: string;
   history: string;
+  weight?: string;
 }
 
 /**
@@ -222,13 +234,13 @@ function foldInScoringNodes(f: FoldIn, query: QueryInputs, out: string, prefix =
       node: [
         node("Gather", [p("item_weights"), history], [p("history_rows_half")], [intAttr("axis", 0)]),
         node("Cast", [p("history_rows_half")], [p("history_rows")], [intAttr("to", FLOAT)]),
-        node("ReduceSum", [p("history_rows"), "axis0"], [out], [intAttr("keepdims", 1)]),
+        historySum(p("history_rows"), query.weight, out),
       ],
-      doc: "EASE / item-item: the history's indicator row times the item-item weights (float16)",
+      doc: `EASE / item-item: the history's ${query.weight ? "weighted " : ""}indicator row times the item-item weights (float16)`,
     };
   }
   if (f.kind === "propagated") {
-    const vector = propagatedVectorNodes(f, history, p);
+    const vector = propagatedVectorNodes(f, history, p, query.weight);
     if (f.compact) {
       const scoring = int8ScoringNodes(f.compact, f.items, f.dim, p("user_vector"), out, p);
       return {
@@ -246,7 +258,7 @@ function foldInScoringNodes(f: FoldIn, query: QueryInputs, out: string, prefix =
   if (f.kind === "known-user") {
     // both vectors are computed; Where keeps the trained one for user >= 0 (Gather reads row -1
     // as the last row, a value Where then discards)
-    const folded = propagatedVectorNodes(f.foldIn, history, (n) => p(`folded_${n}`));
+    const folded = propagatedVectorNodes(f.foldIn, history, (n) => p(`folded_${n}`), query.weight);
     return {
       initializer: [
         ...folded.initializer,
@@ -264,6 +276,7 @@ function foldInScoringNodes(f: FoldIn, query: QueryInputs, out: string, prefix =
       doc: "LightGCN: the trained user vector, or for user -1 the fold-in of the history, dot every item's final embedding",
     };
   }
+  if (query.weight) throw new Error("fold-in graph: a least-squares part cannot weigh its history (recency is for item-item and propagated parts)");
   // Least squares: A x = b with A = gram + alpha Y_H^T Y_H and b = (1 + alpha) sum of Y_H rows,
   // solved by conjugate gradients unrolled for `dim` steps (exact in exact arithmetic; ONNX
   // has no linear solve). Vectors are [1 x d] rows; A is symmetric, so A p = p A.
@@ -326,9 +339,15 @@ function mixNodes(f: Extract<FoldIn, { kind: "mix" }>, query: QueryInputs, out: 
   };
   const axes1 = { name: "axes", type: onnx.AttributeProto.AttributeType.INTS, ints: [1] };
   const weighted: string[] = [];
+  const recency = f.recency ? recencyNodes(f.recency, query, prefix) : null;
+  if (recency) {
+    built.initializer.push(...recency.initializer);
+    built.node.push(...recency.node);
+  }
+  const partQuery = recency ? { ...query, weight: `${prefix}history_weight` } : query;
   f.parts.forEach(({ weight, foldIn }, k) => {
     const p = (name: string): string => `${prefix}part${k}_${name}`;
-    const part = foldInScoringNodes(foldIn, query, p("scores"), p(""));
+    const part = foldInScoringNodes(foldIn, partQuery, p("scores"), p(""));
     built.initializer.push(...part.initializer, floatTensor(p("weight"), Float32Array.of(weight), [1]));
     built.node.push(
       ...part.node,
@@ -346,8 +365,44 @@ function mixNodes(f: Extract<FoldIn, { kind: "mix" }>, query: QueryInputs, out: 
     built.doc += `${k > 0 ? "; plus " : ""}${weight.toFixed(3)} x standardized (${part.doc})`;
   });
   built.node.push(node("Sum", weighted, [out]));
-  built.doc = `A blend: ${built.doc}`;
+  built.doc = `A blend: ${built.doc}${recency ? `; ${recency.doc}` : ""}`;
   return built;
+}
+
+/**
+ * `${prefix}history_weight` [1 x h]: exp(-r / recency) for the history entry r places before the
+ * latest (the history in time order, oldest first), as recencyWeights computes it; all 1 for a
+ * known user (user >= 0), whose history has no order. Weights are at most 1, so Max with
+ * "is known" (1 or 0) gives exactly that.
+ */
+function recencyNodes(recency: number, query: QueryInputs, prefix: string): Built {
+  const p = (name: string): string => `${prefix}recency_${name}`;
+  const scalar = (name: string, v: number): onnxProto.onnx.ITensorProto => floatTensor(p(name), Float32Array.of(v), []);
+  const nodes: onnxProto.onnx.INodeProto[] = [
+    node("Shape", [query.history], [p("length_1d")]),
+    node("Squeeze", [p("length_1d"), "axis0"], [p("length_int")]),
+    node("Cast", [p("length_int")], [p("length")], [intAttr("to", FLOAT)]),
+    node("Range", [p("zero"), p("length"), p("one")], [p("position")]),
+    node("Sub", [p("length"), p("one")], [p("last")]),
+    node("Sub", [p("last"), p("position")], [p("age")]),
+    node("Mul", [p("age"), p("minus_inverse")], [p("exponent")]),
+    node("Exp", [p("exponent")], [p("decay")]),
+  ];
+  let decay = p("decay");
+  if (query.user) {
+    nodes.push(
+      node("Greater", [query.user, p("minus_one")], [p("is_known")]),
+      node("Cast", [p("is_known")], [p("is_known_float")], [intAttr("to", FLOAT)]),
+      node("Max", [decay, p("is_known_float")], [p("decay_or_one")]),
+    );
+    decay = p("decay_or_one");
+  }
+  nodes.push(node("Unsqueeze", [decay, "axis0"], [`${prefix}history_weight`]));
+  return {
+    initializer: [scalar("zero", 0), scalar("one", 1), scalar("minus_inverse", -1 / recency), int64Tensor(p("minus_one"), [-1])],
+    node: nodes,
+    doc: `for a user not trained on (-1), the history in time order, its entry r places before the latest weighs exp(-r / ${recency})`,
+  };
 }
 
 /**

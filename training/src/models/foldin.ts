@@ -81,6 +81,15 @@ export interface MixFoldIn {
   kind: "mix";
   items: number;
   parts: { weight: number; foldIn: Exclude<FoldIn, MixFoldIn> }[];
+  /**
+   * Recency, in history entries: a history folded in for a user the model was not trained on
+   * (user -1) is in time order, oldest first, and its entry r places before the latest weighs
+   * exp(-r / recency) in every part (the next movie a person rates is more like what they rated
+   * last than what they rated long ago). Absent or 0: every entry weighs 1. A known user's
+   * history is a set (the snapshot keeps no order), so it is never weighted; a mix without a
+   * known-user part has no known users and weighs every history.
+   */
+  recency?: number;
 }
 
 export type FoldIn = PropagatedFoldIn | LeastSquaresFoldIn | ItemItemFoldIn | KnownUserFoldIn | MixFoldIn;
@@ -106,9 +115,24 @@ export function foldInScores(f: FoldIn, history: ArrayLike<number>, out: Float32
     mixScores(f, history, out, user);
     return;
   }
+  partScores(f, history, out, user, null);
+}
+
+/**
+ * The weight of each entry of a history in time order (oldest first): exp(-r / recency) for the
+ * entry r places before the latest, as the graph computes it (float32).
+ */
+export function recencyWeights(length: number, recency: number): Float32Array {
+  const out = new Float32Array(length);
+  for (let k = 0; k < length; k++) out[k] = Math.exp(Math.fround(Math.fround(length - 1 - k) * Math.fround(-1 / recency)));
+  return out;
+}
+
+/** One part's scores; `weights` (one per history entry, null: all 1) weigh the history's entries. */
+function partScores(f: Exclude<FoldIn, MixFoldIn>, history: ArrayLike<number>, out: Float32Array, user: number, weights: Float32Array | null): void {
   if (f.kind === "known-user") {
     if (user >= f.users.length / f.dim) throw new RangeError(`user ${user} is outside the ${f.users.length / f.dim} trained users`);
-    const vector = user >= 0 ? Float64Array.from(f.users.subarray(user * f.dim, (user + 1) * f.dim)) : propagatedUser(f.foldIn, history);
+    const vector = user >= 0 ? Float64Array.from(f.users.subarray(user * f.dim, (user + 1) * f.dim)) : propagatedUser(f.foldIn, history, weights);
     dotAll(vector, f.foldIn.candidates, f.items, f.dim, out);
     return;
   }
@@ -116,11 +140,14 @@ export function foldInScores(f: FoldIn, history: ArrayLike<number>, out: Float32
     out.fill(0, 0, f.items);
     for (let k = 0; k < history.length; k++) {
       const row = history[k] * f.items;
-      for (let j = 0; j < f.items; j++) out[j] += f.weights[row + j];
+      const w = weights ? weights[k] : 1;
+      for (let j = 0; j < f.items; j++) out[j] += w * f.weights[row + j];
     }
     return;
   }
-  const vector = f.kind === "propagated" ? propagatedUser(f, history) : leastSquaresUser(f, history);
+  if (f.kind === "least-squares" && weights)
+    throw new Error("fold-in: a least-squares part cannot weigh its history (recency is for item-item and propagated parts)");
+  const vector = f.kind === "propagated" ? propagatedUser(f, history, weights) : leastSquaresUser(f, history);
   if (f.kind === "propagated" && f.compact) {
     quantizedDots(vector, f.compact, f.items, f.dim, out);
     return;
@@ -204,20 +231,23 @@ export function standardize(scores: Float32Array, n: number): void {
 
 function mixScores(f: MixFoldIn, history: ArrayLike<number>, out: Float32Array, user: number): void {
   const part = new Float32Array(f.items);
+  // a mix without a known-user part serves no known users: every history is a new user's
+  const weights = f.recency && (user < 0 || !takesUser(f)) ? recencyWeights(history.length, f.recency) : null;
   out.fill(0, 0, f.items);
   for (const { weight, foldIn } of f.parts) {
-    foldInScores(foldIn, history, part, user);
+    partScores(foldIn, history, part, user, weights);
     standardize(part, f.items);
     for (let i = 0; i < f.items; i++) out[i] += weight * part[i];
   }
 }
 
-function propagatedUser(f: PropagatedFoldIn, history: ArrayLike<number>): Float64Array {
+function propagatedUser(f: PropagatedFoldIn, history: ArrayLike<number>, weights: Float32Array | null = null): Float64Array {
   const d = f.dim;
   const user = new Float64Array(d);
   for (let k = 0; k < history.length; k++) {
     const row = history[k] * d;
-    for (let c = 0; c < d; c++) user[c] += f.contributions[row + c];
+    const w = weights ? weights[k] : 1;
+    for (let c = 0; c < d; c++) user[c] += w * f.contributions[row + c];
   }
   const norm = 1 / Math.sqrt(history.length);
   for (let c = 0; c < d; c++) user[c] *= norm;
@@ -278,6 +308,8 @@ function dotAll(user: Float64Array, table: Float32Array, items: number, d: numbe
  * every row is a user the model never saw.
  */
 export function foldInScorer(f: FoldIn, histories: Csr, rowsAreTrainedUsers = false): { score(from: number, to: number, out: Float32Array): void } {
+  // a matrix row is a set of items, not a sequence: no entry is the latest, so none is weighed by recency
+  if (f.kind === "mix" && f.recency) return foldInScorer(unordered(f), histories, rowsAreTrainedUsers);
   return {
     score(from, to, out) {
       for (let u = from; u < to; u++) {
@@ -288,4 +320,9 @@ export function foldInScorer(f: FoldIn, histories: Csr, rowsAreTrainedUsers = fa
       }
     },
   };
+}
+
+/** The mix without recency weighting (for histories that have no time order). */
+export function unordered(f: MixFoldIn): MixFoldIn {
+  return { kind: "mix", items: f.items, parts: f.parts };
 }

@@ -245,7 +245,7 @@ export const HistoryBody = z
   .strictObject(
     {
       history: historyEntries().openapi({
-        description: `The movies the visitor rated or watched, as many as fit in the 1 MB body; all are excluded from the answer. Movies the model does not know are left out of scoring (counted in \`ignored\`); an entry given twice must agree. Nothing the model can rank from (empty, low ratings only): the cold-start list.`,
+        description: `The movies the visitor rated or watched, as many as fit in the 1 MB body; all are excluded from the answer. Movies the model does not know are left out of scoring (counted in \`ignored\`); an entry given twice must agree. Folded in oldest first by \`timestamp\` (absent: now; the same time: the order sent); the served blend weighs recent movies more. Nothing the model can rank from (empty, low ratings only): the cold-start list.`,
       }),
       k: z
         .int({ error: (i) => `must be an integer from 1 to 100, got ${got(i.input)}` })
