@@ -1,11 +1,13 @@
 // What a known-user recommendation reads before it ranks: the user's snapshot (memory, R2 or D1,
-// as the bundle says) and the user's live ratings (D1). They are independent, so the request
-// waits for the slower read, not for both in turn; with the snapshot in D1 both travel in one
-// batch, one round trip.
+// as the bundle says), the user's live ratings (D1) and, unless the snapshot is in D1, whether
+// the user asked to be forgotten (D1). The D1 reads travel in one batch, one round trip: each
+// round trip to D1 costs a request more than its query does (under `wrangler dev` on a busy
+// 2-core machine, two reads in parallel took ~1 ms of CPU and several ms of p50 more than one
+// batch: docs/serving.md#speed). The snapshot read from memory or R2 runs beside the batch.
 import { ApiError } from "./errors.ts";
-import { type LiveRating, liveRatings, liveRatingsWith } from "./live-store.ts";
+import { type LiveRating, liveRatingsWith } from "./live-store.ts";
 import type { LoadedModel } from "./model-store.ts";
-import { isForgotten } from "./security/forget.ts";
+import { forgottenQuery } from "./security/forget.ts";
 import { type UserSnapshot, isD1Store } from "./user-store.ts";
 
 export interface UserReads {
@@ -13,6 +15,21 @@ export interface UserReads {
   user: UserSnapshot | null;
   /** Null: the live store could not be read (the snapshot came from elsewhere, so known users are still served). */
   live: LiveRating[] | null;
+}
+
+/**
+ * The live ratings and whether the user is forgotten, in one batch. D1 down (after the live
+ * store's retries): live null and not forgotten, as when each read failed on its own (the
+ * recommendation then degrades to the snapshot, x-live-history: unavailable).
+ */
+async function liveAndForgotten(db: D1Database, userId: number): Promise<{ live: LiveRating[] | null; forgotten: boolean }> {
+  try {
+    const [live, rows] = await liveRatingsWith(db, userId, forgottenQuery(db, userId));
+    return { live, forgotten: rows.length > 0 };
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    return { live: null, forgotten: false };
+  }
 }
 
 export async function readUser(model: LoadedModel, db: D1Database, userId: number): Promise<UserReads> {
@@ -24,15 +41,8 @@ export async function readUser(model: LoadedModel, db: D1Database, userId: numbe
     const [live, rows] = await liveRatingsWith(db, userId, users.query(userId) as D1PreparedStatement);
     return { user: users.fromRows(rows), live };
   }
-  const [live, user, forgotten] = await Promise.all([
-    liveRatings(db, userId).catch((err: unknown): null => {
-      if (!(err instanceof ApiError)) throw err;
-      return null;
-    }),
-    users.get(userId),
-    // a user who asked to be forgotten is served as a new user (security/forget.ts; with the
-    // snapshot in D1, forgetting erased its rows)
-    isForgotten(db, userId),
-  ]);
+  const [{ live, forgotten }, user] = await Promise.all([liveAndForgotten(db, userId), users.get(userId)]);
+  // a user who asked to be forgotten is served as a new user (security/forget.ts; with the
+  // snapshot in D1, forgetting erased its rows)
   return { user: forgotten ? null : user, live };
 }
