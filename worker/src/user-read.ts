@@ -5,7 +5,7 @@
 // 2-core machine, two reads in parallel took ~1 ms of CPU and several ms of p50 more than one
 // batch: docs/serving.md#speed). The snapshot read from memory or R2 runs beside the batch.
 import { ApiError } from "./errors.ts";
-import { type LiveRating, liveRatingsWith } from "./live-store.ts";
+import { type LiveRating, guarded, liveRatingsQuery, liveRatingsWith } from "./live-store.ts";
 import type { LoadedModel } from "./model-store.ts";
 import { forgottenQuery } from "./security/forget.ts";
 import { type UserSnapshot, isD1Store } from "./user-store.ts";
@@ -18,14 +18,16 @@ export interface UserReads {
 }
 
 /**
- * The live ratings and whether the user is forgotten, in one batch. D1 down (after the live
- * store's retries): live null and not forgotten, as when each read failed on its own (the
- * recommendation then degrades to the snapshot, x-live-history: unavailable).
+ * The live ratings and whether the user is forgotten, in one batch, retried as every live-store
+ * read is (both statements are made inside the retry). D1 down: live null and not forgotten, as
+ * when each read failed on its own (the recommendation then degrades to the snapshot,
+ * x-live-history: unavailable).
  */
 async function liveAndForgotten(db: D1Database, userId: number): Promise<{ live: LiveRating[] | null; forgotten: boolean }> {
   try {
-    const [live, rows] = await liveRatingsWith(db, userId, forgottenQuery(db, userId));
-    return { live, forgotten: rows.length > 0 };
+    const [live, forgotten] = await guarded(() => db.batch<Record<string, unknown>>([liveRatingsQuery(db, userId), forgottenQuery(db, userId)]));
+    const rows = live.results as unknown as { movie_id: number; rating: number | null; rated_at: number }[];
+    return { live: rows.map((r) => ({ movieId: r.movie_id, rating: r.rating, timestamp: r.rated_at })), forgotten: forgotten.results.length > 0 };
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
     return { live: null, forgotten: false };
