@@ -34,7 +34,7 @@ export function afterResponse(c: Context<AppEnv>, work: Promise<unknown>): void 
 }
 
 /** How long the first list of a batch waits for others to join it before the batch is written. */
-export const COALESCE_MS = 50;
+export const COALESCE_MS = 100;
 /** Most lists one INSERT writes (its JSON parameter stays far below D1's statement size limit). */
 export const MAX_BATCH = 50;
 
