@@ -254,18 +254,29 @@ await runCli(async () => {
   // its own local state: the bundle it publishes neither piles up in .wrangler/state nor replaces
   // the model `npm start` published
   const persist = o.persistTo ?? mkdtempSync(join(tmpdir(), "edgerec-serve-"));
-  await migrateLocalD1("DB", persist); // before publishing: a per_user "d1" bundle loads its rows into D1
-  const target = await localTarget("MODELS", persist);
-  try {
-    await publishBundle(readBundle(dir), target, { force: true });
-  } finally {
-    await target.close();
-  }
+  const removeState = () => {
+    if (!o.persistTo) rmSync(persist, { recursive: true, force: true });
+  };
   const token = ensureDevToken();
-  console.log(`published ${readManifest(dir).version} to the local R2, migrated the local D1; starting wrangler dev on 127.0.0.1:${o.port}`);
-  // ready once the Worker answers a path that loads no model: the first request below then pays
-  // the isolate's whole cold model load, timed on its own
-  const server = await startWranglerDev(o.port, { quiet: true, readyWithoutModel: true, persistTo: persist, localTraces: false });
+  const server = await (async () => {
+    try {
+      await migrateLocalD1("DB", persist); // before publishing: a per_user "d1" bundle loads its rows into D1
+      const target = await localTarget("MODELS", persist);
+      try {
+        await publishBundle(readBundle(dir), target, { force: true });
+      } finally {
+        await target.close();
+      }
+      console.log(`published ${readManifest(dir).version} to the local R2, migrated the local D1; starting wrangler dev on 127.0.0.1:${o.port}`);
+      // ready once the Worker answers a path that loads no model: the first request below then pays
+      // the isolate's whole cold model load, timed on its own
+      return await startWranglerDev(o.port, { quiet: true, readyWithoutModel: true, persistTo: persist, localTraces: false });
+    } catch (err) {
+      // a bundle that would not publish, or a server that would not start, leaves no state behind
+      removeState();
+      throw err;
+    }
+  })();
   const results: Record<string, Record<string, number | string | null>> = {};
   try {
     let t = performance.now();
@@ -333,7 +344,7 @@ await runCli(async () => {
     );
   } finally {
     await server.stop();
-    if (!o.persistTo) rmSync(persist, { recursive: true, force: true });
+    removeState();
   }
   const s = await scoringTimes(dir);
   console.log(
