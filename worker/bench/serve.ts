@@ -4,7 +4,10 @@
 // recs for known users, GET recs for known users with live ratings, GET recs for new users
 // (fold-in from live ratings), and POST /recs. It stops the server by PID and times scoring in
 // Node with the same onnxruntime-web wasm: ORT vs a plain TypeScript scorer, and ORT fold-in.
-// A benchmark: it asserts nothing.
+// Per scenario it also reports the CPU the server's processes used per request (steadier than wall
+// time on a shared machine), and at the end a digest of the lists a fixed set of requests got, so
+// two builds can be checked to answer the same lists. A benchmark: it asserts nothing.
+import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -36,6 +39,7 @@ import { startWranglerDev } from "../../training/src/serve/wrangler-dev.ts";
 import { Rng } from "../../training/src/util/rng.ts";
 import { int8Ranker } from "../../training/src/shared/int8-ranker.ts";
 import { knownUserIds } from "./bundle-users.ts";
+import { groupCpuMs } from "./process-cpu.ts";
 
 const program = new Command("bench:serve")
   .description("Latency and throughput of GET /users/:id/recs under wrangler dev on 127.0.0.1, and ORT vs TypeScript scoring time.")
@@ -136,17 +140,24 @@ async function foldInTimes(dir: string): Promise<{ foldin_ms: number; kernel_ms:
   const rated = readRated(dir, BUNDLE_FILES.rated);
   const asNewUser: Record<string, ort.Tensor> = session.inputNames.includes(RECS_GRAPH.inputs.query) ? { [RECS_GRAPH.inputs.query]: int64([-1]) } : {};
   const rng = new Rng(3);
+  // a history is scored from the model's own items only (the Worker's rule: movies served past
+  // manifest.model_items have no row in the graph), and excludes every movie of it
+  const modelItems = manifest.model_items ?? manifest.items;
   const histories = Array.from({ length: o.queries }, () => {
     const u = rng.int(manifest.users);
     return BigInt64Array.from(rated.indices.subarray(rated.indptr[u], rated.indptr[u + 1]), BigInt);
   });
-  const run = (h: BigInt64Array) =>
-    session.run({
+  const limit = BigInt(modelItems);
+  const scored = new Map(histories.map((h) => [h, BigInt64Array.from(h.filter((i) => i < limit))]));
+  const run = (h: BigInt64Array<ArrayBuffer>) => {
+    const s = scored.get(h) ?? h;
+    return session.run({
       ...asNewUser,
-      [FOLDIN_GRAPH.inputs.history]: new ort.Tensor("int64", h, [h.length]),
+      [FOLDIN_GRAPH.inputs.history]: new ort.Tensor("int64", s, [s.length]),
       [FOLDIN_GRAPH.inputs.k]: new ort.Tensor("int64", BigInt64Array.of(10n), [1]),
       [FOLDIN_GRAPH.inputs.exclude]: new ort.Tensor("int64", h, [h.length]),
     });
+  };
   for (const h of histories.slice(0, 100)) await run(h); // warm up
   const t = performance.now();
   for (const h of histories) await run(h);
@@ -185,7 +196,11 @@ function filterQueries(dir: string): string[] {
   return [...new Set(movies.flatMap((m) => m.genres))].map((g) => `genres=${encodeURIComponent(g)}&yearMin=1980`);
 }
 
-async function load(url: string, s: Scenario, token: string): Promise<Record<string, number>> {
+/** Work a request leaves running after its answer (the served-list write) is counted in its scenario's CPU. */
+const SETTLE_MS = 300;
+
+async function load(url: string, s: Scenario, token: string, serverGroup: number | undefined): Promise<Record<string, number | null>> {
+  const cpu0 = serverGroup === undefined ? null : groupCpuMs(serverGroup);
   const t = performance.now();
   const run = await autocannon({
     url,
@@ -203,6 +218,8 @@ async function load(url: string, s: Scenario, token: string): Promise<Record<str
     ],
   });
   const seconds = (performance.now() - t) / 1000;
+  await new Promise((r) => setTimeout(r, SETTLE_MS));
+  const cpu1 = serverGroup === undefined ? null : groupCpuMs(serverGroup);
   return {
     p50_ms: run.latency.p50,
     p99_ms: run.latency.p99,
@@ -211,7 +228,28 @@ async function load(url: string, s: Scenario, token: string): Promise<Record<str
     requests: run.requests.total,
     // the 404 floor is meant to answer 404: count what differs from the expected status
     unexpected: s.name === "floor_404" ? run["2xx"] + run.errors + run["5xx"] : run.non2xx + run.errors,
+    // wrangler dev's processes: workerd runs the Worker, its D1 and the assets router
+    server_cpu_ms_per_request: cpu0 === null || cpu1 === null ? null : round((cpu1 - cpu0) / run.requests.total, 3),
   };
+}
+
+/**
+ * SHA-256 of the lists a fixed set of requests gets (each movie's id, score and reason), in
+ * order: two builds serving the same bundle and live ratings answer the same lists when the
+ * digests agree. recId, timings and the model version are left out.
+ */
+async function listsDigest(url: string, token: string, requests: { path: string; body?: string }[]): Promise<string> {
+  const hash = createHash("sha256");
+  for (const r of requests) {
+    const res = await fetch(`${url}${r.path}`, {
+      method: r.body ? "POST" : "GET",
+      headers: { authorization: `Bearer ${token}`, ...(r.body ? { "content-type": "application/json" } : {}) },
+      body: r.body,
+    });
+    const body = (await res.json()) as { recommendations?: { movieId: number; score: number; because: unknown }[] };
+    hash.update(`${r.path} ${res.status} ${JSON.stringify((body.recommendations ?? []).map((m) => [m.movieId, m.score, m.because]))}\n`);
+  }
+  return hash.digest("hex");
 }
 
 await runCli(async () => {
@@ -222,19 +260,30 @@ await runCli(async () => {
   // its own local state: the bundle it publishes neither piles up in .wrangler/state nor replaces
   // the model `npm start` published
   const persist = o.persistTo ?? mkdtempSync(join(tmpdir(), "edgerec-serve-"));
-  await migrateLocalD1("DB", persist); // before publishing: a per_user "d1" bundle loads its rows into D1
-  const target = await localTarget("MODELS", persist);
-  try {
-    await publishBundle(readBundle(dir), target, { force: true });
-  } finally {
-    await target.close();
-  }
+  const removeState = () => {
+    if (!o.persistTo) rmSync(persist, { recursive: true, force: true });
+  };
   const token = ensureDevToken();
-  console.log(`published ${readManifest(dir).version} to the local R2, migrated the local D1; starting wrangler dev on 127.0.0.1:${o.port}`);
-  // ready once the Worker answers a path that loads no model: the first request below then pays
-  // the isolate's whole cold model load, timed on its own
-  const server = await startWranglerDev(o.port, { quiet: true, readyWithoutModel: true, persistTo: persist, localTraces: false });
-  const results: Record<string, Record<string, number>> = {};
+  const server = await (async () => {
+    try {
+      await migrateLocalD1("DB", persist); // before publishing: a per_user "d1" bundle loads its rows into D1
+      const target = await localTarget("MODELS", persist);
+      try {
+        await publishBundle(readBundle(dir), target, { force: true });
+      } finally {
+        await target.close();
+      }
+      console.log(`published ${readManifest(dir).version} to the local R2, migrated the local D1; starting wrangler dev on 127.0.0.1:${o.port}`);
+      // ready once the Worker answers a path that loads no model: the first request below then pays
+      // the isolate's whole cold model load, timed on its own
+      return await startWranglerDev(o.port, { quiet: true, readyWithoutModel: true, persistTo: persist, localTraces: false });
+    } catch (err) {
+      // a bundle that would not publish, or a server that would not start, leaves no state behind
+      removeState();
+      throw err;
+    }
+  })();
+  const results: Record<string, Record<string, number | string | null>> = {};
   try {
     let t = performance.now();
     const first = await fetch(`${server.url}/users/${ids.users[0]}/recs`, { headers: { authorization: `Bearer ${token}` } });
@@ -282,18 +331,34 @@ await runCli(async () => {
       },
     ];
     for (const s of scenarios) {
-      results[s.name] = await load(server.url, s, token);
+      results[s.name] = await load(server.url, s, token, server.child.pid);
       const r = results[s.name];
       console.log(
-        `${s.name.padEnd(16)} ${r.requests} requests, ${o.connections} connection(s): p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, mean ${r.mean_ms} ms, ${r.requests_per_second} req/s, ${r.unexpected} unexpected`,
+        `${s.name.padEnd(16)} ${r.requests} requests, ${o.connections} connection(s): p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, mean ${r.mean_ms} ms, ${r.requests_per_second} req/s, ${r.unexpected} unexpected, server CPU ${r.server_cpu_ms_per_request ?? "?"} ms/request`,
       );
     }
+    // the same requests in every run of this bundle: 50 known users, the users with live ratings, 20 histories
+    const fixed = new Rng(4);
+    const histories = Array.from({ length: 20 }, () => {
+      const movies = new Set<number>();
+      while (movies.size < Math.min(20, ids.items.length)) movies.add(ids.items[fixed.int(ids.items.length)]);
+      return JSON.stringify({ history: [...movies].map((movieId) => ({ movieId, rating: 3 + fixed.int(3) })), k: 10 });
+    });
+    results.lists = {
+      requests: 50 + knownLive.length + newLive.length + histories.length,
+      sha256: await listsDigest(server.url, token, [
+        ...ids.users.slice(0, 50).map((u) => ({ path: `/users/${u}/recs` })),
+        ...[...knownLive, ...newLive].map((u) => ({ path: `/users/${u}/recs` })),
+        ...histories.map((body) => ({ path: "/recs", body })),
+      ]),
+    };
+    console.log(`lists: ${results.lists.requests} fixed requests, sha256 ${results.lists.sha256}`);
     console.log(
       `cold start: wrangler dev up (spawn to its first answer, no model loaded) ${results.cold.wrangler_up_ms} ms; then the first /users/:id/recs, which loads the model in the isolate, ${results.cold.first_recs_with_model_load_ms} ms`,
     );
   } finally {
     await server.stop();
-    if (!o.persistTo) rmSync(persist, { recursive: true, force: true });
+    removeState();
   }
   const s = await scoringTimes(dir);
   console.log(

@@ -1,7 +1,9 @@
 // What a known-user recommendation reads before it ranks: the user's snapshot (memory, R2 or D1,
-// as the bundle says) and the user's live ratings (D1). They are independent, so the request
-// waits for the slower read, not for both in turn; with the snapshot in D1 both travel in one
-// batch, one round trip.
+// as the bundle says), the user's live ratings (D1) and, unless the snapshot is in D1, whether
+// the user asked to be forgotten (D1). The D1 reads travel in one batch, one round trip: each
+// round trip to D1 costs a request more than its query does (under `wrangler dev` on a busy
+// 2-core machine, two reads in parallel took ~1 ms of CPU and several ms of p50 more than one
+// batch: docs/serving.md#speed). The snapshot read from memory or R2 runs beside the batch.
 import { ApiError } from "./errors.ts";
 import { readUserState } from "./edge/user-state.ts";
 import { type LiveRating, liveRatingsWith } from "./live-store.ts";

@@ -8,7 +8,7 @@ import { MAX_EVENTS } from "../src/api/loop-schemas.ts";
 import { createApp } from "../src/app.ts";
 import type { Env } from "../src/env.ts";
 import { assignArm } from "../src/loop/assign.ts";
-import { pruneOlderThan } from "../src/loop/served-log.ts";
+import { pruneOlderThan, writeServed } from "../src/loop/served-log.ts";
 import { ModelStore } from "../src/model-store.ts";
 import { bundles, fixtureData, publish } from "./seed.ts";
 
@@ -87,6 +87,28 @@ describe("every list is traceable", () => {
     expect(byId.get(a.recId)).toMatchObject({ user_id: users[0], arm: "default", model: "fixture-v1", new_user: 0, shown: 4 });
     expect(JSON.parse(byId.get(a.recId)?.movies ?? "null")).toEqual(a.recommendations.map((r) => r.movieId));
     expect(byId.get(c.recId)).toMatchObject({ user_id: null, arm: "default", new_user: 1, shown: 3 });
+  });
+
+  it("records lists served together in one batch, each once with its own user, size and movies", async () => {
+    // served at the same time (as concurrent requests are), each with its own ExecutionContext:
+    // the first request's waitUntil writes the batch, the others have nothing left to wait for
+    const ctxs = [0, 1, 2].map(() => createExecutionContext());
+    const bindings = { ...env, API_TOKEN: TOKEN, LOOP_EXPERIMENT_CACHE_SECONDS: "0" };
+    const headers = { authorization: `Bearer ${TOKEN}` };
+    const answers = await Promise.all(
+      [users[0], users[1], users[2]].map(async (user, n) => (await app.request(`/users/${user}/recs?k=${n + 2}`, { headers }, bindings, ctxs[n])).json<Recs>()),
+    );
+    await Promise.all(ctxs.map((ctx) => waitOnExecutionContext(ctx)));
+    const rows = (await env.DB.prepare("SELECT * FROM served").all<ServedRow>()).results;
+    expect(rows).toHaveLength(3);
+    const byId = new Map(rows.map((r) => [r.rec_id, r]));
+    answers.forEach((a, n) => {
+      expect(byId.get(a.recId)).toMatchObject({ user_id: users[n], arm: "default", model: "fixture-v1", new_user: 0, shown: n + 2 });
+      expect(JSON.parse(byId.get(a.recId)?.movies ?? "null")).toEqual(a.recommendations.map((r) => r.movieId));
+    });
+    // a batch written twice (a retried write) stores each list once
+    await writeServed(env.DB, [[answers[0].recId, 7, null, "default", "m", 1, 1, "[1]", 100]]);
+    expect((await env.DB.prepare("SELECT COUNT(*) AS n FROM served").first<{ n: number }>())?.n).toBe(3);
   });
 
   it("keeps the movie ids of no list with LOOP_LIST_SAMPLE=0, and still records every list", async () => {

@@ -9,6 +9,7 @@
 // round trip, one transaction), so the writer's next read is served here; a write elsewhere
 // reaches this location's bookmark-less readers within USER_STATE_CACHE_SECONDS.
 import { type LiveRating, guarded, liveHistoryQuery } from "../live-store.ts";
+import { forgottenQuery } from "../security/forget.ts";
 import { newer } from "./bookmark.ts";
 import { type RequestDatabase, requestDatabase } from "./session.ts";
 
@@ -39,7 +40,7 @@ function key(db: RequestDatabase, userId: number): Request {
 
 /** The statements that read a user's state, to run after (and in the same batch as) a write. */
 export function userStateQueries(db: D1Database, userId: number): D1PreparedStatement[] {
-  return [liveHistoryQuery(db, userId), db.prepare("SELECT 1 AS forgotten FROM forgotten_users WHERE user_id = ?1").bind(userId)];
+  return [liveHistoryQuery(db, userId), forgottenQuery(db, userId)];
 }
 
 /** The state from those two statements' results. */

@@ -9,7 +9,7 @@ import { withModel } from "../middleware.ts";
 import { armModelsOf } from "./arm-models.ts";
 import { assignArm } from "./assign.ts";
 import { servingExperiment } from "./experiment-store.ts";
-import { afterResponse, writeServed } from "./served-log.ts";
+import { recordList } from "./served-log.ts";
 
 /** The arm outside any experiment, and for lists with no user to assign. */
 export const DEFAULT_ARM = "default";
@@ -55,9 +55,9 @@ export function withArm(userOf: (c: Context<AppEnv>) => number | null) {
   });
 }
 
-/** Records the list just answered (after the response; see served-log.ts). */
+/** Records the list just answered (after the response, with the lists served beside it; see served-log.ts). */
 export function recordServed(c: Context<AppEnv>, newUser: boolean, movies: number[]): void {
   const { recId, arm, experiment, userId } = c.var.loop;
   const list = { recId, userId, experiment, arm, model: c.var.model.version, newUser, movies };
-  afterResponse(c, writeServed(c.env, list, Math.floor(Date.now() / 1000)));
+  recordList(c, list, Math.floor(Date.now() / 1000));
 }

@@ -9,17 +9,13 @@ import { auditStatement } from "./audit.ts";
 import { log } from "../log.ts";
 
 /**
- * Whether the user asked to be forgotten. When D1 cannot say, false: the recommendation then
- * degrades as it does for the live ratings (served from the snapshot, x-live-history:
- * unavailable), and writes, which would need D1, answer 503.
+ * Whether the user asked to be forgotten, as a statement (one row when forgotten): user-read.ts
+ * reads it in one batch with the live ratings. When D1 cannot say, the user counts as not
+ * forgotten: the recommendation then degrades as it does for the live ratings (served from the
+ * snapshot, x-live-history: unavailable), and writes, which would need D1, answer 503.
  */
-export async function isForgotten(db: D1Database, userId: number): Promise<boolean> {
-  try {
-    return (await db.prepare("SELECT 1 AS forgotten FROM forgotten_users WHERE user_id = ?1").bind(userId).first()) !== null;
-  } catch (err) {
-    log.warn("D1 error (forgotten users): served as not forgotten", err);
-    return false;
-  }
+export function forgottenQuery(db: D1Database, userId: number): D1PreparedStatement {
+  return db.prepare("SELECT 1 AS forgotten FROM forgotten_users WHERE user_id = ?1").bind(userId);
 }
 
 /** Forgets the user; returns how many live ratings were removed. 503 when D1 fails (then nothing changed). */
