@@ -19,7 +19,7 @@ export interface ArmClient {
   recs(user: number, k: number): Promise<ListAnswer>;
   /** One impression event per shown movie, stamped `ts` (unix seconds, wall clock). */
   impressions(user: number, recId: string, movies: readonly number[], ts: number): Promise<void>;
-  rate(user: number, ratings: readonly { movieId: number; rating: number }[]): Promise<void>;
+  rate(user: number, ratings: readonly { movieId: number; rating: number; timestamp?: number }[]): Promise<void>;
   /** GET /admin/metrics' per-arm, per-model figures from `from` (unix seconds) to now. */
   metrics(from: number): Promise<unknown[]>;
   /** The version the Worker serves now (GET /health). */

@@ -95,7 +95,7 @@ export async function drive(arms: readonly Arm[], opts: DriveOptions): Promise<D
   const servedBy = new Map(arms.map((a) => [a.name, new Map<string, number>()]));
   const posting = arms.filter((a) => a.takesRatings);
   // ratings not yet posted, by user (the same for every posting arm: they all get the same stream)
-  const pending = new Map<number, { movieId: number; rating: number }[]>();
+  const pending = new Map<number, { movieId: number; rating: number; timestamp: number }[]>();
   let posted = 0;
   const flushUser = async (user: number): Promise<void> => {
     const entries = pending.get(user);
@@ -142,7 +142,10 @@ export async function drive(arms: readonly Arm[], opts: DriveOptions): Promise<D
     }
     if (posting.length > 0) {
       const entries = pending.get(e.user);
-      const entry = { movieId: e.movie, rating: e.rating };
+      // with the rating's own time: the Worker folds a history in oldest first by it (recency), and
+      // retrain's data window and recent check read it (posted without it, every rating of a flush
+      // would share the posting second)
+      const entry = { movieId: e.movie, rating: e.rating, timestamp: e.timestamp };
       if (entries) entries.push(entry);
       else pending.set(e.user, [entry]);
     }
