@@ -164,7 +164,10 @@ await runCli(async () => {
     const retrainArm = arms.find((a) => a.name === "retrain");
     const records: WeekRecord[] = [];
     const t0 = performance.now();
+    // the stream's last rating lands a minute before the replay began (see DriveOptions.shift)
+    const shift = wallStart - 60 - cut.after[cut.after.length - 1].timestamp;
     const result = await drive(arms, {
+      shift,
       k: K,
       after: cut.after,
       chosen,
@@ -187,7 +190,10 @@ await runCli(async () => {
     });
     const replaySeconds = (performance.now() - t0) / 1000;
     const online: Partial<Record<ArmName, unknown[]>> = {};
-    for (const a of arms) online[a.name] = await a.client.metrics(wallStart);
+    // from the (shifted) first later rating: lists are served_at wall time, events at stream time
+    // (at most a year back: GET /admin/metrics answers a year of days at most; ML-1M's stream runs two)
+    const metricsFrom = Math.max(cut.after[0].timestamp + shift, wallStart - 365 * 86400);
+    for (const a of arms) online[a.name] = await a.client.metrics(metricsFrom);
 
     // the EASE bundle trained beside the served model on the same split (or the served one)
     const baseline = easeBaseline(easeRanker(join(artifacts, "ease"), K), cut.before, cut.after, chosen);

@@ -17,12 +17,14 @@ import { retrainAtWeekEnd } from "../bench/replay/weekly-retrain.ts";
 
 const DAY = 24 * 3600;
 const T0 = 900_000_000;
+/** What the driver adds to the stream's times (the replay moves the stream to just before it runs). */
+const SHIFT = 864_000_000;
 
 /** A Worker in memory: lists are the catalogue in order minus what the user rated in THIS arm. */
 function memoryArm(catalogue: number[]) {
   const rated = new Map<number, Map<number, number>>();
-  const posts: { user: number; movieId: number; rating: number }[] = [];
-  const impressions: { user: number; recId: string; movies: number[] }[] = [];
+  const posts: { user: number; movieId: number; rating: number; timestamp?: number }[] = [];
+  const impressions: { user: number; recId: string; movies: number[]; ts: number }[] = [];
   const lists: { user: number; ranked: number[]; postedBefore: number }[] = [];
   let served = "v1";
   let lastId = 0;
@@ -33,8 +35,8 @@ function memoryArm(catalogue: number[]) {
       lists.push({ user, ranked, postedBefore: posts.length });
       return { ranked, model: served, source: mine ? "fold-in" : "popular", recId: `r${++lastId}`, ignored: 0 };
     },
-    async impressions(user, recId, movies) {
-      impressions.push({ user, recId, movies: [...movies] });
+    async impressions(user, recId, movies, ts) {
+      impressions.push({ user, recId, movies: [...movies], ts });
     },
     async rate(user, entries) {
       const mine = rated.get(user) ?? new Map<number, number>();
@@ -124,10 +126,18 @@ describe("the replay driver", () => {
         seenAtWeekEnd.push({ end, posted: arms.retrain.posts.map((p) => p.movieId) });
         arms.retrain.serve(`v${end.week + 1}`);
       },
-      now: () => 1,
+      shift: SHIFT,
     });
     return { after, arms, result, seenAtWeekEnd };
   }
+
+  it("posts ratings and impressions at the stream's own times, shifted as one", async () => {
+    const { after, arms } = await run(new Set([3, 10, 20]));
+    const times = new Map(after.map((e) => [`${e.user}:${e.movie}`, e.timestamp + SHIFT]));
+    for (const p of arms.live.posts) expect(p.timestamp).toBe(times.get(`${p.user}:${p.movieId}`));
+    // each list's impressions at the time of the rating it was shown before
+    expect(arms.live.impressions.map((i) => i.ts)).toEqual([3, 10, 20].map((n) => after[n].timestamp + SHIFT));
+  });
 
   it("posts every later rating once to live and retrain, none to frozen, each to its own arm", async () => {
     const { after, arms, result } = await run(new Set([3, 10, 20]));

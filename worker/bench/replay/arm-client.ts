@@ -68,7 +68,7 @@ export function httpArm(url: string, token: string): ArmClient {
       }
     },
     async metrics(from) {
-      const body = (await ok(await fetch(`${url}/admin/metrics?from=${from}&bucket=hour`, { headers }), "GET /admin/metrics")) as { arms: unknown[] };
+      const body = (await ok(await fetch(`${url}/admin/metrics?from=${from}&bucket=day`, { headers }), "GET /admin/metrics")) as { arms: unknown[] };
       return body.arms;
     },
     async version() {

@@ -71,8 +71,13 @@ export interface DriveOptions {
   /** Simulated week ends (unix seconds, ascending); `onWeekEnd` runs at each. */
   weekEnds: readonly number[];
   onWeekEnd?: (end: WeekEnd) => Promise<void>;
-  /** The impressions' `ts`: wall-clock unix seconds (the online metrics' range and conversion window are wall clock). */
-  now?: () => number;
+  /**
+   * Seconds added to the stream's times for everything posted (ratings' `timestamp`, impressions'
+   * `ts`): the replay moves the stream into the weeks just before it runs, so times stay in their
+   * order and spacing (recency, retrain's window), none is in the future (refused), and an
+   * impression and the rating that follows it fall in one conversion window.
+   */
+  shift?: number;
   /** Progress, once in a while. */
   log?: (line: string) => void;
 }
@@ -89,7 +94,7 @@ export interface DriveResult {
 }
 
 export async function drive(arms: readonly Arm[], opts: DriveOptions): Promise<DriveResult> {
-  const now = opts.now ?? (() => Math.floor(Date.now() / 1000));
+  const shift = opts.shift ?? 0;
   const tallies = new Map(arms.map((a) => [a.name, new Tally()]));
   const weekly = new Map(arms.map((a) => [a.name, [] as Tally[]]));
   const servedBy = new Map(arms.map((a) => [a.name, new Map<string, number>()]));
@@ -121,7 +126,7 @@ export async function drive(arms: readonly Arm[], opts: DriveOptions): Promise<D
       const answers = await Promise.all(
         arms.map(async (a) => {
           const list = await a.client.recs(e.user, opts.k);
-          await a.client.impressions(e.user, list.recId, list.ranked, now());
+          await a.client.impressions(e.user, list.recId, list.ranked, e.timestamp + shift);
           return [a.name, list] as const;
         }),
       );
@@ -145,7 +150,7 @@ export async function drive(arms: readonly Arm[], opts: DriveOptions): Promise<D
       // with the rating's own time: the Worker folds a history in oldest first by it (recency), and
       // retrain's data window and recent check read it (posted without it, every rating of a flush
       // would share the posting second)
-      const entry = { movieId: e.movie, rating: e.rating, timestamp: e.timestamp };
+      const entry = { movieId: e.movie, rating: e.rating, timestamp: e.timestamp + shift };
       if (entries) entries.push(entry);
       else pending.set(e.user, [entry]);
     }
