@@ -10,6 +10,7 @@
 import { type ClientResponse, type InferResponseType, hc } from "hono/client";
 import type { SuccessStatusCode } from "hono/utils/http-status";
 import type { AppType } from "../src/api/app-type.ts";
+import { MOVIELENS_GENRES } from "../../training/src/contract/genres.ts";
 import { startAdmin } from "./admin.ts";
 
 /** The 200 answer of an API call, as the Worker's route definitions declare it. */
@@ -281,30 +282,8 @@ function renderRecommendations(listId: string, recs: Recommendation[], thumbsDow
 
 // ---- filters and variety --------------------------------------------------------------------
 
-/**
- * MovieLens's genres, as the catalogue spells them (ML-100K, ML-1M): the served catalogue has no
- * list route, and a name it lacks is answered with a 400 that names the valid ones (shown).
- */
-const GENRES = [
-  "Action",
-  "Adventure",
-  "Animation",
-  "Children's",
-  "Comedy",
-  "Crime",
-  "Documentary",
-  "Drama",
-  "Fantasy",
-  "Film-Noir",
-  "Horror",
-  "Musical",
-  "Mystery",
-  "Romance",
-  "Sci-Fi",
-  "Thriller",
-  "War",
-  "Western",
-] as const;
+/** Genre chips: MovieLens's genres (the served catalogue has no list route; a name it lacks is answered with a 400 that names the valid ones, shown). */
+const GENRES = MOVIELENS_GENRES;
 /** Decades as year ranges; one at a time (the API takes one range). */
 const DECADES: readonly { label: string; yearMin?: number; yearMax?: number }[] = [
   { label: "Before 1960", yearMax: 1959 },

@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseMoviesCsv, parseRatingsCsv } from "./csv.ts";
 import type { DatasetSpec } from "./datasets.ts";
+import { ML100K_GENRES } from "../contract/genres.ts";
 
 export interface RatingTable {
   length: number;
@@ -221,29 +222,6 @@ export function parseMoviesDat(buf: Uint8Array, file: string): Movie[] {
   });
   return movies;
 }
-
-/** The 19 genre flags of ML-100K's u.item, in column order (as u.genre lists them). */
-export const ML100K_GENRES = [
-  "unknown",
-  "Action",
-  "Adventure",
-  "Animation",
-  "Children's",
-  "Comedy",
-  "Crime",
-  "Documentary",
-  "Drama",
-  "Fantasy",
-  "Film-Noir",
-  "Horror",
-  "Musical",
-  "Mystery",
-  "Romance",
-  "Sci-Fi",
-  "Thriller",
-  "War",
-  "Western",
-];
 
 /** ML-100K u.item: `id|title|release date|video release date|IMDb URL|19 genre flags`. */
 export function parseUItem(buf: Uint8Array, file: string): Movie[] {

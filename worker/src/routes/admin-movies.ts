@@ -4,7 +4,7 @@
 // audited ("movies.put").
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { BEARER } from "../api/routes.ts";
-import { actorOf, principalOf } from "../auth/principal.ts";
+import { actorOf } from "../auth/principal.ts";
 import { limitBody } from "../body-limit.ts";
 import { invalidateCatalogue } from "../catalogue/live.ts";
 import { putMovies } from "../catalogue/store.ts";
@@ -12,6 +12,7 @@ import type { AppEnv } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { cache } from "../middleware.ts";
 import { requireJson, validationHook } from "../validation.ts";
+import { adminOnly } from "./admin-only.ts";
 
 /** Movies one request may add or update. */
 export const MAX_MOVIES = 500;
@@ -103,17 +104,7 @@ export const putMoviesRoute = createRoute({
 
 export const adminMovies = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
-// defence in depth: the global authorize middleware already refuses non-admins under /admin
-adminMovies.use("/movies", async (c, next) => {
-  const p = principalOf(c);
-  if (p.role !== "admin")
-    throw new ApiError(
-      p.role === "anonymous" ? 401 : 403,
-      p.role === "anonymous" ? "unauthorized" : "forbidden",
-      "the /admin routes are for the admin token only",
-    );
-  await next();
-});
+adminMovies.use("/movies", adminOnly);
 adminMovies.use("/movies", cache("no-store"), limitBody, requireJson);
 
 adminMovies.openapi(putMoviesRoute, async (c) => {
