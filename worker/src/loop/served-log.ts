@@ -34,6 +34,14 @@ export function afterResponse(c: Context<AppEnv>, work: Promise<unknown>): void 
   }
 }
 
+function hasExecutionContext(c: Context<AppEnv>): boolean {
+  try {
+    return c.executionCtx !== undefined;
+  } catch {
+    return false;
+  }
+}
+
 /** How long the first list of a batch waits for others to join it before the batch is written. */
 export const COALESCE_MS = 100;
 /** Most lists one INSERT writes (its JSON parameter stays far below D1's statement size limit). */
@@ -74,6 +82,15 @@ export function recordList(c: Context<AppEnv>, list: ServedList, now: number): v
   // batches are per database, not per request: a request's D1 session (edge/session.ts) is its own
   // object, and the write happens after the answer, so it needs no bookmark of the request's
   const db = baseDatabase(env.DB);
+  if (!hasExecutionContext(c)) {
+    // no waitUntil to hold a batch open (app.request in tests): written at once, on its own, so
+    // no write outlives the request's context by the batch's wait
+    afterResponse(
+      c,
+      writeServed(db, [row]).then(() => pruneIfDue(env, now)),
+    );
+    return;
+  }
   const joined = open.get(db);
   if (joined) {
     joined.rows.push(row);
