@@ -28,6 +28,7 @@ import { kernelWasmBytes } from "../../training/src/shared/int8-ranker.ts";
 import { type ModelBucket, disposeModel, loadVersion, readPointer } from "../src/model-load.ts";
 import { randomBytes, refusedByOrt, truncated, unknownOperator, wrongInputNames } from "./broken-graphs.ts";
 import { memoryBucket, publishedObjects } from "./memory-bucket.ts";
+import { ortWasmBytes, watchOrtMemory } from "./ort-memory.ts";
 
 const program = new Command("bench:failed-loads")
   .description("Resident memory of the Node process before and after failed model loads (the Worker's own loading code, same onnxruntime-web wasm).")
@@ -43,15 +44,7 @@ const gc = runInNewContext("gc") as () => void;
 const mb = (bytes: number): number => Math.round((bytes / 2 ** 20) * 10) / 10;
 
 // ORT's linear memory, caught when ORT instantiates its wasm (before the first session)
-let ortMemory: WebAssembly.Memory | null = null;
-const instantiate = WebAssembly.instantiate.bind(WebAssembly) as (source: unknown, imports?: WebAssembly.Imports) => Promise<unknown>;
-(WebAssembly as { instantiate: unknown }).instantiate = async (source: unknown, imports?: WebAssembly.Imports) => {
-  const result = (await instantiate(source, imports)) as WebAssembly.Instance | { instance: WebAssembly.Instance };
-  const instance = "instance" in result ? result.instance : result;
-  const places = [instance.exports, ...Object.values(imports ?? {})];
-  ortMemory ??= places.flatMap((p) => Object.values(p)).find((v): v is WebAssembly.Memory => v instanceof WebAssembly.Memory) ?? null;
-  return result;
-};
+watchOrtMemory();
 const ort = await import("onnxruntime-web");
 
 interface Sample {
@@ -67,7 +60,7 @@ async function settled(): Promise<Sample> {
     await new Promise((r) => setTimeout(r, 20));
   }
   const m = process.memoryUsage();
-  const ortWasm = ortMemory?.buffer.byteLength ?? 0;
+  const ortWasm = ortWasmBytes();
   return { live: m.heapUsed + m.external + ortWasm + kernelWasmBytes(), ortWasm, rss: m.rss };
 }
 

@@ -16,18 +16,10 @@ import { ApiError } from "../src/errors.ts";
 import { rememberedRefusals, rememberingRefusals } from "../src/graph-refusals.ts";
 import { graphSkeleton } from "../src/graph-skeleton.ts";
 import { type Ort, disposeModel, loadVersion, readPointer } from "../src/model-load.ts";
+import { ortWasmBytes, watchOrtMemory } from "../bench/ort-memory.ts";
 
 // ORT's linear memory, caught when ORT instantiates its wasm (on the first session)
-let ortMemory: WebAssembly.Memory | null = null;
-const instantiate = WebAssembly.instantiate.bind(WebAssembly) as (source: unknown, imports?: WebAssembly.Imports) => Promise<unknown>;
-(WebAssembly as { instantiate: unknown }).instantiate = async (source: unknown, imports?: WebAssembly.Imports) => {
-  const result = (await instantiate(source, imports)) as WebAssembly.Instance | { instance: WebAssembly.Instance };
-  const instance = "instance" in result ? result.instance : result;
-  const places = [instance.exports, ...Object.values(imports ?? {})];
-  ortMemory ??= places.flatMap((p) => Object.values(p)).find((v): v is WebAssembly.Memory => v instanceof WebAssembly.Memory) ?? null;
-  return result;
-};
-const ortWasmBytes = (): number => ortMemory?.buffer.byteLength ?? 0;
+watchOrtMemory();
 
 realOrt.env.wasm.numThreads = 1;
 const { onnx } = onnxProto;
