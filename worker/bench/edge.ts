@@ -75,6 +75,17 @@ function benchConfig(dir: string): string {
   return path;
 }
 
+/** A Server-Timing header's durations by name ("load-pointer;dur=31.0,read;dur=12.0;desc=..." -> { "load-pointer": 31, read: 12 }). */
+function serverTiming(header: string | null): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const entry of (header ?? "").split(",")) {
+    const [name, ...params] = entry.trim().split(";");
+    const dur = params.find((p) => p.startsWith("dur="));
+    if (name && dur) out[name] = Number(dur.slice(4));
+  }
+  return out;
+}
+
 interface Timed {
   ms: number;
   res: Response;
@@ -228,6 +239,8 @@ await runCli(async () => {
     // and, alternately, as in a location that has neither (both caches off)
     const cold: number[] = [];
     const coldLocation: number[] = [];
+    /** Each cold run's Server-Timing (the load's phases, then read, rank, reasons), by name in ms. */
+    const coldTimings: { location: "warm" | "cold"; ms: number; timing: Record<string, number> }[] = [];
     for (let n = 0; n < 2 * o.coldRuns; n++) {
       const warmLocation = n % 2 === 0;
       // the replica's log is the isolate's memory: let it apply everything before the restart
@@ -239,8 +252,9 @@ await runCli(async () => {
       const first = await send("GET", `/users/${pick(regulars)}/recs`);
       recIds(first);
       (warmLocation ? cold : coldLocation).push(first.ms);
+      coldTimings.push({ location: warmLocation ? "warm" : "cold", ms: round(first.ms), timing: serverTiming(first.res.headers.get("server-timing")) });
       console.log(
-        `cold ${n + 1}: first recommendation of a fresh isolate in a ${warmLocation ? "warm" : "cold"} location ${round(first.ms)} ms (Server-Timing: ${first.res.headers.get("server-timing")})`,
+        `cold ${n + 1}: first recommendation of a fresh isolate in a ${warmLocation ? "warm" : "cold"} location ${round(first.ms)} ms (Server-Timing: ${JSON.stringify(serverTiming(first.res.headers.get("server-timing")))})`,
       );
     }
 
@@ -262,6 +276,7 @@ await runCli(async () => {
         cold_runs_ms: cold.map((x) => round(x)),
         cold_location_first_rec_ms: round(quantile(coldLocation, 0.5)),
         cold_location_runs_ms: coldLocation.map((x) => round(x)),
+        cold_server_timing: coldTimings,
         read_your_writes_violations: violations,
         write_read_pairs: o.pairs,
         replica_reads_per_request: { floor: floor.replica, known: knownUser.replica, known_first_visit: firstVisit.replica, new_user: newUser.replica },

@@ -56,7 +56,7 @@ await runCli(async () => {
   const session = await ort.InferenceSession.create(read(kernel ? BUNDLE_FILES.vector : BUNDLE_FILES.model));
   const ranker = kernel
     ? kernelRanker(ort, manifest.items, session, int8Ranker(compiledRankKernel(), decodeInt8Table(buffer(read(BUNDLE_FILES.candidates)))))
-    : onnxRanker(ort, manifest.items, session, history !== null, session);
+    : onnxRanker(ort, manifest.items, session, history !== null, async () => session);
   const itemIndex = new Map(ids.items.map((id, i) => [id, i]));
   const index = catalogueIndex(movies);
   const genres = [...index.genres.keys()];

@@ -4,7 +4,7 @@
 // built and released; the loaded model's ranker and explainer are the ones its files call for.
 import { createHash } from "node:crypto";
 import onnxProto from "onnx-proto";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { BUNDLE_FILES, type BundleFileKey, type Manifest, encodeInt8Table, encodeRated } from "../../training/src/contract/artifacts.ts";
 import { compiledRankKernel } from "../../training/src/export/evaluate-graph.ts";
 import { memoryBucket, publishedObjects } from "../bench/memory-bucket.ts";
@@ -14,18 +14,28 @@ const kernel = compiledRankKernel();
 const VERSION = "v1";
 const ITEMS = 3;
 
-/** onnxruntime-web's session factory, counting what is built and released; a graph of bytes "broken" fails to build. */
+/**
+ * onnxruntime-web's session factory, counting what is built and released; a graph of bytes
+ * "broken" fails to build, one of bytes "late" passes ORT's check (a session built with options,
+ * as graph-refusals.ts checks) and fails the build itself. Sessions run to an empty answer.
+ */
 function countingOrt() {
   const live = new Set<object>();
-  const counts = { created: 0, released: 0 };
+  const counts = { created: 0, released: 0, refused: 0 };
+  const empty = new Proxy({}, { get: () => ({ data: new BigInt64Array(0) }) });
   const ort = {
     InferenceSession: {
-      async create(bytes: Uint8Array) {
-        if (new TextDecoder().decode(bytes).includes("broken")) throw new Error("not an ONNX model");
+      async create(bytes: Uint8Array, options?: object) {
+        const text = new TextDecoder().decode(bytes);
+        if (text.includes("broken") || (text.includes("late") && !options)) {
+          counts.refused++;
+          throw new Error("not an ONNX model");
+        }
         counts.created++;
         const session = {
           inputNames: [],
           outputNames: [],
+          run: async () => empty,
           async release() {
             if (!live.delete(session)) throw new Error("a session released twice");
             counts.released++;
@@ -61,7 +71,8 @@ const byKernel = (changes: Files = {}) =>
 
 /**
  * A stand-in graph: it declares the inputs the Worker feeds that graph (the load checks them) and
- * nothing else, named as given ("g", or "broken" for one the stand-in ORT refuses).
+ * nothing else, named as given ("g", "broken" for one the stand-in ORT refuses, "late" for one it
+ * refuses to build but not to check).
  */
 function standInGraph(key: string, recs: Manifest["recs"], name: string): Uint8Array {
   const names: Record<string, string[]> = {
@@ -82,7 +93,7 @@ function bundle(fields: Pick<Manifest, "recs" | "foldin">, files: Files) {
   const named = new Map<string, Uint8Array>();
   const info = {} as Manifest["files"];
   for (const [key, content] of Object.entries(files) as [Exclude<BundleFileKey, "manifest">, Uint8Array | string][]) {
-    const graph = content === "g" || content === "broken";
+    const graph = content === "g" || content === "broken" || content === "late";
     const bytes = graph ? standInGraph(key, fields.recs, content) : typeof content === "string" ? new TextEncoder().encode(content) : content;
     named.set(BUNDLE_FILES[key], bytes);
     info[key] = { bytes: bytes.byteLength, sha256: hash("sha256", bytes), md5: hash("md5", bytes) };
@@ -159,6 +170,70 @@ describe("a model load", () => {
     const { ort, counts, live } = countingOrt();
     for (let n = 0; n < 50; n++) await expect(load(n % 2 ? byVector({ ids: "[" }) : byVector({ because: "broken" }), ort)).rejects.toThrow();
     expect(live()).toBe(0);
+    expect(counts.released).toBe(counts.created);
+  });
+
+  it("builds the first list's sessions at load and the fold-in's and similar movies' on first use, once each, all released together", async () => {
+    const { ort, counts, live } = countingOrt();
+    const model = await load(byVector(), ort);
+    // model.onnx and because.onnx are built; foldin.onnx and similar.onnx only checked (built and released at once)
+    expect(live()).toBe(2);
+    expect(counts.created - counts.released).toBe(2);
+    await model.ranker.rankHistory([0], 2, []);
+    await model.ranker.rankHistory([1], 2, []);
+    expect(live()).toBe(3);
+    await model.similar!.rank(0, 2, []);
+    await model.similar!.rank(1, 2, []);
+    expect(live()).toBe(4);
+    expect(model.sessions.list).toHaveLength(4);
+    await disposeModel(model);
+    expect(live()).toBe(0);
+    expect(counts.released).toBe(counts.created);
+  });
+
+  it("answers a graph that fails its build on first use with the same 503 each time, built once and nothing kept", async () => {
+    const { ort, counts, live } = countingOrt();
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      const model = await load(byVector({ similar: "late", foldin: "late" }), ort);
+      expect(live()).toBe(2);
+      for (const use of [() => model.similar!.rank(0, 2, []), () => model.ranker.rankHistory([0], 2, [])]) {
+        const refusedBefore = counts.refused;
+        for (let n = 0; n < 3; n++) await expect(use()).rejects.toMatchObject({ status: 503, code: "model_unavailable" });
+        // built once: the failure is kept, ORT is not asked again
+        expect(counts.refused - refusedBefore).toBe(1);
+      }
+      expect(live()).toBe(2);
+      // the known users' list is not affected
+      expect(await model.ranker.rankUser({ index: 0, rated: new Uint32Array(0), history: null }, 2, [])).toEqual([]);
+      expect(errors).toHaveBeenCalled();
+      await disposeModel(model);
+      expect(live()).toBe(0);
+      expect(counts.released).toBe(counts.created);
+    } finally {
+      errors.mockRestore();
+    }
+  });
+
+  it("refuses at load a bundle whose lazily built graph fails ORT's check", async () => {
+    for (const broken of [{ similar: "broken" }, { foldin: "broken" }] as Files[]) {
+      const { ort, counts, live } = countingOrt();
+      await expect(load(byVector(broken), ort)).rejects.toThrow("not an ONNX model");
+      expect(live()).toBe(0);
+      expect(counts.released).toBe(counts.created);
+    }
+  });
+
+  it("releases at once a session whose build finishes after its model was released, and builds none after", async () => {
+    const { ort, counts, live } = countingOrt();
+    const model = await load(byVector(), ort);
+    const racing = model.similar!.rank(0, 2, []);
+    await disposeModel(model);
+    await expect(racing).rejects.toMatchObject({ status: 503 });
+    expect(live()).toBe(0);
+    const created = counts.created;
+    await expect(model.ranker.rankHistory([0], 2, [])).rejects.toMatchObject({ status: 503 });
+    expect(counts.created).toBe(created);
     expect(counts.released).toBe(counts.created);
   });
 });

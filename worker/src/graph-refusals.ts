@@ -8,7 +8,7 @@
 // - bytes ORT refused, as a skeleton or whole, are remembered for the isolate's life and never
 //   handed to it again (the same broken graph retried, or carried by new publications).
 import { graphSkeleton } from "./graph-skeleton.ts";
-import type { Ort } from "./serving.ts";
+import type { CheckingOrt, Ort } from "./serving.ts";
 
 interface Refusal {
   bytes: number;
@@ -54,24 +54,41 @@ async function remember(model: Uint8Array, hash: string | null, message: string)
 
 /**
  * `ort` whose session factory refuses, without calling ORT, the bytes ORT refused before, and
- * tries each graph's skeleton before the graph. The bytes are hashed only when a remembered
- * refusal has their length: nothing for a good load.
+ * tries each graph's skeleton before the graph; `checkGraph` does only that (a graph built on its
+ * first use is checked at load: a refusal still refuses the bundle), and the session built later
+ * from the same bytes is not tried again. The bytes are hashed only when a remembered refusal has
+ * their length: nothing for a good load.
  */
-export function rememberingRefusals(ort: Ort): Ort {
-  const create = async (model: Uint8Array): Promise<Session> => {
+export function rememberingRefusals(ort: Ort): CheckingOrt {
+  /** Bytes whose check passed (their session may be built without trying the skeleton again). */
+  const checked = new WeakSet<Uint8Array>();
+  const guard = async (model: Uint8Array) => {
     const sameLength = refusals.filter((r) => r.bytes === model.byteLength);
     const hash = sameLength.length > 0 ? await sha256(model) : null;
     const known = sameLength.find((r) => r.sha256 === hash);
     if (known) throw new Error(`${known.message} (ONNX Runtime refused these bytes before; not handed to it again)`);
-    const refused = async (e: unknown): Promise<never> => {
+    return async (e: unknown): Promise<never> => {
       const message = e instanceof Error ? e.message : String(e);
       if (refusesTheBytes(message)) await remember(model, hash, message);
       throw e;
     };
+  };
+  /** ORT checks `graph` (a skeleton, or a graph without large tables) as it would build it; nothing is kept. */
+  const trial = async (model: Uint8Array, graph: Uint8Array, refused: (e: unknown) => Promise<never>): Promise<void> => {
+    await (await ort.InferenceSession.create(graph, trialOptions()).catch(refused)).release();
+    checked.add(model);
+  };
+  const checkGraph = async (model: Uint8Array): Promise<void> => {
+    if (checked.has(model)) return;
+    const refused = await guard(model);
+    await trial(model, graphSkeleton(model) ?? model, refused);
+  };
+  const create = async (model: Uint8Array): Promise<Session> => {
+    const refused = await guard(model);
     // a refusal of the skeleton is the graph's: the graph is then never handed over
-    const skeleton = graphSkeleton(model);
-    if (skeleton) await (await ort.InferenceSession.create(skeleton, trialOptions()).catch(refused)).release();
+    const skeleton = checked.has(model) ? null : graphSkeleton(model);
+    if (skeleton) await trial(model, skeleton, refused);
     return ort.InferenceSession.create(model).catch(refused);
   };
-  return { Tensor: ort.Tensor, InferenceSession: { ...ort.InferenceSession, create } as Ort["InferenceSession"] };
+  return { Tensor: ort.Tensor, InferenceSession: { ...ort.InferenceSession, create } as Ort["InferenceSession"], checkGraph };
 }

@@ -5,34 +5,10 @@
 // not the graph's (graph-refusals.ts). Written by hand over the protobuf bytes: every field but
 // the dropped tables is copied as it is.
 import { type Field, GRAPH_INITIALIZER, GRAPH_INPUT, MODEL_GRAPH, fields, initializer } from "../../training/src/contract/onnx-summary.ts";
+import { WIRE_LEN, key, tensorValue, varint } from "./onnx-write.ts";
 
 /** Tables up to this size stay (axes, scalars: shape inference may read their values). */
 const KEPT_TABLE_BYTES = 1024;
-
-const WIRE_VARINT = 0;
-const WIRE_LEN = 2;
-
-function varint(value: number): number[] {
-  const out: number[] = [];
-  let v = value;
-  while (v >= 0x80) {
-    out.push((v % 0x80) | 0x80);
-    v = Math.floor(v / 0x80);
-  }
-  out.push(v);
-  return out;
-}
-
-const key = (number: number, wire: number): number[] => varint(number * 8 + wire);
-const lengthDelimited = (number: number, payload: number[]): number[] => [...key(number, WIRE_LEN), ...varint(payload.length), ...payload];
-const varintField = (number: number, value: number): number[] => [...key(number, WIRE_VARINT), ...varint(value)];
-
-/** ValueInfoProto { name, type: TypeProto { tensor_type { elem_type, shape { dim { dim_value } ... } } } }. */
-function tensorInput(name: string, dataType: number, dims: number[]): number[] {
-  const shape = dims.flatMap((d) => lengthDelimited(1, varintField(1, d)));
-  const tensor = [...varintField(1, dataType), ...lengthDelimited(2, shape)];
-  return lengthDelimited(GRAPH_INPUT, [...lengthDelimited(1, [...new TextEncoder().encode(name)]), ...lengthDelimited(2, lengthDelimited(1, tensor))]);
-}
 
 /**
  * The model with every table larger than 1 KB made a graph input, or null when it has none (the
@@ -58,7 +34,7 @@ export function graphSkeleton(model: Uint8Array): Uint8Array | null {
   }
   if (dropped.length === 0) return null;
   // older exporters list initializers among the inputs too: those are declared already
-  for (const t of moved) if (!declared.has(t.name)) inputs.push(...tensorInput(t.name, t.data.dataType, t.dims));
+  for (const t of moved) if (!declared.has(t.name)) inputs.push(...tensorValue(GRAPH_INPUT, t.name, t.data.dataType, t.dims));
   const kept: Uint8Array[] = [];
   let at = graph.start;
   for (const f of dropped) {

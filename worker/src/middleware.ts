@@ -3,12 +3,13 @@
 import type { RouteConfig, RouteHandler } from "@hono/zod-openapi";
 import type { Context, Handler, MiddlewareHandler, Next } from "hono";
 import { createMiddleware } from "hono/factory";
+import { setMetric } from "hono/timing";
 import type { AppEnv } from "./env.ts";
 import { errorResponse } from "./errors.ts";
 import { secured, trustEnv } from "./security/settings.ts";
 
 /** The request's ExecutionContext; absent when the app is called without one (tests, app.request). */
-function executionContext(c: Context<AppEnv>): { waitUntil(work: Promise<unknown>): void } | undefined {
+export function executionContext(c: Context<AppEnv>): { waitUntil(work: Promise<unknown>): void } | undefined {
   try {
     return c.executionCtx;
   } catch {
@@ -24,6 +25,8 @@ export const withModel = createMiddleware<AppEnv>(async (c, next) => {
   const ctx = executionContext(c);
   const lease = await c.var.store.acquire(c.env, ctx ? (work) => ctx.waitUntil(work) : undefined);
   c.set("model", lease.model);
+  // the request that waited for a load says where the load's time went, on routes that report timings
+  if (lease.loadPhases && c.get("metric")) for (const p of lease.loadPhases) setMetric(c, `load-${p.name}`, p.ms);
   try {
     await next();
   } finally {

@@ -31,7 +31,7 @@ import { ApiError } from "./errors.ts";
 import { rememberingRefusals } from "./graph-refusals.ts";
 import type { Explainer, Ranker, SimilarMovies } from "./scoring.ts";
 import { type SearchIndex, buildSearchIndex } from "./search.ts";
-import { type Ort, type ServingPlan, buildServing, releaseSessions } from "./serving.ts";
+import { type Ort, type ServingPlan, type SessionSet, buildServing } from "./serving.ts";
 import { type RangeBucket, type SnapshotDb, type UserStore, d1Users, memoryUsers, r2Users } from "./user-store.ts";
 
 export type { Ort } from "./serving.ts";
@@ -48,8 +48,13 @@ export interface ModelBucket extends RangeBucket {
   list?(options: { prefix: string; cursor?: string }): Promise<{ objects: { key: string; uploaded: Date }[]; truncated: boolean; cursor?: string }>;
 }
 
-/** Called after each phase of a load with its wall time (the cold-start bench). */
-export type PhaseTimer = (phase: "fetch" | "verify" | "parse" | "sessions", ms: number) => void;
+/**
+ * Called after each phase of a load with its wall time: the manifest's read, the files' (fetch),
+ * their checks, parsing, the wait for ORT's start when it was begun elsewhere (ort), then each
+ * session built at load by its graph's name ("model", "because"; "foldin-check" for a graph
+ * checked now and built on first use), then "sessions", all of them together.
+ */
+export type PhaseTimer = (phase: string, ms: number) => void;
 
 export interface LoadedModel {
   version: string;
@@ -62,8 +67,8 @@ export interface LoadedModel {
   explainer: Explainer;
   /** The similar-movies graph, when the bundle has item embeddings. */
   similar: SimilarMovies | null;
-  /** Every ONNX session the model holds, each once: disposeModel releases them. */
-  sessions: readonly import("onnxruntime-web").InferenceSession[];
+  /** Every ONNX session the model holds, each once, those built on first use too: disposeModel releases them. */
+  sessions: SessionSet;
   /** Known users: index, rated movies and (for history graphs) train history, in memory or in R2. */
   users: UserStore;
   /** The title search index, built on the first search (not during the load: most loads never search). */
@@ -177,12 +182,17 @@ function coldStartList(popular: PopularFile | null, itemIndex: Map<number, numbe
 
 /** ORT sessions hold wasm memory outside the JS heap: a model no longer served is released explicitly. */
 export function disposeModel(model: LoadedModel): Promise<void> {
-  return releaseSessions(model.sessions);
+  return model.sessions.release();
 }
 
 export interface LoadOptions {
-  /** Times each phase of the load (fetch, verify, parse, sessions). */
+  /** Times each phase of the load (PhaseTimer). */
   phase?: PhaseTimer;
+  /**
+   * ORT's start (ort-start.ts), CPU work: begun once the files' reads are issued, so that it runs
+   * while they are waited for, and awaited (timed as "ort") before the first session.
+   */
+  runtime?: () => Promise<void>;
   /** Runs after every check has passed, before the sessions are built. */
   beforeSessions?: () => Promise<void>;
   /** The D1 database holding the snapshots of a per_user "d1" bundle. */
@@ -199,12 +209,17 @@ export interface LoadOptions {
  */
 export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, ort: Ort, opts: LoadOptions = {}): Promise<LoadedModel> {
   let t = performance.now();
-  const lap = (name: Parameters<PhaseTimer>[0]): void => {
+  const lap = (name: string): void => {
     const now = performance.now();
     opts.phase?.(name, now - t);
     t = now;
   };
-  const manifest = JSON.parse(new TextDecoder().decode((await readStored(bucket, pointer.manifest)).data)) as Manifest;
+  const manifestRead = readStored(bucket, pointer.manifest);
+  // the read is issued: ORT's start runs while it and the files' reads are waited for
+  const runtime = opts.runtime?.();
+  // a load that fails before its sessions leaves ORT's start to finish alone: its failure is reported by no one
+  runtime?.catch(() => {});
+  const manifest = JSON.parse(new TextDecoder().decode((await manifestRead).data)) as Manifest;
   if (manifest.format !== 1 || manifest.version !== pointer.version) {
     throw new ApiError(503, "model_unavailable", `manifest of ${pointer.version} is not readable (format or version mismatch); ${PUBLISH_HINT}`);
   }
@@ -212,6 +227,7 @@ export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, 
     throw new ApiError(503, "model_unavailable", `${manifest.version} keeps its per-user data in D1, and the Worker has no D1 binding (DB)`);
   if (kernelParts(manifest).byKernel && !opts.kernel)
     throw new Error(`${manifest.version} is ranked by the int8 kernel, and the load was given no compiled kernel`);
+  lap("manifest");
   const bytes = await verifiedFiles(bucket, manifest, lap);
   // everything that can refuse the bundle is checked before anything is allocated
   const recsFrom = manifest.recs ?? "user";
@@ -241,8 +257,12 @@ export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, 
   const popular = coldStartList(bytes.popular ? (JSON.parse(new TextDecoder().decode(bytes.popular)) as PopularFile) : null, itemIndex, popularity);
   lap("parse");
   await opts.beforeSessions?.();
+  if (runtime) {
+    await runtime;
+    lap("ort");
+  }
   // ORT keeps wasm memory for each graph it refuses: it sees a skeleton first, never refused bytes again (graph-refusals.ts)
-  const { ranker, explainer, similar, sessions } = await buildServing(plan, rememberingRefusals(ort), opts.kernel);
+  const { ranker, explainer, similar, sessions } = await buildServing(plan, rememberingRefusals(ort), opts.kernel, opts.phase);
   lap("sessions");
   return {
     version: manifest.version,

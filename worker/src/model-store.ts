@@ -12,7 +12,7 @@ import { ApiError } from "./errors.ts";
 import { log } from "./log.ts";
 import { type CurrentPointer, KEEP_PREVIOUS, R2_POINTER } from "../../training/src/contract/artifacts.ts";
 import { type LoadOptions, type LoadedModel, PUBLISH_HINT, disposeModel, listedVersions, loadVersion, readPointer } from "./model-load.ts";
-import { onnxRuntime } from "./ort.ts";
+import { initializedOnnxRuntime, onnxRuntime, runtimeStart, warmedOnnxRuntime } from "./ort.ts";
 import { baseDatabase } from "./edge/session.ts";
 import rankKernel from "../build/rank-int8.wasm";
 
@@ -28,10 +28,18 @@ export interface Degraded {
 
 const DEFAULT_REFRESH_SECONDS = 60;
 
+/** One phase of a model's load and its wall time (PhaseTimer, plus "pointer": reading models/current.json). */
+export interface LoadPhase {
+  name: string;
+  ms: number;
+}
+
 /** A request's hold on a loaded model: the model stays usable until release(). */
 interface Lease {
   model: LoadedModel;
   release(): void;
+  /** The phases of the load this request waited for (its Server-Timing shows them); null when it waited for none. */
+  loadPhases: readonly LoadPhase[] | null;
 }
 
 const DEFAULT_LOAD_TIMEOUT_SECONDS = 10;
@@ -97,9 +105,12 @@ function loadWithDeadline(
   pointer: CurrentPointer,
   timeoutMs: number,
   what: string,
-  opts: Pick<LoadOptions, "beforeSessions"> = {},
+  opts: Pick<LoadOptions, "beforeSessions" | "phase"> = {},
 ): Promise<LoadedModel> {
-  const load = onnxRuntime().then((ort) => loadVersion(env.MODELS, pointer, ort, { db: baseDatabase(env.DB), kernel: rankKernel, ...opts }));
+  // ORT's init was begun with the pointer's read (refresh); its first session is made while the files are read
+  const load = onnxRuntime().then((ort) =>
+    loadVersion(env.MODELS, pointer, ort, { db: baseDatabase(env.DB), kernel: rankKernel, runtime: warmedOnnxRuntime, ...opts }),
+  );
   return withDeadline(load, timeoutMs, what).catch((err: unknown) => {
     load.then(disposeModel, () => {}).catch((e: unknown) => console.error(`releasing ${pointer.version}, loaded after its deadline, failed`, e));
     throw err;
@@ -152,6 +163,10 @@ export class ModelStore {
   private refused: { pointer: string; failures: number; until: number } | null = null;
   /** Versions loaded so far by this isolate (observability and tests). */
   loads = 0;
+  /** How each loaded model's load spent its time, the pointer's read first (Server-Timing). */
+  private readonly loadPhases = new WeakMap<LoadedModel, LoadPhase[]>();
+  /** The phases of the load under way (refresh), moved to loadPhases once its model is loaded. */
+  private phases: LoadPhase[] = [];
   /** Models whose ONNX sessions were released after a swap (observability and tests). */
   released = 0;
 
@@ -163,12 +178,15 @@ export class ModelStore {
    * waiting request hung (the runtime then answers them 500).
    */
   async acquire(env: Env, waitUntil?: (work: Promise<unknown>) => void): Promise<Lease> {
+    // a load finished while this request waited: its phases go in the request's Server-Timing
+    const loadsBefore = this.loads;
     let model = await this.get(env, waitUntil);
     while (this.disposed.has(model)) model = await this.get(env, waitUntil);
     this.users.set(model, (this.users.get(model) ?? 0) + 1);
     let done = false;
     return {
       model,
+      loadPhases: this.loads !== loadsBefore ? (this.loadPhases.get(model) ?? null) : null,
       release: () => {
         if (done) return;
         done = true;
@@ -180,6 +198,16 @@ export class ModelStore {
         }
       },
     };
+  }
+
+  /**
+   * Begins a fresh isolate's first load without waiting for it (nothing when a model is loaded or
+   * loading): a recommendation reads its A/B experiment from D1 before it asks for its model, and
+   * the load need not wait for that read.
+   */
+  prepare(env: Env, waitUntil?: (work: Promise<unknown>) => void): void {
+    if (this.current || this.pending) return;
+    this.get(env, waitUntil).catch(() => {});
   }
 
   /** The model to answer with: loads it on first use, refreshes it when the interval passed. */
@@ -205,8 +233,16 @@ export class ModelStore {
 
   private async refresh(env: Env, timeoutMs: number): Promise<LoadedModel> {
     let pointer: CurrentPointer | null = null;
+    // a fresh isolate starts ORT's runtime now, while the pointer is read (ort-start.ts)
+    if (!this.current) initializedOnnxRuntime();
+    this.phases = [];
+    const phase = (name: string, ms: number): void => {
+      this.phases.push({ name, ms });
+    };
     try {
+      const started = performance.now();
       pointer = await withDeadline(readPointer(env.MODELS), timeoutMs, "reading models/current.json");
+      phase("pointer", performance.now() - started);
       if (this.current && this.current.version !== pointer.version && this.refused?.pointer === pointerKey(pointer) && Date.now() < this.refused.until) {
         // the same broken publication: not loaded again before its backoff ends (still degraded)
         this.checkedAt = Date.now();
@@ -219,7 +255,11 @@ export class ModelStore {
         try {
           next = await loadWithDeadline(env, pointer, timeoutMs, `loading model ${pointer.version}`, {
             beforeSessions: releaseFirst ? () => this.releaseBeforeSessions(previous) : undefined,
+            phase,
           });
+          // ORT's start ran beside the reads above (its time is inside theirs): shown once, on the first load
+          if (this.loads === 0) for (const [name, ms] of Object.entries(runtimeStart)) if (ms !== null) phase(`ort-${name}`, ms);
+          this.loadPhases.set(next, this.phases);
         } catch (err) {
           this.swapGeneration++;
           if (releaseFirst && this.current === null) await this.restore(env, timeoutMs, previous);

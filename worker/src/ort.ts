@@ -5,6 +5,7 @@
 // imported module. No threads in workerd. Pinned: onnxruntime-web 1.30.0 (package.json).
 import ortWasm from "onnxruntime-web/ort-wasm-simd-threaded.wasm";
 import * as ort from "onnxruntime-web/wasm";
+import { firstSession, initRuntime } from "./ort-start.ts";
 
 const MARKER = "edgerec:onnxruntime-web";
 
@@ -53,7 +54,9 @@ export function onnxRuntime(): Promise<typeof ort> {
     const instantiate = WebAssembly.instantiate.bind(WebAssembly) as (s: unknown, i?: WebAssembly.Imports) => Promise<unknown>;
     (WebAssembly as { instantiate: unknown }).instantiate = async (source: unknown, imports?: WebAssembly.Imports) => {
       if (!isPlaceholder(source)) return instantiate(source, imports);
+      const begun = performance.now();
       const instance = (await instantiate(ortWasm, imports)) as WebAssembly.Instance;
+      runtimeStart.instantiate = performance.now() - begun;
       ortMemory = findMemory(instance.exports, imports);
       return { instance, module: ortWasm };
     };
@@ -63,4 +66,37 @@ export function onnxRuntime(): Promise<typeof ort> {
     return ort;
   })();
   return ready;
+}
+
+let initialized: Promise<void> | null = null;
+let warmed: Promise<void> | null = null;
+
+/** What ORT's start took (Server-Timing of the first load): instantiating its wasm, its runtime's init, its first session. */
+export const runtimeStart: { instantiate: number | null; init: number | null; firstSession: number | null } = {
+  instantiate: null,
+  init: null,
+  firstSession: null,
+};
+
+/**
+ * ORT's runtime started (ort-start.ts initRuntime), once per isolate: the model store begins it
+ * as it reads the pointer.
+ */
+export function initializedOnnxRuntime(): Promise<void> {
+  initialized ??= onnxRuntime().then(async (ort) => {
+    const begun = performance.now();
+    await initRuntime(ort);
+    runtimeStart.init = performance.now() - begun;
+  });
+  return initialized;
+}
+
+/** ORT's first session made and released (ort-start.ts firstSession), once per isolate: begun as a load reads its files. */
+export function warmedOnnxRuntime(): Promise<void> {
+  warmed ??= initializedOnnxRuntime().then(async () => {
+    const begun = performance.now();
+    await firstSession(await onnxRuntime());
+    runtimeStart.firstSession = performance.now() - begun;
+  });
+  return warmed;
 }

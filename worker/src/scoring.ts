@@ -130,14 +130,22 @@ const noFoldIn = (): Promise<Scored[]> => Promise.reject(new Error("the model ha
 
 /**
  * model.onnx ranks known users from their vector (`history` false) or their history; `foldin`,
- * when the model has one, ranks a history alone (foldin.onnx, or model.onnx itself when it takes
- * histories: the same session).
+ * when the model has one, ranks a history alone (foldin.onnx, built on its first use, or
+ * model.onnx itself when it takes histories: the same session).
  */
-export function onnxRanker(ort: TensorMaker, items: number, recs: Session, history: boolean, foldin: Session | null): Ranker {
+export function onnxRanker(ort: TensorMaker, items: number, recs: Session, history: boolean, foldin: (() => Promise<Session>) | null): Ranker {
   const rankRecs = topK(ort, recs, RECS_GRAPH, items);
   const recsHistory = historyQuery(ort, recs);
-  const rankFoldIn = foldin ? topK(ort, foldin, FOLDIN_GRAPH, items) : null;
-  const foldinHistory = foldin ? historyQuery(ort, foldin) : null;
+  let rankFoldIn: ((h: ArrayLike<number>, k: number, exclude: ArrayLike<number>, allowed: ItemMask | null) => Promise<Scored[]>) | null = null;
+  const foldIn = async (h: ArrayLike<number>, k: number, exclude: ArrayLike<number>, allowed: ItemMask | null): Promise<Scored[]> => {
+    if (!rankFoldIn) {
+      const session = await foldin!();
+      const rank = topK(ort, session, FOLDIN_GRAPH, items);
+      const query = historyQuery(ort, session);
+      rankFoldIn = (history, n, ex, mask) => rank(query(-1, history), n, ex, mask);
+    }
+    return rankFoldIn(h, k, exclude, allowed);
+  };
   return {
     kind: "onnx",
     foldsIn: foldin !== null,
@@ -145,7 +153,7 @@ export function onnxRanker(ort: TensorMaker, items: number, recs: Session, histo
       if (!history) return rankRecs({ [RECS_GRAPH.inputs.query]: int64(ort, [user.index]) }, k, exclude, allowed);
       return rankRecs(recsHistory(user.index, historyOf(user, livePositives)), k, exclude, allowed);
     },
-    rankHistory: rankFoldIn && foldinHistory ? (h, k, exclude, allowed = null) => rankFoldIn(foldinHistory(-1, h), k, exclude, allowed) : noFoldIn,
+    rankHistory: foldin ? (h, k, exclude, allowed = null) => foldIn(h, k, exclude, allowed) : noFoldIn,
   };
 }
 
@@ -188,8 +196,13 @@ export function kernelExplainer(normalized: Int8Ranker): Explainer {
 /** A bundle without item embeddings gives no reasons. */
 export const noExplainer: Explainer = { explain: async () => null };
 
-/** similar.onnx: the items nearest to one item. */
-export function onnxSimilar(ort: TensorMaker, items: number, similar: Session): SimilarMovies {
-  const rank = topK(ort, similar, SIMILAR_GRAPH, items);
-  return { rank: (item, k, exclude) => rank({ [SIMILAR_GRAPH.inputs.query]: int64(ort, [item]) }, k, exclude) };
+/** similar.onnx (built on its first use): the items nearest to one item. */
+export function onnxSimilar(ort: TensorMaker, items: number, similar: () => Promise<Session>): SimilarMovies {
+  let rank: ReturnType<typeof topK> | null = null;
+  return {
+    rank: async (item, k, exclude) => {
+      rank ??= topK(ort, await similar(), SIMILAR_GRAPH, items);
+      return rank({ [SIMILAR_GRAPH.inputs.query]: int64(ort, [item]) }, k, exclude);
+    },
+  };
 }

@@ -5,7 +5,7 @@ import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { principalOf } from "../auth/principal.ts";
 import type { AppEnv } from "../env.ts";
-import { withModel } from "../middleware.ts";
+import { executionContext, withModel } from "../middleware.ts";
 import { armModelsOf } from "./arm-models.ts";
 import { assignArm } from "./assign.ts";
 import { servingExperiment } from "./experiment-store.ts";
@@ -37,6 +37,9 @@ export function callerUserId(c: Context<AppEnv>): number | null {
 export function withArm(userOf: (c: Context<AppEnv>) => number | null) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const userId = userOf(c);
+    // a fresh isolate's model load begins now, not after the experiment's read from D1
+    const ctx = executionContext(c);
+    c.var.store.prepare(c.env, ctx ? (work) => ctx.waitUntil(work) : undefined);
     const experiment = await servingExperiment(c.env);
     const arm = experiment && userId !== null ? await assignArm(experiment, userId) : null;
     c.set("loop", { recId: crypto.randomUUID(), arm: arm?.name ?? DEFAULT_ARM, experiment: arm ? (experiment?.name ?? null) : null, userId });
