@@ -8,7 +8,7 @@ import { describe, expect, it, vi } from "vitest";
 import { BUNDLE_FILES, type BundleFileKey, type Manifest, encodeInt8Table, encodeRated } from "../../training/src/contract/artifacts.ts";
 import { compiledRankKernel } from "../../training/src/export/evaluate-graph.ts";
 import { memoryBucket, publishedObjects } from "../bench/memory-bucket.ts";
-import { type LoadedModel, type Ort, disposeModel, loadVersion, readPointer } from "../src/model-load.ts";
+import { type LoadedModel, type Ort, disposeModel, loadVersion, readPointer, warmUp } from "../src/model-load.ts";
 
 const kernel = compiledRankKernel();
 const VERSION = "v1";
@@ -21,7 +21,7 @@ const ITEMS = 3;
  */
 function countingOrt() {
   const live = new Set<object>();
-  const counts = { created: 0, released: 0, refused: 0 };
+  const counts = { created: 0, released: 0, refused: 0, runs: 0 };
   const empty = new Proxy({}, { get: () => ({ data: new BigInt64Array(0) }) });
   const ort = {
     InferenceSession: {
@@ -35,7 +35,10 @@ function countingOrt() {
         const session = {
           inputNames: [],
           outputNames: [],
-          run: async () => empty,
+          run: async () => {
+            counts.runs++;
+            return empty;
+          },
           async release() {
             if (!live.delete(session)) throw new Error("a session released twice");
             counts.released++;
@@ -235,5 +238,19 @@ describe("a model load", () => {
     await expect(model.ranker.rankHistory([0], 2, [])).rejects.toMatchObject({ status: 503 });
     expect(counts.created).toBe(created);
     expect(counts.released).toBe(counts.created);
+  });
+
+  it("warms a loaded model up with one ranking and one explanation, and never rejects", async () => {
+    const { ort, counts } = countingOrt();
+    const model = await load(byVector(), ort);
+    expect(counts.runs).toBe(0);
+    await warmUp(model);
+    // model.onnx ranked once, because.onnx explained once; nothing built on first use
+    expect(counts.runs).toBe(2);
+    expect(model.sessions.list).toHaveLength(2);
+    await disposeModel(model);
+    // on a released model the runs fail: the warm-up still resolves
+    const failing = { ...model, ranker: { ...model.ranker, rankUser: () => Promise.reject(new Error("released")) } };
+    await expect(warmUp(failing)).resolves.toBeUndefined();
   });
 });

@@ -185,6 +185,20 @@ export function disposeModel(model: LoadedModel): Promise<void> {
   return model.sessions.release();
 }
 
+/**
+ * One ranking and one explanation on a loaded model, the answers thrown away: an isolate's first
+ * run of a graph costs several times a later one (ORT's and the kernel's code paths run for the
+ * first time), and the model store runs this while the first request waits for its user's state
+ * (docs/edge.md, "The cold first list"). Never rejects.
+ */
+export async function warmUp(model: LoadedModel): Promise<void> {
+  await model.ranker.rankUser({ index: 0, rated: [], history: [0] }, WARM_UP_K, []).catch(() => {});
+  await model.explainer.explain([0], [0]).catch(() => {});
+}
+
+/** The warm-up's list length: a first list's (recommendations.ts ranks k, or more with diversity). */
+const WARM_UP_K = 20;
+
 export interface LoadOptions {
   /** Times each phase of the load (PhaseTimer). */
   phase?: PhaseTimer;

@@ -11,7 +11,7 @@ import type { Env } from "./env.ts";
 import { ApiError } from "./errors.ts";
 import { log } from "./log.ts";
 import { type CurrentPointer, KEEP_PREVIOUS, R2_POINTER } from "../../training/src/contract/artifacts.ts";
-import { type LoadOptions, type LoadedModel, PUBLISH_HINT, disposeModel, listedVersions, loadVersion, readPointer } from "./model-load.ts";
+import { type LoadOptions, type LoadedModel, PUBLISH_HINT, disposeModel, listedVersions, loadVersion, readPointer, warmUp } from "./model-load.ts";
 import { initializedOnnxRuntime, onnxRuntime, runtimeStart, warmedOnnxRuntime } from "./ort.ts";
 import { baseDatabase } from "./edge/session.ts";
 import rankKernel from "../build/rank-int8.wasm";
@@ -270,6 +270,7 @@ export class ModelStore {
         this.current = next;
         this.currentPointer = pointer;
         this.loads++;
+        this.warmUpSoon(next);
         if (previous && !releaseFirst) this.retire(previous);
       }
       this.checkedAt = Date.now();
@@ -366,6 +367,17 @@ export class ModelStore {
     } catch (err) {
       log.error(`swap from ${previous.version} failed, and reloading it failed too`, err);
     }
+  }
+
+  /**
+   * A newly loaded model's first ranking, run on the next turn: the request that waited for the
+   * load reads its user's state first (D1, the location's cache), and the warm-up runs during
+   * that wait instead of inside the request's own first ranking.
+   */
+  private warmUpSoon(model: LoadedModel): void {
+    setTimeout(() => {
+      if (!this.disposed.has(model)) warmUp(model).catch(() => {});
+    }, 0);
   }
 
   private retire(model: LoadedModel): void {
