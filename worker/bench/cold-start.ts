@@ -10,15 +10,17 @@ import { integer, runCli } from "../../training/src/cli/options.ts";
 import { compiledRankKernel } from "../../training/src/export/evaluate-graph.ts";
 import { readBundle } from "../../training/src/publish/read-bundle.ts";
 import { type LoadedModel, type ModelBucket, type PhaseTimer, disposeModel, loadVersion, readPointer } from "../src/model-load.ts";
+import { firstSession, initRuntime } from "../src/ort-start.ts";
 import { memoryBucket, publishedObjects } from "./memory-bucket.ts";
 
 const program = new Command("bench:cold")
   .description("CPU time of a cold model load with the Worker's own code in Node (same onnxruntime-web wasm), beside the Workers CPU limits.")
   .option("--model <name>", "exported model", "lightgcn")
   .option("--artifacts <dir>", "artifacts folder", "artifacts")
-  .option("--loads <n>", "loads to time after the first", integer, 10);
+  .option("--loads <n>", "loads to time after the first", integer, 10)
+  .option("--ort-start", "start ORT apart first (worker/src/ort-start.ts: its runtime's init, then a first session of a one-node graph) and time each", false);
 program.parse();
-const o = program.opts<{ model: string; artifacts: string; loads: number }>();
+const o = program.opts<{ model: string; artifacts: string; loads: number; ortStart: boolean }>();
 
 /** The Worker's int8 ranking kernel, compiled here as wrangler compiles it for the Worker. */
 const rankKernel = compiledRankKernel();
@@ -39,8 +41,30 @@ async function timedLoad(bucket: ModelBucket): Promise<{ cpu_ms: number; phases:
   return { cpu_ms: (used.user + used.system) / 1000, phases, model };
 }
 
+/** Wall time of ORT's start in two parts, as the Worker makes it (ort-start.ts). */
+async function timedOrtStart(): Promise<{ init_ms: number; first_session_ms: number }> {
+  // with `node --no-wasm-lazy-compilation` nothing else keeps Node's event loop alive while V8
+  // compiles ORT's wasm in the background, and the process would exit mid-await
+  const alive = setInterval(() => {}, 1000);
+  try {
+    let t = performance.now();
+    await initRuntime(ort);
+    const init = performance.now() - t;
+    t = performance.now();
+    await firstSession(ort);
+    return { init_ms: round(init), first_session_ms: round(performance.now() - t) };
+  } finally {
+    clearInterval(alive);
+  }
+}
+
 await runCli(async () => {
   ort.env.wasm.numThreads = 1;
+  const ortStart = o.ortStart ? await timedOrtStart() : null;
+  if (ortStart)
+    console.log(
+      `ORT's start apart (compiling its wasm in Node included): runtime init ${ortStart.init_ms} ms, first session (one-node graph) ${ortStart.first_session_ms} ms`,
+    );
   const bundle = readBundle(join(o.artifacts, o.model));
   const v = bundle.manifest.version;
   const objects = publishedObjects(v, bundle.files);
@@ -52,7 +76,9 @@ await runCli(async () => {
   const first = await timedLoad(buckets.md5);
   await disposeModel(first.model);
   await disposeModel((await timedLoad(buckets.sha)).model);
-  console.log(`first load in a fresh process (ORT's wasm compiled and instantiated too): ${round(first.cpu_ms)} ms CPU`);
+  console.log(
+    `first load in a fresh process (${ortStart ? "after ORT's start, above" : "ORT's wasm compiled and instantiated too"}): ${round(first.cpu_ms)} ms CPU, by phase ${JSON.stringify(Object.fromEntries(Object.entries(first.phases).map(([p, ms]) => [p, round(ms)])))}`,
+  );
   const runs = { md5: [] as Awaited<ReturnType<typeof timedLoad>>[], sha: [] as Awaited<ReturnType<typeof timedLoad>>[] };
   for (let n = 0; n < o.loads; n++) {
     for (const way of ["md5", "sha"] as const) {
@@ -82,6 +108,8 @@ await runCli(async () => {
       version: v,
       bundle_bytes: bytes,
       first_load_cpu_ms: round(first.cpu_ms),
+      first_load_phases_ms: Object.fromEntries(Object.entries(first.phases).map(([p, ms]) => [p, round(ms)])),
+      ...(ortStart ? { ort_start: ortStart } : {}),
       r2_md5: withMd5,
       sha256: withSha,
       free_cpu_ms: FREE_CPU_MS,
