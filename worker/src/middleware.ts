@@ -8,7 +8,7 @@ import { errorResponse } from "./errors.ts";
 import { secured, trustEnv } from "./security/settings.ts";
 
 /** The request's ExecutionContext; absent when the app is called without one (tests, app.request). */
-function executionContext(c: Context<AppEnv>): { waitUntil(work: Promise<unknown>): void } | undefined {
+export function executionContext(c: Context<AppEnv>): { waitUntil(work: Promise<unknown>): void } | undefined {
   try {
     return c.executionCtx;
   } catch {

@@ -165,6 +165,20 @@ describe("users' state in the location's cache", () => {
     expect(await recIds(read)).not.toContain(top);
   });
 
+  it("answers a user's next read in this isolate from memory, even once the location's cache has lost the entry", async () => {
+    const user = data.users[14];
+    const bindings = { ...withReplica, USER_STATE_CACHE_SECONDS: "30", CATALOGUE_REFRESH_SECONDS: "30" };
+    const first = await call(`/users/${user}/recs`, { headers: auth }, bindings);
+    expect(first.headers.get(DEV_QUERIES_HEADER)).toContain("replica-reads=1");
+    const list = await recIds(first);
+    // the location's copy is put after the answer: let it land, then lose it
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await (caches as unknown as { default: Cache }).default.delete(new Request(`http://localhost/__edgerec/user-state/v1/${user}`));
+    const again = await call(`/users/${user}/recs`, { headers: auth }, bindings);
+    expect(again.headers.get(DEV_QUERIES_HEADER)).toContain("primary-reads=0, replica-reads=0");
+    expect(await recIds(again)).toEqual(list);
+  });
+
   it("drops a forgotten user's cached state, so the next read serves them as a new user", async () => {
     const user = data.users[13];
     const before = await call(`/users/${user}/recs`, { headers: auth }, cached);
