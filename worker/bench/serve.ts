@@ -50,7 +50,8 @@ const program = new Command("bench:serve")
   .option("--requests <n>", "requests to send per scenario", integer, 5_000)
   .option("--connections <n>", "concurrent connections", integer, 1)
   .option("--live-users <n>", "users given live ratings before the run (half known, half new)", integer, 200)
-  .option("--queries <n>", "scoring comparisons", integer, 2_000);
+  .option("--queries <n>", "scoring comparisons", integer, 2_000)
+  .option("--warmup <n>", "untimed requests over every recommendation scenario before the timed ones", integer, 1_000);
 program.parse();
 const o = program.opts<{
   model: string;
@@ -59,6 +60,7 @@ const o = program.opts<{
   requests: number;
   connections: number;
   queries: number;
+  warmup: number;
   liveUsers: number;
   persistTo?: string;
 }>();
@@ -199,13 +201,13 @@ function filterQueries(dir: string): string[] {
 /** Work a request leaves running after its answer (the served-list write) is counted in its scenario's CPU. */
 const SETTLE_MS = 300;
 
-async function load(url: string, s: Scenario, token: string, serverGroup: number | undefined): Promise<Record<string, number | null>> {
+async function load(url: string, s: Scenario, token: string, serverGroup: number | undefined, amount = o.requests): Promise<Record<string, number | null>> {
   const cpu0 = serverGroup === undefined ? null : groupCpuMs(serverGroup);
   const t = performance.now();
   const run = await autocannon({
     url,
     connections: o.connections,
-    amount: o.requests,
+    amount,
     timeout: 10,
     requests: [
       {
@@ -330,6 +332,14 @@ await runCli(async () => {
         }),
       },
     ];
+    // warm: the first requests of an isolate compile (V8 tiers ORT's wasm and the Worker's code up
+    // as they run hot) and fill its caches; every scenario is timed after the same warm-up
+    if (o.warmup > 0) {
+      let next = 0;
+      const routes = scenarios.slice(1);
+      const warm = await load(server.url, { name: "warmup", request: () => routes[next++ % routes.length].request() }, token, undefined, o.warmup);
+      if (warm.unexpected) throw new Error(`the warm-up got ${warm.unexpected} unexpected answers`);
+    }
     for (const s of scenarios) {
       results[s.name] = await load(server.url, s, token, server.child.pid);
       const r = results[s.name];

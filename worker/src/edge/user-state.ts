@@ -14,6 +14,7 @@
 import { type LiveRating, guarded, liveHistoryQuery } from "../live-store.ts";
 import { forgottenQuery } from "../security/forget.ts";
 import { newer } from "./bookmark.ts";
+import { hasNoLiveState, noteLiveUser } from "./live-users.ts";
 import { type RequestDatabase, requestDatabase } from "./session.ts";
 
 export interface UserState {
@@ -94,25 +95,25 @@ function keepInMemory(k: string, entry: Entry): void {
 }
 
 /**
- * The isolate's copy of the user's state, when it may answer this request: no I/O at all. Null:
- * none, or too old, or older than the request's bookmark (readUserState then asks the location's
- * cache, then D1).
+ * The user's state when the isolate can say it with no I/O at all: its copy of the user's state,
+ * or "none" when the user has no live state (live-users.ts). Null: it cannot (none, too old, or
+ * older than the request's bookmark); readUserState then asks the location's cache, then D1.
  */
 export function userStateInMemory(db: D1Database, userId: number): UserState | null {
   const request = requestDatabase(db);
   if (!request || request.userState.seconds === 0) return null;
   const k = memoryKey(request, userId);
   const entry = inMemory.get(k);
-  if (!entry) return null;
-  if (!serves(request, entry, Date.now())) {
-    // too old for anyone (a newer bookmark's reader leaves it for bookmark-less ones)
-    if (request.from === null) dropFromMemory(k);
-    return null;
+  if (entry && serves(request, entry, Date.now())) {
+    // used: the newest in the isolate's order
+    inMemory.delete(k);
+    inMemory.set(k, entry);
+    return { live: entry.live, forgotten: entry.forgotten };
   }
-  // used: the newest in the isolate's order
-  inMemory.delete(k);
-  inMemory.set(k, entry);
-  return { live: entry.live, forgotten: entry.forgotten };
+  // too old for anyone (a newer bookmark's reader leaves it for bookmark-less ones)
+  if (entry && request.from === null) dropFromMemory(k);
+  // most users never rated live: the isolate knows who did (live-users.ts)
+  return hasNoLiveState(request, userId) ? { live: [], forgotten: false } : null;
 }
 
 async function cached(db: RequestDatabase, userId: number): Promise<Entry | null> {
@@ -139,7 +140,10 @@ export async function rememberUserState(db: D1Database, userId: number, state: U
   const request = requestDatabase(db);
   const cache = cacheOf();
   if (!request || !cache || request.userState.seconds === 0) return;
-  if (request.wrote) stored.set(request, (stored.get(request) ?? new Set()).add(userId));
+  if (request.wrote) {
+    stored.set(request, (stored.get(request) ?? new Set()).add(userId));
+    noteLiveUser(request, userId);
+  }
   const entry: Entry = { ...state, bookmark: newer(request.from, request.bookmark()), at: Date.now() };
   keepInMemory(memoryKey(request, userId), entry);
   await cache.put(
@@ -153,6 +157,8 @@ export async function forgetUserState(db: D1Database, userId: number): Promise<v
   const request = requestDatabase(db);
   if (!request || request.userState.seconds === 0) return;
   dropFromMemory(memoryKey(request, userId));
+  // dropped because a write changed the user's state: the user has live state from now on
+  noteLiveUser(request, userId);
   const cache = cacheOf();
   if (cache) await cache.delete(key(request, userId));
 }
