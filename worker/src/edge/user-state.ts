@@ -10,7 +10,7 @@
 // reaches this location's bookmark-less readers within USER_STATE_CACHE_SECONDS.
 // In front of the location's cache, the isolate keeps the entries it read or wrote in memory, by
 // the same rules: a user's next request in this isolate then waits for nothing at all (the Cache
-// API is a round trip too; docs/edge.md#users-state-in-the-locations-cache).
+// API is a round trip too; docs/edge.md#reads-from-the-nearest-copy-writes-visible-at-once).
 import { type LiveRating, guarded, liveHistoryQuery } from "../live-store.ts";
 import { forgottenQuery } from "../security/forget.ts";
 import { newer } from "./bookmark.ts";
