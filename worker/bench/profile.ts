@@ -11,13 +11,12 @@ import { join } from "node:path";
 import { Command } from "commander";
 import { BUNDLE_FILES, type IdMaps } from "../../training/src/contract/artifacts.ts";
 import { integer, runCli } from "../../training/src/cli/options.ts";
-import { publishBundle } from "../../training/src/publish/publish.ts";
-import { readBundle, readManifest } from "../../training/src/publish/read-bundle.ts";
-import { localTarget } from "../../training/src/publish/targets.ts";
+import { readManifest } from "../../training/src/publish/read-bundle.ts";
 import { ensureDevToken, migrateLocalD1 } from "../../training/src/serve/local-setup.ts";
 import { freePort, startWranglerDev } from "../../training/src/serve/wrangler-dev.ts";
 import { Rng } from "../../training/src/util/rng.ts";
 import { knownUserIds } from "./bundle-users.ts";
+import { publishToLocalR2 } from "./local-publish.ts";
 import { type ProfileSummary, summarizeProfile } from "./cpu-profile.ts";
 import { IsolateInspector } from "./isolate-memory.ts";
 
@@ -48,12 +47,7 @@ await runCli(async () => {
   let inspector: IsolateInspector | null = null;
   try {
     await migrateLocalD1("DB", persist);
-    const target = await localTarget("MODELS", persist);
-    try {
-      await publishBundle(readBundle(dir), target, { force: true });
-    } finally {
-      await target.close();
-    }
+    await publishToLocalR2(dir, persist);
     const inspectorPort = await freePort();
     server = await startWranglerDev(await freePort(), { quiet: true, readyWithoutModel: true, persistTo: persist, inspectorPort, localTraces: false });
     inspector = await IsolateInspector.connect(inspectorPort);

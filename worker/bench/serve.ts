@@ -31,14 +31,13 @@ import { integer, runCli } from "../../training/src/cli/options.ts";
 import { readEmbeddings } from "../../training/src/export/bundle.ts";
 import { compiledRankKernel } from "../../training/src/export/evaluate-graph.ts";
 import { topK } from "../../training/src/util/topk.ts";
-import { publishBundle } from "../../training/src/publish/publish.ts";
-import { readBundle, readManifest } from "../../training/src/publish/read-bundle.ts";
-import { localTarget } from "../../training/src/publish/targets.ts";
+import { readManifest } from "../../training/src/publish/read-bundle.ts";
 import { ensureDevToken, migrateLocalD1 } from "../../training/src/serve/local-setup.ts";
 import { startWranglerDev } from "../../training/src/serve/wrangler-dev.ts";
 import { Rng } from "../../training/src/util/rng.ts";
 import { int8Ranker } from "../../training/src/shared/int8-ranker.ts";
 import { knownUserIds } from "./bundle-users.ts";
+import { publishToLocalR2 } from "./local-publish.ts";
 import { groupCpuMs } from "./process-cpu.ts";
 
 const program = new Command("bench:serve")
@@ -269,12 +268,7 @@ await runCli(async () => {
   const server = await (async () => {
     try {
       await migrateLocalD1("DB", persist); // before publishing: a per_user "d1" bundle loads its rows into D1
-      const target = await localTarget("MODELS", persist);
-      try {
-        await publishBundle(readBundle(dir), target, { force: true });
-      } finally {
-        await target.close();
-      }
+      await publishToLocalR2(dir, persist);
       console.log(`published ${readManifest(dir).version} to the local R2, migrated the local D1; starting wrangler dev on 127.0.0.1:${o.port}`);
       // ready once the Worker answers a path that loads no model: the first request below then pays
       // the isolate's whole cold model load, timed on its own
