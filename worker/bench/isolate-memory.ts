@@ -18,6 +18,14 @@ export interface IsolateMemory {
   total_mb: number;
 }
 
+/** V8's CPU profile (the inspector's Profiler.Profile): a call tree, and which node each sample hit. */
+export interface CpuProfile {
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }[];
+  samples: number[];
+  /** Microseconds between consecutive samples (the first from the profile's start). */
+  timeDeltas: number[];
+}
+
 const mb = (bytes: number): number => Math.round((bytes / 2 ** 20) * 10) / 10;
 
 export class IsolateInspector {
@@ -94,6 +102,19 @@ export class IsolateInspector {
     const ort = await global("__edgerecOrtWasmBytes");
     const kernel = await global("__edgerecKernelWasmBytes");
     return { js_heap_mb: mb(js), array_buffers_mb: mb(buffers), ort_wasm_mb: mb(ort), kernel_wasm_mb: mb(kernel), total_mb: mb(js + buffers + ort + kernel) };
+  }
+
+  /** Starts V8's sampling CPU profiler in the isolate (every `intervalUs` microseconds). */
+  async startProfiling(intervalUs = 100): Promise<void> {
+    await this.call("Profiler.enable");
+    await this.call("Profiler.setSamplingInterval", { interval: intervalUs });
+    await this.call("Profiler.start");
+  }
+
+  /** Stops the profiler: the profile of everything the isolate ran since startProfiling. */
+  async stopProfiling(): Promise<CpuProfile> {
+    const { profile } = await this.call<{ profile: CpuProfile }>("Profiler.stop");
+    return profile;
   }
 
   /** Runs a full garbage collection, so the next sample shows what is live. */

@@ -31,14 +31,13 @@ import { integer, runCli } from "../../training/src/cli/options.ts";
 import { readEmbeddings } from "../../training/src/export/bundle.ts";
 import { compiledRankKernel } from "../../training/src/export/evaluate-graph.ts";
 import { topK } from "../../training/src/util/topk.ts";
-import { publishBundle } from "../../training/src/publish/publish.ts";
-import { readBundle, readManifest } from "../../training/src/publish/read-bundle.ts";
-import { localTarget } from "../../training/src/publish/targets.ts";
+import { readManifest } from "../../training/src/publish/read-bundle.ts";
 import { ensureDevToken, migrateLocalD1 } from "../../training/src/serve/local-setup.ts";
 import { startWranglerDev } from "../../training/src/serve/wrangler-dev.ts";
 import { Rng } from "../../training/src/util/rng.ts";
 import { int8Ranker } from "../../training/src/shared/int8-ranker.ts";
 import { knownUserIds } from "./bundle-users.ts";
+import { publishToLocalR2 } from "./local-publish.ts";
 import { groupCpuMs } from "./process-cpu.ts";
 
 const program = new Command("bench:serve")
@@ -50,7 +49,8 @@ const program = new Command("bench:serve")
   .option("--requests <n>", "requests to send per scenario", integer, 5_000)
   .option("--connections <n>", "concurrent connections", integer, 1)
   .option("--live-users <n>", "users given live ratings before the run (half known, half new)", integer, 200)
-  .option("--queries <n>", "scoring comparisons", integer, 2_000);
+  .option("--queries <n>", "scoring comparisons", integer, 2_000)
+  .option("--warmup <n>", "untimed requests over every recommendation scenario before the timed ones", integer, 1_000);
 program.parse();
 const o = program.opts<{
   model: string;
@@ -59,6 +59,7 @@ const o = program.opts<{
   requests: number;
   connections: number;
   queries: number;
+  warmup: number;
   liveUsers: number;
   persistTo?: string;
 }>();
@@ -199,13 +200,13 @@ function filterQueries(dir: string): string[] {
 /** Work a request leaves running after its answer (the served-list write) is counted in its scenario's CPU. */
 const SETTLE_MS = 300;
 
-async function load(url: string, s: Scenario, token: string, serverGroup: number | undefined): Promise<Record<string, number | null>> {
+async function load(url: string, s: Scenario, token: string, serverGroup: number | undefined, amount = o.requests): Promise<Record<string, number | null>> {
   const cpu0 = serverGroup === undefined ? null : groupCpuMs(serverGroup);
   const t = performance.now();
   const run = await autocannon({
     url,
     connections: o.connections,
-    amount: o.requests,
+    amount,
     timeout: 10,
     requests: [
       {
@@ -267,12 +268,7 @@ await runCli(async () => {
   const server = await (async () => {
     try {
       await migrateLocalD1("DB", persist); // before publishing: a per_user "d1" bundle loads its rows into D1
-      const target = await localTarget("MODELS", persist);
-      try {
-        await publishBundle(readBundle(dir), target, { force: true });
-      } finally {
-        await target.close();
-      }
+      await publishToLocalR2(dir, persist);
       console.log(`published ${readManifest(dir).version} to the local R2, migrated the local D1; starting wrangler dev on 127.0.0.1:${o.port}`);
       // ready once the Worker answers a path that loads no model: the first request below then pays
       // the isolate's whole cold model load, timed on its own
@@ -330,6 +326,14 @@ await runCli(async () => {
         }),
       },
     ];
+    // warm: the first requests of an isolate compile (V8 tiers ORT's wasm and the Worker's code up
+    // as they run hot) and fill its caches; every scenario is timed after the same warm-up
+    if (o.warmup > 0) {
+      let next = 0;
+      const routes = scenarios.slice(1);
+      const warm = await load(server.url, { name: "warmup", request: () => routes[next++ % routes.length].request() }, token, undefined, o.warmup);
+      if (warm.unexpected) throw new Error(`the warm-up got ${warm.unexpected} unexpected answers`);
+    }
     for (const s of scenarios) {
       results[s.name] = await load(server.url, s, token, server.child.pid);
       const r = results[s.name];

@@ -5,7 +5,7 @@
 // 2-core machine, two reads in parallel took ~1 ms of CPU and several ms of p50 more than one
 // batch: docs/serving.md#speed). The snapshot read from memory or R2 runs beside the batch.
 import { ApiError } from "./errors.ts";
-import { readUserState } from "./edge/user-state.ts";
+import { type UserState, readUserState, userStateInMemory } from "./edge/user-state.ts";
 import { type LiveRating, liveRatingsWith } from "./live-store.ts";
 import type { LoadedModel } from "./model-store.ts";
 import { type UserSnapshot, isD1Store } from "./user-store.ts";
@@ -15,6 +15,61 @@ export interface UserReads {
   user: UserSnapshot | null;
   /** Null: the live store could not be read (the snapshot came from elsewhere, so known users are still served). */
   live: LiveRating[] | null;
+}
+
+/** The live state, or null when D1 cannot be read (a known user is then served from the snapshot). */
+function liveStateOrNull(db: D1Database, userId: number): Promise<UserState | null> {
+  return readUserState(db, userId).catch((err: unknown): null => {
+    if (!(err instanceof ApiError)) throw err;
+    return null;
+  });
+}
+
+/** A user who asked to be forgotten is served as a new user (security/forget.ts). */
+function readsFrom(user: UserSnapshot | null, state: UserState | null): UserReads {
+  return { user: state?.forgotten ? null : user, live: state?.live ?? null };
+}
+
+/**
+ * Reads the user and ranks them with `rank`. When the live state must be fetched (it is not in
+ * the isolate's memory) and the user is known, the snapshot is ranked while that read is in
+ * flight: most known users have no live ratings and were never forgotten, and their list is then
+ * the one already ranked, so the request costs the longer of the read and the ranking, not both
+ * (docs/serving.md#speed). When the state says otherwise the user is ranked again from it, and
+ * the early ranking is thrown away: the same list as reading first, always.
+ */
+export async function readAndRankUser<R>(
+  model: LoadedModel,
+  db: D1Database,
+  userId: number,
+  rank: (reads: UserReads) => Promise<R>,
+): Promise<{ reads: UserReads; ranked: R }> {
+  const users = model.users;
+  const own = isD1Store(users) ? null : userStateInMemory(db, userId);
+  if (isD1Store(users) || own) {
+    const reads = own ? readsFrom(await users.get(userId), own) : await readUser(model, db, userId);
+    return { reads, ranked: await rank(reads) };
+  }
+  const state = liveStateOrNull(db, userId);
+  const user = await users.get(userId);
+  // a rejection of the early ranking is the answer's only when its list is the one served
+  const early = user
+    ? rank({ user, live: [] }).then(
+        (ranked) => ({ ranked }),
+        (error: unknown) => ({ error }),
+      )
+    : null;
+  const reads = readsFrom(user, await state);
+  const snapshotOnly = reads.user !== null && (reads.live === null || reads.live.length === 0);
+  if (early && snapshotOnly) {
+    const outcome = await early;
+    if ("error" in outcome) throw outcome.error;
+    // live null (D1 down) ranks exactly as no live ratings; the answer still says which it was
+    return { reads, ranked: outcome.ranked };
+  }
+  // the early ranking ran on the same ONNX sessions: let it finish before ranking again
+  await early;
+  return { reads, ranked: await rank(reads) };
 }
 
 export async function readUser(model: LoadedModel, db: D1Database, userId: number): Promise<UserReads> {
@@ -29,13 +84,9 @@ export async function readUser(model: LoadedModel, db: D1Database, userId: numbe
   const [state, user] = await Promise.all([
     // the live history (ratings, and dismissed movies as 1s: docs/catalogue.md) and whether the user was
     // forgotten: one D1 batch, or none in a warm location (edge/user-state.ts)
-    readUserState(db, userId).catch((err: unknown): null => {
-      if (!(err instanceof ApiError)) throw err;
-      return null;
-    }),
+    liveStateOrNull(db, userId),
     users.get(userId),
   ]);
-  // a user who asked to be forgotten is served as a new user (security/forget.ts; with the
-  // snapshot in D1, forgetting erased its rows); D1 down: served from the snapshot
-  return { user: state?.forgotten ? null : user, live: state?.live ?? null };
+  // with the snapshot in D1, forgetting erased its rows; D1 down: served from the snapshot
+  return readsFrom(user, state);
 }

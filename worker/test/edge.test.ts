@@ -165,6 +165,26 @@ describe("users' state in the location's cache", () => {
     expect(await recIds(read)).not.toContain(top);
   });
 
+  it("answers a user's next read in this isolate from memory, even once the location's cache has lost the entry", async () => {
+    // its own (loopback) origin: the isolate keeps its copies per origin; and a bookmark newer than anything
+    // the isolate has read, so that neither another test's copies nor the set of users with live
+    // state (which is older) can answer: only a copy this read leaves
+    const origin = "http://localhost:8999";
+    const user = data.users[14];
+    const bindings = { ...withReplica, USER_STATE_CACHE_SECONDS: "30", CATALOGUE_REFRESH_SECONDS: "30" };
+    const write = await rate(data.users[15], data.items[0], bindings);
+    const bookmark = { ...auth, [BOOKMARK_HEADER]: write.headers.get(BOOKMARK_HEADER)! };
+    const first = await call(`${origin}/users/${user}/recs`, { headers: bookmark }, bindings);
+    expect(first.headers.get(DEV_QUERIES_HEADER)).toContain("primary-reads=1");
+    const list = await recIds(first);
+    // the location's copy is put after the answer: let it land, then lose it
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await (caches as unknown as { default: Cache }).default.delete(new Request(`${origin}/__edgerec/user-state/v1/${user}`));
+    const again = await call(`${origin}/users/${user}/recs`, { headers: bookmark }, bindings);
+    expect(again.headers.get(DEV_QUERIES_HEADER)).toContain("primary-reads=0, replica-reads=0");
+    expect(await recIds(again)).toEqual(list);
+  });
+
   it("drops a forgotten user's cached state, so the next read serves them as a new user", async () => {
     const user = data.users[13];
     const before = await call(`/users/${user}/recs`, { headers: auth }, cached);
@@ -173,6 +193,61 @@ describe("users' state in the location's cache", () => {
     expect(gone.status).toBe(200);
     const after = await call(`/users/${user}/recs`, { headers: auth }, cached);
     expect((await after.json<{ source: string }>()).source).toBe("popular");
+  });
+});
+
+describe("known users without live state", () => {
+  const [v1] = bundles();
+  const data = fixtureData(v1);
+  /** A replica that is never behind, and a set of users with live state that is read again after half a second. */
+  const bindings = {
+    ...withReplica,
+    DEV_LATENCY: "d1_primary_ms=0,d1_replica_ms=0,r2_ms=0,replica_lag_ms=0",
+    USER_STATE_CACHE_SECONDS: "1",
+    CATALOGUE_REFRESH_SECONDS: "30",
+  };
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  beforeAll(async () => {
+    await publish(env.MODELS, v1);
+    await applyD1Migrations(replica, env.TEST_MIGRATIONS);
+  });
+
+  // an origin of their own: the isolate keeps who has live state per origin, and other tests' reads
+  // (of another database, the primary) are not this replica's
+  const origin = "http://127.0.0.1";
+
+  it("answers a known user who never rated live with no D1 query once the isolate knows who did", async () => {
+    // the first request starts reading who has live state (in the background)
+    await recIds(await call(`${origin}/users/${data.users[20]}/recs`, { headers: auth }, bindings));
+    await sleep(100);
+    const res = await call(`${origin}/users/${data.users[21]}/recs`, { headers: auth }, bindings);
+    expect(res.headers.get(DEV_QUERIES_HEADER)).toContain("primary-reads=0, replica-reads=0");
+    expect((await res.json<{ source: string }>()).source).toBe("model");
+  });
+
+  it("reads a user who rated in this isolate, or elsewhere once the set has caught up, from D1", async () => {
+    const here = data.users[22];
+    const elsewhere = data.users[23];
+    const topHere = (await recIds(await call(`${origin}/users/${here}/recs`, { headers: auth }, bindings)))[0];
+    const topElsewhere = (await recIds(await call(`${origin}/users/${elsewhere}/recs`, { headers: auth }, bindings)))[0];
+    const rated = await call(
+      `${origin}/users/${here}/ratings`,
+      { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ ratings: [{ movieId: topHere, rating: 5 }] }) },
+      bindings,
+    );
+    expect(rated.status).toBe(200);
+    // another isolate's write: in D1 (and its replica) but not in this isolate's memory
+    for (const db of [env.DB, replica])
+      await db.prepare("INSERT INTO ratings (user_id, movie_id, rating, rated_at) VALUES (?1, ?2, 5, 1)").bind(elsewhere, topElsewhere).run();
+    // past the user states' lifetime: the next request reads the set again, the one after uses it
+    await sleep(1100);
+    await call(`${origin}/users/${data.users[24]}/recs`, { headers: auth }, bindings);
+    await sleep(100);
+    expect(await recIds(await call(`${origin}/users/${here}/recs`, { headers: auth }, bindings))).not.toContain(topHere);
+    const read = await call(`${origin}/users/${elsewhere}/recs`, { headers: auth }, bindings);
+    expect(read.headers.get(DEV_QUERIES_HEADER)).toContain("replica-reads=1");
+    expect(await recIds(read)).not.toContain(topElsewhere);
   });
 });
 

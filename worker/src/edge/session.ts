@@ -7,6 +7,7 @@
 // least that fresh: read-your-writes.
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env.ts";
+import { executionContext } from "../middleware.ts";
 import { BOOKMARK_HEADER, bookmarkCookie, requestBookmark } from "./bookmark.ts";
 
 const BASE = Symbol("edgerec.d1.base");
@@ -31,6 +32,8 @@ export interface UserStateSettings {
   origin: string;
   /** How long a cached user state serves requests without a bookmark; 0: no cache. */
   seconds: number;
+  /** Keeps work running after the answer (the request's waitUntil; absent without an execution context). */
+  defer?: (work: Promise<unknown>) => void;
 }
 
 const NO_USER_STATE: UserStateSettings = { origin: "", seconds: 0 };
@@ -131,9 +134,11 @@ export const d1Session = createMiddleware<AppEnv>(async (c, next) => {
   const base = c.env?.DB;
   if (!base || typeof base.withSession !== "function") return next();
   const seconds = Number(c.env.USER_STATE_CACHE_SECONDS ?? DEFAULT_USER_STATE_SECONDS);
+  const ctx = executionContext(c);
   const db = sessionDatabase(base, requestBookmark(c.req.raw.headers), {
     origin: new URL(c.req.url).origin,
     seconds: Number.isFinite(seconds) && seconds > 0 ? seconds : 0,
+    defer: ctx ? (work) => ctx.waitUntil(work) : undefined,
   });
   c.env = { ...c.env, DB: db };
   await next();

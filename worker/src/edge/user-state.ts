@@ -8,9 +8,13 @@
 // A write through this location stores the state it committed, read in the same D1 batch (one
 // round trip, one transaction), so the writer's next read is served here; a write elsewhere
 // reaches this location's bookmark-less readers within USER_STATE_CACHE_SECONDS.
+// In front of the location's cache, the isolate keeps the entries it read or wrote in memory, by
+// the same rules: a user's next request in this isolate then waits for nothing at all (the Cache
+// API is a round trip too; docs/edge.md#reads-from-the-nearest-copy-writes-visible-at-once).
 import { type LiveRating, guarded, liveHistoryQuery } from "../live-store.ts";
 import { forgottenQuery } from "../security/forget.ts";
 import { newer } from "./bookmark.ts";
+import { hasNoLiveState, noteLiveUser } from "./live-users.ts";
 import { type RequestDatabase, requestDatabase } from "./session.ts";
 
 export interface UserState {
@@ -20,6 +24,8 @@ export interface UserState {
 
 interface Entry extends UserState {
   bookmark: string | null;
+  /** When D1 said this (ms since the epoch): the entry serves bookmark-less reads until `at` + USER_STATE_CACHE_SECONDS. */
+  at?: number;
 }
 
 interface Row {
@@ -51,14 +57,74 @@ export function userStateFrom(live: D1Result, forgotten: D1Result): UserState {
   };
 }
 
+/** Whether an entry may answer this request: young enough, and as fresh as the request's bookmark. */
+function serves(db: RequestDatabase, entry: Entry, now: number): boolean {
+  if (entry.at !== undefined && now - entry.at >= db.userState.seconds * 1000) return false;
+  // a request after a write needs a copy at least as fresh as its bookmark
+  return db.from === null || (entry.bookmark !== null && entry.bookmark >= db.from);
+}
+
+/**
+ * The isolate's own copies, newest use last. Bounded by users and by live entries, so a burst of
+ * heavy users cannot grow the isolate toward Workers' 128 MB (about 100 bytes an entry).
+ */
+const inMemory = new Map<string, Entry>();
+const MEMORY_USERS = 20_000;
+const MEMORY_ENTRIES = 200_000;
+let memoryEntries = 0;
+
+function memoryKey(db: RequestDatabase, userId: number): string {
+  return `${db.userState.origin}|${userId}`;
+}
+
+function dropFromMemory(k: string): void {
+  const old = inMemory.get(k);
+  if (!old) return;
+  inMemory.delete(k);
+  memoryEntries -= old.live.length;
+}
+
+function keepInMemory(k: string, entry: Entry): void {
+  dropFromMemory(k);
+  inMemory.set(k, entry);
+  memoryEntries += entry.live.length;
+  for (const oldest of inMemory.keys()) {
+    if (inMemory.size <= MEMORY_USERS && memoryEntries <= MEMORY_ENTRIES) break;
+    dropFromMemory(oldest);
+  }
+}
+
+/**
+ * The user's state when the isolate can say it with no I/O at all: its copy of the user's state,
+ * or "none" when the user has no live state (live-users.ts). Null: it cannot (none, too old, or
+ * older than the request's bookmark); readUserState then asks the location's cache, then D1.
+ */
+export function userStateInMemory(db: D1Database, userId: number): UserState | null {
+  const request = requestDatabase(db);
+  if (!request || request.userState.seconds === 0) return null;
+  const k = memoryKey(request, userId);
+  const entry = inMemory.get(k);
+  if (entry && serves(request, entry, Date.now())) {
+    // used: the newest in the isolate's order
+    inMemory.delete(k);
+    inMemory.set(k, entry);
+    return { live: entry.live, forgotten: entry.forgotten };
+  }
+  // too old for anyone (a newer bookmark's reader leaves it for bookmark-less ones)
+  if (entry && request.from === null) dropFromMemory(k);
+  // most users never rated live: the isolate knows who did (live-users.ts)
+  return hasNoLiveState(request, userId) ? { live: [], forgotten: false } : null;
+}
+
 async function cached(db: RequestDatabase, userId: number): Promise<Entry | null> {
   const cache = cacheOf();
   if (!cache || db.userState.seconds === 0) return null;
   const hit = await cache.match(key(db, userId));
   if (!hit) return null;
   const entry = await hit.json<Entry>();
-  // a request after a write needs a copy at least as fresh as its bookmark
-  if (db.from !== null && (entry.bookmark === null || entry.bookmark < db.from)) return null;
+  if (!serves(db, entry, Date.now())) return null;
+  // an entry without its time (written before `at` existed) stays in the location's cache only
+  if (entry.at !== undefined) keepInMemory(memoryKey(db, userId), entry);
   return entry;
 }
 
@@ -74,8 +140,12 @@ export async function rememberUserState(db: D1Database, userId: number, state: U
   const request = requestDatabase(db);
   const cache = cacheOf();
   if (!request || !cache || request.userState.seconds === 0) return;
-  if (request.wrote) stored.set(request, (stored.get(request) ?? new Set()).add(userId));
-  const entry: Entry = { ...state, bookmark: newer(request.from, request.bookmark()) };
+  if (request.wrote) {
+    stored.set(request, (stored.get(request) ?? new Set()).add(userId));
+    noteLiveUser(request, userId);
+  }
+  const entry: Entry = { ...state, bookmark: newer(request.from, request.bookmark()), at: Date.now() };
+  keepInMemory(memoryKey(request, userId), entry);
   await cache.put(
     key(request, userId),
     new Response(JSON.stringify(entry), { headers: { "content-type": "application/json", "cache-control": `max-age=${request.userState.seconds}` } }),
@@ -85,8 +155,12 @@ export async function rememberUserState(db: D1Database, userId: number, state: U
 /** Drops this location's entry (a write that did not say what it left). */
 export async function forgetUserState(db: D1Database, userId: number): Promise<void> {
   const request = requestDatabase(db);
+  if (!request || request.userState.seconds === 0) return;
+  dropFromMemory(memoryKey(request, userId));
+  // dropped because a write changed the user's state: the user has live state from now on
+  noteLiveUser(request, userId);
   const cache = cacheOf();
-  if (request && cache && request.userState.seconds > 0) await cache.delete(key(request, userId));
+  if (cache) await cache.delete(key(request, userId));
 }
 
 /**
@@ -94,6 +168,8 @@ export async function forgetUserState(db: D1Database, userId: number): Promise<v
  * request's session (then cached). Throws the live store's 503 when D1 cannot be read.
  */
 export async function readUserState(db: D1Database, userId: number): Promise<UserState> {
+  const own = userStateInMemory(db, userId);
+  if (own) return own;
   const request = requestDatabase(db);
   const hit = request ? await cached(request, userId).catch(() => null) : null;
   if (hit) return { live: hit.live, forgotten: hit.forgotten };
@@ -101,7 +177,10 @@ export async function readUserState(db: D1Database, userId: number): Promise<Use
     const [live, forgotten] = await db.batch(userStateQueries(db, userId));
     return userStateFrom(live, forgotten);
   });
-  // not awaited: the answer does not wait for the cache (a lost put costs the next request a read)
-  rememberUserState(db, userId, state).catch(() => {});
+  // the answer does not wait for the location's cache, but the put must outlive the answer:
+  // workerd drops a request's unfinished work when its response is done, unless waitUntil holds
+  // it (a dropped put cost every later request of the user a D1 read: bench:profile)
+  const put = rememberUserState(db, userId, state).catch(() => {});
+  request?.userState.defer?.(put);
   return state;
 }

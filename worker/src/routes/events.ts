@@ -7,6 +7,7 @@ import { tokenRequired } from "../auth.ts";
 import { principalOf } from "../auth/principal.ts";
 import { limitBody } from "../body-limit.ts";
 import type { AppEnv } from "../env.ts";
+import { forgetUserState } from "../edge/user-state.ts";
 import { ApiError } from "../errors.ts";
 import { type LoopEvent, storeEvents } from "../loop/events-store.ts";
 import { afterResponse, pruneIfDue } from "../loop/served-log.ts";
@@ -34,6 +35,10 @@ export const events = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }).o
     checkOwnEvents(c, batch);
     const now = Math.floor(Date.now() / 1000);
     const stored = await storeEvents(c.env.DB, batch, now);
+    // a dismissal changes what the user's list may hold: the cached states of those users go
+    // (this isolate's and this location's; other locations' expire, as for any write elsewhere)
+    const dismissed = new Set(batch.filter((e) => e.type === "dismiss").map((e) => e.userId));
+    await Promise.all([...dismissed].map((user) => forgetUserState(c.env.DB, user).catch(() => {})));
     afterResponse(c, pruneIfDue(c.env, now));
     return c.json({ received: batch.length, stored, duplicates: batch.length - stored }, 200);
   }),

@@ -18,7 +18,7 @@ import { liveCatalogue } from "../catalogue/live.ts";
 import { withLiveMovies } from "../catalogue/recs.ts";
 import { rankUser, recommendationList } from "../recommendations.ts";
 import { forgetUser } from "../security/forget.ts";
-import { readUser } from "../user-read.ts";
+import { readAndRankUser } from "../user-read.ts";
 import { historyEntries, requireJson, validationHook } from "../validation.ts";
 
 export const users = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
@@ -32,15 +32,21 @@ export const users = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
         const { id: userId } = c.req.valid("param");
         const { k, diversity, ...filter } = c.req.valid("query");
         const model = c.var.model;
-        startTime(c, "read", "user's snapshot and live ratings");
+        startTime(c, "rank", "the user read and top k over every movie (overlapped)");
         // the live catalogue's movies may be recommended too (catalogue/; cached per isolate)
-        const [{ user, live }, catalogue] = await Promise.all([readUser(model, c.env.DB, userId), liveCatalogue(c.env, model)]);
-        endTime(c, "read");
+        const [
+          {
+            reads: { user, live },
+            ranked,
+          },
+          catalogue,
+        ] = await Promise.all([
+          readAndRankUser(model, c.env.DB, userId, (reads) => rankUser(model, userId, reads.user, reads.live, k, { filter, diversity })),
+          liveCatalogue(c.env, model),
+        ]);
+        endTime(c, "rank");
         // D1 is down but the snapshot is elsewhere: known users still get recommendations from it
         if (live === null) c.header("x-live-history", "unavailable");
-        startTime(c, "rank", "top k over every movie");
-        const ranked = await rankUser(model, userId, user, live, k, { filter, diversity });
-        endTime(c, "rank");
         startTime(c, "reasons", "because and movie metadata");
         const recommendations = (await withLiveMovies(model, catalogue, ranked, await recommendationList(model, ranked), { user, history: live ?? [] }, k, {
           filter,
