@@ -23,6 +23,8 @@ describe("publishBundle", () => {
     expect(bucket.puts).toHaveLength(7);
     expect(bucket.pointer()).toEqual(pointer);
     expect(pointer).toMatchObject({ version: "lightgcn-a", created: older.manifest.created });
+    // the manifest travels in the pointer too: a Worker reads the files as soon as it has the pointer
+    expect(pointer.manifest_copy).toEqual(older.manifest);
   });
 
   it("treats publishing the served version again as a no-op", async () => {

@@ -5,10 +5,10 @@
 import { createHash } from "node:crypto";
 import onnxProto from "onnx-proto";
 import { describe, expect, it, vi } from "vitest";
-import { BUNDLE_FILES, type BundleFileKey, type Manifest, encodeInt8Table, encodeRated } from "../../training/src/contract/artifacts.ts";
+import { BUNDLE_FILES, type BundleFileKey, type Manifest, R2_POINTER, encodeInt8Table, encodeRated } from "../../training/src/contract/artifacts.ts";
 import { compiledRankKernel } from "../../training/src/export/evaluate-graph.ts";
 import { memoryBucket, publishedObjects } from "../bench/memory-bucket.ts";
-import { type LoadedModel, type Ort, disposeModel, loadVersion, readPointer, warmUp } from "../src/model-load.ts";
+import { type LoadedModel, type ModelBucket, type Ort, disposeModel, loadVersion, readPointer, warmUp } from "../src/model-load.ts";
 
 const kernel = compiledRankKernel();
 const VERSION = "v1";
@@ -106,11 +106,35 @@ function bundle(fields: Pick<Manifest, "recs" | "foldin">, files: Files) {
   return memoryBucket(publishedObjects(VERSION, named), true);
 }
 
-async function load(bucket: ReturnType<typeof bundle>, ort: Ort): Promise<LoadedModel> {
+async function load(bucket: ModelBucket, ort: Ort): Promise<LoadedModel> {
   return loadVersion(bucket, await readPointer(bucket), ort, { kernel });
 }
 
+/** The bucket with a pointer that carries its manifest's copy, and without manifest.json itself: a read of it fails the load. */
+async function withManifestCopy(bucket: ReturnType<typeof bundle>, copy?: (m: Manifest) => Manifest): Promise<ModelBucket> {
+  const pointer = await readPointer(bucket);
+  const manifest = JSON.parse(new TextDecoder().decode(await (await bucket.get(pointer.manifest))!.arrayBuffer())) as Manifest;
+  const withCopy = { ...pointer, manifest_copy: copy ? copy(manifest) : manifest };
+  return {
+    ...bucket,
+    async get(key, options) {
+      if (key === pointer.manifest) return null;
+      if (key === R2_POINTER) return { json: async <T>() => withCopy as T, arrayBuffer: async () => new ArrayBuffer(0) };
+      return bucket.get(key, options);
+    },
+  };
+}
+
 describe("a model load", () => {
+  it("loads from the pointer's copy of the manifest without reading manifest.json, and checks the copy's version", async () => {
+    const { ort, counts } = countingOrt();
+    const model = await load(await withManifestCopy(byVector()), ort);
+    expect(model.version).toBe(VERSION);
+    await disposeModel(model);
+    expect(counts.released).toBe(counts.created);
+    await expect(load(await withManifestCopy(byVector(), (m) => ({ ...m, version: "other" })), ort)).rejects.toThrow(/format or version mismatch/);
+  });
+
   it("builds one ranker, explainer and similar-movies graph as the files say, and releases each session once", async () => {
     const cases = [
       { bucket: byVector(), ranker: "onnx", foldsIn: true, similar: true, sessions: 4 },

@@ -112,6 +112,12 @@ async function sha256(bytes: ArrayBuffer): Promise<string> {
   return hex(await crypto.subtle.digest("SHA-256", bytes));
 }
 
+/** The pointer's copy of its manifest, when it has one that is an object (anything else: read the manifest). */
+function manifestCopy(pointer: CurrentPointer): Manifest | null {
+  const copy = pointer.manifest_copy;
+  return copy && typeof copy === "object" && !Array.isArray(copy) && typeof copy.files === "object" && copy.files !== null ? copy : null;
+}
+
 export async function readPointer(bucket: ModelBucket): Promise<CurrentPointer> {
   const obj = await bucket.get(R2_POINTER);
   if (!obj) throw new ApiError(503, "no_model", `no model is published yet; ${PUBLISH_HINT}`);
@@ -228,12 +234,18 @@ export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, 
     opts.phase?.(name, now - t);
     t = now;
   };
-  const manifestRead = readStored(bucket, pointer.manifest);
-  // the read is issued: ORT's start runs while it and the files' reads are waited for
-  const runtime = opts.runtime?.();
-  // a load that fails before its sessions leaves ORT's start to finish alone: its failure is reported by no one
-  runtime?.catch(() => {});
-  const manifest = JSON.parse(new TextDecoder().decode((await manifestRead).data)) as Manifest;
+  // the pointer's copy of the manifest saves a round trip; older pointers name it only
+  const copy = manifestCopy(pointer);
+  const manifestRead = copy ? null : readStored(bucket, pointer.manifest);
+  let runtime: Promise<void> | undefined;
+  // ORT's start runs while reads are waited for: the manifest's and the files', or the files' alone
+  const startRuntime = (): void => {
+    runtime = opts.runtime?.();
+    // a load that fails before its sessions leaves ORT's start to finish alone: its failure is reported by no one
+    runtime?.catch(() => {});
+  };
+  if (manifestRead) startRuntime();
+  const manifest = copy ?? (JSON.parse(new TextDecoder().decode((await manifestRead!).data)) as Manifest);
   if (manifest.format !== 1 || manifest.version !== pointer.version) {
     throw new ApiError(503, "model_unavailable", `manifest of ${pointer.version} is not readable (format or version mismatch); ${PUBLISH_HINT}`);
   }
@@ -242,7 +254,7 @@ export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, 
   if (kernelParts(manifest).byKernel && !opts.kernel)
     throw new Error(`${manifest.version} is ranked by the int8 kernel, and the load was given no compiled kernel`);
   lap("manifest");
-  const bytes = await verifiedFiles(bucket, manifest, lap);
+  const bytes = await verifiedFiles(bucket, manifest, lap, runtime ? undefined : startRuntime);
   // everything that can refuse the bundle is checked before anything is allocated
   const recsFrom = manifest.recs ?? "user";
   const history = recsTakesHistory(recsFrom);
@@ -303,12 +315,20 @@ export async function loadVersion(bucket: ModelBucket, pointer: CurrentPointer, 
  * pointer moved); with the kernel's files model.onnx is the portable graph, not what this Worker
  * runs, and with normalized.bin because.onnx is not needed either.
  */
-async function verifiedFiles(bucket: ModelBucket, manifest: Manifest, lap: (phase: "fetch" | "verify") => void): Promise<BundleBytes> {
+async function verifiedFiles(
+  bucket: ModelBucket,
+  manifest: Manifest,
+  lap: (phase: "fetch" | "verify") => void,
+  /** Runs once every read is issued (ORT's start, to run while they are waited for). */
+  issued?: () => void,
+): Promise<BundleBytes> {
   const { byKernel, reasonsByKernel } = kernelParts(manifest);
   const all = (Object.keys(manifest.files) as (keyof Manifest["files"])[]).filter((k) => !(byKernel && k === "model") && !(reasonsByKernel && k === "because"));
   const left = all.filter((k) => manifest.per_user === "r2" && PER_USER_FILES.includes(k));
   const keys = all.filter((k) => !left.includes(k) && !(manifest.per_user === "d1" && PER_USER_FILES.includes(k)));
-  const stored = await Promise.all(keys.map(async (k) => [k, await readStored(bucket, r2Key(manifest.version, BUNDLE_FILES[k]))] as const));
+  const reads = Promise.all(keys.map(async (k) => [k, await readStored(bucket, r2Key(manifest.version, BUNDLE_FILES[k]))] as const));
+  issued?.();
+  const stored = await reads;
   lap("fetch");
   const mismatch = (k: keyof Manifest["files"]): ApiError =>
     new ApiError(503, "model_unavailable", `${BUNDLE_FILES[k]} of ${manifest.version} does not match its manifest (size or checksum); ${PUBLISH_HINT}`);

@@ -404,6 +404,13 @@ export interface CurrentPointer {
    * pointers): a Worker that cannot load `version` serves the first of them that loads.
    */
   previous?: PreviousVersion[];
+  /**
+   * A copy of `manifest`'s contents (absent in older pointers), so that a Worker reads the
+   * version's files as soon as it has the pointer: one R2 round trip fewer before a fresh
+   * isolate's first answer (docs/edge.md#the-cold-first-list-what-it-spends). Written by the same
+   * publish, just before the pointer moves; a Worker reads `manifest` when the copy is absent.
+   */
+  manifest_copy?: Manifest;
 }
 
 /** The previous versions a pointer lists, well-formed ones only (a pointer is read from R2, not trusted). */

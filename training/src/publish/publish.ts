@@ -228,6 +228,7 @@ export async function publishBundle(bundle: Bundle, target: R2Target, opts: { lo
     manifest: r2Key(manifest.version, BUNDLE_FILES.manifest),
     published: publishedAt.toISOString(),
     created: manifest.created,
+    manifest_copy: manifest,
   };
   // the versions served before stay named: a Worker that cannot load this one serves the newest of them that loads
   const previous = nextPrevious(current?.pointer ?? null, manifest.version);
