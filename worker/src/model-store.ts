@@ -203,11 +203,13 @@ export class ModelStore {
   /**
    * Begins a fresh isolate's first load without waiting for it (nothing when a model is loaded or
    * loading): a recommendation reads its A/B experiment from D1 before it asks for its model, and
-   * the load need not wait for that read.
+   * the load need not wait for that read. True while the isolate has no model yet (the request
+   * will wait for the load).
    */
-  prepare(env: Env, waitUntil?: (work: Promise<unknown>) => void): void {
-    if (this.current || this.pending) return;
-    this.get(env, waitUntil).catch(() => {});
+  prepare(env: Env, waitUntil?: (work: Promise<unknown>) => void): boolean {
+    if (this.current) return false;
+    if (!this.pending) this.get(env, waitUntil).catch(() => {});
+    return true;
   }
 
   /** The model to answer with: loads it on first use, refreshes it when the interval passed. */

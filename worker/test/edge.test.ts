@@ -9,7 +9,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { app, createApp } from "../src/app.ts";
 import { BOOKMARK_COOKIE, BOOKMARK_HEADER, requestBookmark } from "../src/edge/bookmark.ts";
 import { DEV_MARKER, DEV_QUERIES_HEADER } from "../src/edge/names.ts";
-import { isWrite } from "../src/edge/session.ts";
+import { isWrite, sessionDatabase } from "../src/edge/session.ts";
+import { prefetchUserState, readUserState } from "../src/edge/user-state.ts";
 import type { Env } from "../src/env.ts";
 import { ModelStore } from "../src/model-store.ts";
 import { bundles, fixtureData, publish } from "./seed.ts";
@@ -248,6 +249,35 @@ describe("known users without live state", () => {
     const read = await call(`${origin}/users/${elsewhere}/recs`, { headers: auth }, bindings);
     expect(read.headers.get(DEV_QUERIES_HEADER)).toContain("replica-reads=1");
     expect(await recIds(read)).not.toContain(topElsewhere);
+  });
+});
+
+describe("a fresh isolate's first recommendation", () => {
+  it("takes the read of the user's state begun while the model loaded instead of making its own", async () => {
+    let batches = 0;
+    const counting = {
+      withSession() {
+        const session = env.DB.withSession("first-unconstrained");
+        return {
+          prepare: (query: string) => session.prepare(query),
+          batch: (statements: D1PreparedStatement[]) => {
+            batches++;
+            return session.batch(statements);
+          },
+          getBookmark: () => session.getBookmark(),
+        };
+      },
+    } as unknown as D1Database;
+    const db = sessionDatabase(counting, null, { origin: "http://localhost", seconds: 0 });
+    prefetchUserState(db, 5);
+    // the read runs without anyone awaiting it
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(batches).toBe(1);
+    expect(await readUserState(db, 5)).toEqual({ live: [], forgotten: false });
+    expect(batches).toBe(1);
+    // taken once: a later read reads again
+    await readUserState(db, 5);
+    expect(batches).toBe(2);
   });
 });
 

@@ -168,6 +168,33 @@ export async function forgetUserState(db: D1Database, userId: number): Promise<v
  * request's session (then cached). Throws the live store's 503 when D1 cannot be read.
  */
 export async function readUserState(db: D1Database, userId: number): Promise<UserState> {
+  const request = requestDatabase(db);
+  const early = request ? prefetched.get(request)?.get(userId) : undefined;
+  if (early) {
+    prefetched.get(request!)?.delete(userId);
+    return early;
+  }
+  return readUserStateNow(db, userId);
+}
+
+/** Reads begun before the request needed them (prefetchUserState), by request. */
+const prefetched = new WeakMap<RequestDatabase, Map<number, Promise<UserState>>>();
+
+/**
+ * Begins reading the user's state now; the request's readUserState takes this read instead of
+ * making its own. For a fresh isolate's first recommendation, whose model is still loading: the
+ * read then waits beside the load's R2 reads, not after them.
+ */
+export function prefetchUserState(db: D1Database, userId: number): void {
+  const request = requestDatabase(db);
+  if (!request) return;
+  const work = readUserStateNow(db, userId);
+  // a failure is the reader's to see, when it reads; a request that never reads leaves it unseen
+  work.catch(() => {});
+  prefetched.set(request, (prefetched.get(request) ?? new Map()).set(userId, work));
+}
+
+async function readUserStateNow(db: D1Database, userId: number): Promise<UserState> {
   const own = userStateInMemory(db, userId);
   if (own) return own;
   const request = requestDatabase(db);

@@ -6,6 +6,7 @@ import { createMiddleware } from "hono/factory";
 import { principalOf } from "../auth/principal.ts";
 import type { AppEnv } from "../env.ts";
 import { executionContext, withModel } from "../middleware.ts";
+import { prefetchUserState } from "../edge/user-state.ts";
 import { armModelsOf } from "./arm-models.ts";
 import { assignArm } from "./assign.ts";
 import { servingExperiment } from "./experiment-store.ts";
@@ -33,13 +34,18 @@ export function callerUserId(c: Context<AppEnv>): number | null {
   return caller.role === "user" ? caller.userId : null;
 }
 
-/** withArm for a route whose user is `userOf(c)` (null: a list for no user, served by arm "default"). */
-export function withArm(userOf: (c: Context<AppEnv>) => number | null) {
+/**
+ * withArm for a route whose user is `userOf(c)` (null: a list for no user, served by arm
+ * "default"). `readsUserState`: the handler reads the user's live state (edge/user-state.ts),
+ * so a fresh isolate begins that read while its model loads.
+ */
+export function withArm(userOf: (c: Context<AppEnv>) => number | null, opts: { readsUserState?: boolean } = {}) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const userId = userOf(c);
     // a fresh isolate's model load begins now, not after the experiment's read from D1
     const ctx = executionContext(c);
-    c.var.store.prepare(c.env, ctx ? (work) => ctx.waitUntil(work) : undefined);
+    const loading = c.var.store.prepare(c.env, ctx ? (work) => ctx.waitUntil(work) : undefined);
+    if (loading && opts.readsUserState && userId !== null && c.env.DB) prefetchUserState(c.env.DB, userId);
     const experiment = await servingExperiment(c.env);
     const arm = experiment && userId !== null ? await assignArm(experiment, userId) : null;
     c.set("loop", { recId: crypto.randomUUID(), arm: arm?.name ?? DEFAULT_ARM, experiment: arm ? (experiment?.name ?? null) : null, userId });

@@ -27,7 +27,7 @@ export const users = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(
     ...route(
       { ...userRecsRoute, middleware: [timing({ totalDescription: "recommendation" })] as const },
-      [withArm((c) => Number(c.req.param("id"))), cache("private, no-store")],
+      [withArm((c) => Number(c.req.param("id")), { readsUserState: true }), cache("private, no-store")],
       async (c) => {
         const { id: userId } = c.req.valid("param");
         const { k, diversity, ...filter } = c.req.valid("query");
