@@ -112,10 +112,12 @@ async function sha256(bytes: ArrayBuffer): Promise<string> {
   return hex(await crypto.subtle.digest("SHA-256", bytes));
 }
 
-/** The pointer's copy of its manifest, when it has one that is an object (anything else: read the manifest). */
+/** The pointer's copy of its manifest, when it has one of this version (anything else: read the manifest). */
 function manifestCopy(pointer: CurrentPointer): Manifest | null {
   const copy = pointer.manifest_copy;
-  return copy && typeof copy === "object" && !Array.isArray(copy) && typeof copy.files === "object" && copy.files !== null ? copy : null;
+  // a copy of another version's manifest (a pointer edited by hand) is no copy: manifest.json is read
+  const usable = copy && typeof copy === "object" && !Array.isArray(copy) && typeof copy.files === "object" && copy.files !== null;
+  return usable && copy.version === pointer.version ? copy : null;
 }
 
 export async function readPointer(bucket: ModelBucket): Promise<CurrentPointer> {

@@ -208,6 +208,9 @@ export class ModelStore {
    */
   prepare(env: Env, waitUntil?: (work: Promise<unknown>) => void): boolean {
     if (this.current) return false;
+    // a failed load is not tried again before the refresh interval: the request will get its 503
+    const refreshMs = 1000 * Number(env.MODEL_REFRESH_SECONDS ?? DEFAULT_REFRESH_SECONDS);
+    if (!this.pending && this.failure && Date.now() - this.failure.at < refreshMs) return false;
     if (!this.pending) this.get(env, waitUntil).catch(() => {});
     return true;
   }

@@ -51,6 +51,8 @@ export async function readAndRankUser<R>(
     return { reads, ranked: await rank(reads) };
   }
   const state = liveStateOrNull(db, userId);
+  // a failure is seen where it is awaited; should the snapshot's read fail first, this one is not left unhandled
+  state.catch(() => {});
   const user = await users.get(userId);
   // a rejection of the early ranking is the answer's only when its list is the one served
   const early = user
@@ -59,7 +61,14 @@ export async function readAndRankUser<R>(
         (error: unknown) => ({ error }),
       )
     : null;
-  const reads = readsFrom(user, await state);
+  let reads: UserReads;
+  try {
+    reads = readsFrom(user, await state);
+  } catch (err) {
+    // the early ranking runs on the model's sessions: it ends before the request gives the model back
+    await early;
+    throw err;
+  }
   const snapshotOnly = reads.user !== null && (reads.live === null || reads.live.length === 0);
   if (early && snapshotOnly) {
     const outcome = await early;

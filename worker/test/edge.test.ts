@@ -10,7 +10,7 @@ import { app, createApp } from "../src/app.ts";
 import { BOOKMARK_COOKIE, BOOKMARK_HEADER, requestBookmark } from "../src/edge/bookmark.ts";
 import { DEV_MARKER, DEV_QUERIES_HEADER } from "../src/edge/names.ts";
 import { isWrite, sessionDatabase } from "../src/edge/session.ts";
-import { prefetchUserState, readUserState } from "../src/edge/user-state.ts";
+import { prefetchUserState, readUserState, rememberUserState, userStateInMemory } from "../src/edge/user-state.ts";
 import type { Env } from "../src/env.ts";
 import { ModelStore } from "../src/model-store.ts";
 import { bundles, fixtureData, publish } from "./seed.ts";
@@ -184,6 +184,15 @@ describe("users' state in the location's cache", () => {
     const again = await call(`${origin}/users/${user}/recs`, { headers: bookmark }, bindings);
     expect(again.headers.get(DEV_QUERIES_HEADER)).toContain("primary-reads=0, replica-reads=0");
     expect(await recIds(again)).toEqual(list);
+  });
+
+  it("keeps the newer state when a read issued before it ends after it", async () => {
+    const db = sessionDatabase(env.DB, null, { origin: "http://localhost:7001", seconds: 30 });
+    const rated = { live: [{ movieId: 1, rating: 5, timestamp: 1 }], forgotten: false };
+    await rememberUserState(db, 9, rated, { bookmark: "b2", at: Date.now() });
+    // read at b1, before the write that b2 committed, and stored after it
+    await rememberUserState(db, 9, { live: [], forgotten: false }, { bookmark: "b1", at: Date.now() });
+    expect(userStateInMemory(db, 9)).toEqual(rated);
   });
 
   it("drops a forgotten user's cached state, so the next read serves them as a new user", async () => {

@@ -91,5 +91,8 @@ async function readLiveUsers(base: D1Database, key: string): Promise<void> {
     }
     if (results.length < PAGE) break;
   }
-  sets.set(key, { users, seq, at: started, bookmark: session.getBookmark() });
+  const bookmark = session.getBookmark();
+  // a replica further behind than the last read's answered: what the set holds is no fresher than before
+  const behind = before && before !== "too many" && before.bookmark !== null && (bookmark === null || bookmark < before.bookmark);
+  sets.set(key, behind ? { ...before, users, seq } : { users, seq, at: started, bookmark });
 }

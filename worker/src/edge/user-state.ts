@@ -22,6 +22,12 @@ export interface UserState {
   forgotten: boolean;
 }
 
+/** How fresh a read is: the session's bookmark and the time when it was issued. */
+interface ReadPoint {
+  bookmark: string | null;
+  at: number;
+}
+
 interface Entry extends UserState {
   bookmark: string | null;
   /** When D1 said this (ms since the epoch): the entry serves bookmark-less reads until `at` + USER_STATE_CACHE_SECONDS. */
@@ -84,7 +90,11 @@ function dropFromMemory(k: string): void {
   memoryEntries -= old.live.length;
 }
 
-function keepInMemory(k: string, entry: Entry): void {
+function keepInMemory(k: string, entry: Entry, seconds: number): void {
+  const kept = inMemory.get(k);
+  // a read issued before a write of this isolate may end after it: the newer state stays (while it serves)
+  const keptServes = kept?.at !== undefined && Date.now() - kept.at < seconds * 1000;
+  if (keptServes && kept?.bookmark && (entry.bookmark === null || entry.bookmark < kept.bookmark)) return;
   dropFromMemory(k);
   inMemory.set(k, entry);
   memoryEntries += entry.live.length;
@@ -124,7 +134,7 @@ async function cached(db: RequestDatabase, userId: number): Promise<Entry | null
   const entry = await hit.json<Entry>();
   if (!serves(db, entry, Date.now())) return null;
   // an entry without its time (written before `at` existed) stays in the location's cache only
-  if (entry.at !== undefined) keepInMemory(memoryKey(db, userId), entry);
+  if (entry.at !== undefined) keepInMemory(memoryKey(db, userId), entry, db.userState.seconds);
   return entry;
 }
 
@@ -136,16 +146,22 @@ export function storedUserStates(db: RequestDatabase): ReadonlySet<number> {
 }
 
 /** Stores the state as of the session's current bookmark (awaited by writes, so their next read finds it). */
-export async function rememberUserState(db: D1Database, userId: number, state: UserState): Promise<void> {
+export async function rememberUserState(db: D1Database, userId: number, state: UserState, readAt?: ReadPoint): Promise<void> {
   const request = requestDatabase(db);
-  const cache = cacheOf();
-  if (!request || !cache || request.userState.seconds === 0) return;
+  if (!request || request.userState.seconds === 0) return;
   if (request.wrote) {
     stored.set(request, (stored.get(request) ?? new Set()).add(userId));
     noteLiveUser(request, userId);
   }
-  const entry: Entry = { ...state, bookmark: newer(request.from, request.bookmark()), at: Date.now() };
-  keepInMemory(memoryKey(request, userId), entry);
+  // a write's state is its batch's own: as fresh as the session after it. A read is only as fresh
+  // as the session when it was issued (another query of the request may have moved the session's
+  // bookmark past what this read saw)
+  const entry: Entry = readAt
+    ? { ...state, bookmark: readAt.bookmark, at: readAt.at }
+    : { ...state, bookmark: newer(request.from, request.bookmark()), at: Date.now() };
+  keepInMemory(memoryKey(request, userId), entry, request.userState.seconds);
+  const cache = cacheOf();
+  if (!cache) return;
   await cache.put(
     key(request, userId),
     new Response(JSON.stringify(entry), { headers: { "content-type": "application/json", "cache-control": `max-age=${request.userState.seconds}` } }),
@@ -200,6 +216,7 @@ async function readUserStateNow(db: D1Database, userId: number): Promise<UserSta
   const request = requestDatabase(db);
   const hit = request ? await cached(request, userId).catch(() => null) : null;
   if (hit) return { live: hit.live, forgotten: hit.forgotten };
+  const readAt: ReadPoint | undefined = request ? { bookmark: newer(request.from, request.bookmark()), at: Date.now() } : undefined;
   const state = await guarded(async () => {
     const [live, forgotten] = await db.batch(userStateQueries(db, userId));
     return userStateFrom(live, forgotten);
@@ -207,7 +224,7 @@ async function readUserStateNow(db: D1Database, userId: number): Promise<UserSta
   // the answer does not wait for the location's cache, but the put must outlive the answer:
   // workerd drops a request's unfinished work when its response is done, unless waitUntil holds
   // it (a dropped put cost every later request of the user a D1 read: bench:profile)
-  const put = rememberUserState(db, userId, state).catch(() => {});
+  const put = rememberUserState(db, userId, state, readAt).catch(() => {});
   request?.userState.defer?.(put);
   return state;
 }
