@@ -228,9 +228,9 @@ describe("known users without live state", () => {
   const origin = "http://127.0.0.1";
 
   it("answers a known user who never rated live with no D1 query once the isolate knows who did", async () => {
-    // the first request starts reading who has live state (in the background)
+    // the first request starts reading who has live state (in the background; the set serves for a second)
     await recIds(await call(`${origin}/users/${data.users[20]}/recs`, { headers: auth }, bindings));
-    await sleep(100);
+    await sleep(300);
     const res = await call(`${origin}/users/${data.users[21]}/recs`, { headers: auth }, bindings);
     expect(res.headers.get(DEV_QUERIES_HEADER)).toContain("primary-reads=0, replica-reads=0");
     expect((await res.json<{ source: string }>()).source).toBe("model");
@@ -258,6 +258,39 @@ describe("known users without live state", () => {
     const read = await call(`${origin}/users/${elsewhere}/recs`, { headers: auth }, bindings);
     expect(read.headers.get(DEV_QUERIES_HEADER)).toContain("replica-reads=1");
     expect(await recIds(read)).not.toContain(topElsewhere);
+  });
+});
+
+describe("the set of users with live state, when its stamps go back", () => {
+  const [v1] = bundles();
+  const data = fixtureData(v1);
+  const origin = "http://localhost:7002";
+  const bindings = { API_TOKEN: TOKEN, USER_STATE_CACHE_SECONDS: "1", CATALOGUE_REFRESH_SECONDS: "30" };
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const recsOf = async (user: number) => recIds(await call(`${origin}/users/${user}/recs`, { headers: auth }, bindings));
+  const rateDirectly = (user: number, movieId: number) =>
+    env.DB.prepare("INSERT INTO ratings (user_id, movie_id, rating, rated_at) VALUES (?1, ?2, 5, 1)").bind(user, movieId).run();
+
+  beforeAll(async () => {
+    await publish(env.MODELS, v1);
+  });
+
+  it("reads it again whole, so a user stamped below the last stamp seen is not missed (a restored table)", async () => {
+    const user = data.users[25];
+    const top = (await recsOf(user))[0];
+    // three others rate: the isolate's set has seen stamps up to theirs
+    for (const other of [900_001, 900_002, 900_003]) await rateDirectly(other, data.items[0]);
+    await sleep(600);
+    await recsOf(data.users[26]);
+    await sleep(100);
+    // the table goes back (as after a restore), then the user rates: a stamp below the last seen
+    await env.DB.prepare("DELETE FROM live_users WHERE user_id >= 900001").run();
+    await rateDirectly(user, top);
+    // past the states' lifetime: the next request reads the set again, the one after uses it
+    await sleep(1100);
+    await recsOf(data.users[27]);
+    await sleep(100);
+    expect(await recsOf(user)).not.toContain(top);
   });
 });
 

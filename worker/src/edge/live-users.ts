@@ -7,7 +7,8 @@
 //   write elsewhere reaches this isolate's bookmark-less readers within that time;
 // - a request with a bookmark uses it only when the set was read at least that fresh.
 // It is read again in the background (waitUntil) once half that time has passed, by the rows
-// after the last it saw (users are stamped once, in commit order), never in a request's way.
+// after the last it saw (users are stamped once, in commit order), never in a request's way; if
+// the stamps went back (a restored or rebuilt table), whole.
 import { log } from "../log.ts";
 import { type RequestDatabase, baseDatabase } from "./session.ts";
 
@@ -73,8 +74,17 @@ async function readLiveUsers(base: D1Database, key: string): Promise<void> {
   const session = base.withSession("first-unconstrained");
   const started = Date.now();
   const before = sets.get(key);
-  const users = before && before !== "too many" ? before.users : new Set<number>();
+  let users = before && before !== "too many" ? before.users : new Set<number>();
   let seq = before && before !== "too many" ? before.seq : 0;
+  const top = (await session.prepare("SELECT COALESCE(MAX(seq), 0) AS top FROM live_users").first<number>("top")) ?? 0;
+  const answeredAt = session.getBookmark();
+  const behindBefore = before && before !== "too many" && before.bookmark !== null && (answeredAt === null || answeredAt < before.bookmark);
+  if (top < seq && !behindBefore) {
+    // the stamps went back (the table was restored or rebuilt): the users after the last one seen
+    // would be missed, so the set is read again whole
+    users = new Set<number>();
+    seq = 0;
+  }
   for (;;) {
     const { results } = await session
       .prepare("SELECT user_id, seq FROM live_users WHERE seq > ?1 ORDER BY seq LIMIT ?2")
