@@ -16,7 +16,8 @@ import { integer, runCli } from "../src/cli/options.ts";
 import { BUNDLE_FILES, type IdMaps, type Manifest } from "../src/contract/artifacts.ts";
 import { datasetSpec } from "../src/data/datasets.ts";
 import { ensureDataset } from "../src/data/fetch.ts";
-import { type Dataset, type RatingTable, loadDataset } from "../src/data/parse.ts";
+import { loadDataset } from "../src/data/parse.ts";
+import { type Rating, datasetOf, eventsOf } from "../src/data/time-order.ts";
 import { readTrainedState } from "../src/export/model-state.ts";
 import { type MixFoldIn, foldInScores } from "../src/models/foldin.ts";
 import { runPipeline } from "../src/pipeline/pipeline.ts";
@@ -39,31 +40,6 @@ const RECENCY = o.recency.split(",").map((v) => {
 });
 const WEIGHTS = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1];
 const K = 10;
-
-interface Event {
-  user: number;
-  movie: number;
-  rating: number;
-  timestamp: number;
-}
-
-function eventsOf(r: RatingTable): Event[] {
-  const out: Event[] = [];
-  for (let p = 0; p < r.length; p++) out.push({ user: r.user[p], movie: r.item[p], rating: r.rating[p], timestamp: r.timestamp[p] });
-  // time order; ties by user, then movie (as bench:replay orders them)
-  return out.sort((a, b) => a.timestamp - b.timestamp || a.user - b.user || a.movie - b.movie);
-}
-
-function datasetOf(data: Dataset, events: Event[]): Dataset {
-  const ratings: RatingTable = {
-    length: events.length,
-    user: Int32Array.from(events, (e) => e.user),
-    item: Int32Array.from(events, (e) => e.movie),
-    rating: Float32Array.from(events, (e) => e.rating),
-    timestamp: Int32Array.from(events, (e) => e.timestamp),
-  };
-  return { ...data, name: `${data.name}-early`, ratings };
-}
 
 class Tally {
   hits = 0;
@@ -102,7 +78,7 @@ await runCli(async () => {
     await runPipeline({
       models: [{ model: "blend", params: { recency: 0 } }],
       dataset: "ml-100k-early",
-      data: datasetOf(data, early),
+      data: datasetOf(data, early, "early"),
       protocol: "recbole",
       seed: o.seed,
       artifacts,
@@ -121,8 +97,8 @@ await runCli(async () => {
   const served = new Map(RECENCY.map((r) => [r, new Tally()]));
   const grid = new Map(RECENCY.map((r) => [r, WEIGHTS.map(() => new Tally())]));
   // every user's history so far: the early part in full, then each later rating once ranked
-  const histories = new Map<number, Event[]>();
-  const append = (e: Event): void => {
+  const histories = new Map<number, Rating[]>();
+  const append = (e: Rating): void => {
     const h = histories.get(e.user);
     if (h) h.push(e);
     else histories.set(e.user, [e]);

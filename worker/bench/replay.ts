@@ -20,6 +20,7 @@ import { integer, runCli } from "../../training/src/cli/options.ts";
 import { datasetSpec } from "../../training/src/data/datasets.ts";
 import { ensureDataset } from "../../training/src/data/fetch.ts";
 import { loadDataset } from "../../training/src/data/parse.ts";
+import { datasetOf, eventsOf } from "../../training/src/data/time-order.ts";
 import { runPipeline } from "../../training/src/pipeline/pipeline.ts";
 import { publishBundle } from "../../training/src/publish/publish.ts";
 import { readBundle } from "../../training/src/publish/read-bundle.ts";
@@ -28,10 +29,10 @@ import { localStore } from "../../training/src/retrain/store.ts";
 import { ensureDevToken, migrateLocalD1 } from "../../training/src/serve/local-setup.ts";
 import { type DevServer, freePort, startWranglerDev } from "../../training/src/serve/wrangler-dev.ts";
 import { httpArm } from "./replay/arm-client.ts";
-import { datasetOf, easeBaseline, easeRanker, timeOrderedWeight } from "./replay/baselines.ts";
+import { easeBaseline, easeRanker, timeOrderedWeight } from "./replay/baselines.ts";
 import { ARM_NAMES, type Arm, type ArmName, drive } from "./replay/drive.ts";
 import { buildReport, writeReport } from "./replay/report.ts";
-import { WEEK_SECONDS, cutAt, eventsOf, sampleIndices, weekEnds, weeksSpanned, withKnownTimes } from "./replay/stream.ts";
+import { WEEK_SECONDS, cutAt, sampleIndices, weekEnds, weeksSpanned, withKnownTimes } from "./replay/stream.ts";
 import { type WeekRecord, retrainAtWeekEnd } from "./replay/weekly-retrain.ts";
 
 const program = new Command("bench:replay")

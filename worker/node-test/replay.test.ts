@@ -12,7 +12,8 @@ import type { Store } from "../../training/src/retrain/store.ts";
 import type { ArmClient } from "../bench/replay/arm-client.ts";
 import { type Arm, type ArmName, type WeekEnd, drive } from "../bench/replay/drive.ts";
 import { buildReport, writeReport } from "../bench/replay/report.ts";
-import { type Rating, WEEK_SECONDS, cutAt, sampleIndices, weekEnds, weeksSpanned, withKnownTimes } from "../bench/replay/stream.ts";
+import type { Rating } from "../../training/src/data/time-order.ts";
+import { WEEK_SECONDS, cutAt, sampleIndices, weekEnds, weeksSpanned, withKnownTimes } from "../bench/replay/stream.ts";
 import { retrainAtWeekEnd } from "../bench/replay/weekly-retrain.ts";
 
 const DAY = 24 * 3600;

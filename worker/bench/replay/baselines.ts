@@ -6,24 +6,12 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BUNDLE_FILES, type IdMaps, type Manifest, type PopularFile } from "../../../training/src/contract/artifacts.ts";
-import type { Dataset, RatingTable } from "../../../training/src/data/parse.ts";
+import type { Dataset } from "../../../training/src/data/parse.ts";
 import { readTrainedState } from "../../../training/src/export/model-state.ts";
 import { foldInScores, standardize } from "../../../training/src/models/foldin.ts";
 import { runPipeline } from "../../../training/src/pipeline/pipeline.ts";
 import { Tally } from "./drive.ts";
-import type { Rating } from "./stream.ts";
-
-/** The dataset with only these ratings (the movies' titles all kept). */
-export function datasetOf(data: Dataset, events: readonly Rating[], suffix: string): Dataset {
-  const ratings: RatingTable = {
-    length: events.length,
-    user: Int32Array.from(events, (e) => e.user),
-    item: Int32Array.from(events, (e) => e.movie),
-    rating: Float32Array.from(events, (e) => e.rating),
-    timestamp: Int32Array.from(events, (e) => e.timestamp),
-  };
-  return { ...data, name: `${data.name}-${suffix}`, ratings };
-}
+import { type Rating, datasetOf } from "../../../training/src/data/time-order.ts";
 
 /**
  * EASE's own fold-in over a raw history, as a client that filters for it would get: the

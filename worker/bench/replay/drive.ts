@@ -11,7 +11,7 @@
 // few ratings between two lists: the retrain's "recent" check (the newest live positives by
 // rated_at) is then the stream's newest ratings.
 import type { ArmClient } from "./arm-client.ts";
-import type { Rating } from "./stream.ts";
+import type { Rating } from "../../../training/src/data/time-order.ts";
 
 export type ArmName = "frozen" | "live" | "retrain";
 export const ARM_NAMES: readonly ArmName[] = ["frozen", "live", "retrain"];

@@ -1,26 +1,11 @@
-// The replayed stream: a dataset's ratings in time order, cut at a percentile of their times
-// (train before, replay after), the sample of later ratings that get a list, and the simulated
-// weeks after the cut at whose ends the `retrain` arm retrains. Pure functions: the replay's
+// The replayed stream: a dataset's ratings in time order (training/src/data/time-order.ts), cut
+// at a percentile of their times (train before, replay after), the sample of later ratings that
+// get a list, and the simulated weeks after the cut at whose ends the `retrain` arm retrains. Pure functions: the replay's
 // driver and its tests share them.
-import type { RatingTable } from "../../../training/src/data/parse.ts";
+import type { Rating } from "../../../training/src/data/time-order.ts";
 import { Rng } from "../../../training/src/util/rng.ts";
 
-export interface Rating {
-  user: number;
-  movie: number;
-  rating: number;
-  /** Unix seconds (the dataset's own). */
-  timestamp: number;
-}
-
 export const WEEK_SECONDS = 7 * 24 * 3600;
-
-/** Every rating of the table, in time order; ties by user, then movie, so the order is reproducible. */
-export function eventsOf(r: RatingTable): Rating[] {
-  const out: Rating[] = [];
-  for (let p = 0; p < r.length; p++) out.push({ user: r.user[p], movie: r.item[p], rating: r.rating[p], timestamp: r.timestamp[p] });
-  return out.sort((a, b) => a.timestamp - b.timestamp || a.user - b.user || a.movie - b.movie);
-}
 
 /**
  * Only the ratings whose time is known. This machine's ML-1M copy keeps the original timestamps
