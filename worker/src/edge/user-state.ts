@@ -31,7 +31,7 @@ interface ReadPoint {
 interface Entry extends UserState {
   bookmark: string | null;
   /** When D1 said this (ms since the epoch): the entry serves bookmark-less reads until `at` + USER_STATE_CACHE_SECONDS. */
-  at?: number;
+  at: number;
 }
 
 interface Row {
@@ -63,9 +63,14 @@ export function userStateFrom(live: D1Result, forgotten: D1Result): UserState {
   };
 }
 
+/** Whether an entry is younger than USER_STATE_CACHE_SECONDS (one without its time never is). */
+function young(entry: Entry, seconds: number, now: number): boolean {
+  return now - entry.at < seconds * 1000;
+}
+
 /** Whether an entry may answer this request: young enough, and as fresh as the request's bookmark. */
 function serves(db: RequestDatabase, entry: Entry, now: number): boolean {
-  if (entry.at !== undefined && now - entry.at >= db.userState.seconds * 1000) return false;
+  if (!young(entry, db.userState.seconds, now)) return false;
   // a request after a write needs a copy at least as fresh as its bookmark
   return db.from === null || (entry.bookmark !== null && entry.bookmark >= db.from);
 }
@@ -93,8 +98,7 @@ function dropFromMemory(k: string): void {
 function keepInMemory(k: string, entry: Entry, seconds: number): void {
   const kept = inMemory.get(k);
   // a read issued before a write of this isolate may end after it: the newer state stays (while it serves)
-  const keptServes = kept?.at !== undefined && Date.now() - kept.at < seconds * 1000;
-  if (keptServes && kept?.bookmark && (entry.bookmark === null || entry.bookmark < kept.bookmark)) return;
+  if (kept?.bookmark && young(kept, seconds, Date.now()) && (entry.bookmark === null || entry.bookmark < kept.bookmark)) return;
   dropFromMemory(k);
   inMemory.set(k, entry);
   memoryEntries += entry.live.length;
@@ -133,8 +137,7 @@ async function cached(db: RequestDatabase, userId: number): Promise<Entry | null
   if (!hit) return null;
   const entry = await hit.json<Entry>();
   if (!serves(db, entry, Date.now())) return null;
-  // an entry without its time (written before `at` existed) stays in the location's cache only
-  if (entry.at !== undefined) keepInMemory(memoryKey(db, userId), entry, db.userState.seconds);
+  keepInMemory(memoryKey(db, userId), entry, db.userState.seconds);
   return entry;
 }
 
